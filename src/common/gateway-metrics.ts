@@ -1,0 +1,80 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every Prometheus series the gateway exposes, in one registry per application instance so
+ * that several apps in one test process never share counters.
+ */
+@Injectable()
+export class GatewayMetrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: 'gateway_http_requests_total',
+    help: 'Requests answered, by channel, route and status',
+    labelNames: ['channel', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpDuration = new Histogram({
+    name: 'gateway_http_request_duration_seconds',
+    help: 'Time from request to answer, by channel and route',
+    labelNames: ['channel', 'route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly iamExchanges = new Counter({
+    name: 'gateway_iam_token_exchanges_total',
+    help: 'IAM token exchanges sent to IAM, by mode and outcome',
+    labelNames: ['mode', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly iamTokenCache = new Counter({
+    name: 'gateway_iam_token_cache_total',
+    help: 'IAM token cache lookups and evictions, by result (hit, miss, shared, refresh, evict)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamRequests = new Counter({
+    name: 'gateway_upstream_requests_total',
+    help: 'Calls to TaurusDB and IAM, by service, operation and status (or error kind)',
+    labelNames: ['service', 'operation', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamDuration = new Histogram({
+    name: 'gateway_upstream_request_duration_seconds',
+    help: 'Duration of calls to TaurusDB and IAM',
+    labelNames: ['service', 'operation'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly auditWrites = new Counter({
+    name: 'gateway_audit_writes_total',
+    help: 'Audit store writes, by kind (attempt, outcome) and result (ok, error)',
+    labelNames: ['kind', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly policyDecisions = new Counter({
+    name: 'gateway_policy_decisions_total',
+    help: 'Policy decisions, by result and matching rule',
+    labelNames: ['allowed', 'rule'] as const,
+    registers: [this.registry],
+  });
+
+  readonly policyReloads = new Counter({
+    name: 'gateway_policy_reloads_total',
+    help: 'Policy reloads, by result (applied, refused)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,25 @@
+import { registerAs } from '@nestjs/config';
+import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { validateEnv } from './validate-env.js';
+
+class AppEnv {
+  @IsOptional() @IsInt() @Min(0) @Max(65535) PORT?: number;
+  @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV?: string;
+  @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL?: string;
+}
+
+export interface AppConfig {
+  port: number;
+  production: boolean;
+  logLevel: string;
+}
+
+export const appConfig = registerAs('app', (): AppConfig => {
+  const env = validateEnv(process.env, AppEnv);
+  return {
+    port: env.PORT ?? 3000,
+    production: env.NODE_ENV === 'production',
+    logLevel: env.LOG_LEVEL ?? 'info',
+  };
+});
