@@ -1,0 +1,98 @@
+/**
+ * The simulator's world: projects (each in one region) and instances with enterprise projects
+ * and tags. The bundled example policy (`config/policy.example.yaml`) and the tests are written
+ * against these values.
+ */
+export interface FixtureProject {
+  id: string;
+  /** What IAM names the project in `token.project.name`: `<region>` or `<region>_<name>`. */
+  name: string;
+  region: string;
+}
+
+export interface FixtureInstance {
+  id: string;
+  projectId: string;
+  name: string;
+  status: string;
+  enterpriseProjectId: string;
+  tags: { key: string; value: string }[];
+}
+
+export const ENTERPRISE_PROJECTS = {
+  default: '0',
+  finance: '5a1e0c9e-7d4b-4c2a-9f3e-1b2c3d4e5f60',
+  marketing: '7c3d2b1a-0f9e-4d8c-b7a6-5e4d3c2b1a09',
+} as const;
+
+export const PROJECTS = {
+  cnNorth4: { id: '0a1b2c3d4e5f60718293a4b5c6d7e8f9', name: 'cn-north-4', region: 'cn-north-4' },
+  apSoutheast1: {
+    id: '1b2c3d4e5f60718293a4b5c6d7e8f90a',
+    name: 'ap-southeast-1_finance',
+    region: 'ap-southeast-1',
+  },
+} satisfies Record<string, FixtureProject>;
+
+const tags = (entries: Record<string, string>) =>
+  Object.entries(entries).map(([key, value]) => ({ key, value }));
+
+export const INSTANCES = {
+  /** finance, env=prod, owner set: allowed for dba by the example policy */
+  financeProd: {
+    id: 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6in07',
+    projectId: PROJECTS.cnNorth4.id,
+    name: 'finance-prod-01',
+    status: 'normal',
+    enterpriseProjectId: ENTERPRISE_PROJECTS.finance,
+    tags: tags({ env: 'prod', owner: 'alice' }),
+  },
+  /** finance, env=staging: allowed */
+  financeStaging: {
+    id: 'b1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6in07',
+    projectId: PROJECTS.cnNorth4.id,
+    name: 'finance-staging-01',
+    status: 'normal',
+    enterpriseProjectId: ENTERPRISE_PROJECTS.finance,
+    tags: tags({ env: 'staging', owner: 'bob' }),
+  },
+  /** marketing enterprise project: denied by enterprise project */
+  marketingProd: {
+    id: 'c1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6in07',
+    projectId: PROJECTS.cnNorth4.id,
+    name: 'marketing-prod-01',
+    status: 'normal',
+    enterpriseProjectId: ENTERPRISE_PROJECTS.marketing,
+    tags: tags({ env: 'prod', owner: 'carol' }),
+  },
+  /** finance, env=dev: denied by tag value */
+  financeDev: {
+    id: 'd1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6in07',
+    projectId: PROJECTS.cnNorth4.id,
+    name: 'finance-dev-01',
+    status: 'normal',
+    enterpriseProjectId: ENTERPRISE_PROJECTS.finance,
+    tags: tags({ env: 'dev', owner: 'dave' }),
+  },
+  /** finance, env=prod but no owner tag: denied by missing tag key */
+  financeUnowned: {
+    id: 'e1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6in07',
+    projectId: PROJECTS.cnNorth4.id,
+    name: 'finance-prod-unowned',
+    status: 'normal',
+    enterpriseProjectId: ENTERPRISE_PROJECTS.finance,
+    tags: tags({ env: 'prod' }),
+  },
+  /** default enterprise project in the other region: allowed */
+  apacProd: {
+    id: 'f1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6in07',
+    projectId: PROJECTS.apSoutheast1.id,
+    name: 'apac-prod-01',
+    status: 'normal',
+    enterpriseProjectId: ENTERPRISE_PROJECTS.default,
+    tags: tags({ env: 'prod', owner: 'erin' }),
+  },
+} satisfies Record<string, FixtureInstance>;
+
+/** Groups the development identity provider puts in tokens it mints when none are asked for. */
+export const DEV_GROUPS = ['dba', 'auditor'];
