@@ -1,0 +1,15 @@
+/**
+ * The ID shapes of DESIGN §1. They are checked before any upstream URL is built, so a path
+ * segment can never carry `../`, `%2F` or anything but letters and digits.
+ */
+export const PROJECT_ID_PATTERN = /^[A-Za-z0-9]{32}$/;
+export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9]{32}in07$/;
+
+export const PROJECT_ID_RULE = 'must be exactly 32 letters or digits';
+export const INSTANCE_ID_RULE = 'must be exactly 36 letters or digits ending in in07';
+
+export const isProjectId = (value: unknown): value is string =>
+  typeof value === 'string' && PROJECT_ID_PATTERN.test(value);
+
+export const isInstanceId = (value: unknown): value is string =>
+  typeof value === 'string' && INSTANCE_ID_PATTERN.test(value);

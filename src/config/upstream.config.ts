@@ -1,0 +1,17 @@
+import { registerAs } from '@nestjs/config';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { validateEnv } from './validate-env.js';
+
+class UpstreamEnv {
+  @IsOptional() @IsInt() @Min(50) @Max(120000) UPSTREAM_TIMEOUT_MS?: number;
+}
+
+/** Shared by every outbound client (IAM and TaurusDB): one deadline per upstream call. */
+export interface UpstreamConfig {
+  timeoutMs: number;
+}
+
+export const upstreamConfig = registerAs('upstream', (): UpstreamConfig => {
+  const env = validateEnv(process.env, UpstreamEnv);
+  return { timeoutMs: env.UPSTREAM_TIMEOUT_MS ?? 10000 };
+});
