@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { validateEnv } from './validate-env.js';
 
 class AppEnv {
@@ -7,12 +7,15 @@ class AppEnv {
   @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV?: string;
   @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL?: string;
+  /** Where log lines go instead of stdout; the test suite uses it to scan every line it wrote. */
+  @IsOptional() @IsString() LOG_FILE?: string;
 }
 
 export interface AppConfig {
   port: number;
   production: boolean;
   logLevel: string;
+  logFile?: string;
 }
 
 export const appConfig = registerAs('app', (): AppConfig => {
@@ -21,5 +24,6 @@ export const appConfig = registerAs('app', (): AppConfig => {
     port: env.PORT ?? 3000,
     production: env.NODE_ENV === 'production',
     logLevel: env.LOG_LEVEL ?? 'info',
+    logFile: env.LOG_FILE,
   };
 });

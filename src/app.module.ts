@@ -1,0 +1,44 @@
+import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { GraphQLModule } from '@nestjs/graphql';
+import { LoggerModule } from 'nestjs-pino';
+import { AuditEventsModule } from './audit-events/audit-events.module.js';
+import { AuthModule } from './auth/auth.module.js';
+import { InternalAuthGuard } from './auth/internal-auth.guard.js';
+import { CommonModule } from './common/common.module.js';
+import { GatewayExceptionFilter } from './common/gateway-exception.filter.js';
+import { graphqlOptions } from './common/graphql/graphql-options.js';
+import { loggerParams } from './common/logging.js';
+import { gatewayValidationPipe } from './common/validation.js';
+import { appConfig, type AppConfig } from './config/app.config.js';
+import { HealthModule } from './health/health.module.js';
+import { VaultLockModule } from './vault-lock/vault-lock.module.js';
+
+@Module({
+  imports: [
+    ConfigModule.forRoot({ ignoreEnvFile: true, load: [appConfig], cache: true }),
+    LoggerModule.forRootAsync({
+      inject: [appConfig.KEY],
+      useFactory: (config: AppConfig) => loggerParams(config),
+    }),
+    GraphQLModule.forRootAsync<ApolloDriverConfig>({
+      driver: ApolloDriver,
+      inject: [appConfig.KEY],
+      useFactory: (config: AppConfig) => graphqlOptions(config),
+    }),
+    CommonModule,
+    AuthModule,
+    VaultLockModule,
+    AuditEventsModule,
+    HealthModule,
+  ],
+  // Every cross-cutting filter, pipe and guard is registered here and nowhere else.
+  providers: [
+    { provide: APP_GUARD, useClass: InternalAuthGuard },
+    { provide: APP_PIPE, useFactory: gatewayValidationPipe },
+    { provide: APP_FILTER, useClass: GatewayExceptionFilter },
+  ],
+})
+export class AppModule {}

@@ -1,0 +1,38 @@
+import { Controller, Get, Query, Req } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AUDIT_COLUMNS, type AuditEvent } from '../audit/audit-record.js';
+import { callContextOf, type GatewayRequest } from '../common/gateway-request.js';
+import { AuditEventsService } from './audit-events.service.js';
+import { AuditEventsQueryDto } from './dto/audit-events.query.js';
+
+/** REST speaks snake_case, like TaurusDB: the stored column names are the field names. */
+function toRestEvent(event: AuditEvent): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(AUDIT_COLUMNS).map(([field, column]) => [column, event[field as keyof AuditEvent]]),
+  );
+}
+
+@ApiTags('audit')
+@Controller('v1/audit-events')
+export class AuditEventsController {
+  constructor(private readonly auditEvents: AuditEventsService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'The audit trail, newest first (auditor group only)' })
+  async list(@Query() query: AuditEventsQueryDto, @Req() req: GatewayRequest) {
+    const { principal } = callContextOf(req, 'rest');
+    const page = await this.auditEvents.list(
+      principal,
+      {
+        projectId: query.project_id,
+        instanceId: query.instance_id,
+        outcome: query.outcome,
+        since: query.since,
+        until: query.until,
+      },
+      query.limit ?? 50,
+      query.cursor,
+    );
+    return { events: page.events.map(toRestEvent), next_cursor: page.nextCursor };
+  }
+}

@@ -1,0 +1,55 @@
+import { ArgsType, Field, InputType, Int, registerEnumType } from '@nestjs/graphql';
+import { Type } from 'class-transformer';
+import { IsDate, IsEnum, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { AUDIT_LIST_MAX_LIMIT } from '../../audit/audit-record.js';
+import {
+  INSTANCE_ID_PATTERN,
+  INSTANCE_ID_RULE,
+  PROJECT_ID_PATTERN,
+  PROJECT_ID_RULE,
+} from '../../common/ids.js';
+
+export enum AuditOutcomeEnum {
+  SUCCEEDED = 'succeeded',
+  DENIED = 'denied',
+  REJECTED = 'rejected',
+  FAILED = 'failed',
+  UNKNOWN = 'unknown',
+}
+registerEnumType(AuditOutcomeEnum, { name: 'AuditOutcome' });
+
+const FIRST_RULE = `must be an integer from 1 to ${AUDIT_LIST_MAX_LIMIT}`;
+
+@InputType()
+export class AuditEventFilter {
+  @Field({ nullable: true }) @IsOptional() @Matches(PROJECT_ID_PATTERN, { message: PROJECT_ID_RULE })
+  projectId?: string;
+
+  @Field({ nullable: true }) @IsOptional() @Matches(INSTANCE_ID_PATTERN, { message: INSTANCE_ID_RULE })
+  instanceId?: string;
+
+  @Field(() => AuditOutcomeEnum, { nullable: true }) @IsOptional() @IsEnum(AuditOutcomeEnum)
+  outcome?: AuditOutcomeEnum;
+
+  @Field(() => Date, { nullable: true, description: 'inclusive' }) @IsOptional() @IsDate()
+  since?: Date;
+
+  @Field(() => Date, { nullable: true, description: 'exclusive' }) @IsOptional() @IsDate()
+  until?: Date;
+}
+
+@ArgsType()
+export class AuditEventsArgs {
+  @Field(() => AuditEventFilter, { nullable: true })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => AuditEventFilter)
+  filter?: AuditEventFilter;
+
+  @Field(() => Int, { defaultValue: 50 })
+  @IsInt({ message: FIRST_RULE }) @Min(1, { message: FIRST_RULE }) @Max(AUDIT_LIST_MAX_LIMIT, { message: FIRST_RULE })
+  first!: number;
+
+  @Field(() => String, { nullable: true }) @IsOptional() @IsString() @MaxLength(200, { message: 'is not a cursor' })
+  after?: string;
+}

@@ -1,0 +1,43 @@
+import { Field, ID, Int, ObjectType } from '@nestjs/graphql';
+import { AuditOutcomeEnum } from '../dto/audit-events.args.js';
+
+@ObjectType()
+export class AuditEvent {
+  @Field(() => ID) id!: string;
+  @Field(() => Int, { nullable: true, description: 'chain position; null while the attempt is open' })
+  seq!: number | null;
+  @Field(() => Date) startedAt!: string;
+  @Field(() => Date, { nullable: true }) completedAt!: string | null;
+  @Field() requestId!: string;
+  @Field() channel!: string;
+  @Field() principalIss!: string;
+  @Field() principalSub!: string;
+  @Field() callerAddress!: string;
+  @Field(() => ID) projectId!: string;
+  @Field(() => ID) instanceId!: string;
+  @Field() action!: string;
+  @Field(() => Int, { nullable: true }) retentionDays!: number | null;
+  @Field() dryRun!: boolean;
+  @Field() decisionAllowed!: boolean;
+  @Field(() => String, { nullable: true }) decisionRule!: string | null;
+  @Field(() => [String]) decisionReasons!: readonly string[];
+  @Field() policyVersion!: string;
+  @Field(() => AuditOutcomeEnum, { nullable: true }) outcome!: string | null;
+  @Field(() => Int, { nullable: true }) upstreamStatus!: number | null;
+  @Field(() => String, { nullable: true }) errorCode!: string | null;
+  @Field(() => Int, { nullable: true }) durationMs!: number | null;
+  @Field(() => String, { nullable: true }) prevHash!: string | null;
+  @Field(() => String, { nullable: true }) hash!: string | null;
+}
+
+@ObjectType()
+export class PageInfo {
+  @Field() hasNextPage!: boolean;
+  @Field(() => String, { nullable: true }) endCursor!: string | null;
+}
+
+@ObjectType()
+export class AuditEventConnection {
+  @Field(() => [AuditEvent]) nodes!: AuditEvent[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
+}

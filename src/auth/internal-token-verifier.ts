@@ -1,0 +1,83 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { GatewayError, GwCode } from '../common/gateway-error.js';
+import { authConfig } from './auth.config.js';
+import { Principal } from './principal.js';
+
+/** Larger tokens are refused before any parsing: no legitimate internal token comes close. */
+const MAX_TOKEN_LENGTH = 8192;
+
+/**
+ * Verifies the caller's internal JWT against the internal issuer's JWKS. jose keeps the key set
+ * cached and refetches it at most once per cooldown, so a flood of unknown `kid`s cannot turn
+ * into a flood of JWKS requests.
+ */
+@Injectable()
+export class InternalTokenVerifier {
+  private readonly logger = new Logger(InternalTokenVerifier.name);
+  private readonly keys: ReturnType<typeof createRemoteJWKSet>;
+
+  constructor(@Inject(authConfig.KEY) private readonly config: ConfigType<typeof authConfig>) {
+    this.keys = createRemoteJWKSet(new URL(config.jwksUrl), {
+      cooldownDuration: 30_000,
+      cacheMaxAge: 10 * 60_000,
+      timeoutDuration: 5_000,
+    });
+  }
+
+  async verify(token: string): Promise<Principal> {
+    if (token.length > MAX_TOKEN_LENGTH) {
+      throw GatewayError.unauthenticated('bearer token is too large');
+    }
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.keys, {
+        issuer: this.config.issuer,
+        audience: this.config.audience,
+        algorithms: this.config.algorithms,
+        clockTolerance: this.config.clockSkewSeconds,
+        requiredClaims: ['sub', 'exp'],
+      }));
+    } catch (error) {
+      throw this.toGatewayError(error);
+    }
+    return new Principal(payload.iss ?? '', payload.sub ?? '', this.groupsOf(payload), token);
+  }
+
+  private groupsOf(payload: JWTPayload): string[] {
+    const claim = payload[this.config.groupsClaim];
+    if (Array.isArray(claim)) return claim.filter((g): g is string => typeof g === 'string');
+    if (typeof claim === 'string') return claim.split(/\s+/).filter(Boolean);
+    return [];
+  }
+
+  private toGatewayError(error: unknown): GatewayError {
+    if (error instanceof errors.JWKSTimeout || isNetworkFailure(error)) {
+      this.logger.error('internal JWKS could not be fetched');
+      return new GatewayError(
+        GwCode.UPSTREAM_UNAVAILABLE,
+        503,
+        'identity provider key set unavailable',
+      );
+    }
+    if (error instanceof errors.JWTExpired) return GatewayError.unauthenticated('token expired');
+    if (error instanceof errors.JWTClaimValidationFailed) {
+      return GatewayError.unauthenticated(`token claim ${error.claim} is invalid (${error.reason})`);
+    }
+    if (error instanceof errors.JOSEAlgNotAllowed) {
+      return GatewayError.unauthenticated('token algorithm not allowed');
+    }
+    if (error instanceof errors.JWKSNoMatchingKey) {
+      return GatewayError.unauthenticated('token signing key unknown');
+    }
+    if (error instanceof errors.JWSSignatureVerificationFailed) {
+      return GatewayError.unauthenticated('token signature invalid');
+    }
+    return GatewayError.unauthenticated('token malformed');
+  }
+}
+
+function isNetworkFailure(error: unknown): boolean {
+  return error instanceof TypeError && /fetch failed/i.test(error.message);
+}

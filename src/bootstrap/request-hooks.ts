@@ -1,0 +1,18 @@
+import type { FastifyInstance } from 'fastify';
+import type { GatewayMetrics } from '../common/gateway-metrics.js';
+
+/**
+ * Hooks at the Fastify level so that every answer is covered, including the ones Fastify gives
+ * before Nest sees the request (oversized body, unknown route) and Apollo's own answers.
+ */
+export function installRequestHooks(fastify: FastifyInstance, metrics: GatewayMetrics): void {
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const channel = route === '/graphql' ? 'graphql' : 'rest';
+    metrics.httpRequests.inc({ channel, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ channel, route }, reply.elapsedTime / 1000);
+  });
+}

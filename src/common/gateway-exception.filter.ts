@@ -1,0 +1,53 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
+import type { GqlExceptionFilter } from '@nestjs/graphql';
+import { GraphQLError } from 'graphql';
+import { GatewayError, GwCode } from './gateway-error.js';
+import { channelOf } from './gateway-request.js';
+import { toGatewayError } from './to-gateway-error.js';
+
+/** Both channels answer errors from the same fields: REST as a body, GraphQL as extensions. */
+@Catch()
+export class GatewayExceptionFilter implements ExceptionFilter, GqlExceptionFilter {
+  private readonly logger = new Logger(GatewayExceptionFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): unknown {
+    const error = toGatewayError(exception);
+    const { channel, req, reply } = channelOf(host);
+    this.log(error, exception);
+
+    if (channel === 'graphql') return toGraphqlError(error, req.id);
+
+    if (error.auditId) void reply.header('x-audit-id', error.auditId);
+    if (error.retryAfterSeconds !== undefined) {
+      void reply.header('retry-after', String(error.retryAfterSeconds));
+    }
+    void reply.status(error.status).send({
+      error_code: error.errorCode,
+      error_msg: error.message,
+      request_id: req.id,
+    });
+    return undefined;
+  }
+
+  private log(error: GatewayError, exception: unknown): void {
+    if (error.errorCode === GwCode.INTERNAL) {
+      this.logger.error({ err: exception }, 'unexpected error');
+    } else if (error.status >= 500) {
+      this.logger.warn(`${error.errorCode}: ${error.message}`);
+    }
+  }
+}
+
+export function toGraphqlError(error: GatewayError, requestId: string): GraphQLError {
+  return new GraphQLError(error.message, {
+    extensions: {
+      code: error.graphqlCode,
+      errorCode: error.errorCode,
+      requestId,
+      ...(error.auditId ? { auditId: error.auditId } : {}),
+      ...(error.retryAfterSeconds !== undefined
+        ? { retryAfterSeconds: error.retryAfterSeconds }
+        : {}),
+    },
+  });
+}

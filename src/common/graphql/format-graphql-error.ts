@@ -1,0 +1,49 @@
+import type { GraphQLFormattedError } from 'graphql';
+import { GwCode, type GraphqlErrorCode } from '../gateway-error.js';
+
+/** Apollo's own codes for documents that never reached a resolver. */
+const requestLevelCodes = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'PERSISTED_QUERY_NOT_FOUND',
+]);
+
+/**
+ * The last word on what a GraphQL error may say. Errors the gateway raised carry `errorCode`
+ * and keep their message; request-level errors from graphql-js become BAD_USER_INPUT; anything
+ * else is an internal error whose message is not shown. Only whitelisted extensions survive, so
+ * no stack trace or `originalError` ever leaves.
+ */
+export function formatGraphqlError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  const extensions = formatted.extensions ?? {};
+  const base = { locations: formatted.locations, path: formatted.path };
+
+  if (typeof extensions.errorCode === 'string') {
+    return {
+      ...base,
+      message: formatted.message,
+      extensions: pick(extensions, ['code', 'errorCode', 'requestId', 'auditId', 'retryAfterSeconds']),
+    };
+  }
+  const code = typeof extensions.code === 'string' ? extensions.code : '';
+  if (requestLevelCodes.has(code)) {
+    return {
+      ...base,
+      message: formatted.message,
+      extensions: { code: 'BAD_USER_INPUT' satisfies GraphqlErrorCode, errorCode: GwCode.VALIDATION },
+    };
+  }
+  return {
+    ...base,
+    message: 'internal error',
+    extensions: { code: 'INTERNAL_SERVER_ERROR' satisfies GraphqlErrorCode, errorCode: GwCode.INTERNAL },
+  };
+}
+
+function pick(source: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));
+}

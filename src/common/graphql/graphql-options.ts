@@ -1,0 +1,23 @@
+import type { ApolloDriverConfig } from '@nestjs/apollo';
+import type { FastifyReply } from 'fastify';
+import type { AppConfig } from '../../config/app.config.js';
+import type { GatewayRequest, GraphqlContext } from '../gateway-request.js';
+import { formatGraphqlError } from './format-graphql-error.js';
+import { requestIdPlugin } from './request-id.plugin.js';
+
+export function graphqlOptions(config: AppConfig): ApolloDriverConfig {
+  return {
+    path: '/graphql',
+    autoSchemaFile: true,
+    sortSchema: true,
+    introspection: !config.production,
+    graphiql: false,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: false,
+    autoTransformHttpErrors: false,
+    formatError: formatGraphqlError,
+    plugins: [requestIdPlugin],
+    context: (req: GatewayRequest, reply: FastifyReply): GraphqlContext => ({ req, reply }),
+  };
+}

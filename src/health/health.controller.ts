@@ -1,0 +1,65 @@
+import { Controller, Get, Header } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { AuditTrail } from '../audit/audit-trail.js';
+import { IamTokenExchange } from '../auth/iam/iam-token-exchange.js';
+import { Public } from '../auth/public.decorator.js';
+import { GatewayMetrics } from '../common/gateway-metrics.js';
+import { PolicyStore } from '../policy/policy-store.js';
+import { TaurusDbClient } from '../taurusdb/taurusdb-client.js';
+
+/**
+ * Readiness probes are cached and time-boxed: a burst of probes from a load balancer costs at
+ * most one check of each dependency per few seconds, and a hung dependency cannot hang them.
+ */
+const PROBE_TTL_MS = 5_000;
+const PROBE_TIMEOUT_MS = 2_000;
+
+@Public()
+@ApiExcludeController()
+@Controller()
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly policy: PolicyStore,
+    private readonly audit: AuditTrail,
+    private readonly iam: IamTokenExchange,
+    private readonly taurusDb: TaurusDbClient,
+    private readonly metrics: GatewayMetrics,
+  ) {}
+
+  @Get('health/live')
+  @HealthCheck()
+  live() {
+    return this.health.check([]);
+  }
+
+  @Get('health/ready')
+  @HealthCheck()
+  ready() {
+    return this.health.check([
+      () =>
+        this.policy.isReady()
+          ? this.indicators.check('policy').up({ version: this.policy.current().version })
+          : this.indicators.check('policy').down('no policy loaded'),
+      () => this.probe('audit', () => this.audit.checkWritable()),
+      () => this.probe('iam', () => this.iam.ping()),
+      () => this.probe('taurusdb', () => this.taurusDb.ping()),
+    ]);
+  }
+
+  @Get('metrics')
+  @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
+  metricsText(): Promise<string> {
+    return this.metrics.registry.metrics();
+  }
+
+  private probe(key: string, check: () => Promise<void>) {
+    return this.indicators
+      .check(key)
+      .attempt(() => check())
+      .withTimeout(PROBE_TIMEOUT_MS)
+      .cacheFor(PROBE_TTL_MS);
+  }
+}

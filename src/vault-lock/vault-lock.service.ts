@@ -1,0 +1,266 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { AuditAttempt, AuditCompletion, AuditOutcome } from '../audit/audit-record.js';
+import { AuditTrail } from '../audit/audit-trail.js';
+import { IamTokenProvider } from '../auth/iam/iam-token-provider.js';
+import type { IamToken } from '../auth/iam/iam-token.js';
+import type { CallContext } from '../common/call-context.js';
+import { Clock } from '../common/clock.js';
+import { GatewayError, GwCode } from '../common/gateway-error.js';
+import { toGatewayError } from '../common/to-gateway-error.js';
+import { PolicyEvaluator } from '../policy/policy-evaluator.js';
+import { PolicyStore } from '../policy/policy-store.js';
+import type { PolicyAction, PolicyDecision } from '../policy/policy.types.js';
+import { TaurusDbClient } from '../taurusdb/taurusdb-client.js';
+import type { InstanceDetails, UpstreamCredentials } from '../taurusdb/taurusdb.types.js';
+import { UpstreamError, UpstreamUnauthorizedError } from '../taurusdb/upstream-error.js';
+import type { VaultLockAction } from './vault-lock.rules.js';
+
+export interface LockTarget {
+  projectId: string;
+  instanceId: string;
+}
+
+export interface SetVaultLockCommand extends LockTarget {
+  action: VaultLockAction;
+  retentionDays: number;
+  dryRun: boolean;
+}
+
+export interface SetVaultLockResult {
+  result: 'success' | 'dry-run';
+  requestId: string;
+  auditId: string;
+  decision: PolicyDecision;
+}
+
+export interface VaultLockState extends LockTarget {
+  enabled: boolean;
+  retentionDays: number | null;
+  startsAt: Date | null;
+  endsAt: Date | null;
+  /** TaurusDB's answer as it came, for the REST drop-in. */
+  upstream: unknown;
+}
+
+/**
+ * The one use case behind both channels: resolve the instance, decide, record, and only then
+ * call TaurusDB. The order is the point: nothing reaches TaurusDB's PUT without an allow
+ * decision and a durable audit row.
+ */
+@Injectable()
+export class VaultLockService {
+  private readonly logger = new Logger(VaultLockService.name);
+
+  constructor(
+    private readonly iam: IamTokenProvider,
+    private readonly taurusDb: TaurusDbClient,
+    private readonly policy: PolicyEvaluator,
+    private readonly policyStore: PolicyStore,
+    private readonly audit: AuditTrail,
+    private readonly clock: Clock,
+  ) {}
+
+  async setLock(ctx: CallContext, command: SetVaultLockCommand): Promise<SetVaultLockResult> {
+    const startedMs = this.clock.monotonicMs();
+    const elapsedMs = () => Math.round(this.clock.monotonicMs() - startedMs);
+    const undecided: AuditAttempt = {
+      ...this.attemptOf(ctx, command, command.action),
+      retentionDays: command.retentionDays,
+      dryRun: command.dryRun,
+    };
+
+    let decision: PolicyDecision;
+    try {
+      const instance = await this.instanceOf(ctx, command);
+      decision = this.decide(ctx, command, command.action, instance, command.retentionDays);
+    } catch (error) {
+      throw await this.recordFailureBeforeDecision(undecided, error, elapsedMs);
+    }
+
+    const attempt: AuditAttempt = { ...undecided, ...decisionFields(decision) };
+    if (!decision.allowed) {
+      const auditId = await this.audit.recordSealed(attempt, {
+        outcome: 'denied',
+        errorCode: GwCode.POLICY_DENIED,
+        durationMs: elapsedMs(),
+      });
+      throw new GatewayError(GwCode.POLICY_DENIED, 403, `policy denied: ${decision.reasons.join('; ')}`, {
+        auditId,
+      });
+    }
+    if (command.dryRun) {
+      const auditId = await this.audit.recordSealed(attempt, {
+        outcome: 'succeeded',
+        durationMs: elapsedMs(),
+      });
+      return { result: 'dry-run', requestId: ctx.requestId, auditId, decision };
+    }
+
+    const auditId = await this.audit.recordAttempt(attempt);
+    try {
+      await this.withIamToken(ctx, command.projectId, (credentials) =>
+        this.taurusDb.setVaultLock(credentials, command.projectId, command.instanceId, {
+          backup_vaultlock_info: { lock_retention_days: command.retentionDays, lock_policy: true },
+          action: command.action,
+        }),
+      );
+    } catch (error) {
+      const failure = toGatewayError(error);
+      failure.auditId = auditId;
+      await this.completeQuietly(auditId, completionOf(failure, error, elapsedMs()));
+      throw failure;
+    }
+    await this.completeQuietly(auditId, {
+      outcome: 'succeeded',
+      upstreamStatus: 200,
+      durationMs: elapsedMs(),
+    });
+    return { result: 'success', requestId: ctx.requestId, auditId, decision };
+  }
+
+  async showLock(ctx: CallContext, target: LockTarget): Promise<VaultLockState> {
+    const instance = await this.instanceOf(ctx, target);
+    const decision = this.decide(ctx, target, 'show', instance);
+    if (!decision.allowed) {
+      throw new GatewayError(GwCode.POLICY_DENIED, 403, `policy denied: ${decision.reasons.join('; ')}`);
+    }
+    const upstream = await this.withIamToken(ctx, target.projectId, (credentials) =>
+      this.taurusDb.getVaultLock(credentials, target.projectId, target.instanceId),
+    );
+    const info = upstream.backup_vaultlock_info;
+    const enabled = info?.lock_policy === true;
+    return {
+      ...target,
+      enabled,
+      retentionDays: enabled ? (info?.lock_retention_days ?? null) : null,
+      startsAt: enabled ? dateOf(info?.lock_start_time) : null,
+      endsAt: enabled ? dateOf(info?.lock_end_time) : null,
+      upstream,
+    };
+  }
+
+  private instanceOf(ctx: CallContext, target: LockTarget): Promise<InstanceDetails> {
+    return this.withIamToken(ctx, target.projectId, (credentials) =>
+      this.taurusDb.getInstance(credentials, target.projectId, target.instanceId),
+    );
+  }
+
+  private decide(
+    ctx: CallContext,
+    target: LockTarget,
+    action: PolicyAction,
+    instance: InstanceDetails,
+    retentionDays?: number,
+  ): PolicyDecision {
+    return this.policy.evaluate({
+      groups: ctx.principal.groups,
+      projectId: target.projectId,
+      enterpriseProjectId: instance.enterpriseProjectId,
+      tags: instance.tags,
+      action,
+      retentionDays,
+    });
+  }
+
+  /**
+   * TaurusDB answers 401 when IAM revoked a token early (up to 30 min after a permission
+   * change): the cached token is dropped and the call tried once more with a fresh one. A 401
+   * means the call was refused, so repeating even the PUT cannot apply it twice.
+   */
+  private async withIamToken<T>(
+    ctx: CallContext,
+    projectId: string,
+    call: (credentials: UpstreamCredentials) => Promise<T>,
+  ): Promise<T> {
+    const token = await this.iam.tokenFor(ctx.principal, projectId);
+    try {
+      return await call(credentialsOf(token));
+    } catch (error) {
+      if (!(error instanceof UpstreamUnauthorizedError)) throw error;
+      await this.iam.evict(ctx.principal, projectId, token);
+      const fresh = await this.iam.tokenFor(ctx.principal, projectId);
+      return call(credentialsOf(fresh));
+    }
+  }
+
+  /** Failing before a decision (IAM refused, unknown instance, upstream down) still leaves a row. */
+  private async recordFailureBeforeDecision(
+    attempt: AuditAttempt,
+    error: unknown,
+    elapsedMs: () => number,
+  ): Promise<GatewayError> {
+    const failure = toGatewayError(error);
+    failure.auditId = await this.audit.recordSealed(
+      {
+        ...attempt,
+        decisionAllowed: false,
+        decisionRule: null,
+        decisionReasons: [`not evaluated: ${failure.message}`],
+        policyVersion: this.policyStore.current().version,
+      },
+      { ...completionOf(failure, error, elapsedMs()), outcome: failure.status < 500 ? 'rejected' : 'failed' },
+    );
+    return failure;
+  }
+
+  /**
+   * The upstream call already happened: its answer stands even if the row cannot be sealed now.
+   * The row stays open and the start-up reconcile closes it as `unknown`.
+   */
+  private async completeQuietly(auditId: string, completion: AuditCompletion): Promise<void> {
+    try {
+      await this.audit.complete(auditId, completion);
+    } catch {
+      this.logger.error(`audit row ${auditId} could not be sealed; it stays open until reconciled`);
+    }
+  }
+
+  private attemptOf(
+    ctx: CallContext,
+    target: LockTarget,
+    action: PolicyAction,
+  ): Omit<AuditAttempt, 'retentionDays' | 'dryRun'> {
+    return {
+      requestId: ctx.requestId,
+      channel: ctx.channel,
+      principalIss: ctx.principal.issuer,
+      principalSub: ctx.principal.subject,
+      callerAddress: ctx.callerAddress,
+      projectId: target.projectId,
+      instanceId: target.instanceId,
+      action,
+      decisionAllowed: false,
+      decisionRule: null,
+      decisionReasons: [],
+      policyVersion: '',
+    };
+  }
+}
+
+function decisionFields(decision: PolicyDecision) {
+  return {
+    decisionAllowed: decision.allowed,
+    decisionRule: decision.ruleId,
+    decisionReasons: decision.reasons,
+    policyVersion: decision.policyVersion,
+  };
+}
+
+/** rejected: TaurusDB refused (4xx). failed: it certainly did not apply. unknown: it may have. */
+function completionOf(failure: GatewayError, error: unknown, durationMs: number): AuditCompletion {
+  const upstream = error instanceof UpstreamError ? error : undefined;
+  const outcome: AuditOutcome = upstream?.outcomeUncertain
+    ? 'unknown'
+    : failure.status < 500
+      ? 'rejected'
+      : 'failed';
+  return { outcome, upstreamStatus: upstream?.upstreamStatus, errorCode: failure.errorCode, durationMs };
+}
+
+function credentialsOf(token: IamToken): UpstreamCredentials {
+  return { token: token.value(), region: token.region };
+}
+
+function dateOf(timestamp: number | null | undefined): Date | null {
+  return typeof timestamp === 'number' && timestamp > 0 ? new Date(timestamp) : null;
+}
