@@ -18,7 +18,7 @@ import { VaultLockModule } from './vault-lock/vault-lock.module.js';
 
 @Module({
   imports: [
-    ConfigModule.forRoot({ ignoreEnvFile: true, load: [appConfig], cache: true }),
+    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig], cache: true }),
     LoggerModule.forRootAsync({
       inject: [appConfig.KEY],
       useFactory: (config: AppConfig) => loggerParams(config),

@@ -23,7 +23,7 @@ export const REDACTED_PATHS = [
 
 export function loggerParams(config: AppConfig): Params {
   const destination = config.logFile
-    ? pino.destination({ dest: config.logFile, sync: false, mkdir: true })
+    ? pino.destination({ dest: config.logFile, sync: true, mkdir: true })
     : undefined;
   return {
     pinoHttp: {

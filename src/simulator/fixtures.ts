@@ -96,3 +96,9 @@ export const INSTANCES = {
 
 /** Groups the development identity provider puts in tokens it mints when none are asked for. */
 export const DEV_GROUPS = ['dba', 'auditor'];
+
+export const projectById = (id: string): FixtureProject | undefined =>
+  Object.values<FixtureProject>(PROJECTS).find((project) => project.id === id);
+
+export const instanceById = (id: string): FixtureInstance | undefined =>
+  Object.values<FixtureInstance>(INSTANCES).find((instance) => instance.id === id);

@@ -11,7 +11,8 @@ import { PolicyEvaluator } from '../policy/policy-evaluator.js';
 import { PolicyStore } from '../policy/policy-store.js';
 import type { PolicyAction, PolicyDecision } from '../policy/policy.types.js';
 import { TaurusDbClient } from '../taurusdb/taurusdb-client.js';
-import type { InstanceDetails, UpstreamCredentials } from '../taurusdb/taurusdb.types.js';
+import type { UpstreamCredentials } from '../taurusdb/taurusdb-client.js';
+import type { InstanceDetails } from '../taurusdb/taurusdb.types.js';
 import { UpstreamError, UpstreamUnauthorizedError } from '../taurusdb/upstream-error.js';
 import type { VaultLockAction } from './vault-lock.rules.js';
 

@@ -1,0 +1,324 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import axios, { type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
+import {
+  ExponentialBackoff,
+  TaskCancelledError,
+  TimeoutStrategy,
+  handleWhen,
+  retry,
+  timeout,
+  wrap,
+} from 'cockatiel';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { Clock } from '../../common/clock.js';
+import { GatewayError, GwCode } from '../../common/gateway-error.js';
+import { GatewayMetrics } from '../../common/gateway-metrics.js';
+import { upstreamConfig, type UpstreamConfig } from '../../config/upstream.config.js';
+import type { Principal } from '../principal.js';
+import { iamConfig, type IamConfig, type ServiceAccount } from './iam.config.js';
+import { IamToken } from './iam-token.js';
+import { SingleFlight } from './single-flight.js';
+
+type IamOperation = 'oidc' | 'password' | 'assumeRole' | 'serviceAccountLogin' | 'ping';
+type FailureKind = 'refused' | 'unavailable' | 'timeout' | 'unexpected';
+
+/** Why one IAM call failed, before it becomes a GatewayError. Carries no request data. */
+class IamCallFailure extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    readonly status?: number,
+  ) {
+    super(status === undefined ? kind : `${kind} (HTTP ${status})`);
+  }
+}
+
+/** Throttling and server errors may pass; any other 4xx is IAM's considered answer. */
+const isRetryableStatus = (status: number): boolean => status === 429 || status >= 500;
+
+const RETRIES = 2;
+const projectScope = (projectId: string) => ({ project: { id: projectId } });
+
+/**
+ * Swaps a caller (or the service account) for a project-scoped Huawei Cloud IAM token, one
+ * logical exchange per call (DESIGN §1, IAM table). Every IAM call is bounded by the upstream
+ * deadline, retries included.
+ */
+@Injectable()
+export class IamTokenExchange implements OnModuleDestroy {
+  private readonly logger = new Logger(IamTokenExchange.name);
+  private readonly httpAgent = new HttpAgent({ keepAlive: true });
+  private readonly httpsAgent = new HttpsAgent({ keepAlive: true });
+  private readonly http: AxiosInstance;
+  private readonly deadlineMs: number;
+  private readonly policy;
+  /** Agency mode: the service account's own login per project, reused until due for refresh. */
+  private readonly serviceAccountTokens = new Map<string, IamToken>();
+  private readonly serviceAccountLogins = new SingleFlight<string, IamToken>();
+
+  constructor(
+    @Inject(iamConfig.KEY) private readonly config: IamConfig,
+    @Inject(upstreamConfig.KEY) upstream: UpstreamConfig,
+    private readonly clock: Clock,
+    private readonly metrics: GatewayMetrics,
+  ) {
+    this.deadlineMs = upstream.timeoutMs;
+    this.http = axios.create({
+      baseURL: config.endpoint,
+      timeout: this.deadlineMs,
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+      // Credentials travel in these requests: never follow a redirect elsewhere with them.
+      maxRedirects: 0,
+      validateStatus: () => true,
+      headers: { 'Content-Type': 'application/json;charset=utf8' },
+    });
+    this.policy = wrap(
+      timeout(this.deadlineMs, TimeoutStrategy.Aggressive),
+      retry(
+        handleWhen((error) => error instanceof IamCallFailure && error.kind === 'unavailable'),
+        { maxAttempts: RETRIES, backoff: new ExponentialBackoff({ initialDelay: 50 }) },
+      ),
+    );
+  }
+
+  async exchange(principal: Principal, projectId: string): Promise<IamToken> {
+    const mode = this.config.mode;
+    try {
+      const token = await this.exchangeFor(principal, projectId);
+      this.metrics.iamExchanges.inc({ mode, outcome: 'ok' });
+      return token;
+    } catch (error) {
+      const failure = this.toGatewayError(error, `the token exchange for project ${projectId}`);
+      this.metrics.iamExchanges.inc({ mode, outcome: failureKindOf(error) ?? 'error' });
+      this.logger.warn(`IAM ${mode} token exchange failed: ${failure.message}`);
+      throw failure;
+    }
+  }
+
+  /** Resolves when IAM answers at all (any HTTP status); throws when it cannot be reached. */
+  async ping(): Promise<void> {
+    try {
+      await this.attempt('ping', { method: 'GET', url: '/v3' });
+    } catch (error) {
+      throw this.toGatewayError(error, 'a reachability check');
+    }
+  }
+
+  onModuleDestroy(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  private async exchangeFor(principal: Principal, projectId: string): Promise<IamToken> {
+    const scope = projectScope(projectId);
+    switch (this.config.mode) {
+      case 'oidc': {
+        const body = { auth: { id_token: { id: principal.rawToken() }, scope } };
+        const headers = { 'X-Idp-Id': this.config.idpId };
+        const response = await this.call('oidc', {
+          method: 'POST',
+          url: '/v3.0/OS-AUTH/id-token/tokens',
+          data: body,
+          headers,
+        });
+        return projectTokenFrom(response, projectId);
+      }
+      case 'password':
+        return this.passwordLogin('password', this.config.serviceAccount, projectId);
+      case 'agency': {
+        const { serviceAccount, agency } = this.config;
+        const login = await this.serviceAccountTokenFor(serviceAccount, projectId);
+        const body = {
+          auth: {
+            identity: {
+              methods: ['assume_role'],
+              assume_role: { domain_name: agency.domainName, agency_name: agency.agencyName },
+            },
+            scope,
+          },
+        };
+        try {
+          const response = await this.call('assumeRole', {
+            method: 'POST',
+            url: '/v3/auth/tokens',
+            data: body,
+            headers: { 'X-Auth-Token': login.value() },
+          });
+          return projectTokenFrom(response, projectId);
+        } catch (error) {
+          // A revoked service account token must not be reused for the next caller.
+          if (error instanceof IamCallFailure && error.status === 401) {
+            this.forgetServiceAccountToken(login);
+          }
+          throw error;
+        }
+      }
+    }
+  }
+
+  private async passwordLogin(
+    operation: 'password' | 'serviceAccountLogin',
+    account: ServiceAccount,
+    projectId: string,
+  ): Promise<IamToken> {
+    const response = await this.call(operation, {
+      method: 'POST',
+      url: '/v3/auth/tokens',
+      data: passwordAuth(account, projectId),
+    });
+    return projectTokenFrom(response, projectId);
+  }
+
+  private async serviceAccountTokenFor(
+    account: ServiceAccount,
+    projectId: string,
+  ): Promise<IamToken> {
+    const current = this.serviceAccountTokens.get(projectId);
+    if (current && !current.isDueForRefreshAt(this.clock.nowMs())) {
+      return current;
+    }
+    return this.serviceAccountLogins.run(projectId, async () => {
+      const token = await this.passwordLogin('serviceAccountLogin', account, projectId);
+      this.serviceAccountTokens.set(projectId, token);
+      return token;
+    }).result;
+  }
+
+  private forgetServiceAccountToken(token: IamToken): void {
+    if (this.serviceAccountTokens.get(token.projectId)?.sameAs(token)) {
+      this.serviceAccountTokens.delete(token.projectId);
+    }
+  }
+
+  /** One IAM token call: retried on throttling, 5xx and network errors, within the deadline. */
+  private async call(operation: IamOperation, request: AxiosRequestConfig): Promise<AxiosResponse> {
+    return this.policy.execute(async ({ signal }) => {
+      const response = await this.attempt(operation, { ...request, signal });
+      if (response.status >= 200 && response.status < 300) {
+        return response;
+      }
+      if (isRetryableStatus(response.status)) {
+        throw new IamCallFailure('unavailable', response.status);
+      }
+      if (response.status >= 400 && response.status < 500) {
+        throw new IamCallFailure('refused', response.status);
+      }
+      throw new IamCallFailure('unexpected', response.status);
+    });
+  }
+
+  /** One HTTP request to IAM, measured. Network failures become IamCallFailure. */
+  private async attempt(
+    operation: IamOperation,
+    request: AxiosRequestConfig,
+  ): Promise<AxiosResponse> {
+    const started = this.clock.monotonicMs();
+    let status = 'network';
+    try {
+      const response = await this.http.request(request);
+      status = String(response.status);
+      return response;
+    } catch (error) {
+      const timedOut =
+        request.signal?.aborted === true ||
+        (axios.isAxiosError(error) && ['ECONNABORTED', 'ETIMEDOUT'].includes(error.code ?? ''));
+      status = timedOut ? 'timeout' : 'network';
+      // The axios error holds the request, credentials included: it goes no further.
+      throw new IamCallFailure(timedOut ? 'timeout' : 'unavailable');
+    } finally {
+      const labels = { service: 'iam', operation };
+      this.metrics.upstreamRequests.inc({ ...labels, status });
+      this.metrics.upstreamDuration.observe(labels, (this.clock.monotonicMs() - started) / 1000);
+    }
+  }
+
+  private toGatewayError(error: unknown, what: string): GatewayError {
+    if (error instanceof GatewayError) {
+      return error;
+    }
+    switch (failureKindOf(error)) {
+      case 'refused':
+        return new GatewayError(GwCode.IAM_REFUSED, 403, `IAM refused ${what}`);
+      case 'unavailable':
+        return new GatewayError(GwCode.IAM_UNAVAILABLE, 503, `IAM is unavailable for ${what}`);
+      case 'timeout':
+        return new GatewayError(
+          GwCode.UPSTREAM_TIMEOUT,
+          504,
+          `IAM did not answer ${what} within ${this.deadlineMs} ms`,
+        );
+      case 'unexpected':
+        return new GatewayError(
+          GwCode.UPSTREAM_ERROR,
+          502,
+          `IAM answered ${what} with an unexpected response`,
+        );
+      default:
+        return GatewayError.internal();
+    }
+  }
+}
+
+function failureKindOf(error: unknown): FailureKind | undefined {
+  // Not cockatiel's isTaskCancelledError: in 3.2 it tests for the bulkhead error's marker.
+  if (error instanceof TaskCancelledError) {
+    return 'timeout';
+  }
+  return error instanceof IamCallFailure ? error.kind : undefined;
+}
+
+function passwordAuth(account: ServiceAccount, projectId: string): object {
+  return {
+    auth: {
+      identity: {
+        methods: ['password'],
+        password: {
+          user: {
+            name: account.userName,
+            password: account.password(),
+            domain: { name: account.domainName },
+          },
+        },
+      },
+      scope: projectScope(projectId),
+    },
+  };
+}
+
+interface TokenBody {
+  expires_at?: unknown;
+  issued_at?: unknown;
+  project?: { id?: unknown; name?: unknown };
+}
+
+function dateOf(text: unknown, status: number): Date {
+  const date = typeof text === 'string' ? new Date(text) : new Date(NaN);
+  if (Number.isNaN(date.getTime())) {
+    throw new IamCallFailure('unexpected', status);
+  }
+  return date;
+}
+
+function projectTokenFrom(response: AxiosResponse, projectId: string): IamToken {
+  const value: unknown = response.headers['x-subject-token'];
+  const body = (response.data as { token?: TokenBody } | undefined)?.token;
+  const project = body?.project;
+  // A token for another project would send the caller's request to the wrong region.
+  if (
+    typeof value !== 'string' ||
+    value === '' ||
+    project?.id !== projectId ||
+    typeof project.name !== 'string' ||
+    project.name === ''
+  ) {
+    throw new IamCallFailure('unexpected', response.status);
+  }
+  return new IamToken(
+    value,
+    projectId,
+    project.name,
+    dateOf(body?.issued_at, response.status),
+    dateOf(body?.expires_at, response.status),
+  );
+}

@@ -1,0 +1,176 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Clock } from '../../common/clock.js';
+import { GatewayMetrics } from '../../common/gateway-metrics.js';
+import { PROJECTS } from '../../simulator/fixtures.js';
+import { startSimulator } from '../../simulator/simulator.js';
+import { Principal } from '../principal.js';
+import { ServiceAccount, type IamConfig } from './iam.config.js';
+import { InMemoryIamTokenCache } from './iam-token-cache.js';
+import { IamTokenExchange } from './iam-token-exchange.js';
+import { IamTokenProvider } from './iam-token-provider.js';
+
+type Simulator = Awaited<ReturnType<typeof startSimulator>>;
+
+const PROJECT = PROJECTS.apSoutheast1.id;
+
+describe('IamTokenProvider against the simulator', () => {
+  let sim: Simulator;
+  const exchanges: IamTokenExchange[] = [];
+
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0 });
+  });
+
+  afterEach(() => {
+    exchanges.splice(0).forEach((exchange) => exchange.onModuleDestroy());
+    sim.reset();
+  });
+
+  afterAll(async () => {
+    await sim.close();
+  });
+
+  const providerWith = (config: IamConfig = { endpoint: sim.url, mode: 'oidc', idpId: 'idp' }) => {
+    const clock = new Clock();
+    const metrics = new GatewayMetrics();
+    const cache = new InMemoryIamTokenCache(clock);
+    const exchange = new IamTokenExchange(config, { timeoutMs: 5000 }, clock, metrics);
+    exchanges.push(exchange);
+    const provider = new IamTokenProvider(config, exchange, cache, clock, metrics);
+    return { provider, cache, metrics };
+  };
+
+  const principal = async (sub = 'alice') =>
+    new Principal(sim.idpIssuer, sub, ['dba'], await sim.mintToken({ sub }));
+
+  const admin = async (path: string, body: Record<string, unknown>) => {
+    const response = await fetch(`${sim.url}/__admin/${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(response.ok).toBe(true);
+  };
+
+  const cacheCount = async (metrics: GatewayMetrics, result: string) =>
+    (await metrics.iamTokenCache.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+
+  /** Background work has no handle to await; poll its visible effect, a bounded number of times. */
+  const eventually = async (condition: () => Promise<boolean>) => {
+    for (let round = 0; round < 500 && !(await condition()); round++) {
+      await sleep(10);
+    }
+    expect(await condition()).toBe(true);
+  };
+
+  it('shares one exchange between 50 concurrent misses, then answers from the cache', async () => {
+    const { provider, metrics } = providerWith();
+    const alice = await principal();
+
+    const tokens = await Promise.all(
+      Array.from({ length: 50 }, () => provider.tokenFor(alice, PROJECT)),
+    );
+    const later = await provider.tokenFor(alice, PROJECT);
+
+    expect(sim.calls()['iam.oidc']).toBe(1);
+    expect(tokens.every((token) => token === tokens[0])).toBe(true);
+    expect(later).toBe(tokens[0]);
+    expect(tokens[0].region).toBe('ap-southeast-1');
+    expect(await cacheCount(metrics, 'miss')).toBe(1);
+    expect(await cacheCount(metrics, 'shared')).toBe(49);
+    expect(await cacheCount(metrics, 'hit')).toBe(1);
+  });
+
+  it('keeps callers apart in oidc mode', async () => {
+    const { provider } = providerWith();
+
+    const [alice, bob] = await Promise.all([principal('alice'), principal('bob')]);
+    const [forAlice, forBob] = await Promise.all([
+      provider.tokenFor(alice, PROJECT),
+      provider.tokenFor(bob, PROJECT),
+    ]);
+
+    expect(forAlice.sameAs(forBob)).toBe(false);
+    expect(sim.calls()['iam.oidc']).toBe(2);
+  });
+
+  it('shares the service account token between callers in password mode', async () => {
+    const serviceAccount = new ServiceAccount('sim-domain', 'sim-service', 'sim-password');
+    const { provider } = providerWith({ endpoint: sim.url, mode: 'password', serviceAccount });
+
+    const forAlice = await provider.tokenFor(await principal('alice'), PROJECT);
+    const forBob = await provider.tokenFor(await principal('bob'), PROJECT);
+
+    expect(forBob).toBe(forAlice);
+    expect(sim.calls()['iam.password']).toBe(1);
+  });
+
+  it('evicts only the token that failed, not one that already replaced it', async () => {
+    const { provider, metrics } = providerWith();
+    const alice = await principal();
+    const first = await provider.tokenFor(alice, PROJECT);
+
+    await provider.evict(alice, PROJECT, first);
+    const second = await provider.tokenFor(alice, PROJECT);
+    await provider.evict(alice, PROJECT, first);
+    const third = await provider.tokenFor(alice, PROJECT);
+
+    expect(second.sameAs(first)).toBe(false);
+    expect(third).toBe(second);
+    expect(sim.calls()['iam.oidc']).toBe(2);
+    expect(await cacheCount(metrics, 'evict')).toBe(2);
+  });
+
+  it('answers from the cache and refreshes once in the background when a token ages', async () => {
+    // 2 minutes: usable (over a minute left) but already under the 5-minute refresh margin.
+    await admin('iam/token-lifetime', { seconds: 120 });
+    const { provider, cache, metrics } = providerWith();
+    const alice = await principal();
+    const first = await provider.tokenFor(alice, PROJECT);
+
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => provider.tokenFor(alice, PROJECT)),
+    );
+    const key = `oidc|${alice.id}|${PROJECT}`;
+    await eventually(async () => {
+      const cached = await cache.get(key);
+      return cached !== undefined && !cached.sameAs(first);
+    });
+
+    expect(answers.every((token) => token === first)).toBe(true);
+    expect(sim.calls()['iam.oidc']).toBe(2);
+    expect(await cacheCount(metrics, 'refresh')).toBe(1);
+  });
+
+  it('keeps answering with the cached token when a background refresh fails', async () => {
+    await admin('iam/token-lifetime', { seconds: 120 });
+    const { provider, metrics } = providerWith();
+    const alice = await principal();
+    const first = await provider.tokenFor(alice, PROJECT);
+    await admin('faults', { route: 'iam.oidc', status: 403 });
+
+    const refusals = async () =>
+      (await metrics.iamExchanges.get()).values.find((v) => v.labels.outcome === 'refused')
+        ?.value ?? 0;
+
+    expect(await provider.tokenFor(alice, PROJECT)).toBe(first);
+    await eventually(async () => (await refusals()) === 1);
+    expect(await provider.tokenFor(alice, PROJECT)).toBe(first);
+    await eventually(async () => (await refusals()) === 2);
+    expect(await cacheCount(metrics, 'refresh')).toBe(2);
+  });
+
+  it('exchanges again instead of answering with a token within a minute of expiry', async () => {
+    await admin('iam/token-lifetime', { seconds: 30 });
+    const { provider, metrics } = providerWith();
+    const alice = await principal();
+
+    const first = await provider.tokenFor(alice, PROJECT);
+    const second = await provider.tokenFor(alice, PROJECT);
+
+    expect(second.sameAs(first)).toBe(false);
+    expect(sim.calls()['iam.oidc']).toBe(2);
+    expect(await cacheCount(metrics, 'miss')).toBe(2);
+  });
+});

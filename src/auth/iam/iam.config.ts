@@ -1,0 +1,105 @@
+import { registerAs } from '@nestjs/config';
+import {
+  IsIn,
+  IsNotEmpty,
+  IsOptional,
+  IsUrl,
+  ValidateIf,
+  type ValidationArguments,
+} from 'class-validator';
+import { validateEnv } from '../../config/validate-env.js';
+
+export const IAM_TOKEN_MODES = ['oidc', 'password', 'agency'] as const;
+export type IamTokenMode = (typeof IAM_TOKEN_MODES)[number];
+
+const modeOf = (env: IamEnv): IamTokenMode => env.IAM_TOKEN_MODE ?? 'oidc';
+
+const requiredIn =
+  (...modes: IamTokenMode[]) =>
+  (env: IamEnv): boolean =>
+    modes.includes(modeOf(env));
+
+const missingFor = ({ property, object }: ValidationArguments): string =>
+  `${property} is required when IAM_TOKEN_MODE is ${modeOf(object as IamEnv)}`;
+
+class IamEnv {
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  IAM_ENDPOINT!: string;
+
+  @IsOptional() @IsIn(IAM_TOKEN_MODES) IAM_TOKEN_MODE?: IamTokenMode;
+
+  @ValidateIf(requiredIn('oidc')) @IsNotEmpty({ message: missingFor }) IAM_IDP_ID?: string;
+
+  @ValidateIf(requiredIn('password', 'agency'))
+  @IsNotEmpty({ message: missingFor })
+  IAM_DOMAIN_NAME?: string;
+
+  @ValidateIf(requiredIn('password', 'agency'))
+  @IsNotEmpty({ message: missingFor })
+  IAM_USER_NAME?: string;
+
+  @ValidateIf(requiredIn('password', 'agency'))
+  @IsNotEmpty({ message: missingFor })
+  IAM_PASSWORD?: string;
+
+  @ValidateIf(requiredIn('agency')) @IsNotEmpty({ message: missingFor }) IAM_AGENCY_DOMAIN?: string;
+
+  @ValidateIf(requiredIn('agency')) @IsNotEmpty({ message: missingFor }) IAM_AGENCY_NAME?: string;
+}
+
+/**
+ * The IAM user the gateway logs in as in password and agency modes. The password sits in a
+ * private field so that printing or serialising the configuration can never show it.
+ */
+export class ServiceAccount {
+  readonly #password: string;
+
+  constructor(
+    readonly domainName: string,
+    readonly userName: string,
+    password: string,
+  ) {
+    this.#password = password;
+  }
+
+  password(): string {
+    return this.#password;
+  }
+
+  toJSON(): { domainName: string; userName: string } {
+    return { domainName: this.domainName, userName: this.userName };
+  }
+}
+
+export interface Agency {
+  domainName: string;
+  agencyName: string;
+}
+
+export type IamConfig =
+  | { endpoint: string; mode: 'oidc'; idpId: string }
+  | { endpoint: string; mode: 'password'; serviceAccount: ServiceAccount }
+  | { endpoint: string; mode: 'agency'; serviceAccount: ServiceAccount; agency: Agency };
+
+export const iamConfig = registerAs('iam', (): IamConfig => {
+  const env = validateEnv(process.env, IamEnv);
+  const endpoint = env.IAM_ENDPOINT.replace(/\/+$/, '');
+  const mode = modeOf(env);
+  if (mode === 'oidc') {
+    return { endpoint, mode, idpId: env.IAM_IDP_ID! };
+  }
+  const serviceAccount = new ServiceAccount(
+    env.IAM_DOMAIN_NAME!,
+    env.IAM_USER_NAME!,
+    env.IAM_PASSWORD!,
+  );
+  if (mode === 'password') {
+    return { endpoint, mode, serviceAccount };
+  }
+  return {
+    endpoint,
+    mode,
+    serviceAccount,
+    agency: { domainName: env.IAM_AGENCY_DOMAIN!, agencyName: env.IAM_AGENCY_NAME! },
+  };
+});

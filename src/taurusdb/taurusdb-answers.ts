@@ -1,0 +1,69 @@
+import type {
+  InstanceDetails,
+  InstanceTag,
+  SetVaultLockResult,
+  VaultLockInfo,
+} from './taurusdb.types.js';
+
+/**
+ * Checks TaurusDB's 2xx bodies against the documented shape. Each parser answers `undefined` for
+ * anything else, which the client reports as a malformed answer rather than passing on a guess.
+ */
+type Json = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+
+const isNumber = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isFinite(value);
+
+const isOptionalNumber = (value: unknown): value is number | null | undefined =>
+  value === undefined || value === null || isNumber(value);
+
+const isOptionalBoolean = (value: unknown): value is boolean | null | undefined =>
+  value === undefined || value === null || typeof value === 'boolean';
+
+const isTag = (value: unknown): value is InstanceTag =>
+  isObject(value) && isString(value.key) && isString(value.value);
+
+export function parseInstanceDetails(body: unknown): InstanceDetails | undefined {
+  if (!isObject(body) || !isObject(body.instance)) return undefined;
+  const { id, name, status, enterprise_project_id: enterpriseProjectId, tags } = body.instance;
+  if (!isString(id) || !isString(name) || !isString(status) || !isString(enterpriseProjectId)) {
+    return undefined;
+  }
+  // An instance without tags may omit the list; a list with a bad entry is not guessed at.
+  if (tags !== undefined && tags !== null && !(Array.isArray(tags) && tags.every(isTag))) {
+    return undefined;
+  }
+  return {
+    id,
+    name,
+    status,
+    enterpriseProjectId,
+    tags: (tags ?? []).map(({ key, value }: InstanceTag) => ({ key, value })),
+  };
+}
+
+export function parseVaultLockInfo(body: unknown): VaultLockInfo | undefined {
+  if (!isObject(body) || !isObject(body.backup_vaultlock_info)) return undefined;
+  const { lock_retention_days, lock_policy, lock_start_time, lock_end_time } =
+    body.backup_vaultlock_info;
+  if (
+    isOptionalNumber(lock_retention_days) &&
+    isOptionalBoolean(lock_policy) &&
+    isOptionalNumber(lock_start_time) &&
+    isOptionalNumber(lock_end_time)
+  ) {
+    return {
+      backup_vaultlock_info: { lock_retention_days, lock_policy, lock_start_time, lock_end_time },
+    };
+  }
+  return undefined;
+}
+
+export function parseSetVaultLockResult(body: unknown): SetVaultLockResult | undefined {
+  return isObject(body) && isString(body.result) ? { result: body.result } : undefined;
+}

@@ -1,0 +1,413 @@
+import http from 'node:http';
+import https from 'node:https';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import axios, { type AxiosInstance, type AxiosResponse, type RawAxiosRequestHeaders } from 'axios';
+import {
+  type CircuitBreakerPolicy,
+  ConsecutiveBreaker,
+  DelegateBackoff,
+  ExponentialBackoff,
+  type IBackoff,
+  type IRetryBackoffContext,
+  type RetryPolicy,
+  circuitBreaker,
+  handleWhen,
+  isBrokenCircuitError,
+  isTaskCancelledError,
+  retry,
+} from 'cockatiel';
+import { Clock } from '../common/clock.js';
+import { GatewayError } from '../common/gateway-error.js';
+import { GatewayMetrics } from '../common/gateway-metrics.js';
+import { INSTANCE_ID_RULE, PROJECT_ID_RULE, isInstanceId, isProjectId } from '../common/ids.js';
+import { upstreamConfig } from '../config/upstream.config.js';
+import { CallDeadline } from './call-deadline.js';
+import { parseRetryAfterSeconds } from './retry-after.js';
+import {
+  parseInstanceDetails,
+  parseSetVaultLockResult,
+  parseVaultLockInfo,
+} from './taurusdb-answers.js';
+import { TaurusDbEndpoints } from './taurusdb-endpoints.js';
+import { taurusdbConfig } from './taurusdb.config.js';
+import type {
+  InstanceDetails,
+  SetVaultLockBody,
+  SetVaultLockResult,
+  VaultLockInfo,
+} from './taurusdb.types.js';
+import {
+  UpstreamFailure,
+  type UpstreamError,
+  type UpstreamOutcome,
+  mapUpstreamFailure,
+} from './upstream-error.js';
+
+/** What the client needs of an IAM token: the token itself and the region its project is in. */
+export interface UpstreamCredentials {
+  token: string;
+  region: string;
+}
+
+type Operation = 'getInstance' | 'getVaultLock' | 'setVaultLock' | 'ping';
+
+interface UpstreamCall<T> {
+  operation: Operation;
+  method: 'GET' | 'PUT';
+  /** Built from checked IDs only. */
+  path: string;
+  credentials: UpstreamCredentials;
+  body?: SetVaultLockBody;
+  requestId?: string;
+  parse: (body: unknown) => T | undefined;
+}
+
+const SERVICE = 'taurusdb';
+const MAX_ANSWER_BYTES = 1024 * 1024;
+const MAX_ATTEMPTS = 3;
+/** A longer Retry-After is passed on to the caller instead of being waited out here. */
+const MAX_RETRY_AFTER_MS = 5000;
+/** A retry is only sent if at least this much of the deadline is left for it. */
+const MIN_ATTEMPT_MS = 100;
+const RETRYABLE_READ_STATUSES = new Set([429, 502, 503, 504]);
+/** Errors raised before a connection existed, so the request provably never left. */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * TaurusDB's HTTP API (DESIGN §1): keep-alive connections, one deadline per call, retried reads,
+ * a circuit breaker per base URL, and every failure turned into an UpstreamError by
+ * `mapUpstreamFailure`.
+ */
+@Injectable()
+export class TaurusDbClient implements OnModuleDestroy {
+  private readonly logger = new Logger(TaurusDbClient.name);
+  private readonly httpAgent = new http.Agent({ keepAlive: true });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true });
+  private readonly http: AxiosInstance;
+  private readonly breakers = new Map<string, CircuitBreakerPolicy>();
+  private readonly backoff = new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 });
+
+  constructor(
+    private readonly endpoints: TaurusDbEndpoints,
+    @Inject(taurusdbConfig.KEY) private readonly config: ConfigType<typeof taurusdbConfig>,
+    @Inject(upstreamConfig.KEY) private readonly upstream: ConfigType<typeof upstreamConfig>,
+    private readonly metrics: GatewayMetrics,
+    private readonly clock: Clock,
+  ) {
+    this.http = axios.create({
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+      maxContentLength: MAX_ANSWER_BYTES,
+      // A redirect would carry the IAM token to another host.
+      maxRedirects: 0,
+      responseType: 'text',
+      transformResponse: (data: unknown) => data,
+      validateStatus: () => true,
+    });
+  }
+
+  async getInstance(
+    credentials: UpstreamCredentials,
+    projectId: string,
+    instanceId: string,
+    requestId?: string,
+  ): Promise<InstanceDetails> {
+    checkIds(projectId, instanceId);
+    return this.call({
+      operation: 'getInstance',
+      method: 'GET',
+      path: `/v3.1/${projectId}/instances/${instanceId}`,
+      credentials,
+      requestId,
+      parse: parseInstanceDetails,
+    });
+  }
+
+  async getVaultLock(
+    credentials: UpstreamCredentials,
+    projectId: string,
+    instanceId: string,
+    requestId?: string,
+  ): Promise<VaultLockInfo> {
+    checkIds(projectId, instanceId);
+    return this.call({
+      operation: 'getVaultLock',
+      method: 'GET',
+      path: `/v3/${projectId}/instances/${instanceId}/backups/vault-lock`,
+      credentials,
+      requestId,
+      parse: parseVaultLockInfo,
+    });
+  }
+
+  async setVaultLock(
+    credentials: UpstreamCredentials,
+    projectId: string,
+    instanceId: string,
+    body: SetVaultLockBody,
+    requestId?: string,
+  ): Promise<SetVaultLockResult> {
+    checkIds(projectId, instanceId);
+    return this.call({
+      operation: 'setVaultLock',
+      method: 'PUT',
+      path: `/v3/${projectId}/instances/${instanceId}/backups/vault-lock`,
+      credentials,
+      body,
+      requestId,
+      parse: parseSetVaultLockResult,
+    });
+  }
+
+  /**
+   * Readiness: any HTTP answer from the probe region's base URL means TaurusDB is reachable.
+   * Goes around the breaker and retries so that it reports what is true right now.
+   */
+  async ping(): Promise<void> {
+    const deadline = new CallDeadline(this.clock, this.upstream.timeoutMs);
+    try {
+      await this.send('ping', 'GET', `${this.endpoints.probeBaseUrl()}/`, {}, undefined, deadline);
+    } catch (error) {
+      throw asUpstreamError(error, false);
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  onModuleDestroy(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  private async call<T>(call: UpstreamCall<T>): Promise<T> {
+    const baseUrl = this.endpoints.baseUrlFor(call.credentials.region);
+    const breaker = this.breakerFor(baseUrl);
+    const deadline = new CallDeadline(this.clock, this.upstream.timeoutMs);
+    try {
+      return await this.retryPolicy(call, deadline).execute(
+        () => breaker.execute(() => this.attempt(call, baseUrl, deadline)),
+        deadline.signal,
+      );
+    } catch (error) {
+      if (isBrokenCircuitError(error)) {
+        // Not sent, but operators should still see that calls are being turned away.
+        this.metrics.upstreamRequests.inc({
+          service: SERVICE,
+          operation: call.operation,
+          status: 'circuit-open',
+        });
+      }
+      throw asUpstreamError(error, call.method === 'PUT');
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  private async attempt<T>(
+    call: UpstreamCall<T>,
+    baseUrl: string,
+    deadline: CallDeadline,
+  ): Promise<T> {
+    const headers: RawAxiosRequestHeaders = {
+      'X-Auth-Token': call.credentials.token,
+      Accept: 'application/json',
+    };
+    if (call.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (call.requestId !== undefined && REQUEST_ID_PATTERN.test(call.requestId)) {
+      headers['X-Request-Id'] = call.requestId;
+    }
+    const response = await this.send(
+      call.operation,
+      call.method,
+      `${baseUrl}${call.path}`,
+      headers,
+      call.body,
+      deadline,
+    );
+    const body = parseJson(response.data);
+    if (response.status >= 200 && response.status < 300) {
+      const answer = body === undefined ? undefined : call.parse(body);
+      if (answer === undefined) throw new UpstreamFailure({ kind: 'malformed' });
+      return answer;
+    }
+    throw new UpstreamFailure({
+      kind: 'answered',
+      status: response.status,
+      body,
+      retryAfterSeconds: parseRetryAfterSeconds(
+        response.headers['retry-after'],
+        this.clock.nowMs(),
+      ),
+    });
+  }
+
+  /** One HTTP exchange; transport failures come out as UpstreamFailure. */
+  private async send(
+    operation: Operation,
+    method: 'GET' | 'PUT',
+    url: string,
+    headers: RawAxiosRequestHeaders,
+    data: unknown,
+    deadline: CallDeadline,
+  ): Promise<AxiosResponse<unknown>> {
+    const started = this.clock.monotonicMs();
+    let status = 'error';
+    try {
+      const response = await this.http.request({
+        method,
+        url,
+        headers,
+        data,
+        signal: deadline.signal,
+      });
+      status = String(response.status);
+      return response;
+    } catch (error) {
+      const outcome = transportOutcome(error, deadline.signal.aborted);
+      status = outcome.kind;
+      throw new UpstreamFailure(outcome);
+    } finally {
+      this.metrics.upstreamRequests.inc({ service: SERVICE, operation, status });
+      this.metrics.upstreamDuration.observe(
+        { service: SERVICE, operation },
+        (this.clock.monotonicMs() - started) / 1000,
+      );
+    }
+  }
+
+  /**
+   * Reads are retried on network errors, throttling and gateway errors. The PUT is retried only
+   * when the connection was refused: any later failure may come after TaurusDB applied the
+   * change, and re-sending an irreversible lock blindly could enable it twice or extend a lock
+   * someone else extended meanwhile; the use case records such an outcome as unknown instead.
+   * A wait never runs past the call's deadline, and a Retry-After longer than that is passed on.
+   */
+  private retryPolicy(call: UpstreamCall<unknown>, deadline: CallDeadline): RetryPolicy {
+    const retryable = call.method === 'GET' ? isRetryableRead : isRetryableWrite;
+    const policy = retry(
+      handleWhen(
+        (error) =>
+          error instanceof UpstreamFailure &&
+          retryable(error.outcome) &&
+          retryAfterMs(error.outcome) <= MAX_RETRY_AFTER_MS &&
+          retryAfterMs(error.outcome) + MIN_ATTEMPT_MS < deadline.remainingMs(),
+      ),
+      {
+        maxAttempts: MAX_ATTEMPTS - 1,
+        backoff: new DelegateBackoff<IRetryBackoffContext<unknown>, IBackoff<unknown>>(
+          (context, previous) => {
+            const step = previous ? previous.next(undefined) : this.backoff.next();
+            const wanted = Math.max(step.duration, retryAfterMs(failureOutcome(context)));
+            const delay = Math.min(wanted, deadline.remainingMs() - MIN_ATTEMPT_MS);
+            return { delay: Math.max(0, delay), state: step };
+          },
+        ),
+      },
+    );
+    policy.onRetry(({ delay, attempt }) =>
+      this.logger.debug(
+        `retrying ${call.operation} (attempt ${attempt + 1}) in ${Math.round(delay)} ms`,
+      ),
+    );
+    return policy;
+  }
+
+  /** One breaker per base URL: one region's outage must not stop calls to the others. */
+  private breakerFor(baseUrl: string): CircuitBreakerPolicy {
+    const existing = this.breakers.get(baseUrl);
+    if (existing) return existing;
+    const breaker = circuitBreaker(
+      handleWhen((error) => error instanceof UpstreamFailure && signalsOutage(error.outcome)),
+      {
+        halfOpenAfter: this.config.breakerHalfOpenMs,
+        breaker: new ConsecutiveBreaker(this.config.breakerThreshold),
+      },
+    );
+    breaker.onBreak(() =>
+      this.logger.warn(
+        `circuit to ${baseUrl} opened; calls answer 503 for ${this.config.breakerHalfOpenMs} ms`,
+      ),
+    );
+    breaker.onReset(() => this.logger.log(`circuit to ${baseUrl} closed`));
+    this.breakers.set(baseUrl, breaker);
+    return breaker;
+  }
+}
+
+function checkIds(projectId: string, instanceId: string): void {
+  if (!isProjectId(projectId)) throw GatewayError.validation('project_id', PROJECT_ID_RULE);
+  if (!isInstanceId(instanceId)) throw GatewayError.validation('instance_id', INSTANCE_ID_RULE);
+}
+
+function parseJson(data: unknown): unknown {
+  if (typeof data !== 'string') return undefined;
+  try {
+    return JSON.parse(data) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Names the transport failure without keeping the axios error, which holds the headers. */
+function transportOutcome(error: unknown, deadlinePassed: boolean): UpstreamOutcome {
+  if (deadlinePassed) return { kind: 'timeout' };
+  if (!axios.isAxiosError(error))
+    return { kind: 'unreachable', code: 'UNKNOWN', requestSent: true };
+  const code = error.code ?? 'UNKNOWN';
+  // axios reports both an answer over maxContentLength and one cut off mid-body as a bad response.
+  if (code === 'ERR_BAD_RESPONSE') {
+    return error.message.startsWith('maxContentLength')
+      ? { kind: 'malformed' }
+      : { kind: 'unreachable', code: 'ECONNRESET', requestSent: true };
+  }
+  return { kind: 'unreachable', code, requestSent: !NOT_SENT_CODES.has(code) };
+}
+
+function asUpstreamError(error: unknown, mutating: boolean): UpstreamError {
+  if (error instanceof UpstreamFailure) return mapUpstreamFailure(error.outcome, { mutating });
+  if (isBrokenCircuitError(error))
+    return mapUpstreamFailure({ kind: 'circuit-open' }, { mutating });
+  // The breaker's half-open wait ends this way when the deadline passes meanwhile.
+  if (isTaskCancelledError(error)) return mapUpstreamFailure({ kind: 'timeout' }, { mutating });
+  throw error;
+}
+
+function isRetryableRead(outcome: UpstreamOutcome): boolean {
+  return (
+    outcome.kind === 'unreachable' ||
+    (outcome.kind === 'answered' && RETRYABLE_READ_STATUSES.has(outcome.status))
+  );
+}
+
+function isRetryableWrite(outcome: UpstreamOutcome): boolean {
+  return outcome.kind === 'unreachable' && !outcome.requestSent;
+}
+
+/** Outcomes that say TaurusDB (or the way to it) is in trouble, as opposed to a refusal. */
+function signalsOutage(outcome: UpstreamOutcome): boolean {
+  return (
+    outcome.kind === 'timeout' ||
+    outcome.kind === 'unreachable' ||
+    (outcome.kind === 'answered' && outcome.status >= 500)
+  );
+}
+
+function retryAfterMs(outcome: UpstreamOutcome | undefined): number {
+  return outcome?.kind === 'answered' && outcome.retryAfterSeconds !== undefined
+    ? outcome.retryAfterSeconds * 1000
+    : 0;
+}
+
+function failureOutcome(context: IRetryBackoffContext<unknown>): UpstreamOutcome | undefined {
+  return 'error' in context.result && context.result.error instanceof UpstreamFailure
+    ? context.result.error.outcome
+    : undefined;
+}

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { upstreamConfig } from '../config/upstream.config.js';
+import { TaurusDbClient } from './taurusdb-client.js';
+import { TaurusDbEndpoints } from './taurusdb-endpoints.js';
+import { taurusdbConfig } from './taurusdb.config.js';
+
+@Module({
+  imports: [ConfigModule.forFeature(taurusdbConfig), ConfigModule.forFeature(upstreamConfig)],
+  providers: [TaurusDbEndpoints, TaurusDbClient],
+  exports: [TaurusDbEndpoints, TaurusDbClient],
+})
+export class TaurusDbModule {}

@@ -1,0 +1,135 @@
+import { GatewayError, GwCode } from '../common/gateway-error.js';
+import {
+  UpstreamError,
+  UpstreamUnauthorizedError,
+  type UpstreamOutcome,
+  mapUpstreamFailure,
+} from './upstream-error.js';
+
+const read = { mutating: false };
+const write = { mutating: true };
+const answered = (status: number, body?: unknown, retryAfterSeconds?: number): UpstreamOutcome => ({
+  kind: 'answered',
+  status,
+  body,
+  retryAfterSeconds,
+});
+
+describe('mapUpstreamFailure', () => {
+  it('passes a 4xx error_code and error_msg through with the upstream status', () => {
+    const error = mapUpstreamFailure(
+      answered(400, { error_code: 'DBS.200001', error_msg: 'Invalid parameter.' }),
+      write,
+    );
+    expect(error).toBeInstanceOf(GatewayError);
+    expect(error).toMatchObject({
+      status: 400,
+      errorCode: 'DBS.200001',
+      message: 'Invalid parameter.',
+      upstreamStatus: 400,
+      outcomeUncertain: false,
+      graphqlCode: 'BAD_USER_INPUT',
+    });
+  });
+
+  it('keeps the status of a 4xx without an error body but answers with a gateway code', () => {
+    expect(mapUpstreamFailure(answered(404, 'not json'), read)).toMatchObject({
+      status: 404,
+      errorCode: GwCode.UPSTREAM_ERROR,
+      message: 'TaurusDB answered 404',
+    });
+    expect(mapUpstreamFailure(answered(409, { error_code: 'not a code' }), read)).toMatchObject({
+      status: 409,
+      errorCode: GwCode.UPSTREAM_ERROR,
+    });
+  });
+
+  it('turns any 401 into UpstreamUnauthorizedError', () => {
+    const error = mapUpstreamFailure(
+      answered(401, { error_code: 'DBS.280001', error_msg: 'token expired' }),
+      write,
+    );
+    expect(error).toBeInstanceOf(UpstreamUnauthorizedError);
+    expect(error).toMatchObject({
+      status: 502,
+      errorCode: GwCode.UPSTREAM_ERROR,
+      message: 'upstream refused the IAM token',
+      upstreamStatus: 401,
+      outcomeUncertain: false,
+    });
+  });
+
+  it('answers a throttled call with 429 and the upstream Retry-After', () => {
+    expect(mapUpstreamFailure(answered(429, undefined, 7), read)).toMatchObject({
+      status: 429,
+      errorCode: GwCode.RATE_LIMITED,
+      retryAfterSeconds: 7,
+    });
+    expect(
+      mapUpstreamFailure(
+        answered(429, { error_code: 'DBS.200022', error_msg: 'slow down' }, 2),
+        read,
+      ),
+    ).toMatchObject({ status: 429, errorCode: 'DBS.200022', retryAfterSeconds: 2 });
+  });
+
+  it('answers 502 for a 5xx, naming the upstream code', () => {
+    const error = mapUpstreamFailure(
+      answered(500, { error_code: 'DBS.200002', error_msg: 'internal stack trace here' }),
+      write,
+    );
+    expect(error).toMatchObject({
+      status: 502,
+      errorCode: GwCode.UPSTREAM_ERROR,
+      message: 'TaurusDB answered 500 (DBS.200002)',
+      upstreamStatus: 500,
+      outcomeUncertain: false,
+    });
+  });
+
+  it('treats a PUT as uncertain when a proxy answered 502 or 504 without a TaurusDB error', () => {
+    expect(mapUpstreamFailure(answered(504), write).outcomeUncertain).toBe(true);
+    expect(mapUpstreamFailure(answered(502, '<html>'), write).outcomeUncertain).toBe(true);
+    expect(mapUpstreamFailure(answered(503), write).outcomeUncertain).toBe(false);
+    expect(mapUpstreamFailure(answered(504), read).outcomeUncertain).toBe(false);
+  });
+
+  it('maps the deadline to 504, uncertain for a PUT only', () => {
+    expect(mapUpstreamFailure({ kind: 'timeout' }, write)).toMatchObject({
+      status: 504,
+      errorCode: GwCode.UPSTREAM_TIMEOUT,
+      graphqlCode: 'GATEWAY_TIMEOUT',
+      outcomeUncertain: true,
+    });
+    expect(mapUpstreamFailure({ kind: 'timeout' }, read).outcomeUncertain).toBe(false);
+  });
+
+  it('maps network failures and an open circuit to 503', () => {
+    const refused = mapUpstreamFailure(
+      { kind: 'unreachable', code: 'ECONNREFUSED', requestSent: false },
+      write,
+    );
+    const reset = mapUpstreamFailure(
+      { kind: 'unreachable', code: 'ECONNRESET', requestSent: true },
+      write,
+    );
+    const open = mapUpstreamFailure({ kind: 'circuit-open' }, write);
+    for (const error of [refused, reset, open]) {
+      expect(error).toMatchObject({ status: 503, errorCode: GwCode.UPSTREAM_UNAVAILABLE });
+    }
+    expect([refused, reset, open].map((e) => e.outcomeUncertain)).toEqual([false, true, false]);
+  });
+
+  it('maps a malformed answer to 502, uncertain for a PUT', () => {
+    expect(mapUpstreamFailure({ kind: 'malformed' }, write)).toMatchObject({
+      status: 502,
+      errorCode: GwCode.UPSTREAM_ERROR,
+      outcomeUncertain: true,
+    });
+    expect(mapUpstreamFailure({ kind: 'malformed' }, read).outcomeUncertain).toBe(false);
+  });
+
+  it('always answers with an UpstreamError', () => {
+    expect(mapUpstreamFailure({ kind: 'timeout' }, read)).toBeInstanceOf(UpstreamError);
+  });
+});

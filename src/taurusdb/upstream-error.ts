@@ -1,0 +1,157 @@
+import { GatewayError, GwCode } from '../common/gateway-error.js';
+
+/**
+ * What went wrong on one call to TaurusDB, before it is turned into an answer. Deliberately
+ * free of axios objects: those carry the request headers, and so the IAM token.
+ */
+export type UpstreamOutcome =
+  /** TaurusDB answered with a status other than 2xx; `body` is the parsed JSON, if it was JSON. */
+  | { kind: 'answered'; status: number; body: unknown; retryAfterSeconds?: number }
+  /** A 2xx answer that is not the documented JSON, or an answer over the size cap. */
+  | { kind: 'malformed' }
+  /** The call's deadline passed. */
+  | { kind: 'timeout' }
+  /** No answer: refused, DNS failure, reset. `requestSent` is false only when provably not. */
+  | { kind: 'unreachable'; code: string; requestSent: boolean }
+  /** The circuit for this base URL is open, so the call was not sent. */
+  | { kind: 'circuit-open' };
+
+/** Thrown inside the client between attempts, so retries and the breaker can look at it. */
+export class UpstreamFailure extends Error {
+  constructor(readonly outcome: UpstreamOutcome) {
+    super(`TaurusDB call failed: ${outcome.kind}`);
+    this.name = 'UpstreamFailure';
+  }
+}
+
+export interface UpstreamErrorOptions {
+  upstreamStatus?: number;
+  outcomeUncertain: boolean;
+  retryAfterSeconds?: number;
+}
+
+/** A GatewayError caused by TaurusDB, with what the audit row needs to know about it. */
+export class UpstreamError extends GatewayError {
+  readonly upstreamStatus?: number;
+  /** True when a PUT may have been applied although no success answer arrived. */
+  readonly outcomeUncertain: boolean;
+
+  constructor(errorCode: string, status: number, message: string, options: UpstreamErrorOptions) {
+    super(errorCode, status, message, { retryAfterSeconds: options.retryAfterSeconds });
+    this.name = 'UpstreamError';
+    this.upstreamStatus = options.upstreamStatus;
+    this.outcomeUncertain = options.outcomeUncertain;
+  }
+}
+
+/**
+ * TaurusDB refused the IAM token (expired, or revoked after a permission change). The use case
+ * evicts the cached token and retries once with a fresh one.
+ */
+export class UpstreamUnauthorizedError extends UpstreamError {
+  constructor() {
+    super(GwCode.UPSTREAM_ERROR, 502, 'upstream refused the IAM token', {
+      upstreamStatus: 401,
+      outcomeUncertain: false,
+    });
+    this.name = 'UpstreamUnauthorizedError';
+  }
+}
+
+interface DbsError {
+  code: string;
+  message: string;
+}
+
+/** Huawei's `{"error_code":"DBS.200001","error_msg":"..."}` (API Gateway uses `APIGW.0301`). */
+const ERROR_CODE_PATTERN = /^[A-Za-z][A-Za-z0-9]*\.[A-Za-z0-9.]{1,32}$/;
+
+function dbsError(body: unknown): DbsError | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const { error_code: code, error_msg: message } = body as Record<string, unknown>;
+  if (typeof code !== 'string' || !ERROR_CODE_PATTERN.test(code)) return undefined;
+  return { code, message: typeof message === 'string' ? message : `TaurusDB answered ${code}` };
+}
+
+/**
+ * The one table from upstream outcomes to gateway answers:
+ *
+ * | upstream                               | gateway                                          |
+ * |----------------------------------------|--------------------------------------------------|
+ * | 401                                    | UpstreamUnauthorizedError (502 GW.UPSTREAM_ERROR) |
+ * | 429                                    | 429, upstream code or GW.RATE_LIMITED, Retry-After |
+ * | other 4xx with an error_code body      | same status, error_code and error_msg as they came |
+ * | other 4xx without one                  | same status, GW.UPSTREAM_ERROR                   |
+ * | 5xx, 1xx/3xx (redirects not followed)  | 502 GW.UPSTREAM_ERROR                            |
+ * | malformed or oversized answer          | 502 GW.UPSTREAM_ERROR                            |
+ * | deadline passed                        | 504 GW.UPSTREAM_TIMEOUT                          |
+ * | refused, DNS, reset, circuit open      | 503 GW.UPSTREAM_UNAVAILABLE                      |
+ *
+ * For a call that changes state (`mutating`), the outcome is uncertain whenever the request may
+ * have reached TaurusDB and no verdict came back: deadline, reset after sending, a malformed
+ * answer, and a 502/504 without TaurusDB's own error body (a proxy in between gave up waiting).
+ */
+export function mapUpstreamFailure(
+  outcome: UpstreamOutcome,
+  call: { mutating: boolean },
+): UpstreamError {
+  switch (outcome.kind) {
+    case 'answered':
+      return mapAnswer(outcome.status, outcome.body, outcome.retryAfterSeconds, call.mutating);
+    case 'malformed':
+      return new UpstreamError(
+        GwCode.UPSTREAM_ERROR,
+        502,
+        'TaurusDB sent an answer that is not the documented JSON',
+        { outcomeUncertain: call.mutating },
+      );
+    case 'timeout':
+      return new UpstreamError(GwCode.UPSTREAM_TIMEOUT, 504, 'TaurusDB did not answer in time', {
+        outcomeUncertain: call.mutating,
+      });
+    case 'unreachable':
+      return new UpstreamError(GwCode.UPSTREAM_UNAVAILABLE, 503, 'TaurusDB is unreachable', {
+        outcomeUncertain: call.mutating && outcome.requestSent,
+      });
+    case 'circuit-open':
+      return new UpstreamError(
+        GwCode.UPSTREAM_UNAVAILABLE,
+        503,
+        'TaurusDB is failing; calls to it are paused for a short while',
+        { outcomeUncertain: false },
+      );
+  }
+}
+
+function mapAnswer(
+  status: number,
+  body: unknown,
+  retryAfterSeconds: number | undefined,
+  mutating: boolean,
+): UpstreamError {
+  if (status === 401) return new UpstreamUnauthorizedError();
+  const dbs = dbsError(body);
+  if (status === 429) {
+    return new UpstreamError(
+      dbs?.code ?? GwCode.RATE_LIMITED,
+      429,
+      dbs?.message ?? 'TaurusDB is throttling requests',
+      { upstreamStatus: status, outcomeUncertain: false, retryAfterSeconds },
+    );
+  }
+  if (status >= 400 && status < 500) {
+    return new UpstreamError(
+      dbs?.code ?? GwCode.UPSTREAM_ERROR,
+      status,
+      dbs?.message ?? `TaurusDB answered ${status}`,
+      { upstreamStatus: status, outcomeUncertain: false },
+    );
+  }
+  const proxyGaveUp = dbs === undefined && (status === 502 || status === 504);
+  return new UpstreamError(
+    GwCode.UPSTREAM_ERROR,
+    502,
+    `TaurusDB answered ${status}${dbs ? ` (${dbs.code})` : ''}`,
+    { upstreamStatus: status, outcomeUncertain: mutating && proxyGaveUp },
+  );
+}

@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import { INSTANCES } from '../src/simulator/fixtures.js';
+import { graphql, lockBody, lockPath, rest, SHOW_LOCK_QUERY } from './support/clients.js';
+import { startHarness, type Harness } from './support/gateway-harness.js';
+
+const { projectId, id: instanceId } = INSTANCES.financeProd;
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe('internal token verification', () => {
+  let h: Harness;
+  const attacks: { name: string; header: () => Promise<string | undefined> }[] = [];
+
+  beforeAll(async () => {
+    h = await startHarness();
+    const valid = await h.simulator.mintToken({ sub: 'mallory', groups: ['dba'] });
+    const [header, payload] = valid.split('.');
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const kid = (JSON.parse(Buffer.from(header, 'base64url').toString()) as { kid: string }).kid;
+    const foreign = await generateKeyPair('RS256');
+    const jwks = (await (await fetch(h.simulator.jwksUrl)).json()) as { keys: { kid: string }[] };
+    expect(jwks.keys.map((k) => k.kid)).toContain(kid);
+
+    const bearer = (token: string) => async () => `Bearer ${token}`;
+    attacks.push(
+      { name: 'missing Authorization', header: async () => undefined },
+      { name: 'not a Bearer scheme', header: async () => `Basic ${Buffer.from('a:b').toString('base64')}` },
+      { name: 'not a JWT', header: bearer('not-a-token') },
+      { name: 'expired', header: async () => `Bearer ${await h.simulator.mintToken({ expiresInSeconds: -120 })}` },
+      { name: 'nbf in the future', header: async () => `Bearer ${await h.simulator.mintToken({ notBeforeSeconds: 600 })}` },
+      { name: 'wrong audience', header: async () => `Bearer ${await h.simulator.mintToken({ audience: 'someone-else' })}` },
+      { name: 'wrong issuer', header: async () => `Bearer ${await h.simulator.mintToken({ issuer: 'https://evil.example/idp' })}` },
+      { name: 'alg none', header: bearer(`${b64({ alg: 'none', typ: 'JWT' })}.${payload}.`) },
+      { name: 'tampered payload', header: bearer(`${header}.${b64({ ...claims, groups: ['dba', 'admin'] })}.${valid.split('.')[2]}`) },
+      {
+        name: 'signed by a foreign key under the real kid',
+        header: async () =>
+          `Bearer ${await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).sign(foreign.privateKey)}`,
+      },
+      {
+        name: 'HS256 signed with the public key',
+        header: async () => {
+          const spki = await exportSPKI((await generateKeyPair('RS256', { extractable: true })).publicKey);
+          const token = await new SignJWT(claims)
+            .setProtectedHeader({ alg: 'HS256', kid })
+            .sign(new TextEncoder().encode(spki));
+          return `Bearer ${token}`;
+        },
+      },
+      { name: 'oversized token', header: bearer(`${header}.${'A'.repeat(9000)}.sig`) },
+    );
+    h.simulator.reset();
+  });
+  afterAll(() => h.close());
+
+  const upstreamCalls = () =>
+    Object.entries(h.simulator.calls())
+      .filter(([route]) => route.startsWith('iam.') || route.startsWith('taurusdb.'))
+      .reduce((sum, [, count]) => sum + count, 0);
+
+  it('refuses every forged, stale or misdirected token on both channels with no IAM call', async () => {
+    expect(attacks.length).toBeGreaterThanOrEqual(12);
+    for (const attack of attacks) {
+      const authorization = await attack.header();
+      const headers: Record<string, string> = authorization ? { authorization } : {};
+      const put = await rest(h, 'PUT', lockPath(projectId, instanceId), {
+        headers,
+        body: lockBody('enable', 30),
+      });
+      expect({ attack: attack.name, status: put.status, code: put.body.error_code }).toEqual({
+        attack: attack.name,
+        status: 401,
+        code: 'GW.UNAUTHENTICATED',
+      });
+
+      const response = await fetch(`${h.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ query: SHOW_LOCK_QUERY, variables: { projectId, instanceId } }),
+      });
+      const body = (await response.json()) as { errors?: { extensions?: Record<string, unknown> }[] };
+      expect({ attack: attack.name, code: body.errors?.[0].extensions?.code }).toEqual({
+        attack: attack.name,
+        code: 'UNAUTHENTICATED',
+      });
+    }
+    expect(upstreamCalls()).toBe(0);
+  });
+
+  it('accepts the genuine token', async () => {
+    const token = await h.simulator.mintToken({ sub: 'vera', groups: ['dba'] });
+    const shown = await graphql(h, SHOW_LOCK_QUERY, { projectId, instanceId }, token);
+    expect(shown.errors).toBeUndefined();
+  });
+
+  it('leaves health, metrics and the API description public', async () => {
+    for (const path of ['/health/live', '/metrics', '/openapi.json']) {
+      const answer = await fetch(`${h.url}${path}`);
+      expect({ path, status: answer.status }).toEqual({ path, status: 200 });
+    }
+  });
+});

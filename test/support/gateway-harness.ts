@@ -1,0 +1,58 @@
+import 'reflect-metadata';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createGatewayApp } from '../../src/bootstrap/create-gateway-app.js';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/simulator.js';
+
+export interface Harness {
+  simulator: RunningSimulator;
+  app: NestFastifyApplication;
+  /** The gateway's base URL. */
+  url: string;
+  auditPath: string;
+  close(): Promise<void>;
+}
+
+let suiteCounter = 0;
+
+/**
+ * One simulator and one gateway, both on loopback ports, configured the way an operator would:
+ * through environment variables. Logs go to a file that the global teardown scans for secrets.
+ */
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const simulator = await startSimulator({ port: 0 });
+  const auditDir = mkdtempSync(join(tmpdir(), 'vlg-audit-'));
+  const auditPath = join(auditDir, 'audit.sqlite');
+  Object.assign(process.env, {
+    NODE_ENV: 'test',
+    TAURUSDB_ENDPOINT: `${simulator.url}/{region}`,
+    IAM_ENDPOINT: simulator.url,
+    IAM_TOKEN_MODE: 'oidc',
+    IAM_IDP_ID: 'test-idp',
+    AUTH_JWKS_URL: simulator.jwksUrl,
+    AUTH_ISSUER: simulator.idpIssuer,
+    AUTH_AUDIENCE: simulator.audience,
+    AUDIT_SQLITE_PATH: auditPath,
+    POLICY_FILE: 'config/policy.example.yaml',
+    UPSTREAM_TIMEOUT_MS: '2000',
+    LOG_LEVEL: 'info',
+    LOG_FILE: join(process.env.VLG_TEST_LOG_DIR ?? tmpdir(), `${process.pid}-${Date.now()}-${suiteCounter++}.log`),
+    ...env,
+  });
+  const app = await createGatewayApp();
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.getHttpServer().address();
+  if (address === null || typeof address === 'string') throw new Error('gateway has no port');
+  return {
+    simulator,
+    app,
+    url: `http://127.0.0.1:${address.port}`,
+    auditPath,
+    async close() {
+      await app.close();
+      await simulator.close();
+    },
+  };
+}
