@@ -11,7 +11,7 @@ import { CommonModule } from './common/common.module.js';
 import { GatewayExceptionFilter } from './common/gateway-exception.filter.js';
 import { graphqlOptions } from './common/graphql/graphql-options.js';
 import { loggerParams } from './common/logging.js';
-import { gatewayValidationPipe } from './common/validation.js';
+import { GatewayValidationPipe } from './common/validation.js';
 import { appConfig, type AppConfig } from './config/app.config.js';
 import { HealthModule } from './health/health.module.js';
 import { VaultLockModule } from './vault-lock/vault-lock.module.js';
@@ -37,7 +37,7 @@ import { VaultLockModule } from './vault-lock/vault-lock.module.js';
   // Every cross-cutting filter, pipe and guard is registered here and nowhere else.
   providers: [
     { provide: APP_GUARD, useClass: InternalAuthGuard },
-    { provide: APP_PIPE, useFactory: gatewayValidationPipe },
+    { provide: APP_PIPE, useClass: GatewayValidationPipe },
     { provide: APP_FILTER, useClass: GatewayExceptionFilter },
   ],
 })

@@ -19,6 +19,8 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   // Configuration and policy errors are written for people: show the message, not a trace.
-  console.error(`vault-lock-gateway failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(
+    `vault-lock-gateway failed to start: ${error instanceof Error ? error.message : String(error)}`,
+  );
   process.exit(1);
 });

@@ -15,7 +15,10 @@ describe('internal token verification', () => {
     h = await startHarness();
     const valid = await h.simulator.mintToken({ sub: 'mallory', groups: ['dba'] });
     const [header, payload] = valid.split('.');
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<
+      string,
+      unknown
+    >;
     const kid = (JSON.parse(Buffer.from(header, 'base64url').toString()) as { kid: string }).kid;
     const foreign = await generateKeyPair('RS256');
     const jwks = (await (await fetch(h.simulator.jwksUrl)).json()) as { keys: { kid: string }[] };
@@ -24,14 +27,35 @@ describe('internal token verification', () => {
     const bearer = (token: string) => async () => `Bearer ${token}`;
     attacks.push(
       { name: 'missing Authorization', header: async () => undefined },
-      { name: 'not a Bearer scheme', header: async () => `Basic ${Buffer.from('a:b').toString('base64')}` },
+      {
+        name: 'not a Bearer scheme',
+        header: async () => `Basic ${Buffer.from('a:b').toString('base64')}`,
+      },
       { name: 'not a JWT', header: bearer('not-a-token') },
-      { name: 'expired', header: async () => `Bearer ${await h.simulator.mintToken({ expiresInSeconds: -120 })}` },
-      { name: 'nbf in the future', header: async () => `Bearer ${await h.simulator.mintToken({ notBeforeSeconds: 600 })}` },
-      { name: 'wrong audience', header: async () => `Bearer ${await h.simulator.mintToken({ audience: 'someone-else' })}` },
-      { name: 'wrong issuer', header: async () => `Bearer ${await h.simulator.mintToken({ issuer: 'https://evil.example/idp' })}` },
+      {
+        name: 'expired',
+        header: async () => `Bearer ${await h.simulator.mintToken({ expiresInSeconds: -120 })}`,
+      },
+      {
+        name: 'nbf in the future',
+        header: async () => `Bearer ${await h.simulator.mintToken({ notBeforeSeconds: 600 })}`,
+      },
+      {
+        name: 'wrong audience',
+        header: async () => `Bearer ${await h.simulator.mintToken({ audience: 'someone-else' })}`,
+      },
+      {
+        name: 'wrong issuer',
+        header: async () =>
+          `Bearer ${await h.simulator.mintToken({ issuer: 'https://evil.example/idp' })}`,
+      },
       { name: 'alg none', header: bearer(`${b64({ alg: 'none', typ: 'JWT' })}.${payload}.`) },
-      { name: 'tampered payload', header: bearer(`${header}.${b64({ ...claims, groups: ['dba', 'admin'] })}.${valid.split('.')[2]}`) },
+      {
+        name: 'tampered payload',
+        header: bearer(
+          `${header}.${b64({ ...claims, groups: ['dba', 'admin'] })}.${valid.split('.')[2]}`,
+        ),
+      },
       {
         name: 'signed by a foreign key under the real kid',
         header: async () =>
@@ -40,7 +64,9 @@ describe('internal token verification', () => {
       {
         name: 'HS256 signed with the public key',
         header: async () => {
-          const spki = await exportSPKI((await generateKeyPair('RS256', { extractable: true })).publicKey);
+          const spki = await exportSPKI(
+            (await generateKeyPair('RS256', { extractable: true })).publicKey,
+          );
           const token = await new SignJWT(claims)
             .setProtectedHeader({ alg: 'HS256', kid })
             .sign(new TextEncoder().encode(spki));
@@ -78,7 +104,9 @@ describe('internal token verification', () => {
         headers: { 'content-type': 'application/json', ...headers },
         body: JSON.stringify({ query: SHOW_LOCK_QUERY, variables: { projectId, instanceId } }),
       });
-      const body = (await response.json()) as { errors?: { extensions?: Record<string, unknown> }[] };
+      const body = (await response.json()) as {
+        errors?: { extensions?: Record<string, unknown> }[];
+      };
       expect({ attack: attack.name, code: body.errors?.[0].extensions?.code }).toEqual({
         attack: attack.name,
         code: 'UNAUTHENTICATED',

@@ -20,14 +20,30 @@ const restCases: RestCase[] = [
   { name: 'project id of 31 characters', path: lockPath(P.slice(1), I), field: 'project_id' },
   { name: 'project id of 33 characters', path: lockPath(`${P}a`, I), field: 'project_id' },
   { name: 'project id with a dash', path: lockPath(`${P.slice(1)}-`, I), field: 'project_id' },
-  { name: 'instance id not ending in in07', path: lockPath(P, `${I.slice(0, 32)}in08`), field: 'instance_id' },
+  {
+    name: 'instance id not ending in in07',
+    path: lockPath(P, `${I.slice(0, 32)}in08`),
+    field: 'instance_id',
+  },
   { name: 'instance id of 35 characters', path: lockPath(P, I.slice(1)), field: 'instance_id' },
-  { name: 'instance id with an encoded slash', path: lockPath(P, `${I.slice(0, 29)}%2Fin07`), field: 'instance_id' },
-  { name: 'instance id with dot-dot', path: lockPath(P, `${I.slice(0, 30)}..in07`), field: 'instance_id' },
+  {
+    name: 'instance id with an encoded slash',
+    path: lockPath(P, `${I.slice(0, 29)}%2Fin07`),
+    field: 'instance_id',
+  },
+  {
+    name: 'instance id with dot-dot',
+    path: lockPath(P, `${I.slice(0, 30)}..in07`),
+    field: 'instance_id',
+  },
   { name: 'retention 0', body: lockBody('enable', 0), field: 'lock_retention_days' },
   { name: 'retention 36501', body: lockBody('enable', 36501), field: 'lock_retention_days' },
   { name: 'retention 1.5', body: lockBody('enable', 1.5), field: 'lock_retention_days' },
-  { name: 'retention as a string', body: lockBody('enable', '30' as unknown as number), field: 'lock_retention_days' },
+  {
+    name: 'retention as a string',
+    body: lockBody('enable', '30' as unknown as number),
+    field: 'lock_retention_days',
+  },
   {
     name: 'retention missing',
     body: { backup_vaultlock_info: { lock_policy: true }, action: 'enable' },
@@ -41,7 +57,11 @@ const restCases: RestCase[] = [
     field: 'lock_policy',
   },
   { name: 'action disable', body: lockBody('disable', 30), field: 'action' },
-  { name: 'action missing', body: { backup_vaultlock_info: good.backup_vaultlock_info }, field: 'action' },
+  {
+    name: 'action missing',
+    body: { backup_vaultlock_info: good.backup_vaultlock_info },
+    field: 'action',
+  },
   { name: 'action a number', body: lockBody(5 as unknown as string, 30), field: 'action' },
   { name: 'unknown top-level field', body: { ...good, force: true }, field: 'force' },
   {
@@ -49,11 +69,21 @@ const restCases: RestCase[] = [
     body: { ...good, backup_vaultlock_info: { ...good.backup_vaultlock_info, extra: 1 } },
     field: 'extra',
   },
-  { name: 'info not an object', body: { ...good, backup_vaultlock_info: 'x' }, field: 'backup_vaultlock_info' },
-  { name: 'body an array', body: [good], field: 'backup_vaultlock_info' },
+  {
+    name: 'info not an object',
+    body: { ...good, backup_vaultlock_info: 'x' },
+    field: 'backup_vaultlock_info',
+  },
+  { name: 'body an array', body: [good], field: 'body' },
+  { name: 'body a bare number', rawBody: '42', field: 'body' },
   { name: 'body not JSON', rawBody: '{"action":', field: 'body' },
   { name: 'dry_run=yes', path: `${lockPath(P, I)}?dry_run=yes`, body: good, field: 'dry_run' },
-  { name: 'unknown query parameter', path: `${lockPath(P, I)}?force=1`, body: good, field: 'force' },
+  {
+    name: 'unknown query parameter',
+    path: `${lockPath(P, I)}?force=1`,
+    body: good,
+    field: 'force',
+  },
   {
     name: 'text/plain body',
     rawBody: JSON.stringify(good),
@@ -72,15 +102,43 @@ const restCases: RestCase[] = [
 const gqlInput = { projectId: P, instanceId: I, action: 'ENABLE', lockRetentionDays: 30 };
 const gqlCases: { name: string; input: Record<string, unknown>; field: string }[] = [
   { name: 'short projectId', input: { ...gqlInput, projectId: P.slice(2) }, field: 'projectId' },
-  { name: 'projectId with a slash', input: { ...gqlInput, projectId: `${P.slice(1)}/` }, field: 'projectId' },
-  { name: 'instanceId wrong suffix', input: { ...gqlInput, instanceId: `${I.slice(0, 32)}in70` }, field: 'instanceId' },
-  { name: 'lockRetentionDays 0', input: { ...gqlInput, lockRetentionDays: 0 }, field: 'lockRetentionDays' },
-  { name: 'lockRetentionDays 36501', input: { ...gqlInput, lockRetentionDays: 36501 }, field: 'lockRetentionDays' },
-  { name: 'lockRetentionDays 2.5', input: { ...gqlInput, lockRetentionDays: 2.5 }, field: 'lockRetentionDays' },
-  { name: 'lockRetentionDays a string', input: { ...gqlInput, lockRetentionDays: '30' }, field: 'lockRetentionDays' },
+  {
+    name: 'projectId with a slash',
+    input: { ...gqlInput, projectId: `${P.slice(1)}/` },
+    field: 'projectId',
+  },
+  {
+    name: 'instanceId wrong suffix',
+    input: { ...gqlInput, instanceId: `${I.slice(0, 32)}in70` },
+    field: 'instanceId',
+  },
+  {
+    name: 'lockRetentionDays 0',
+    input: { ...gqlInput, lockRetentionDays: 0 },
+    field: 'lockRetentionDays',
+  },
+  {
+    name: 'lockRetentionDays 36501',
+    input: { ...gqlInput, lockRetentionDays: 36501 },
+    field: 'lockRetentionDays',
+  },
+  {
+    name: 'lockRetentionDays 2.5',
+    input: { ...gqlInput, lockRetentionDays: 2.5 },
+    field: 'lockRetentionDays',
+  },
+  {
+    name: 'lockRetentionDays a string',
+    input: { ...gqlInput, lockRetentionDays: '30' },
+    field: 'lockRetentionDays',
+  },
   { name: 'lockPolicy false', input: { ...gqlInput, lockPolicy: false }, field: 'lockPolicy' },
   { name: 'action DISABLE', input: { ...gqlInput, action: 'DISABLE' }, field: 'action' },
-  { name: 'instanceId missing', input: { projectId: P, action: 'ENABLE', lockRetentionDays: 30 }, field: 'instanceId' },
+  {
+    name: 'instanceId missing',
+    input: { projectId: P, action: 'ENABLE', lockRetentionDays: 30 },
+    field: 'instanceId',
+  },
   { name: 'unknown field', input: { ...gqlInput, force: true }, field: 'force' },
 ];
 
@@ -104,12 +162,14 @@ describe('invalid input is refused before anything goes upstream', () => {
   it.each(restCases)('REST: $name → 4xx naming $field', async (c) => {
     const answer = await rest(h, 'PUT', c.path ?? lockPath(P, I), {
       token,
-      body: c.body,
+      body: c.body ?? (c.rawBody === undefined ? good : undefined),
       rawBody: c.rawBody,
       headers: c.headers,
     });
     expect(answer.status).toBe(c.status ?? 400);
-    expect(answer.body.error_code).toBe(c.status === 413 ? 'GW.PAYLOAD_TOO_LARGE' : 'GW.VALIDATION');
+    expect(answer.body.error_code).toBe(
+      c.status === 413 ? 'GW.PAYLOAD_TOO_LARGE' : 'GW.VALIDATION',
+    );
     expect(String(answer.body.error_msg)).toContain(c.field);
     expect(answer.body.request_id).toBeTruthy();
     expect(upstreamCalls()).toBe(0);

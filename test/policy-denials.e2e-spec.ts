@@ -33,7 +33,13 @@ describe('policy denials', () => {
       days: 30,
       reason: /enterprise project/,
     },
-    { name: 'tag value', instance: INSTANCES.financeDev, groups: ['dba'], days: 30, reason: /env=dev/ },
+    {
+      name: 'tag value',
+      instance: INSTANCES.financeDev,
+      groups: ['dba'],
+      days: 30,
+      reason: /env=dev/,
+    },
     {
       name: 'missing tag key',
       instance: INSTANCES.financeUnowned,
@@ -72,7 +78,11 @@ describe('policy denials', () => {
         { token: auditor },
       );
       const row = trail.body.events.find((e) => e.id === auditId);
-      expect(row).toMatchObject({ outcome: 'denied', decision_allowed: false, principal_sub: `rest-${c.name}` });
+      expect(row).toMatchObject({
+        outcome: 'denied',
+        decision_allowed: false,
+        principal_sub: `rest-${c.name}`,
+      });
       expect(row?.decision_reasons.join(' ')).toMatch(c.reason);
       expect(row?.policy_version).toMatch(/^sha256:/);
     });
@@ -116,7 +126,10 @@ describe('policy denials', () => {
       auditor,
     );
     expect(allowed.errors).toBeUndefined();
-    const connection = allowed.data?.auditEvents as { nodes: { outcome: string }[]; pageInfo: { hasNextPage: boolean } };
+    const connection = allowed.data?.auditEvents as {
+      nodes: { outcome: string }[];
+      pageInfo: { hasNextPage: boolean };
+    };
     expect(connection.nodes).toHaveLength(2);
     expect(connection.nodes.every((n) => n.outcome === 'DENIED')).toBe(true);
     expect(connection.pageInfo.hasNextPage).toBe(true);

@@ -43,7 +43,10 @@ describe('IAM token exchange and upstream failures', () => {
 
     await simulatorAdmin(h, 'tokens/revoke');
     const before = h.simulator.calls();
-    const answer = await rest(h, 'PUT', lockPath(projectId, id), { token, body: lockBody('enable', 7) });
+    const answer = await rest(h, 'PUT', lockPath(projectId, id), {
+      token,
+      body: lockBody('enable', 7),
+    });
     expect(answer.status).toBe(200);
     const after = h.simulator.calls();
     expect(after['iam.oidc'] - before['iam.oidc']).toBe(1);
@@ -57,7 +60,10 @@ describe('IAM token exchange and upstream failures', () => {
     const { projectId, id } = INSTANCES.financeStaging;
     await injectFault(h, { route: 'taurusdb.putLock', status: 500, errorCode: 'DBS.999999' });
 
-    const answer = await rest(h, 'PUT', lockPath(projectId, id), { token, body: lockBody('enable', 7) });
+    const answer = await rest(h, 'PUT', lockPath(projectId, id), {
+      token,
+      body: lockBody('enable', 7),
+    });
     expect(answer.status).toBe(502);
     expect(answer.body.error_code).toBe('GW.UPSTREAM_ERROR');
     expect(h.simulator.calls()['taurusdb.putLock']).toBe(1);
@@ -69,14 +75,14 @@ describe('IAM token exchange and upstream failures', () => {
       { input: { projectId, instanceId: id, action: 'ENABLE', lockRetentionDays: 7 } },
       token,
     );
-    expect(gql.errors?.[0].extensions).toMatchObject({ code: 'UPSTREAM_ERROR', errorCode: 'GW.UPSTREAM_ERROR' });
+    expect(gql.errors?.[0].extensions).toMatchObject({
+      code: 'UPSTREAM_ERROR',
+      errorCode: 'GW.UPSTREAM_ERROR',
+    });
 
-    const trail = await rest<{ events: { id: string; outcome: string; upstream_status: number }[] }>(
-      h,
-      'GET',
-      `/v1/audit-events?instance_id=${id}&outcome=failed`,
-      { token },
-    );
+    const trail = await rest<{
+      events: { id: string; outcome: string; upstream_status: number }[];
+    }>(h, 'GET', `/v1/audit-events?instance_id=${id}&outcome=failed`, { token });
     expect(trail.body.events.find((e) => e.id === auditId)).toMatchObject({
       outcome: 'failed',
       upstream_status: 500,
@@ -91,7 +97,10 @@ describe('IAM token exchange and upstream failures', () => {
     await injectFault(h, { route: 'taurusdb.putLock', latencyMs: 5 * DEADLINE_MS });
 
     const started = performance.now();
-    const answer = await rest(h, 'PUT', lockPath(projectId, id), { token, body: lockBody('enable', 7) });
+    const answer = await rest(h, 'PUT', lockPath(projectId, id), {
+      token,
+      body: lockBody('enable', 7),
+    });
     const tookMs = performance.now() - started;
     expect(answer.status).toBe(504);
     expect(answer.body.error_code).toBe('GW.UPSTREAM_TIMEOUT');

@@ -65,7 +65,10 @@ describe('vault lock end to end', () => {
     });
 
     it("keeps the caller's sane request id and replaces an unsafe one", async () => {
-      const kept = await rest(h, 'GET', path, { token, headers: { 'x-request-id': 'trace-12345678' } });
+      const kept = await rest(h, 'GET', path, {
+        token,
+        headers: { 'x-request-id': 'trace-12345678' },
+      });
       expect(kept.headers.get('x-request-id')).toBe('trace-12345678');
       const replaced = await rest(h, 'GET', path, {
         token,

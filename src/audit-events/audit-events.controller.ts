@@ -8,7 +8,10 @@ import { AuditEventsQueryDto } from './dto/audit-events.query.js';
 /** REST speaks snake_case, like TaurusDB: the stored column names are the field names. */
 function toRestEvent(event: AuditEvent): Record<string, unknown> {
   return Object.fromEntries(
-    Object.entries(AUDIT_COLUMNS).map(([field, column]) => [column, event[field as keyof AuditEvent]]),
+    Object.entries(AUDIT_COLUMNS).map(([field, column]) => [
+      column,
+      event[field as keyof AuditEvent],
+    ]),
   );
 }
 

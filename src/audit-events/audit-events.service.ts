@@ -14,9 +14,16 @@ export class AuditEventsService {
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
   ) {}
 
-  list(principal: Principal, filter: AuditFilter, limit: number, cursor?: string): Promise<AuditPage> {
+  list(
+    principal: Principal,
+    filter: AuditFilter,
+    limit: number,
+    cursor?: string,
+  ): Promise<AuditPage> {
     if (!principal.inGroup(this.auth.auditorGroup)) {
-      throw GatewayError.forbidden(`reading the audit trail needs the ${this.auth.auditorGroup} group`);
+      throw GatewayError.forbidden(
+        `reading the audit trail needs the ${this.auth.auditorGroup} group`,
+      );
     }
     return this.audit.list(filter, limit, cursor);
   }

@@ -63,7 +63,9 @@ export class InternalTokenVerifier {
     }
     if (error instanceof errors.JWTExpired) return GatewayError.unauthenticated('token expired');
     if (error instanceof errors.JWTClaimValidationFailed) {
-      return GatewayError.unauthenticated(`token claim ${error.claim} is invalid (${error.reason})`);
+      return GatewayError.unauthenticated(
+        `token claim ${error.claim} is invalid (${error.reason})`,
+      );
     }
     if (error instanceof errors.JOSEAlgNotAllowed) {
       return GatewayError.unauthenticated('token algorithm not allowed');

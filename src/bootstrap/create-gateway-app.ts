@@ -4,6 +4,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from '../app.module.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { setupOpenApi } from './openapi.js';
+import { acceptJsonBodiesOnly } from './json-body.js';
 import { installRequestHooks } from './request-hooks.js';
 import { requestIdFor } from './request-id.js';
 
@@ -26,6 +27,7 @@ export async function createGatewayApp(): Promise<NestFastifyApplication> {
     bufferLogs: true,
   });
   app.useLogger(app.get(Logger));
+  acceptJsonBodiesOnly(app);
   installRequestHooks(app.getHttpAdapter().getInstance(), app.get(GatewayMetrics));
   setupOpenApi(app);
   app.enableShutdownHooks();

@@ -26,7 +26,10 @@ export async function startEmbeddedSimulatorIfUnconfigured(
 }
 
 /** Said loudly, with a token and commands that work as printed. */
-export async function developmentBanner(simulator: RunningSimulator, port: number): Promise<string> {
+export async function developmentBanner(
+  simulator: RunningSimulator,
+  port: number,
+): Promise<string> {
   const token = await simulator.mintToken({ sub: 'dev-dba', expiresInSeconds: 12 * 3600 });
   const { projectId, id: instanceId } = INSTANCES.financeProd;
   const base = `http://127.0.0.1:${port}`;

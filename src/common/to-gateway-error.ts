@@ -53,7 +53,8 @@ export function toGatewayError(error: unknown): GatewayError {
     const status = error.statusCode;
     // SyntaxError from JSON.parse carries the offending text: never echo it.
     const message =
-      fastifyMessages[error.code] ?? (error instanceof SyntaxError ? 'body: must be valid JSON' : 'request refused');
+      fastifyMessages[error.code] ??
+      (error instanceof SyntaxError ? 'body: must be valid JSON' : 'request refused');
     return new GatewayError(codeByStatus[status] ?? GwCode.VALIDATION, status, message);
   }
   return GatewayError.internal(error);

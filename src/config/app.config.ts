@@ -5,7 +5,8 @@ import { validateEnv } from './validate-env.js';
 class AppEnv {
   @IsOptional() @IsInt() @Min(0) @Max(65535) PORT?: number;
   @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV?: string;
-  @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  @IsOptional()
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL?: string;
   /** Where log lines go instead of stdout; the test suite uses it to scan every line it wrote. */
   @IsOptional() @IsString() LOG_FILE?: string;

@@ -13,7 +13,10 @@ export function validateEnv<T extends object>(
     Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
   );
   const instance = plainToInstance(schema, present, { enableImplicitConversion: true });
-  const errors = validateSync(instance, { skipMissingProperties: false, forbidUnknownValues: true });
+  const errors = validateSync(instance, {
+    skipMissingProperties: false,
+    forbidUnknownValues: true,
+  });
   if (errors.length > 0) {
     const details = errors
       .map((e) => `${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`)

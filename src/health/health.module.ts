@@ -7,7 +7,13 @@ import { TaurusDbModule } from '../taurusdb/taurusdb.module.js';
 import { HealthController } from './health.controller.js';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), AuthModule, PolicyModule, AuditModule, TaurusDbModule],
+  imports: [
+    TerminusModule.forRoot({ logger: false }),
+    AuthModule,
+    PolicyModule,
+    AuditModule,
+    TaurusDbModule,
+  ],
   controllers: [HealthController],
 })
 export class HealthModule {}

@@ -11,7 +11,7 @@ import {
 } from 'class-validator';
 import { POLICY_ACTIONS, type PolicyAction } from './policy.types.js';
 
-export const MAX_RETENTION_DAYS = 36500;
+const MAX_RETENTION_DAYS = 36500;
 
 /** In an allowlist, admits any value. */
 export const ANY = '*';

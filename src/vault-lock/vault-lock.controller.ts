@@ -38,7 +38,10 @@ export class VaultLockController {
 
   @Get(VAULT_LOCK_PATH)
   @ApiOperation({ summary: "Show the backup vault lock (TaurusDB's answer)" })
-  async showVaultLock(@Param() path: VaultLockPathDto, @Req() req: GatewayRequest): Promise<unknown> {
+  async showVaultLock(
+    @Param() path: VaultLockPathDto,
+    @Req() req: GatewayRequest,
+  ): Promise<unknown> {
     const state = await this.vaultLocks.showLock(callContextOf(req, 'rest'), {
       projectId: path.project_id,
       instanceId: path.instance_id,

@@ -85,9 +85,14 @@ export class VaultLockService {
         errorCode: GwCode.POLICY_DENIED,
         durationMs: elapsedMs(),
       });
-      throw new GatewayError(GwCode.POLICY_DENIED, 403, `policy denied: ${decision.reasons.join('; ')}`, {
-        auditId,
-      });
+      throw new GatewayError(
+        GwCode.POLICY_DENIED,
+        403,
+        `policy denied: ${decision.reasons.join('; ')}`,
+        {
+          auditId,
+        },
+      );
     }
     if (command.dryRun) {
       const auditId = await this.audit.recordSealed(attempt, {
@@ -123,7 +128,11 @@ export class VaultLockService {
     const instance = await this.instanceOf(ctx, target);
     const decision = this.decide(ctx, target, 'show', instance);
     if (!decision.allowed) {
-      throw new GatewayError(GwCode.POLICY_DENIED, 403, `policy denied: ${decision.reasons.join('; ')}`);
+      throw new GatewayError(
+        GwCode.POLICY_DENIED,
+        403,
+        `policy denied: ${decision.reasons.join('; ')}`,
+      );
     }
     const upstream = await this.withIamToken(ctx, target.projectId, (credentials) =>
       this.taurusDb.getVaultLock(credentials, target.projectId, target.instanceId),
@@ -199,7 +208,10 @@ export class VaultLockService {
         decisionReasons: [`not evaluated: ${failure.message}`],
         policyVersion: this.policyStore.current().version,
       },
-      { ...completionOf(failure, error, elapsedMs()), outcome: failure.status < 500 ? 'rejected' : 'failed' },
+      {
+        ...completionOf(failure, error, elapsedMs()),
+        outcome: failure.status < 500 ? 'rejected' : 'failed',
+      },
     );
     return failure;
   }
@@ -255,7 +267,12 @@ function completionOf(failure: GatewayError, error: unknown, durationMs: number)
     : failure.status < 500
       ? 'rejected'
       : 'failed';
-  return { outcome, upstreamStatus: upstream?.upstreamStatus, errorCode: failure.errorCode, durationMs };
+  return {
+    outcome,
+    upstreamStatus: upstream?.upstreamStatus,
+    errorCode: failure.errorCode,
+    durationMs,
+  };
 }
 
 function credentialsOf(token: IamToken): UpstreamCredentials {

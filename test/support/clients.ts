@@ -10,7 +10,12 @@ export async function rest<T = Record<string, unknown>>(
   harness: Harness,
   method: string,
   path: string,
-  options: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+  options: {
+    token?: string;
+    body?: unknown;
+    rawBody?: string;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<HttpAnswer<T>> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -88,7 +93,11 @@ export async function injectFault(harness: Harness, fault: Record<string, unknow
   if (response.status !== 201) throw new Error(`fault not accepted: ${response.status}`);
 }
 
-export async function simulatorAdmin(harness: Harness, path: string, body?: unknown): Promise<void> {
+export async function simulatorAdmin(
+  harness: Harness,
+  path: string,
+  body?: unknown,
+): Promise<void> {
   const response = await fetch(`${harness.simulator.url}/__admin/${path}`, {
     method: 'POST',
     headers: body === undefined ? {} : { 'content-type': 'application/json' },

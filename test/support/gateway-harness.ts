@@ -38,7 +38,10 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     POLICY_FILE: 'config/policy.example.yaml',
     UPSTREAM_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'info',
-    LOG_FILE: join(process.env.VLG_TEST_LOG_DIR ?? tmpdir(), `${process.pid}-${Date.now()}-${suiteCounter++}.log`),
+    LOG_FILE: join(
+      process.env.VLG_TEST_LOG_DIR ?? tmpdir(),
+      `${process.pid}-${Date.now()}-${suiteCounter++}.log`,
+    ),
     ...env,
   });
   const app = await createGatewayApp();

@@ -25,7 +25,8 @@ export default function globalTeardown(): void {
     }
   }
   if (files.length === 0) return; // no gateway ran in this selection of suites
-  if (lines === 0) throw new Error(`log hygiene: gateways ran but wrote no log lines to ${LOG_DIR}`);
+  if (lines === 0)
+    throw new Error(`log hygiene: gateways ran but wrote no log lines to ${LOG_DIR}`);
   if (leaks.length > 0) {
     // Name the file and the kind of secret only: printing the match would leak it again.
     throw new Error(`log hygiene: secrets found in logs:\n  ${leaks.join('\n  ')}`);

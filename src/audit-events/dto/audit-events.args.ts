@@ -1,6 +1,17 @@
 import { ArgsType, Field, InputType, Int, registerEnumType } from '@nestjs/graphql';
 import { Type } from 'class-transformer';
-import { IsDate, IsEnum, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import {
+  IsDate,
+  IsEnum,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
 import { AUDIT_LIST_MAX_LIMIT } from '../../audit/audit-record.js';
 import {
   INSTANCE_ID_PATTERN,
@@ -22,19 +33,29 @@ const FIRST_RULE = `must be an integer from 1 to ${AUDIT_LIST_MAX_LIMIT}`;
 
 @InputType()
 export class AuditEventFilter {
-  @Field({ nullable: true }) @IsOptional() @Matches(PROJECT_ID_PATTERN, { message: PROJECT_ID_RULE })
+  @Field({ nullable: true })
+  @IsOptional()
+  @Matches(PROJECT_ID_PATTERN, { message: PROJECT_ID_RULE })
   projectId?: string;
 
-  @Field({ nullable: true }) @IsOptional() @Matches(INSTANCE_ID_PATTERN, { message: INSTANCE_ID_RULE })
+  @Field({ nullable: true })
+  @IsOptional()
+  @Matches(INSTANCE_ID_PATTERN, { message: INSTANCE_ID_RULE })
   instanceId?: string;
 
-  @Field(() => AuditOutcomeEnum, { nullable: true }) @IsOptional() @IsEnum(AuditOutcomeEnum)
+  @Field(() => AuditOutcomeEnum, { nullable: true })
+  @IsOptional()
+  @IsEnum(AuditOutcomeEnum)
   outcome?: AuditOutcomeEnum;
 
-  @Field(() => Date, { nullable: true, description: 'inclusive' }) @IsOptional() @IsDate()
+  @Field(() => Date, { nullable: true, description: 'inclusive' })
+  @IsOptional()
+  @IsDate()
   since?: Date;
 
-  @Field(() => Date, { nullable: true, description: 'exclusive' }) @IsOptional() @IsDate()
+  @Field(() => Date, { nullable: true, description: 'exclusive' })
+  @IsOptional()
+  @IsDate()
   until?: Date;
 }
 
@@ -47,9 +68,14 @@ export class AuditEventsArgs {
   filter?: AuditEventFilter;
 
   @Field(() => Int, { defaultValue: 50 })
-  @IsInt({ message: FIRST_RULE }) @Min(1, { message: FIRST_RULE }) @Max(AUDIT_LIST_MAX_LIMIT, { message: FIRST_RULE })
+  @IsInt({ message: FIRST_RULE })
+  @Min(1, { message: FIRST_RULE })
+  @Max(AUDIT_LIST_MAX_LIMIT, { message: FIRST_RULE })
   first!: number;
 
-  @Field(() => String, { nullable: true }) @IsOptional() @IsString() @MaxLength(200, { message: 'is not a cursor' })
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200, { message: 'is not a cursor' })
   after?: string;
 }

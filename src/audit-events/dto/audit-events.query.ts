@@ -1,7 +1,21 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsDate, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
-import { AUDIT_LIST_MAX_LIMIT, AUDIT_OUTCOMES, type AuditOutcome } from '../../audit/audit-record.js';
+import {
+  IsDate,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import {
+  AUDIT_LIST_MAX_LIMIT,
+  AUDIT_OUTCOMES,
+  type AuditOutcome,
+} from '../../audit/audit-record.js';
 import {
   INSTANCE_ID_PATTERN,
   INSTANCE_ID_RULE,
@@ -12,10 +26,14 @@ import {
 const LIMIT_RULE = `must be an integer from 1 to ${AUDIT_LIST_MAX_LIMIT}`;
 
 export class AuditEventsQueryDto {
-  @ApiPropertyOptional() @IsOptional() @Matches(PROJECT_ID_PATTERN, { message: PROJECT_ID_RULE })
+  @ApiPropertyOptional()
+  @IsOptional()
+  @Matches(PROJECT_ID_PATTERN, { message: PROJECT_ID_RULE })
   project_id?: string;
 
-  @ApiPropertyOptional() @IsOptional() @Matches(INSTANCE_ID_PATTERN, { message: INSTANCE_ID_RULE })
+  @ApiPropertyOptional()
+  @IsOptional()
+  @Matches(INSTANCE_ID_PATTERN, { message: INSTANCE_ID_RULE })
   instance_id?: string;
 
   @ApiPropertyOptional({ enum: AUDIT_OUTCOMES })
@@ -24,18 +42,28 @@ export class AuditEventsQueryDto {
   outcome?: AuditOutcome;
 
   @ApiPropertyOptional({ description: 'ISO-8601, inclusive' })
-  @IsOptional() @Type(() => Date) @IsDate({ message: 'must be an ISO-8601 date-time' })
+  @IsOptional()
+  @Type(() => Date)
+  @IsDate({ message: 'must be an ISO-8601 date-time' })
   since?: Date;
 
   @ApiPropertyOptional({ description: 'ISO-8601, exclusive' })
-  @IsOptional() @Type(() => Date) @IsDate({ message: 'must be an ISO-8601 date-time' })
+  @IsOptional()
+  @Type(() => Date)
+  @IsDate({ message: 'must be an ISO-8601 date-time' })
   until?: Date;
 
   @ApiPropertyOptional({ default: 50, maximum: AUDIT_LIST_MAX_LIMIT })
-  @IsOptional() @Type(() => Number) @IsInt({ message: LIMIT_RULE }) @Min(1, { message: LIMIT_RULE })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: LIMIT_RULE })
+  @Min(1, { message: LIMIT_RULE })
   @Max(AUDIT_LIST_MAX_LIMIT, { message: LIMIT_RULE })
   limit?: number;
 
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(200, { message: 'is not a cursor' })
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(200, { message: 'is not a cursor' })
   cursor?: string;
 }

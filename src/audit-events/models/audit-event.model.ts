@@ -4,7 +4,10 @@ import { AuditOutcomeEnum } from '../dto/audit-events.args.js';
 @ObjectType()
 export class AuditEvent {
   @Field(() => ID) id!: string;
-  @Field(() => Int, { nullable: true, description: 'chain position; null while the attempt is open' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'chain position; null while the attempt is open',
+  })
   seq!: number | null;
   @Field(() => Date) startedAt!: string;
   @Field(() => Date, { nullable: true }) completedAt!: string | null;

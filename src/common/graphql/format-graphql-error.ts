@@ -26,7 +26,13 @@ export function formatGraphqlError(formatted: GraphQLFormattedError): GraphQLFor
     return {
       ...base,
       message: formatted.message,
-      extensions: pick(extensions, ['code', 'errorCode', 'requestId', 'auditId', 'retryAfterSeconds']),
+      extensions: pick(extensions, [
+        'code',
+        'errorCode',
+        'requestId',
+        'auditId',
+        'retryAfterSeconds',
+      ]),
     };
   }
   const code = typeof extensions.code === 'string' ? extensions.code : '';
@@ -34,13 +40,19 @@ export function formatGraphqlError(formatted: GraphQLFormattedError): GraphQLFor
     return {
       ...base,
       message: formatted.message,
-      extensions: { code: 'BAD_USER_INPUT' satisfies GraphqlErrorCode, errorCode: GwCode.VALIDATION },
+      extensions: {
+        code: 'BAD_USER_INPUT' satisfies GraphqlErrorCode,
+        errorCode: GwCode.VALIDATION,
+      },
     };
   }
   return {
     ...base,
     message: 'internal error',
-    extensions: { code: 'INTERNAL_SERVER_ERROR' satisfies GraphqlErrorCode, errorCode: GwCode.INTERNAL },
+    extensions: {
+      code: 'INTERNAL_SERVER_ERROR' satisfies GraphqlErrorCode,
+      errorCode: GwCode.INTERNAL,
+    },
   };
 }
 
