@@ -143,6 +143,12 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnModu
   }
 
   async onModuleInit(): Promise<void> {
+    if (this.config.databaseUrl) {
+      // Silently writing to SQLite while the operator configured PostgreSQL would scatter the trail.
+      throw new Error(
+        'AUDIT_DATABASE_URL is set, but this version keeps the audit trail in SQLite only: unset it and use AUDIT_SQLITE_PATH',
+      );
+    }
     this.open('readwrite');
     const closed = await this.reconcileOpenAttempts();
     const message = `audit store ${this.config.sqlitePath} open; ${closed} open attempt(s) closed as unknown`;

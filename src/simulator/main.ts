@@ -1,17 +1,19 @@
 import 'reflect-metadata';
-import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, IsUrl, Max, Min } from 'class-validator';
 import { validateEnv } from '../config/validate-env.js';
 import { startSimulator } from './simulator.js';
 
 class SimulatorEnv {
   @IsOptional() @IsInt() @Min(0) @Max(65535) SIMULATOR_PORT?: number;
   @IsOptional() @IsString() SIMULATOR_HOST?: string;
+  @IsOptional() @IsUrl({ require_tld: false }) SIMULATOR_PUBLIC_URL?: string;
 }
 
 const env = validateEnv(process.env, SimulatorEnv);
 const simulator = await startSimulator({
   port: env.SIMULATOR_PORT ?? 4010,
   host: env.SIMULATOR_HOST ?? '127.0.0.1',
+  publicUrl: env.SIMULATOR_PUBLIC_URL,
 });
 
 process.stdout.write(

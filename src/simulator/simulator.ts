@@ -28,6 +28,11 @@ export interface SimulatorOptions {
   host?: string;
   /** Fastify's request logging; off by default so the simulator stays cheap under load. */
   logger?: boolean;
+  /**
+   * The URL clients reach it by, when that is not the listen address (in a container network,
+   * say): minted tokens name `${publicUrl}/idp` as their issuer.
+   */
+  publicUrl?: string;
 }
 
 export interface RunningSimulator {
@@ -100,7 +105,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   registerAdminRoutes(app, { calls, faults, tokens, reset });
 
   await app.listen({ port: options.port ?? 0, host });
-  url = baseUrl(host, (app.server.address() as AddressInfo).port);
+  url =
+    options.publicUrl?.replace(/\/+$/, '') ??
+    baseUrl(host, (app.server.address() as AddressInfo).port);
 
   return {
     url,

@@ -23,8 +23,8 @@ let suiteCounter = 0;
  */
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
   const simulator = await startSimulator({ port: 0 });
-  const auditDir = mkdtempSync(join(tmpdir(), 'vlg-audit-'));
-  const auditPath = join(auditDir, 'audit.sqlite');
+  const auditPath =
+    env.AUDIT_SQLITE_PATH ?? join(mkdtempSync(join(tmpdir(), 'vlg-audit-')), 'audit.sqlite');
   Object.assign(process.env, {
     NODE_ENV: 'test',
     TAURUSDB_ENDPOINT: `${simulator.url}/{region}`,

@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import Database from 'better-sqlite3';
+import { AuditTrail } from '../src/audit/audit-trail.js';
+import { runVerify } from '../src/audit/verify-command.js';
+import { INSTANCES } from '../src/simulator/fixtures.js';
+import { lockBody, lockPath, rest } from './support/clients.js';
+import { startHarness, type Harness } from './support/gateway-harness.js';
+
+const { projectId, id: instanceId } = INSTANCES.financeStaging;
+const verify = (sqlitePath: string) => runVerify({ sqlitePath, databaseUrl: null });
+
+describe('audit trail', () => {
+  let h: Harness;
+  let token: string;
+
+  beforeAll(async () => {
+    h = await startHarness();
+    token = await h.simulator.mintToken({ sub: 'auditee', groups: ['dba', 'auditor'] });
+  });
+  afterAll(() => h.close());
+
+  it('fails closed: 503 and no upstream PUT while the store cannot be written', async () => {
+    h.simulator.reset();
+    // Another process holding the write lock is what a full disk or a broken volume looks like
+    // from here: every write of the gateway fails once SQLite's busy timeout runs out.
+    const blocker = new Database(h.auditPath);
+    blocker.exec('BEGIN EXCLUSIVE');
+    try {
+      const answer = await rest(h, 'PUT', lockPath(projectId, instanceId), {
+        token,
+        body: lockBody('enable', 5),
+      });
+      expect(answer.status).toBe(503);
+      expect(answer.body.error_code).toBe('GW.AUDIT_UNAVAILABLE');
+      expect(h.simulator.calls()['taurusdb.putLock']).toBe(0);
+    } finally {
+      blocker.exec('ROLLBACK');
+      blocker.close();
+    }
+    const ready = await fetch(`${h.url}/health/ready`);
+    expect(ready.status).toBe(200);
+  }, 20_000);
+
+  it('chains every attempt so that the trail verifies, and names a modified row', async () => {
+    for (const days of [5, 6, 7]) {
+      const action = days === 5 ? 'enable' : 'extend';
+      const answer = await rest(h, 'PUT', lockPath(projectId, instanceId), {
+        token,
+        body: lockBody(action, days),
+      });
+      expect(answer.status).toBe(200);
+    }
+    const intact = await verify(h.auditPath);
+    expect(intact.exitCode).toBe(0);
+    expect(intact.output).toMatch(/audit chain OK: \d+ rows/);
+
+    const db = new Database(h.auditPath);
+    const victim = db
+      .prepare('SELECT id, seq FROM audit_events WHERE retention_days = 6 AND seq IS NOT NULL')
+      .get() as { id: string; seq: number };
+    // The gateway's own triggers refuse edits to sealed rows; someone with the file can drop them.
+    db.exec('DROP TRIGGER audit_events_sealed_no_update');
+    db.prepare('UPDATE audit_events SET retention_days = 3650 WHERE id = ?').run(victim.id);
+    db.close();
+
+    const broken = await verify(h.auditPath);
+    expect(broken.exitCode).toBe(1);
+    expect(broken.output).toContain(`seq ${victim.seq}`);
+    expect(broken.output).toContain(victim.id);
+  });
+
+  it('closes an attempt left open by a crash as unknown when the gateway starts again', async () => {
+    const storePath = h.auditPath.replace('audit.sqlite', 'restarted.sqlite');
+    const again = await startHarness({ AUDIT_SQLITE_PATH: storePath });
+    let openId: string;
+    try {
+      openId = await again.app.get(AuditTrail).recordAttempt({
+        requestId: 'crash-test-0001',
+        channel: 'rest',
+        principalIss: again.simulator.idpIssuer,
+        principalSub: 'crashed-carl',
+        callerAddress: '127.0.0.1',
+        projectId,
+        instanceId,
+        action: 'enable',
+        retentionDays: 9,
+        dryRun: false,
+        decisionAllowed: true,
+        decisionRule: 'finance-dba',
+        decisionReasons: [],
+        policyVersion: 'sha256:0000000000000000',
+      });
+    } finally {
+      // The upstream call "never came back": the app stops with the row still open.
+      await again.close();
+    }
+    const restarted = await startHarness({ AUDIT_SQLITE_PATH: storePath });
+    try {
+      const auditor = await restarted.simulator.mintToken({ sub: 'ava', groups: ['auditor'] });
+      const trail = await rest<{ events: { id: string; outcome: string; error_code: string }[] }>(
+        restarted,
+        'GET',
+        `/v1/audit-events?instance_id=${instanceId}`,
+        { token: auditor },
+      );
+      expect(trail.body.events.find((e) => e.id === openId)).toMatchObject({
+        outcome: 'unknown',
+        error_code: 'GW.CRASHED',
+      });
+    } finally {
+      await restarted.close();
+    }
+  });
+});
