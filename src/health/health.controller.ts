@@ -1,5 +1,6 @@
-import { Controller, Get, Header } from '@nestjs/common';
+import { Controller, Get, Header, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { AuditTrail } from '../audit/audit-trail.js';
 import { IamTokenExchange } from '../auth/iam/iam-token-exchange.js';
@@ -35,9 +36,23 @@ export class HealthController {
     return this.health.check([]);
   }
 
+  /**
+   * Terminus reports "not ready" by throwing; the report itself is the answer operators need,
+   * so it is sent as the 503 body instead of going through the gateway's error shape.
+   */
   @Get('health/ready')
   @HealthCheck()
-  ready() {
+  async ready(@Res({ passthrough: true }) reply: FastifyReply) {
+    try {
+      return await this.checkReadiness();
+    } catch (error) {
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      void reply.status(503);
+      return error.getResponse();
+    }
+  }
+
+  private checkReadiness() {
     return this.health.check([
       () =>
         this.policy.isReady()

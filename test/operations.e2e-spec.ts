@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startHarness, type Harness } from './support/gateway-harness.js';
+
+describe('operations endpoints', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  it('answers liveness and readiness with each dependency named', async () => {
+    expect((await fetch(`${h.url}/health/live`)).status).toBe(200);
+    const ready = await fetch(`${h.url}/health/ready`);
+    expect(ready.status).toBe(200);
+    const body = (await ready.json()) as {
+      status: string;
+      info: Record<string, { status: string }>;
+    };
+    expect(body.status).toBe('ok');
+    expect(Object.keys(body.info).sort()).toEqual(['audit', 'iam', 'policy', 'taurusdb']);
+  });
+
+  it('exposes request counts and latencies in Prometheus format', async () => {
+    await fetch(`${h.url}/health/live`);
+    const metrics = await fetch(`${h.url}/metrics`);
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    const text = await metrics.text();
+    expect(text).toMatch(
+      /gateway_http_requests_total\{channel="rest",route="\/health\/live",status="200"\} \d+/,
+    );
+    expect(text).toContain('gateway_http_request_duration_seconds_bucket');
+    expect(text).toContain('process_resident_memory_bytes');
+  });
+
+  it('publishes the OpenAPI document and a browsable page', async () => {
+    const document = (await (await fetch(`${h.url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    expect(
+      Object.keys(document.paths['/v3/{project_id}/instances/{instance_id}/backups/vault-lock']),
+    ).toEqual(expect.arrayContaining(['put', 'get']));
+    expect(document.paths['/v1/audit-events']).toBeDefined();
+    const page = await fetch(`${h.url}/docs`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('swagger');
+  });
+
+  it('reports not-ready with 503, naming TaurusDB and IAM, once the upstream is gone', async () => {
+    const lonely = await startHarness();
+    try {
+      await lonely.simulator.close();
+      const ready = await fetch(`${lonely.url}/health/ready`);
+      expect(ready.status).toBe(503);
+      const body = (await ready.json()) as { error: Record<string, unknown> };
+      expect(Object.keys(body.error)).toEqual(expect.arrayContaining(['iam', 'taurusdb']));
+    } finally {
+      await lonely.app.close();
+    }
+  });
+});
+
+describe('GraphQL in production mode', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness({ NODE_ENV: 'production' });
+  });
+  afterAll(() => h.close());
+
+  it('refuses introspection', async () => {
+    const token = await h.simulator.mintToken({ sub: 'prod-pat', groups: ['dba'] });
+    const response = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: '{ __schema { types { name } } }' }),
+    });
+    const body = (await response.json()) as {
+      errors?: { message: string; extensions?: Record<string, unknown> }[];
+    };
+    expect(body.errors?.[0].message).toMatch(/introspection/i);
+    expect(body.errors?.[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      errorCode: 'GW.VALIDATION',
+    });
+    expect(JSON.stringify(body)).not.toMatch(/stacktrace|originalError/);
+  });
+
+  it('refuses a simple request that a browser could send cross-site (CSRF prevention)', async () => {
+    const response = await fetch(`${h.url}/graphql?query=${encodeURIComponent('{ __typename }')}`);
+    expect(response.status).toBe(400);
+    expect(await response.text()).toMatch(/CSRF/i);
+  });
+
+  it('refuses batched operations', async () => {
+    const token = await h.simulator.mintToken({ sub: 'prod-pat', groups: ['dba'] });
+    const response = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]),
+    });
+    expect(response.status).toBe(400);
+  });
+
+  it('refuses to start without a TaurusDB endpoint rather than use the simulator', async () => {
+    const { startEmbeddedSimulatorIfUnconfigured } =
+      await import('../src/bootstrap/embedded-simulator.js');
+    await expect(startEmbeddedSimulatorIfUnconfigured({ NODE_ENV: 'production' })).rejects.toThrow(
+      /TAURUSDB_ENDPOINT/,
+    );
+  });
+});
