@@ -6,19 +6,13 @@ import {
   IsInt,
   IsOptional,
   IsString,
-  Matches,
   Max,
   MaxLength,
   Min,
   ValidateNested,
 } from 'class-validator';
 import { AUDIT_LIST_MAX_LIMIT } from '../../audit/audit-record.js';
-import {
-  INSTANCE_ID_PATTERN,
-  INSTANCE_ID_RULE,
-  PROJECT_ID_PATTERN,
-  PROJECT_ID_RULE,
-} from '../../common/ids.js';
+import { IsInstanceId, IsProjectId } from '../../common/id-validators.js';
 
 export enum AuditOutcomeEnum {
   SUCCEEDED = 'succeeded',
@@ -35,12 +29,12 @@ const FIRST_RULE = `must be an integer from 1 to ${AUDIT_LIST_MAX_LIMIT}`;
 export class AuditEventFilter {
   @Field({ nullable: true })
   @IsOptional()
-  @Matches(PROJECT_ID_PATTERN, { message: PROJECT_ID_RULE })
+  @IsProjectId()
   projectId?: string;
 
   @Field({ nullable: true })
   @IsOptional()
-  @Matches(INSTANCE_ID_PATTERN, { message: INSTANCE_ID_RULE })
+  @IsInstanceId()
   instanceId?: string;
 
   @Field(() => AuditOutcomeEnum, { nullable: true })

@@ -1,39 +1,24 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import {
-  IsDate,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-} from 'class-validator';
+import { IsDate, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import {
   AUDIT_LIST_MAX_LIMIT,
   AUDIT_OUTCOMES,
   type AuditOutcome,
 } from '../../audit/audit-record.js';
-import {
-  INSTANCE_ID_PATTERN,
-  INSTANCE_ID_RULE,
-  PROJECT_ID_PATTERN,
-  PROJECT_ID_RULE,
-} from '../../common/ids.js';
+import { IsInstanceId, IsProjectId } from '../../common/id-validators.js';
 
 const LIMIT_RULE = `must be an integer from 1 to ${AUDIT_LIST_MAX_LIMIT}`;
 
 export class AuditEventsQueryDto {
   @ApiPropertyOptional()
   @IsOptional()
-  @Matches(PROJECT_ID_PATTERN, { message: PROJECT_ID_RULE })
+  @IsProjectId()
   project_id?: string;
 
   @ApiPropertyOptional()
   @IsOptional()
-  @Matches(INSTANCE_ID_PATTERN, { message: INSTANCE_ID_RULE })
+  @IsInstanceId()
   instance_id?: string;
 
   @ApiPropertyOptional({ enum: AUDIT_OUTCOMES })

@@ -1,12 +1,12 @@
 import { Field, ID, InputType, Int, registerEnumType } from '@nestjs/graphql';
-import { Equals, IsBoolean, IsEnum, IsInt, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsEnum } from 'class-validator';
+import { IsInstanceId, IsProjectId } from '../../common/id-validators.js';
 import {
-  INSTANCE_ID_PATTERN,
-  INSTANCE_ID_RULE,
-  PROJECT_ID_PATTERN,
-  PROJECT_ID_RULE,
-} from '../../common/ids.js';
-import { MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, RETENTION_RULE } from '../vault-lock.rules.js';
+  IsLockPolicy,
+  IsRetentionDays,
+  MAX_RETENTION_DAYS,
+  MIN_RETENTION_DAYS,
+} from '../vault-lock.rules.js';
 
 export enum VaultLockActionInput {
   ENABLE = 'enable',
@@ -18,11 +18,11 @@ registerEnumType(VaultLockActionInput, { name: 'VaultLockAction' });
 @InputType()
 export class SetBackupVaultLockInput {
   @Field(() => ID, { description: '32 letters/digits' })
-  @Matches(PROJECT_ID_PATTERN, { message: PROJECT_ID_RULE })
+  @IsProjectId()
   projectId!: string;
 
   @Field(() => ID, { description: '36 letters/digits ending in in07' })
-  @Matches(INSTANCE_ID_PATTERN, { message: INSTANCE_ID_RULE })
+  @IsInstanceId()
   instanceId!: string;
 
   @Field(() => VaultLockActionInput)
@@ -30,13 +30,11 @@ export class SetBackupVaultLockInput {
   action!: VaultLockActionInput;
 
   @Field(() => Int, { description: `${MIN_RETENTION_DAYS}..${MAX_RETENTION_DAYS}` })
-  @IsInt({ message: RETENTION_RULE })
-  @Min(MIN_RETENTION_DAYS, { message: RETENTION_RULE })
-  @Max(MAX_RETENTION_DAYS, { message: RETENTION_RULE })
+  @IsRetentionDays()
   lockRetentionDays!: number;
 
   @Field({ defaultValue: true, description: 'Only true is accepted' })
-  @Equals(true, { message: 'must be true (a vault lock cannot be disabled)' })
+  @IsLockPolicy()
   lockPolicy!: boolean;
 
   @Field({ defaultValue: false, description: 'Decide and audit, never call TaurusDB PUT' })

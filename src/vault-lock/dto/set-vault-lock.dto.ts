@@ -1,20 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
+import { IsDefined, IsIn, IsObject, IsOptional, ValidateNested } from 'class-validator';
 import {
-  Equals,
-  IsDefined,
-  IsIn,
-  IsInt,
-  IsObject,
-  IsOptional,
-  Max,
-  Min,
-  ValidateNested,
-} from 'class-validator';
-import {
+  IsLockPolicy,
+  IsRetentionDays,
   MAX_RETENTION_DAYS,
   MIN_RETENTION_DAYS,
-  RETENTION_RULE,
   VAULT_LOCK_ACTIONS,
   type VaultLockAction,
 } from '../vault-lock.rules.js';
@@ -22,14 +13,12 @@ import {
 export class VaultLockInfoDto {
   @ApiProperty({ minimum: MIN_RETENTION_DAYS, maximum: MAX_RETENTION_DAYS, example: 365 })
   @IsDefined({ message: 'is required' })
-  @IsInt({ message: RETENTION_RULE })
-  @Min(MIN_RETENTION_DAYS, { message: RETENTION_RULE })
-  @Max(MAX_RETENTION_DAYS, { message: RETENTION_RULE })
+  @IsRetentionDays()
   lock_retention_days!: number;
 
   @ApiProperty({ enum: [true], description: 'The lock cannot be disabled: only true is accepted' })
   @IsDefined({ message: 'is required' })
-  @Equals(true, { message: 'must be true (a vault lock cannot be disabled)' })
+  @IsLockPolicy()
   lock_policy!: true;
 }
 
