@@ -64,35 +64,22 @@ export class VaultLockService {
   async setLock(ctx: CallContext, command: SetVaultLockCommand): Promise<SetVaultLockResult> {
     const startedMs = this.clock.monotonicMs();
     const elapsedMs = () => Math.round(this.clock.monotonicMs() - startedMs);
-    const undecided: AuditAttempt = {
-      ...this.attemptOf(ctx, command, command.action),
-      retentionDays: command.retentionDays,
-      dryRun: command.dryRun,
-    };
-
     let decision: PolicyDecision;
     try {
       const instance = await this.instanceOf(ctx, command);
       decision = this.decide(ctx, command, command.action, instance, command.retentionDays);
     } catch (error) {
-      throw await this.recordFailureBeforeDecision(undecided, error, elapsedMs);
+      throw await this.recordFailureBeforeDecision(ctx, command, error, elapsedMs);
     }
 
-    const attempt: AuditAttempt = { ...undecided, ...decisionFields(decision) };
+    const attempt = attemptOf(ctx, command, decisionFields(decision));
     if (!decision.allowed) {
       const auditId = await this.audit.recordSealed(attempt, {
         outcome: 'denied',
         errorCode: GwCode.POLICY_DENIED,
         durationMs: elapsedMs(),
       });
-      throw new GatewayError(
-        GwCode.POLICY_DENIED,
-        403,
-        `policy denied: ${decision.reasons.join('; ')}`,
-        {
-          auditId,
-        },
-      );
+      throw policyDenied(decision, auditId);
     }
     if (command.dryRun) {
       const auditId = await this.audit.recordSealed(attempt, {
@@ -128,11 +115,7 @@ export class VaultLockService {
     const instance = await this.instanceOf(ctx, target);
     const decision = this.decide(ctx, target, 'show', instance);
     if (!decision.allowed) {
-      throw new GatewayError(
-        GwCode.POLICY_DENIED,
-        403,
-        `policy denied: ${decision.reasons.join('; ')}`,
-      );
+      throw policyDenied(decision);
     }
     const upstream = await this.withIamToken(ctx, target.projectId, (credentials) =>
       this.taurusDb.getVaultLock(credentials, target.projectId, target.instanceId),
@@ -195,24 +178,22 @@ export class VaultLockService {
 
   /** Failing before a decision (IAM refused, unknown instance, upstream down) still leaves a row. */
   private async recordFailureBeforeDecision(
-    attempt: AuditAttempt,
+    ctx: CallContext,
+    command: SetVaultLockCommand,
     error: unknown,
     elapsedMs: () => number,
   ): Promise<GatewayError> {
     const failure = toGatewayError(error);
-    failure.auditId = await this.audit.recordSealed(
-      {
-        ...attempt,
-        decisionAllowed: false,
-        decisionRule: null,
-        decisionReasons: [`not evaluated: ${failure.message}`],
-        policyVersion: this.policyStore.current().version,
-      },
-      {
-        ...completionOf(failure, error, elapsedMs()),
-        outcome: failure.status < 500 ? 'rejected' : 'failed',
-      },
-    );
+    const notEvaluated = {
+      decisionAllowed: false,
+      decisionRule: null,
+      decisionReasons: [`not evaluated: ${failure.message}`],
+      policyVersion: this.policyStore.current().version,
+    };
+    failure.auditId = await this.audit.recordSealed(attemptOf(ctx, command, notEvaluated), {
+      ...completionOf(failure, error, elapsedMs()),
+      outcome: failure.status < 500 ? 'rejected' : 'failed',
+    });
     return failure;
   }
 
@@ -227,30 +208,45 @@ export class VaultLockService {
       this.logger.error(`audit row ${auditId} could not be sealed; it stays open until reconciled`);
     }
   }
-
-  private attemptOf(
-    ctx: CallContext,
-    target: LockTarget,
-    action: PolicyAction,
-  ): Omit<AuditAttempt, 'retentionDays' | 'dryRun'> {
-    return {
-      requestId: ctx.requestId,
-      channel: ctx.channel,
-      principalIss: ctx.principal.issuer,
-      principalSub: ctx.principal.subject,
-      callerAddress: ctx.callerAddress,
-      projectId: target.projectId,
-      instanceId: target.instanceId,
-      action,
-      decisionAllowed: false,
-      decisionRule: null,
-      decisionReasons: [],
-      policyVersion: '',
-    };
-  }
 }
 
-function decisionFields(decision: PolicyDecision) {
+type DecisionFields = Pick<
+  AuditAttempt,
+  'decisionAllowed' | 'decisionRule' | 'decisionReasons' | 'policyVersion'
+>;
+
+function attemptOf(
+  ctx: CallContext,
+  command: SetVaultLockCommand,
+  decision: DecisionFields,
+): AuditAttempt {
+  return {
+    requestId: ctx.requestId,
+    channel: ctx.channel,
+    principalIss: ctx.principal.issuer,
+    principalSub: ctx.principal.subject,
+    callerAddress: ctx.callerAddress,
+    projectId: command.projectId,
+    instanceId: command.instanceId,
+    action: command.action,
+    retentionDays: command.retentionDays,
+    dryRun: command.dryRun,
+    ...decision,
+  };
+}
+
+function policyDenied(decision: PolicyDecision, auditId?: string): GatewayError {
+  return new GatewayError(
+    GwCode.POLICY_DENIED,
+    403,
+    `policy denied: ${decision.reasons.join('; ')}`,
+    {
+      auditId,
+    },
+  );
+}
+
+function decisionFields(decision: PolicyDecision): DecisionFields {
   return {
     decisionAllowed: decision.allowed,
     decisionRule: decision.ruleId,
