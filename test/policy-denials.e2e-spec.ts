@@ -47,13 +47,21 @@ describe('policy denials', () => {
       days: 30,
       reason: /owner/,
     },
-    { name: 'group', instance: INSTANCES.financeProd, groups: ['ops'], days: 30, reason: /group/ },
+    {
+      name: 'group',
+      instance: INSTANCES.financeProd,
+      groups: ['ops'],
+      days: 30,
+      reason: /group/,
+      decidedFromCallerAlone: true,
+    },
     {
       name: 'maxRetentionDays',
       instance: INSTANCES.financeProd,
       groups: ['dba'],
       days: 4000,
       reason: /4000/,
+      decidedFromCallerAlone: true,
     },
   ];
 
@@ -68,6 +76,13 @@ describe('policy denials', () => {
       expect(answer.body.error_code).toBe('GW.POLICY_DENIED');
       expect(String(answer.body.error_msg)).toMatch(c.reason);
       expect(h.simulator.calls()['taurusdb.putLock'] ?? 0).toBe(0);
+      if (c.decidedFromCallerAlone) {
+        // No rule could match whatever the instance: nothing was asked of IAM or TaurusDB, so
+        // the answer reveals nothing about the instance either.
+        expect(h.simulator.calls()['iam.oidc']).toBe(0);
+        expect(h.simulator.calls()['taurusdb.instance']).toBe(0);
+        expect(String(answer.body.error_msg)).not.toMatch(/enterprise project|tag /);
+      }
 
       const auditId = answer.headers.get('x-audit-id');
       expect(auditId).toBeTruthy();
@@ -114,6 +129,14 @@ describe('policy denials', () => {
   }
 
   it('lets only the auditor group read the audit trail', async () => {
+    const { projectId, id } = INSTANCES.marketingProd;
+    for (const days of [1, 2, 3]) {
+      const denial = await rest(h, 'PUT', lockPath(projectId, id), {
+        token: dba,
+        body: lockBody('enable', days),
+      });
+      expect(denial.status).toBe(403);
+    }
     const refused = await rest(h, 'GET', '/v1/audit-events', { token: dba });
     expect(refused.status).toBe(403);
     expect(refused.body.error_code).toBe('GW.FORBIDDEN');

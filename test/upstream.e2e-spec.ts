@@ -55,6 +55,22 @@ describe('IAM token exchange and upstream failures', () => {
     expect(after['taurusdb.putLock'] - (before['taurusdb.putLock'] ?? 0)).toBe(1);
   });
 
+  it('retries a PUT refused with 401 once, with a fresh IAM token, and succeeds', async () => {
+    const token = await h.simulator.mintToken({ sub: 'put-401-pia', groups: ['dba'] });
+    const { projectId, id } = INSTANCES.financeStaging;
+    await injectFault(h, { route: 'taurusdb.putLock', status: 401, times: 1 });
+
+    const answer = await rest(h, 'PUT', lockPath(projectId, id), {
+      token,
+      body: lockBody('enable', 3),
+    });
+    expect(answer.status).toBe(200);
+    const calls = h.simulator.calls();
+    expect(calls['taurusdb.putLock']).toBe(2);
+    // One exchange for the first token, one for the token that replaced the evicted one.
+    expect(calls['iam.oidc']).toBe(2);
+  });
+
   it('answers 502 UPSTREAM_ERROR when TaurusDB fails with 500, and records the failure', async () => {
     const token = await h.simulator.mintToken({ sub: 'failing-fred', groups: ['dba', 'auditor'] });
     const { projectId, id } = INSTANCES.financeStaging;

@@ -1,6 +1,6 @@
 import { Controller, Get, Query, Req } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AUDIT_COLUMNS, type AuditEvent } from '../audit/audit-record.js';
+import { AUDIT_COLUMNS, AUDIT_LIST_DEFAULT_LIMIT, type AuditEvent } from '../audit/audit-record.js';
 import { callContextOf, type GatewayRequest } from '../common/gateway-request.js';
 import { AuditEventsService } from './audit-events.service.js';
 import { AuditEventsQueryDto } from './dto/audit-events.query.js';
@@ -33,7 +33,7 @@ export class AuditEventsController {
         since: query.since,
         until: query.until,
       },
-      query.limit ?? 50,
+      query.limit ?? AUDIT_LIST_DEFAULT_LIMIT,
       query.cursor,
     );
     return { events: page.events.map(toRestEvent), next_cursor: page.nextCursor };

@@ -96,6 +96,12 @@ export class ChainVerifier {
     return true;
   }
 
+  /** A stored row that cannot even be decoded has been tampered with too. */
+  addUnreadable(seq: number, id: string, reason: string): false {
+    this.broken ??= { seq, id, reason };
+    return false;
+  }
+
   result(): VerifyResult {
     return this.broken
       ? { ok: false, rows: this.verified, firstBroken: this.broken }

@@ -107,3 +107,4 @@ export const AUDIT_COLUMNS: { readonly [K in keyof AuditEvent]-?: string } = {
 };
 
 export const AUDIT_LIST_MAX_LIMIT = 500;
+export const AUDIT_LIST_DEFAULT_LIMIT = 50;

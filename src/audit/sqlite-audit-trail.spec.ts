@@ -189,6 +189,16 @@ describe('SqliteAuditTrail', () => {
       });
     });
 
+    it('names a row whose stored reasons no longer decode instead of giving up', async () => {
+      tamper(`UPDATE audit_events SET decision_reasons = 'not json' WHERE seq = 4`);
+
+      expect(await trail.verify()).toMatchObject({
+        ok: false,
+        rows: 3,
+        firstBroken: { seq: 4, id: rows[3].id, reason: expect.stringMatching(/unreadable/) },
+      });
+    });
+
     it('finds a deleted row', async () => {
       tamper('DELETE FROM audit_events WHERE seq = 2');
 

@@ -16,7 +16,7 @@ import {
   type ChainHead,
   type SealFields,
   sealRow,
-  verifyChain,
+  ChainVerifier,
   type VerifyResult,
 } from './audit-chain.js';
 import {
@@ -280,7 +280,18 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnModu
       const rows = db
         .prepare('SELECT * FROM audit_events WHERE seq IS NOT NULL ORDER BY seq')
         .iterate() as IterableIterator<SqliteAuditRow>;
-      return verifyChain(mapRows(rows));
+      const verifier = new ChainVerifier();
+      for (const row of rows) {
+        let event: AuditEvent;
+        try {
+          event = toEvent(row);
+        } catch (error) {
+          verifier.addUnreadable(row.seq ?? 0, row.id, (error as Error).message);
+          break;
+        }
+        if (!verifier.add(event)) break;
+      }
+      return verifier.result();
     });
   }
 
@@ -414,10 +425,6 @@ function decodeReasons(row: SqliteAuditRow): string[] {
   } catch {
     throw new Error(`audit row seq ${row.seq} (id ${row.id}) has unreadable decision_reasons`);
   }
-}
-
-function* mapRows(rows: Iterable<SqliteAuditRow>): Generator<AuditEvent> {
-  for (const row of rows) yield toEvent(row);
 }
 
 function encodeCursor(id: string): string {

@@ -53,7 +53,7 @@ export class InternalTokenVerifier {
   }
 
   private toGatewayError(error: unknown): GatewayError {
-    if (error instanceof errors.JWKSTimeout || isNetworkFailure(error)) {
+    if (isKeySetFailure(error)) {
       this.logger.error('internal JWKS could not be fetched');
       return new GatewayError(
         GwCode.UPSTREAM_UNAVAILABLE,
@@ -80,6 +80,15 @@ export class InternalTokenVerifier {
   }
 }
 
-function isNetworkFailure(error: unknown): boolean {
-  return error instanceof TypeError && /fetch failed/i.test(error.message);
+/**
+ * The key set could not be had (unreachable, slow, not 200, not a key set): that is the
+ * identity provider's failure, not the caller's, and must not read as "your token is bad".
+ */
+function isKeySetFailure(error: unknown): boolean {
+  return (
+    error instanceof errors.JWKSTimeout ||
+    error instanceof errors.JWKSInvalid ||
+    (error instanceof errors.JOSEError && error.code === 'ERR_JOSE_GENERIC') ||
+    (error instanceof TypeError && /fetch failed/i.test(error.message))
+  );
 }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import type { LoadedPolicy } from './policy-loader.js';
 import { ANY, type PolicyRule } from './policy-rule.js';
-import type { PolicyDecision, PolicyRequest } from './policy.types.js';
+import type { CallerRequest, PolicyDecision, PolicyRequest } from './policy.types.js';
 import { PolicyStore } from './policy-store.js';
 
 const allows = (allowlist: readonly string[], value: string): boolean =>
@@ -10,26 +10,14 @@ const allows = (allowlist: readonly string[], value: string): boolean =>
 
 const list = (values: readonly string[]): string => values.join(', ');
 
-/** Every condition of the rule the request fails, in words; empty when the rule matches. */
-function failedConditions(rule: PolicyRule, request: PolicyRequest): string[] {
+/** The conditions that depend on the caller and the request alone, not on the instance. */
+function callerFailures(rule: PolicyRule, request: CallerRequest): string[] {
   const failures: string[] = [];
   if (!rule.groups.includes(ANY) && !request.groups.some((group) => rule.groups.includes(group))) {
     failures.push(`caller groups [${list(request.groups)}] not in [${list(rule.groups)}]`);
   }
   if (!allows(rule.projects, request.projectId)) {
     failures.push(`project ${request.projectId} not in allowlist`);
-  }
-  if (!allows(rule.enterpriseProjects, request.enterpriseProjectId)) {
-    failures.push(`enterprise project ${request.enterpriseProjectId} not in allowlist`);
-  }
-  const instanceTags = new Map(request.tags.map((tag) => [tag.key, tag.value]));
-  for (const [key, allowed] of Object.entries(rule.tags)) {
-    const value = instanceTags.get(key);
-    if (value === undefined) {
-      failures.push(`tag ${key} missing`);
-    } else if (!allows(allowed, value)) {
-      failures.push(`tag ${key}=${value} not allowed (allowed: ${list(allowed)})`);
-    }
   }
   if (!rule.actions.includes(request.action)) {
     failures.push(`action ${request.action} not allowed (allowed: ${list(rule.actions)})`);
@@ -46,17 +34,53 @@ function failedConditions(rule: PolicyRule, request: PolicyRequest): string[] {
   return failures;
 }
 
+function instanceFailures(rule: PolicyRule, request: PolicyRequest): string[] {
+  const failures: string[] = [];
+  if (!allows(rule.enterpriseProjects, request.enterpriseProjectId)) {
+    failures.push(`enterprise project ${request.enterpriseProjectId} not in allowlist`);
+  }
+  const instanceTags = new Map(request.tags.map((tag) => [tag.key, tag.value]));
+  for (const [key, allowed] of Object.entries(rule.tags)) {
+    const value = instanceTags.get(key);
+    if (value === undefined) {
+      failures.push(`tag ${key} missing`);
+    } else if (!allows(allowed, value)) {
+      failures.push(`tag ${key}=${value} not allowed (allowed: ${list(allowed)})`);
+    }
+  }
+  return failures;
+}
+
+function denied(policy: LoadedPolicy, reasons: string[]): PolicyDecision {
+  return { allowed: false, ruleId: null, reasons, policyVersion: policy.version };
+}
+
 /** Deny by default: the first rule that matches in every respect allows the request. */
 export function decide(policy: LoadedPolicy, request: PolicyRequest): PolicyDecision {
   const reasons: string[] = [];
   for (const rule of policy.rules) {
-    const failures = failedConditions(rule, request);
+    const failures = [...callerFailures(rule, request), ...instanceFailures(rule, request)];
     if (failures.length === 0) {
       return { allowed: true, ruleId: rule.id, reasons: [], policyVersion: policy.version };
     }
     reasons.push(`${rule.id}: ${failures.join('; ')}`);
   }
-  return { allowed: false, ruleId: null, reasons, policyVersion: policy.version };
+  return denied(policy, reasons);
+}
+
+/**
+ * The denial that needs no instance details: when no rule can match whatever the instance,
+ * the gateway answers without asking IAM or TaurusDB anything, so a caller with no rights can
+ * neither make upstream calls nor learn an instance's enterprise project or tags.
+ */
+export function denyForCaller(policy: LoadedPolicy, request: CallerRequest): PolicyDecision | null {
+  const reasons: string[] = [];
+  for (const rule of policy.rules) {
+    const failures = callerFailures(rule, request);
+    if (failures.length === 0) return null;
+    reasons.push(`${rule.id}: ${failures.join('; ')}`);
+  }
+  return denied(policy, reasons);
 }
 
 @Injectable()
@@ -67,7 +91,16 @@ export class PolicyEvaluator {
   ) {}
 
   evaluate(request: PolicyRequest): PolicyDecision {
-    const decision = decide(this.store.current(), request);
+    return this.counted(decide(this.store.current(), request));
+  }
+
+  /** A denial decided from the caller alone, or null when the instance must be looked at. */
+  denyForCaller(request: CallerRequest): PolicyDecision | null {
+    const decision = denyForCaller(this.store.current(), request);
+    return decision && this.counted(decision);
+  }
+
+  private counted(decision: PolicyDecision): PolicyDecision {
     this.metrics.policyDecisions.inc({
       allowed: String(decision.allowed),
       rule: decision.ruleId ?? 'none',

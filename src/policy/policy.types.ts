@@ -12,6 +12,9 @@ export interface PolicyRequest {
   retentionDays?: number;
 }
 
+/** What is known before the instance is looked up. */
+export type CallerRequest = Omit<PolicyRequest, 'enterpriseProjectId' | 'tags'>;
+
 export interface PolicyDecision {
   allowed: boolean;
   /** The rule that allowed the request; null when denied. */

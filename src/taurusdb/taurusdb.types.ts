@@ -1,3 +1,4 @@
+import type { VaultLockAction } from '../vault-lock/vault-lock.rules.js';
 /** Shapes of TaurusDB's answers and requests (DESIGN §1), as the gateway uses them. */
 
 export interface InstanceTag {
@@ -24,8 +25,6 @@ export interface VaultLockInfo {
     lock_end_time?: number | null;
   };
 }
-
-export type VaultLockAction = 'enable' | 'extend';
 
 /** `PUT .../backups/vault-lock` request body. */
 export interface SetVaultLockBody {

@@ -9,7 +9,7 @@ import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { toGatewayError } from '../common/to-gateway-error.js';
 import { PolicyEvaluator } from '../policy/policy-evaluator.js';
 import { PolicyStore } from '../policy/policy-store.js';
-import type { PolicyAction, PolicyDecision } from '../policy/policy.types.js';
+import type { CallerRequest, PolicyAction, PolicyDecision } from '../policy/policy.types.js';
 import { TaurusDbClient } from '../taurusdb/taurusdb-client.js';
 import type { UpstreamCredentials } from '../taurusdb/taurusdb-client.js';
 import type { InstanceDetails } from '../taurusdb/taurusdb.types.js';
@@ -64,12 +64,16 @@ export class VaultLockService {
   async setLock(ctx: CallContext, command: SetVaultLockCommand): Promise<SetVaultLockResult> {
     const startedMs = this.clock.monotonicMs();
     const elapsedMs = () => Math.round(this.clock.monotonicMs() - startedMs);
-    let decision: PolicyDecision;
-    try {
-      const instance = await this.instanceOf(ctx, command);
-      decision = this.decide(ctx, command, command.action, instance, command.retentionDays);
-    } catch (error) {
-      throw await this.recordFailureBeforeDecision(ctx, command, error, elapsedMs);
+    let decision = this.policy.denyForCaller(
+      callerRequestOf(ctx, command, command.action, command.retentionDays),
+    );
+    if (!decision) {
+      try {
+        const instance = await this.instanceOf(ctx, command);
+        decision = this.decide(ctx, command, command.action, instance, command.retentionDays);
+      } catch (error) {
+        throw await this.recordFailureBeforeDecision(ctx, command, error, elapsedMs);
+      }
     }
 
     const attempt = attemptOf(ctx, command, decisionFields(decision));
@@ -92,10 +96,19 @@ export class VaultLockService {
     const auditId = await this.audit.recordAttempt(attempt);
     try {
       await this.withIamToken(ctx, command.projectId, (credentials) =>
-        this.taurusDb.setVaultLock(credentials, command.projectId, command.instanceId, {
-          backup_vaultlock_info: { lock_retention_days: command.retentionDays, lock_policy: true },
-          action: command.action,
-        }),
+        this.taurusDb.setVaultLock(
+          credentials,
+          command.projectId,
+          command.instanceId,
+          {
+            backup_vaultlock_info: {
+              lock_retention_days: command.retentionDays,
+              lock_policy: true,
+            },
+            action: command.action,
+          },
+          ctx.requestId,
+        ),
       );
     } catch (error) {
       const failure = toGatewayError(error);
@@ -112,13 +125,15 @@ export class VaultLockService {
   }
 
   async showLock(ctx: CallContext, target: LockTarget): Promise<VaultLockState> {
+    const callerDenial = this.policy.denyForCaller(callerRequestOf(ctx, target, 'show'));
+    if (callerDenial) throw policyDenied(callerDenial);
     const instance = await this.instanceOf(ctx, target);
     const decision = this.decide(ctx, target, 'show', instance);
     if (!decision.allowed) {
       throw policyDenied(decision);
     }
     const upstream = await this.withIamToken(ctx, target.projectId, (credentials) =>
-      this.taurusDb.getVaultLock(credentials, target.projectId, target.instanceId),
+      this.taurusDb.getVaultLock(credentials, target.projectId, target.instanceId, ctx.requestId),
     );
     const info = upstream.backup_vaultlock_info;
     const enabled = info?.lock_policy === true;
@@ -134,7 +149,7 @@ export class VaultLockService {
 
   private instanceOf(ctx: CallContext, target: LockTarget): Promise<InstanceDetails> {
     return this.withIamToken(ctx, target.projectId, (credentials) =>
-      this.taurusDb.getInstance(credentials, target.projectId, target.instanceId),
+      this.taurusDb.getInstance(credentials, target.projectId, target.instanceId, ctx.requestId),
     );
   }
 
@@ -146,12 +161,9 @@ export class VaultLockService {
     retentionDays?: number,
   ): PolicyDecision {
     return this.policy.evaluate({
-      groups: ctx.principal.groups,
-      projectId: target.projectId,
+      ...callerRequestOf(ctx, target, action, retentionDays),
       enterpriseProjectId: instance.enterpriseProjectId,
       tags: instance.tags,
-      action,
-      retentionDays,
     });
   }
 
@@ -205,7 +217,12 @@ export class VaultLockService {
     try {
       await this.audit.complete(auditId, completion);
     } catch {
-      this.logger.error(`audit row ${auditId} could not be sealed; it stays open until reconciled`);
+      // What the gateway knew is kept here: the reconcile can only say `unknown`.
+      this.logger.error(
+        `audit row ${auditId} could not be sealed as ${completion.outcome}` +
+          ` (upstream ${completion.upstreamStatus ?? '-'}, ${completion.errorCode ?? 'no error'});` +
+          ' it stays open until the start-up reconcile closes it as unknown',
+      );
     }
   }
 }
@@ -233,6 +250,15 @@ function attemptOf(
     dryRun: command.dryRun,
     ...decision,
   };
+}
+
+function callerRequestOf(
+  ctx: CallContext,
+  target: LockTarget,
+  action: PolicyAction,
+  retentionDays?: number,
+): CallerRequest {
+  return { groups: ctx.principal.groups, projectId: target.projectId, action, retentionDays };
 }
 
 function policyDenied(decision: PolicyDecision, auditId?: string): GatewayError {

@@ -11,7 +11,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { AUDIT_LIST_MAX_LIMIT } from '../../audit/audit-record.js';
+import { AUDIT_LIST_DEFAULT_LIMIT, AUDIT_LIST_MAX_LIMIT } from '../../audit/audit-record.js';
 import { IsInstanceId, IsProjectId } from '../../common/id-validators.js';
 
 export enum AuditOutcomeEnum {
@@ -61,11 +61,12 @@ export class AuditEventsArgs {
   @Type(() => AuditEventFilter)
   filter?: AuditEventFilter;
 
-  @Field(() => Int, { defaultValue: 50 })
+  @Field(() => Int, { nullable: true, defaultValue: AUDIT_LIST_DEFAULT_LIMIT })
+  @IsOptional()
   @IsInt({ message: FIRST_RULE })
   @Min(1, { message: FIRST_RULE })
   @Max(AUDIT_LIST_MAX_LIMIT, { message: FIRST_RULE })
-  first!: number;
+  first?: number | null;
 
   @Field(() => String, { nullable: true })
   @IsOptional()

@@ -2,6 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsDate, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import {
+  AUDIT_LIST_DEFAULT_LIMIT,
   AUDIT_LIST_MAX_LIMIT,
   AUDIT_OUTCOMES,
   type AuditOutcome,
@@ -38,7 +39,7 @@ export class AuditEventsQueryDto {
   @IsDate({ message: 'must be an ISO-8601 date-time' })
   until?: Date;
 
-  @ApiPropertyOptional({ default: 50, maximum: AUDIT_LIST_MAX_LIMIT })
+  @ApiPropertyOptional({ default: AUDIT_LIST_DEFAULT_LIMIT, maximum: AUDIT_LIST_MAX_LIMIT })
   @IsOptional()
   @Type(() => Number)
   @IsInt({ message: LIMIT_RULE })
