@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { SERVICE_ACCOUNT } from '../src/simulator/simulator.js';
+import { SERVICE_ACCOUNT, type RouteName } from '../src/simulator/simulator.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import { lockBody, lockPath, rest } from './support/clients.js';
 import { startHarness } from './support/gateway-harness.js';
@@ -14,14 +14,16 @@ const serviceAccountEnv = {
   IAM_PASSWORD: SERVICE_ACCOUNT.password,
 };
 
-describe.each([
+const modes: { mode: string; exchange: RouteName; env: Record<string, string> }[] = [
   { mode: 'password', exchange: 'iam.password', env: {} },
   {
     mode: 'agency',
     exchange: 'iam.assumeRole',
     env: { IAM_AGENCY_DOMAIN: 'sim-domain', IAM_AGENCY_NAME: 'vault-lock-agency' },
   },
-])('IAM_TOKEN_MODE=$mode', ({ mode, exchange, env }) => {
+];
+
+describe.each(modes)('IAM_TOKEN_MODE=$mode', ({ mode, exchange, env }) => {
   it('locks through the service account, with one exchange shared by every caller', async () => {
     const h = await startHarness({ IAM_TOKEN_MODE: mode, ...serviceAccountEnv, ...env });
     try {

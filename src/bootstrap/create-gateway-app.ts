@@ -3,6 +3,8 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Logger } from 'nestjs-pino';
 import { AppModule } from '../app.module.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
+import { appConfig } from '../config/app.config.js';
+import { answerClientError, answerFrameworkError } from './client-error.js';
 import { setupOpenApi } from './openapi.js';
 import { acceptJsonBodiesOnly } from './json-body.js';
 import { installRequestHooks } from './request-hooks.js';
@@ -13,14 +15,25 @@ export const BODY_LIMIT_BYTES = 16 * 1024;
 
 /** Builds the gateway as `main.ts` runs it; the end-to-end tests build it the same way. */
 export async function createGatewayApp(): Promise<NestFastifyApplication> {
+  // Read here, not through Nest: the adapter's options are fixed before the module exists.
+  const { requestTimeoutMs } = appConfig();
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: requestIdFor,
     requestIdHeader: false,
-    // Slow clients are cut off instead of holding sockets.
-    connectionTimeout: 30_000,
-    requestTimeout: 30_000,
+    // Slow clients are cut off instead of holding sockets. There is deliberately no idle-socket
+    // timeout: it would also cut a caller off while its mutation is still running upstream,
+    // leaving it without the answer to an irreversible call.
+    requestTimeout: requestTimeoutMs,
     keepAliveTimeout: 72_000,
+    // Node checks these two only every 30 s by default, which would let a slow client hold its
+    // socket for up to twice the timeout; its own headers timeout would be 60 s.
+    http: {
+      headersTimeout: requestTimeoutMs,
+      connectionsCheckingInterval: Math.ceil(requestTimeoutMs / 4),
+    },
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
     routerOptions: { maxParamLength: 128 },
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {

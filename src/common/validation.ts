@@ -14,6 +14,25 @@ function violations(errors: ValidationError[], parent = ''): string[] {
 }
 
 /**
+ * class-validator's whitelist looks field names up in a plain object, so a field named after an
+ * `Object.prototype` member (`constructor`, `hasOwnProperty`, ...) passes as known. Those are
+ * found here, at any depth, and named like any other unknown field.
+ */
+function inheritedKeyIn(value: unknown): string | undefined {
+  const pending: [unknown, string][] = [[value, '']];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [node, path] = next;
+    if (typeof node !== 'object' || node === null) continue;
+    for (const [key, child] of Object.entries(node)) {
+      const field = path ? `${path}.${key}` : key;
+      if (key in Object.prototype) return field;
+      pending.push([child, field]);
+    }
+  }
+  return undefined;
+}
+
+/**
  * One pipe for both channels. Unknown fields are refused rather than stripped: a caller who
  * misspells a field of an irreversible call must hear about it.
  */
@@ -35,6 +54,11 @@ export class GatewayValidationPipe extends ValidationPipe {
     if (metadata.type === 'body' && !isObject && this.toValidate(metadata)) {
       throw GatewayError.validation('body', 'must be a JSON object');
     }
+    // Only what a REST caller sent: GraphQL refuses unknown input fields itself, and the request
+    // and context objects other parameters receive are not JSON.
+    const sentByCaller = ['body', 'query', 'param'].includes(metadata.type);
+    const inherited = sentByCaller ? inheritedKeyIn(value) : undefined;
+    if (inherited) throw GatewayError.validation(inherited, 'unknown field is not allowed');
     return super.transform(value, metadata);
   }
 }

@@ -10,6 +10,7 @@ class AppEnv {
   LOG_LEVEL?: string;
   /** Where log lines go instead of stdout; the test suite uses it to scan every line it wrote. */
   @IsOptional() @IsString() LOG_FILE?: string;
+  @IsOptional() @IsInt() @Min(1) HTTP_REQUEST_TIMEOUT_MS?: number;
 }
 
 export interface AppConfig {
@@ -17,6 +18,8 @@ export interface AppConfig {
   production: boolean;
   logLevel: string;
   logFile?: string;
+  /** Time a client has to send its headers, and its whole request, before it is cut off. */
+  requestTimeoutMs: number;
 }
 
 export const appConfig = registerAs('app', (): AppConfig => {
@@ -26,5 +29,6 @@ export const appConfig = registerAs('app', (): AppConfig => {
     production: env.NODE_ENV === 'production',
     logLevel: env.LOG_LEVEL ?? 'info',
     logFile: env.LOG_FILE,
+    requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS ?? 30_000,
   };
 });

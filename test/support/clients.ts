@@ -105,3 +105,10 @@ export async function simulatorAdmin(
   });
   if (!response.ok) throw new Error(`simulator admin ${path}: ${response.status}`);
 }
+
+/** Calls the simulator saw from the gateway to IAM and TaurusDB; the IdP's JWKS does not count. */
+export function upstreamCalls(harness: Harness): number {
+  return Object.entries(harness.simulator.calls())
+    .filter(([route]) => !route.startsWith('idp.'))
+    .reduce((sum, [, count]) => sum + count, 0);
+}

@@ -2,6 +2,7 @@ import type { ApolloDriverConfig } from '@nestjs/apollo';
 import type { FastifyReply } from 'fastify';
 import type { AppConfig } from '../../config/app.config.js';
 import type { GatewayRequest, GraphqlContext } from '../gateway-request.js';
+import { documentLimitsRule } from './document-limits.rule.js';
 import { formatGraphqlError } from './format-graphql-error.js';
 import { requestIdPlugin } from './request-id.plugin.js';
 
@@ -16,6 +17,7 @@ export function graphqlOptions(config: AppConfig): ApolloDriverConfig {
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     autoTransformHttpErrors: false,
+    validationRules: [documentLimitsRule],
     formatError: formatGraphqlError,
     plugins: [requestIdPlugin],
     context: (req: GatewayRequest, reply: FastifyReply): GraphqlContext => ({ req, reply }),

@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { GwCode } from '../common/gateway-error.js';
+
+const refusals: Record<string, { status: number; message: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, message: 'headers: must be at most 16 KB in total' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, message: 'request: not received in time' },
+};
+const malformed = { status: 400, message: 'request: malformed HTTP' };
+
+/**
+ * Node refuses some requests before Fastify sees them (headers too large, CR/LF or other bytes
+ * HTTP forbids, too slow). They still get the contract's error shape; the request id is a new
+ * one, since a header of a request that could not be parsed is not to be trusted or echoed.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const { status, message } = refusals[error.code ?? ''] ?? malformed;
+  if (socket.writable) {
+    const requestId = randomUUID();
+    const body = JSON.stringify({
+      error_code: GwCode.VALIDATION,
+      error_msg: message,
+      request_id: requestId,
+    });
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+const routerRefusals: Record<string, string> = {
+  FST_ERR_BAD_URL: 'path: malformed percent-encoding',
+  FST_ERR_MAX_PARAM_LENGTH: 'path: a path parameter is too long',
+};
+
+/**
+ * Fastify's router refuses some paths before any hook runs (bad percent-encoding, an over-long
+ * parameter); Nest would send Fastify's own body, which echoes the path. These get the
+ * contract's shape and the request id like every other answer.
+ */
+export function answerFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  void reply
+    .code(error.statusCode ?? 400)
+    .header('x-request-id', request.id)
+    .send({
+      error_code: GwCode.VALIDATION,
+      error_msg: routerRefusals[error.code] ?? 'path: refused',
+      request_id: request.id,
+    });
+}
