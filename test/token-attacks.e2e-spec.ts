@@ -1,9 +1,12 @@
 // Proves, beyond authentication.e2e-spec.ts: a flood of unknown `kid`s costs at most one JWKS
 // refetch per cooldown; malformed base64, `nbf` beyond the clock skew, a genuinely signed but
 // oversized token and a token in the query string are all refused with 401, with no IAM exchange
-// and no upstream call.
+// and no upstream call; so is a correctly signed token that repeats a claim.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { generateKeyPair, SignJWT } from 'jose';
+import { sign as cryptoSign, KeyObject, type webcrypto } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import {
   graphql,
@@ -118,3 +121,53 @@ describe('token attacks', () => {
     }
   });
 });
+
+describe('a correctly signed token that repeats a claim', () => {
+  it('is refused with 401, while the same token without the repeat is accepted', async () => {
+    // The test is its own identity provider here: only the holder of a signing key can make a
+    // valid signature over a payload that repeats a claim, and no IdP API mints one.
+    const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'test-idp-key', alg: 'RS256', use: 'sig' };
+    const jwksServer = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+    const { port } = jwksServer.address() as AddressInfo;
+    const issuer = 'https://test-idp.example';
+    const h = await startHarness({
+      AUTH_JWKS_URL: `http://127.0.0.1:${port}/jwks`,
+      AUTH_ISSUER: issuer,
+      AUTH_AUDIENCE: 'vault-lock-gateway',
+    });
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      const claims = `"iss":"${issuer}","aud":"vault-lock-gateway","exp":${now + 600},"groups":["dba"]`;
+      const sign = async (payload: string) => {
+        const signingInput = `${b64url('{"alg":"RS256","kid":"test-idp-key"}')}.${b64url(payload)}`;
+        const signature = cryptoSign(
+          'sha256',
+          Buffer.from(signingInput),
+          KeyObject.from(privateKey as webcrypto.CryptoKey),
+        );
+        return `${signingInput}.${signature.toString('base64url')}`;
+      };
+      const path = lockPath(projectId, instanceId);
+
+      const repeated = await sign(`{"sub":"reader",${claims},"sub":"admin"}`);
+      const refused = await rest(h, 'GET', path, { token: repeated });
+      expect(refused.status).toBe(401);
+      expect(refused.body.error_msg).toMatch(/sub appears more than once/);
+
+      // Past authentication, IAM refuses this IdP's token: a 403 from IAM, not a 401.
+      const single = await sign(`{"sub":"reader",${claims}}`);
+      const accepted = await rest(h, 'GET', path, { token: single });
+      expect(accepted.body.error_code).toBe('GW.IAM_REFUSED');
+    } finally {
+      await h.close();
+      await new Promise((resolve) => jwksServer.close(resolve));
+    }
+  });
+});
+
+const b64url = (text: string) => Buffer.from(text).toString('base64url');

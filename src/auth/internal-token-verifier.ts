@@ -42,6 +42,12 @@ export class InternalTokenVerifier {
     } catch (error) {
       throw this.toGatewayError(error);
     }
+    const repeated = repeatedClaim(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
+    if (repeated !== undefined) {
+      // JSON parsers keep the last copy and other verifiers may keep the first: a token that
+      // says two things must not be read as either.
+      throw GatewayError.unauthenticated(`token claim ${repeated} appears more than once`);
+    }
     return new Principal(payload.iss ?? '', payload.sub ?? '', this.groupsOf(payload), token);
   }
 
@@ -78,6 +84,29 @@ export class InternalTokenVerifier {
     }
     return GatewayError.unauthenticated('token malformed');
   }
+}
+
+/** The first top-level key that appears twice in a JSON object text jose already parsed. */
+export function repeatedClaim(json: string): string | undefined {
+  const seen = new Set<string>();
+  let depth = 0;
+  for (let i = 0; i < json.length; i += 1) {
+    const char = json[i];
+    if (char === '"') {
+      const start = i;
+      for (i += 1; json[i] !== '"'; i += 1) if (json[i] === '\\') i += 1;
+      if (depth === 1 && /^\s*:/.test(json.slice(i + 1, i + 16))) {
+        const key = JSON.parse(json.slice(start, i + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+      }
+    } else if (char === '{' || char === '[') {
+      depth += 1;
+    } else if (char === '}' || char === ']') {
+      depth -= 1;
+    }
+  }
+  return undefined;
 }
 
 /**
