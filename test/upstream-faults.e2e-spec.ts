@@ -1,0 +1,292 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import Database from 'better-sqlite3';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { INSTANCES } from '../src/simulator/fixtures.js';
+import type { RouteName } from '../src/simulator/simulator.js';
+import { injectFault, lockBody, lockPath, rest } from './support/clients.js';
+import { startHarness, type Harness } from './support/gateway-harness.js';
+
+const DEADLINE_MS = 600;
+/** A correctness bound, not a performance target: IAM and TaurusDB each get one deadline. */
+const ANSWER_BOUND_MS = DEADLINE_MS * 2 + 1000;
+const { projectId, id: instanceId } = INSTANCES.financeProd;
+
+interface AuditRow {
+  outcome: string;
+  upstream_status: number | null;
+  error_code: string | null;
+}
+
+function auditRow(h: Harness, auditId: string): AuditRow | undefined {
+  const db = new Database(h.auditPath, { readonly: true });
+  try {
+    return db
+      .prepare('SELECT outcome, upstream_status, error_code FROM audit_events WHERE id = ?')
+      .get(auditId) as AuditRow | undefined;
+  } finally {
+    db.close();
+  }
+}
+
+async function clearFaults(h: Harness): Promise<void> {
+  await fetch(`${h.simulator.url}/__admin/faults`, { method: 'DELETE' });
+}
+
+interface FaultCase {
+  name: string;
+  route: RouteName;
+  fault: Record<string, unknown>;
+  status: number;
+  errorCode: string;
+  /** The audit outcome: the PUT certainly not applied (failed), refused, or maybe applied. */
+  outcome: 'failed' | 'rejected' | 'unknown';
+  upstreamStatus: number | null;
+  /** PUTs that reached TaurusDB: a PUT that may have been applied is never sent again. */
+  puts: number;
+  retryAfter?: string;
+}
+
+/*
+ * Every fault is injected on one route, for every call to it, while a fresh caller enables the
+ * lock: the caller's IAM token is not cached yet, so IAM faults apply, and an instance lookup or
+ * PUT fault applies after IAM succeeded.
+ */
+const FAULTS: FaultCase[] = [
+  {
+    name: 'IAM cuts the connection (down)',
+    route: 'iam.oidc',
+    fault: { reset: true },
+    status: 503,
+    errorCode: 'GW.IAM_UNAVAILABLE',
+    outcome: 'failed',
+    upstreamStatus: null,
+    puts: 0,
+  },
+  {
+    name: 'IAM answers 503',
+    route: 'iam.oidc',
+    fault: { status: 503 },
+    status: 503,
+    errorCode: 'GW.IAM_UNAVAILABLE',
+    outcome: 'failed',
+    upstreamStatus: null,
+    puts: 0,
+  },
+  {
+    name: 'IAM is slower than the deadline',
+    route: 'iam.oidc',
+    fault: { latencyMs: 3 * DEADLINE_MS },
+    status: 504,
+    errorCode: 'GW.UPSTREAM_TIMEOUT',
+    outcome: 'failed',
+    upstreamStatus: null,
+    puts: 0,
+  },
+  {
+    name: 'the instance lookup is slower than the deadline',
+    route: 'taurusdb.instance',
+    fault: { latencyMs: 3 * DEADLINE_MS },
+    status: 504,
+    errorCode: 'GW.UPSTREAM_TIMEOUT',
+    outcome: 'failed',
+    upstreamStatus: null,
+    puts: 0,
+  },
+  {
+    name: 'the instance lookup keeps answering 503 (reads are retried, then given up)',
+    route: 'taurusdb.instance',
+    fault: { status: 503 },
+    status: 502,
+    errorCode: 'GW.UPSTREAM_ERROR',
+    outcome: 'failed',
+    upstreamStatus: 503,
+    puts: 0,
+  },
+  {
+    name: 'TaurusDB throttles the PUT with 429 and Retry-After',
+    route: 'taurusdb.putLock',
+    fault: { status: 429, retryAfterSeconds: 7 },
+    status: 429,
+    errorCode: 'APIGW.0308',
+    outcome: 'rejected',
+    upstreamStatus: 429,
+    puts: 1,
+    retryAfter: '7',
+  },
+  {
+    name: 'TaurusDB answers the PUT with 502 and its own error body',
+    route: 'taurusdb.putLock',
+    fault: { status: 502 },
+    status: 502,
+    errorCode: 'GW.UPSTREAM_ERROR',
+    outcome: 'failed',
+    upstreamStatus: 502,
+    puts: 1,
+  },
+  {
+    name: 'a proxy answers the PUT with 502 and no TaurusDB error body',
+    route: 'taurusdb.putLock',
+    fault: { status: 502, errorCode: 'Bad Gateway' },
+    status: 502,
+    errorCode: 'GW.UPSTREAM_ERROR',
+    outcome: 'unknown',
+    upstreamStatus: 502,
+    puts: 1,
+  },
+  {
+    name: 'TaurusDB answers the PUT with 503',
+    route: 'taurusdb.putLock',
+    fault: { status: 503 },
+    status: 502,
+    errorCode: 'GW.UPSTREAM_ERROR',
+    outcome: 'failed',
+    upstreamStatus: 503,
+    puts: 1,
+  },
+  {
+    name: 'the connection is reset in the middle of the PUT answer',
+    route: 'taurusdb.putLock',
+    fault: { reset: true },
+    status: 503,
+    errorCode: 'GW.UPSTREAM_UNAVAILABLE',
+    outcome: 'unknown',
+    upstreamStatus: null,
+    puts: 1,
+  },
+  {
+    name: 'the PUT answer is malformed JSON',
+    route: 'taurusdb.putLock',
+    fault: { malformed: true },
+    status: 502,
+    errorCode: 'GW.UPSTREAM_ERROR',
+    outcome: 'unknown',
+    upstreamStatus: null,
+    puts: 1,
+  },
+  {
+    name: 'the PUT answer is over the 1 MiB cap',
+    route: 'taurusdb.putLock',
+    fault: { oversizedBytes: 2 * 1024 * 1024 },
+    status: 502,
+    errorCode: 'GW.UPSTREAM_ERROR',
+    outcome: 'unknown',
+    upstreamStatus: null,
+    puts: 1,
+  },
+];
+
+describe('upstream faults map to the contract within the deadline', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    // The breaker stays out of this table: it has its own suite below.
+    h = await startHarness({
+      UPSTREAM_TIMEOUT_MS: String(DEADLINE_MS),
+      TAURUSDB_BREAKER_THRESHOLD: '1000',
+    });
+  });
+  afterAll(() => h.close());
+  beforeEach(async () => {
+    h.simulator.reset();
+    await clearFaults(h);
+  });
+
+  it.each(FAULTS)('$name → $status $errorCode, audited $outcome', async (c) => {
+    // A caller of its own, so that no IAM token is cached for it yet.
+    const token = await h.simulator.mintToken({ sub: `faulted-${FAULTS.indexOf(c)}` });
+    await injectFault(h, { route: c.route, ...c.fault });
+
+    const started = performance.now();
+    const answer = await rest(h, 'PUT', lockPath(projectId, instanceId), {
+      token,
+      body: lockBody('enable', 30),
+    });
+    const tookMs = performance.now() - started;
+
+    expect(answer.status).toBe(c.status);
+    expect(answer.body).toEqual({
+      error_code: c.errorCode,
+      error_msg: expect.any(String),
+      request_id: answer.headers.get('x-request-id'),
+    });
+    expect(answer.headers.get('retry-after')).toBe(c.retryAfter ?? null);
+    expect(tookMs).toBeLessThan(ANSWER_BOUND_MS);
+    expect(h.simulator.calls()['taurusdb.putLock'] ?? 0).toBe(c.puts);
+
+    const auditId = answer.headers.get('x-audit-id');
+    expect(auditId).toBeTruthy();
+    expect(auditRow(h, auditId as string)).toEqual({
+      outcome: c.outcome,
+      upstream_status: c.upstreamStatus,
+      error_code: c.errorCode,
+    });
+  });
+
+  it('retries a read whose connection was reset once, and the mutation then succeeds', async () => {
+    const token = await h.simulator.mintToken({ sub: 'retried-read-rhea' });
+    await injectFault(h, { route: 'taurusdb.instance', reset: true, times: 1 });
+
+    const answer = await rest(h, 'PUT', lockPath(projectId, instanceId), {
+      token,
+      body: lockBody('enable', 30),
+    });
+
+    expect(answer.status).toBe(200);
+    expect(h.simulator.calls()['taurusdb.instance']).toBe(2);
+    expect(auditRow(h, answer.headers.get('x-audit-id') as string)?.outcome).toBe('succeeded');
+  });
+});
+
+describe('circuit breaker to TaurusDB', () => {
+  const THRESHOLD = 3;
+  const HALF_OPEN_MS = 1500;
+  let h: Harness;
+  let token: string;
+
+  beforeAll(async () => {
+    h = await startHarness({
+      UPSTREAM_TIMEOUT_MS: String(DEADLINE_MS),
+      TAURUSDB_BREAKER_THRESHOLD: String(THRESHOLD),
+      TAURUSDB_BREAKER_HALF_OPEN_MS: String(HALF_OPEN_MS),
+    });
+    token = await h.simulator.mintToken({ sub: 'breaker-bea' });
+  });
+  afterAll(() => h.close());
+
+  const enable = (days: number) =>
+    rest(h, 'PUT', lockPath(projectId, instanceId), { token, body: lockBody('enable', days) });
+  const instanceCalls = () => h.simulator.calls()['taurusdb.instance'] ?? 0;
+
+  it('opens after repeated failures, answers fast without calling TaurusDB, and closes after recovery', async () => {
+    await injectFault(h, { route: 'taurusdb.instance', status: 503 });
+    // Each request makes one or more failing reads (they are retried) until the circuit opens.
+    for (let request = 0; request < THRESHOLD && instanceCalls() < THRESHOLD; request += 1) {
+      expect([502, 503]).toContain((await enable(30)).status);
+    }
+    expect(instanceCalls()).toBe(THRESHOLD);
+
+    // A call that got through now would wait out the deadline and answer 504: a 503 with no
+    // call counted is the circuit answering at once.
+    await clearFaults(h);
+    await injectFault(h, { route: 'taurusdb.instance', latencyMs: 5 * DEADLINE_MS });
+    const refused = await enable(30);
+    expect(refused.status).toBe(503);
+    expect(refused.body.error_code).toBe('GW.UPSTREAM_UNAVAILABLE');
+    expect(instanceCalls()).toBe(THRESHOLD);
+    expect(h.simulator.calls()['taurusdb.putLock'] ?? 0).toBe(0);
+    expect(auditRow(h, refused.headers.get('x-audit-id') as string)).toMatchObject({
+      outcome: 'failed',
+      error_code: 'GW.UPSTREAM_UNAVAILABLE',
+    });
+
+    await clearFaults(h);
+    await sleep(HALF_OPEN_MS + 200);
+    expect((await enable(30)).status).toBe(200);
+    const extended = await rest(h, 'PUT', lockPath(projectId, instanceId), {
+      token,
+      body: lockBody('extend', 60),
+    });
+    expect(extended.status).toBe(200);
+    expect(h.simulator.calls()['taurusdb.putLock']).toBe(2);
+  });
+});
