@@ -145,6 +145,21 @@ describe('SqliteAuditTrail', () => {
     expect(new Set(events.map((e) => e.id))).toEqual(new Set(ids));
   });
 
+  it('commits concurrent writes together, every one of them durable and chained', async () => {
+    const ids = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => trail.recordAttempt(anAttempt({ requestId: `g-${i}` }))),
+    );
+    await Promise.all(ids.map((id) => trail.complete(id, { outcome: 'succeeded', durationMs: 1 })));
+
+    expect(await writes(metrics)).toEqual({ 'attempt/ok': 40, 'outcome/ok': 40 });
+    const commits = (await metrics.auditCommitBatch.get()).values.find(
+      (v) => v.metricName === 'gateway_audit_commit_batch_size_count',
+    )?.value;
+    // 80 writes in a handful of transactions (one per burst), not 80 fsyncs.
+    expect(commits).toBeLessThan(10);
+    expect(await trail.verify()).toEqual({ ok: true, rows: 40 });
+  });
+
   it('refuses to seal a row twice or a row that does not exist', async () => {
     const id = await trail.recordAttempt(anAttempt());
     await trail.complete(id, succeeded);

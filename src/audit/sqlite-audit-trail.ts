@@ -64,6 +64,13 @@ interface SqliteAuditRow {
 
 type AuditWriteKind = 'attempt' | 'outcome' | 'sealed';
 
+interface PendingWrite {
+  kind: AuditWriteKind;
+  work: (db: Database.Database) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 const sqlList = (values: readonly string[]): string => values.map((v) => `'${v}'`).join(', ');
 
 /**
@@ -133,6 +140,7 @@ const CHAIN_HEAD = `SELECT seq, hash FROM audit_events
 export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(SqliteAuditTrail.name);
   private db: Database.Database | null = null;
+  private pending: PendingWrite[] = [];
 
   constructor(
     @Inject(auditConfig.KEY) private readonly config: AuditConfig,
@@ -187,41 +195,32 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnModu
     this.db = null;
   }
 
-  async recordAttempt(attempt: AuditAttempt): Promise<string> {
-    return this.write('attempt', (db) => {
+  recordAttempt(attempt: AuditAttempt): Promise<string> {
+    return this.groupCommit('attempt', (db) => {
       const open = this.openEvent(attempt, this.clock.now());
       db.prepare(INSERT_ROW).run(toRow(open));
       return open.id;
     });
   }
 
-  async complete(id: string, completion: AuditCompletion): Promise<void> {
-    this.write('outcome', (db) =>
-      db
-        .transaction(() => {
-          const row = db
-            .prepare('SELECT * FROM audit_events WHERE id = ? AND seq IS NULL')
-            .get(id) as SqliteAuditRow | undefined;
-          if (!row) {
-            throw GatewayError.internal(new Error(`audit row ${id} is not an open attempt`));
-          }
-          this.seal(db, toEvent(row), completion);
-        })
-        .immediate(),
-    );
+  complete(id: string, completion: AuditCompletion): Promise<void> {
+    return this.groupCommit('outcome', (db) => {
+      const row = db.prepare('SELECT * FROM audit_events WHERE id = ? AND seq IS NULL').get(id) as
+        SqliteAuditRow | undefined;
+      if (!row) {
+        throw GatewayError.internal(new Error(`audit row ${id} is not an open attempt`));
+      }
+      this.seal(db, toEvent(row), completion);
+    });
   }
 
-  async recordSealed(attempt: AuditAttempt, completion: AuditCompletion): Promise<string> {
-    return this.write('sealed', (db) =>
-      db
-        .transaction(() => {
-          const now = this.clock.now();
-          const sealed = sealRow(this.openEvent(attempt, now), this.head(db), completion, now);
-          db.prepare(INSERT_ROW).run(toRow(sealed));
-          return sealed.id;
-        })
-        .immediate(),
-    );
+  recordSealed(attempt: AuditAttempt, completion: AuditCompletion): Promise<string> {
+    return this.groupCommit('sealed', (db) => {
+      const now = this.clock.now();
+      const sealed = sealRow(this.openEvent(attempt, now), this.head(db), completion, now);
+      db.prepare(INSERT_ROW).run(toRow(sealed));
+      return sealed.id;
+    });
   }
 
   async reconcileOpenAttempts(): Promise<number> {
@@ -301,6 +300,49 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnModu
         `INSERT INTO audit_heartbeat (id, checked_at) VALUES (1, @now)
          ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`,
       ).run({ now: this.clock.now().toISOString() });
+    });
+  }
+
+  /**
+   * Group commit: the writes asked for while the event loop is busy are applied together in one
+   * BEGIN IMMEDIATE transaction, so concurrent requests share one fsync instead of queueing for
+   * one each. Every write runs under its own savepoint, so one that fails is rolled back alone,
+   * and no caller's promise resolves before the commit that made its row durable.
+   */
+  private groupCommit<T>(kind: AuditWriteKind, work: (db: Database.Database) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ kind, work, resolve: resolve as (value: unknown) => void, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    const outcomes: { value?: unknown; error?: unknown }[] = [];
+    try {
+      this.guard('group commit', (db) =>
+        db
+          .transaction(() => {
+            for (const job of batch) {
+              try {
+                outcomes.push({ value: this.write(job.kind, db.transaction(job.work)) });
+              } catch (error) {
+                outcomes.push({ error });
+              }
+            }
+          })
+          .immediate(),
+      );
+    } catch (error) {
+      for (const job of batch) job.reject(error);
+      return;
+    }
+    this.metrics.auditCommitBatch.observe(batch.length);
+    batch.forEach((job, index) => {
+      const { value, error } = outcomes[index];
+      if (error === undefined) job.resolve(value);
+      else job.reject(error);
     });
   }
 

@@ -55,8 +55,15 @@ export class GatewayMetrics {
 
   readonly auditWrites = new Counter({
     name: 'gateway_audit_writes_total',
-    help: 'Audit store writes, by kind (attempt, outcome) and result (ok, error)',
+    help: 'Audit store writes, by kind (attempt, outcome, sealed) and result (ok, error)',
     labelNames: ['kind', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly auditCommitBatch = new Histogram({
+    name: 'gateway_audit_commit_batch_size',
+    help: 'Audit writes per group commit (one fsync each)',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
     registers: [this.registry],
   });
 
