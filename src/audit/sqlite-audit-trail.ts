@@ -141,6 +141,7 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnModu
   private readonly logger = new Logger(SqliteAuditTrail.name);
   private db: Database.Database | null = null;
   private pending: PendingWrite[] = [];
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(
     @Inject(auditConfig.KEY) private readonly config: AuditConfig,
@@ -191,22 +192,34 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnModu
   }
 
   close(): void {
+    this.statements.clear();
     this.db?.close();
     this.db = null;
+  }
+
+  /** Statements are compiled once per connection: preparing one costs more than running it. */
+  private statement(db: Database.Database, sql: string): Database.Statement {
+    let prepared = this.statements.get(sql);
+    if (!prepared) {
+      prepared = db.prepare(sql);
+      this.statements.set(sql, prepared);
+    }
+    return prepared;
   }
 
   recordAttempt(attempt: AuditAttempt): Promise<string> {
     return this.groupCommit('attempt', (db) => {
       const open = this.openEvent(attempt, this.clock.now());
-      db.prepare(INSERT_ROW).run(toRow(open));
+      this.statement(db, INSERT_ROW).run(toRow(open));
       return open.id;
     });
   }
 
   complete(id: string, completion: AuditCompletion): Promise<void> {
     return this.groupCommit('outcome', (db) => {
-      const row = db.prepare('SELECT * FROM audit_events WHERE id = ? AND seq IS NULL').get(id) as
-        SqliteAuditRow | undefined;
+      const row = this.statement(db, 'SELECT * FROM audit_events WHERE id = ? AND seq IS NULL').get(
+        id,
+      ) as SqliteAuditRow | undefined;
       if (!row) {
         throw GatewayError.internal(new Error(`audit row ${id} is not an open attempt`));
       }
@@ -218,7 +231,7 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnModu
     return this.groupCommit('sealed', (db) => {
       const now = this.clock.now();
       const sealed = sealRow(this.openEvent(attempt, now), this.head(db), completion, now);
-      db.prepare(INSERT_ROW).run(toRow(sealed));
+      this.statement(db, INSERT_ROW).run(toRow(sealed));
       return sealed.id;
     });
   }
@@ -229,9 +242,10 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnModu
       (db) =>
         db
           .transaction(() => {
-            const open = db
-              .prepare('SELECT * FROM audit_events WHERE seq IS NULL ORDER BY id')
-              .all() as SqliteAuditRow[];
+            const open = this.statement(
+              db,
+              'SELECT * FROM audit_events WHERE seq IS NULL ORDER BY id',
+            ).all() as SqliteAuditRow[];
             for (const row of open) {
               this.seal(db, toEvent(row), {
                 outcome: 'unknown',
@@ -265,9 +279,10 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnModu
     const where = applied.length > 0 ? `WHERE ${applied.map(([sql]) => sql).join(' AND ')}` : '';
 
     return this.guard('list', (db) => {
-      const rows = db
-        .prepare(`SELECT * FROM audit_events ${where} ORDER BY id DESC LIMIT ?`)
-        .all(...applied.map(([, value]) => value), limit + 1) as SqliteAuditRow[];
+      const rows = this.statement(
+        db,
+        `SELECT * FROM audit_events ${where} ORDER BY id DESC LIMIT ?`,
+      ).all(...applied.map(([, value]) => value), limit + 1) as SqliteAuditRow[];
       const events = rows.slice(0, limit).map(toEvent);
       const more = rows.length > limit;
       return { events, nextCursor: more ? encodeCursor(events[events.length - 1].id) : null };
@@ -276,9 +291,10 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnModu
 
   async verify(): Promise<VerifyResult> {
     return this.guard('verify', (db) => {
-      const rows = db
-        .prepare('SELECT * FROM audit_events WHERE seq IS NOT NULL ORDER BY seq')
-        .iterate() as IterableIterator<SqliteAuditRow>;
+      const rows = this.statement(
+        db,
+        'SELECT * FROM audit_events WHERE seq IS NOT NULL ORDER BY seq',
+      ).iterate() as IterableIterator<SqliteAuditRow>;
       const verifier = new ChainVerifier();
       for (const row of rows) {
         let event: AuditEvent;
@@ -296,7 +312,8 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnModu
 
   async checkWritable(): Promise<void> {
     this.guard('write probe', (db) => {
-      db.prepare(
+      this.statement(
+        db,
         `INSERT INTO audit_heartbeat (id, checked_at) VALUES (1, @now)
          ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`,
       ).run({ now: this.clock.now().toISOString() });
@@ -366,11 +383,11 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnModu
   /** Must run inside an immediate transaction, which holds the chain head still. */
   private seal(db: Database.Database, open: AuditEvent, completion: SealFields): void {
     const sealed = sealRow(open, this.head(db), completion, this.clock.now());
-    db.prepare(SEAL_ROW).run(toRow(sealed));
+    this.statement(db, SEAL_ROW).run(toRow(sealed));
   }
 
   private head(db: Database.Database): ChainHead | null {
-    return (db.prepare(CHAIN_HEAD).get() as ChainHead | undefined) ?? null;
+    return (this.statement(db, CHAIN_HEAD).get() as ChainHead | undefined) ?? null;
   }
 
   private write<T>(
