@@ -37,12 +37,17 @@ describe('IAM token exchange and upstream failures', () => {
 
   it('evicts a revoked IAM token once and retries once with a fresh one', async () => {
     const token = await h.simulator.mintToken({ sub: 'revoked-rita', groups: ['dba'] });
-    const { projectId, id } = INSTANCES.financeProd;
-    expect((await rest(h, 'GET', lockPath(projectId, id), { token })).status).toBe(200);
+    const warmed = INSTANCES.financeProd;
+    expect((await rest(h, 'GET', lockPath(warmed.projectId, warmed.id), { token })).status).toBe(
+      200,
+    );
     expect(h.simulator.calls()['iam.oidc']).toBe(1);
 
     await simulatorAdmin(h, 'tokens/revoke');
     const before = h.simulator.calls();
+    // Another instance of the same project: its details are not cached, so the lookup meets
+    // the 401 first.
+    const { projectId, id } = INSTANCES.financeStaging;
     const answer = await rest(h, 'PUT', lockPath(projectId, id), {
       token,
       body: lockBody('enable', 7),
@@ -51,8 +56,23 @@ describe('IAM token exchange and upstream failures', () => {
     const after = h.simulator.calls();
     expect(after['iam.oidc'] - before['iam.oidc']).toBe(1);
     // The instance lookup met the 401 and was repeated once; the PUT then went through once.
-    expect(after['taurusdb.instance'] - (before['taurusdb.instance'] ?? 0)).toBe(2);
-    expect(after['taurusdb.putLock'] - (before['taurusdb.putLock'] ?? 0)).toBe(1);
+    expect(after['taurusdb.instance'] - before['taurusdb.instance']).toBe(2);
+    expect(after['taurusdb.putLock'] - before['taurusdb.putLock']).toBe(1);
+  });
+
+  it('reuses instance details for a moment, one lookup shared by concurrent requests', async () => {
+    const token = await h.simulator.mintToken({ sub: 'cached-cora', groups: ['dba'] });
+    const { projectId, id } = INSTANCES.apacProd;
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        rest(h, 'PUT', `${lockPath(projectId, id)}?dry_run=true`, {
+          token,
+          body: lockBody('enable', 9),
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
+    expect(h.simulator.calls()['taurusdb.instance']).toBe(1);
   });
 
   it('retries a PUT refused with 401 once, with a fresh IAM token, and succeeds', async () => {

@@ -82,6 +82,7 @@ describe('TaurusDbClient against the simulator', () => {
       probeRegion: 'cn-north-4',
       breakerThreshold: 5,
       breakerHalfOpenMs: 10000,
+      instanceCacheMs: 0,
       ...config,
     };
     const client = new TaurusDbClient(

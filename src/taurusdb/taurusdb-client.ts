@@ -108,6 +108,9 @@ export class TaurusDbClient implements OnModuleDestroy {
       maxContentLength: MAX_ANSWER_BYTES,
       // A redirect would carry the IAM token to another host.
       maxRedirects: 0,
+      // Upstreams are reached directly; axios would otherwise read the proxy variables of the
+      // environment on every request, and a proxy would see the tokens.
+      proxy: false,
       responseType: 'text',
       transformResponse: (data: unknown) => data,
       validateStatus: () => true,

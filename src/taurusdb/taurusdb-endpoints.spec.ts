@@ -8,6 +8,7 @@ const config: TaurusDbConfig = {
   probeRegion: 'cn-north-4',
   breakerThreshold: 5,
   breakerHalfOpenMs: 10000,
+  instanceCacheMs: 0,
 };
 
 describe('TaurusDbEndpoints', () => {

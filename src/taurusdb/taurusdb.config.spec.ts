@@ -31,6 +31,7 @@ describe('taurusdbConfig', () => {
         TAURUSDB_ENDPOINTS:
           '{"ap-southeast-1":"https://gaussdbformysql.ap-southeast-1.myhuaweicloud.com//"}',
         TAURUSDB_BREAKER_THRESHOLD: '3',
+        TAURUSDB_INSTANCE_CACHE_MS: '500',
       }),
     ).toEqual({
       endpoint: 'https://gaussdb.{region}.myhuaweicloud.com',
@@ -38,6 +39,7 @@ describe('taurusdbConfig', () => {
       probeRegion: 'cn-north-4',
       breakerThreshold: 3,
       breakerHalfOpenMs: 10000,
+      instanceCacheMs: 500,
     });
   });
 

@@ -9,6 +9,8 @@ class TaurusDbEnv {
   @IsOptional() @Matches(REGION_PATTERN) TAURUSDB_PROBE_REGION?: string;
   @IsOptional() @IsInt() @Min(1) @Max(1000) TAURUSDB_BREAKER_THRESHOLD?: number;
   @IsOptional() @IsInt() @Min(10) @Max(600000) TAURUSDB_BREAKER_HALF_OPEN_MS?: number;
+  /** Never more than a few seconds: a tag change must reach the policy promptly. */
+  @IsOptional() @IsInt() @Min(0) @Max(5000) TAURUSDB_INSTANCE_CACHE_MS?: number;
 }
 
 export interface TaurusDbConfig {
@@ -22,6 +24,8 @@ export interface TaurusDbConfig {
   breakerThreshold: number;
   /** How long an open circuit answers fast before it lets one trial call through. */
   breakerHalfOpenMs: number;
+  /** How long instance details (enterprise project, tags) are reused; 0 fetches every time. */
+  instanceCacheMs: number;
 }
 
 const SAMPLE_REGION = 'cn-north-4';
@@ -81,5 +85,6 @@ export const taurusdbConfig = registerAs('taurusdb', (): TaurusDbConfig => {
     probeRegion: env.TAURUSDB_PROBE_REGION ?? SAMPLE_REGION,
     breakerThreshold: env.TAURUSDB_BREAKER_THRESHOLD ?? 5,
     breakerHalfOpenMs: env.TAURUSDB_BREAKER_HALF_OPEN_MS ?? 10000,
+    instanceCacheMs: env.TAURUSDB_INSTANCE_CACHE_MS ?? 2000,
   };
 });

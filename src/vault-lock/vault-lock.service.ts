@@ -10,6 +10,7 @@ import { toGatewayError } from '../common/to-gateway-error.js';
 import { PolicyEvaluator } from '../policy/policy-evaluator.js';
 import { PolicyStore } from '../policy/policy-store.js';
 import type { CallerRequest, PolicyAction, PolicyDecision } from '../policy/policy.types.js';
+import { InstanceDetailsCache } from '../taurusdb/instance-details-cache.js';
 import { TaurusDbClient } from '../taurusdb/taurusdb-client.js';
 import type { UpstreamCredentials } from '../taurusdb/taurusdb-client.js';
 import type { InstanceDetails } from '../taurusdb/taurusdb.types.js';
@@ -55,6 +56,7 @@ export class VaultLockService {
   constructor(
     private readonly iam: IamTokenProvider,
     private readonly taurusDb: TaurusDbClient,
+    private readonly instances: InstanceDetailsCache,
     private readonly policy: PolicyEvaluator,
     private readonly policyStore: PolicyStore,
     private readonly audit: AuditTrail,
@@ -148,8 +150,10 @@ export class VaultLockService {
   }
 
   private instanceOf(ctx: CallContext, target: LockTarget): Promise<InstanceDetails> {
-    return this.withIamToken(ctx, target.projectId, (credentials) =>
-      this.taurusDb.getInstance(credentials, target.projectId, target.instanceId, ctx.requestId),
+    return this.instances.get(`${ctx.principal.id}|${target.projectId}|${target.instanceId}`, () =>
+      this.withIamToken(ctx, target.projectId, (credentials) =>
+        this.taurusDb.getInstance(credentials, target.projectId, target.instanceId, ctx.requestId),
+      ),
     );
   }
 

@@ -18,7 +18,7 @@ import { upstreamConfig, type UpstreamConfig } from '../../config/upstream.confi
 import type { Principal } from '../principal.js';
 import { iamConfig, type IamConfig, type ServiceAccount } from './iam.config.js';
 import { IamToken } from './iam-token.js';
-import { SingleFlight } from './single-flight.js';
+import { SingleFlight } from '../../common/single-flight.js';
 
 type IamOperation = 'oidc' | 'password' | 'assumeRole' | 'serviceAccountLogin' | 'ping';
 type FailureKind = 'refused' | 'unavailable' | 'timeout' | 'unexpected';
@@ -70,6 +70,9 @@ export class IamTokenExchange implements OnModuleDestroy {
       httpsAgent: this.httpsAgent,
       // Credentials travel in these requests: never follow a redirect elsewhere with them.
       maxRedirects: 0,
+      // Upstreams are reached directly; axios would otherwise read the proxy variables of the
+      // environment on every request, and a proxy would see the tokens.
+      proxy: false,
       validateStatus: () => true,
       headers: { 'Content-Type': 'application/json;charset=utf8' },
     });

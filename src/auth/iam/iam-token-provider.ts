@@ -6,7 +6,7 @@ import { iamConfig, type IamConfig } from './iam.config.js';
 import type { IamToken } from './iam-token.js';
 import { IamTokenCache } from './iam-token-cache.js';
 import { IamTokenExchange } from './iam-token-exchange.js';
-import { SingleFlight } from './single-flight.js';
+import { SingleFlight } from '../../common/single-flight.js';
 
 /**
  * The IAM token for a (caller, project): from the cache while it is fresh, else from one
