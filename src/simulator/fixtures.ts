@@ -94,11 +94,33 @@ export const INSTANCES = {
   },
 } satisfies Record<string, FixtureInstance>;
 
+/**
+ * Finance production instances for load: the benchmark gives each of its connections its own
+ * instances, so that the ever-growing retentions one connection sends reach TaurusDB in order.
+ */
+export const LOAD_INSTANCES: readonly FixtureInstance[] = Array.from(
+  { length: 64 },
+  (_, index) => ({
+    id: `10ad${String(index).padStart(28, '0')}in07`,
+    projectId: PROJECTS.cnNorth4.id,
+    name: `load-${index}`,
+    status: 'normal',
+    enterpriseProjectId: ENTERPRISE_PROJECTS.finance,
+    tags: tags({ env: 'prod', owner: 'load' }),
+  }),
+);
+
 /** Groups the development identity provider puts in tokens it mints when none are asked for. */
 export const DEV_GROUPS = ['dba', 'auditor'];
 
 export const projectById = (id: string): FixtureProject | undefined =>
   Object.values<FixtureProject>(PROJECTS).find((project) => project.id === id);
 
-export const instanceById = (id: string): FixtureInstance | undefined =>
-  Object.values<FixtureInstance>(INSTANCES).find((instance) => instance.id === id);
+const instancesById = new Map(
+  [...Object.values<FixtureInstance>(INSTANCES), ...LOAD_INSTANCES].map((instance) => [
+    instance.id,
+    instance,
+  ]),
+);
+
+export const instanceById = (id: string): FixtureInstance | undefined => instancesById.get(id);

@@ -1,0 +1,149 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PROJECTS } from '../src/simulator/fixtures.js';
+import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';
+import { lockPath } from '../test/support/clients.js';
+import { exchangeOidcToken } from './iam-token.js';
+import type { Target } from './load.js';
+import { spawnGateway, spawnReferenceProxy, type ChildService } from './processes.js';
+import type { ReferenceProxyConfig, RunningService } from './reference-proxy.js';
+
+/** What the load is sent to: the gateway, the reference proxy, or TaurusDB (the simulator) itself. */
+export type TargetName = 'gateway' | 'reference' | 'upstream';
+
+export interface EnvironmentOptions {
+  /** Fixed delay the simulator adds to every TaurusDB call. */
+  upstreamLatencyMs: number;
+  /** The gateway's variables beyond the ones that point it at the simulator. */
+  gatewayEnv?: Record<string, string>;
+  /** How the reference proxy runs; its own process unless told otherwise. */
+  startReference?(config: ReferenceProxyConfig, logDir: string): Promise<RunningService>;
+}
+
+export interface BenchEnvironment {
+  simulator: RunningSimulator;
+  gateway: ChildService;
+  /** From spawn to the first 200 from `/health/ready`. */
+  gatewayReadyMs: number;
+  targets: Record<TargetName, Target>;
+  /** Where the gateway's and the reference proxy's output and the audit database are. */
+  workDir: string;
+  /** Clears the simulator's locks (and its counts, which are kept here) and puts the latency back. */
+  resetUpstream(): Promise<void>;
+  /** OIDC exchanges IAM has answered since the simulator started. */
+  iamExchanges(): number;
+  close(): Promise<void>;
+}
+
+const IDP_ID = 'bench-idp';
+const PROJECT = PROJECTS.cnNorth4;
+const TAURUSDB_ROUTES = ['taurusdb.putLock', 'taurusdb.getLock', 'taurusdb.instance'] as const;
+
+/**
+ * The simulator in this process, the built gateway in production mode and the reference proxy
+ * beside it, all on loopback. Each target's caller is its own principal, so IAM exchanges can be
+ * told apart.
+ */
+export async function startBenchEnvironment(
+  options: EnvironmentOptions,
+): Promise<BenchEnvironment> {
+  const workDir = mkdtempSync(join(tmpdir(), 'vlg-bench-'));
+  const simulator = await startSimulator({ port: 0 });
+  const services: { close(): Promise<void> }[] = [simulator];
+  const closeAll = () => Promise.all(services.reverse().map((service) => service.close()));
+  try {
+    const upstreamEnv = {
+      TAURUSDB_ENDPOINT: `${simulator.url}/{region}`,
+      IAM_ENDPOINT: simulator.url,
+      IAM_IDP_ID: IDP_ID,
+      AUTH_JWKS_URL: simulator.jwksUrl,
+      AUTH_ISSUER: simulator.idpIssuer,
+      AUTH_AUDIENCE: simulator.audience,
+    };
+    const gateway = await spawnGateway(
+      {
+        ...upstreamEnv,
+        NODE_ENV: 'production',
+        POLICY_FILE: 'config/policy.example.yaml',
+        AUDIT_SQLITE_PATH: join(workDir, 'audit.sqlite'),
+        LOG_LEVEL: 'warn',
+        ...options.gatewayEnv,
+      },
+      workDir,
+    );
+    services.push(gateway);
+    const startReference = options.startReference ?? spawnReferenceProxy;
+    const reference = await startReference(
+      {
+        taurusDbEndpoint: upstreamEnv.TAURUSDB_ENDPOINT,
+        iamEndpoint: upstreamEnv.IAM_ENDPOINT,
+        idpId: IDP_ID,
+        jwksUrl: upstreamEnv.AUTH_JWKS_URL,
+        issuer: upstreamEnv.AUTH_ISSUER,
+        audience: upstreamEnv.AUTH_AUDIENCE,
+      },
+      workDir,
+    );
+    services.push(reference);
+
+    const callerOf = async (sub: string) => ({
+      authorization: `Bearer ${await simulator.mintToken({ sub, groups: ['dba'] })}`,
+    });
+    const upstreamToken = await exchangeOidcToken({
+      iamEndpoint: simulator.url,
+      idpId: IDP_ID,
+      idToken: await simulator.mintToken({ sub: 'bench-upstream', groups: ['dba'] }),
+      projectId: PROJECT.id,
+    });
+    const proxied = (instance: { projectId: string; id: string }, method: 'PUT' | 'GET') =>
+      `${lockPath(instance.projectId, instance.id)}${method === 'PUT' ? '?dry_run=false' : ''}`;
+    const targets: Record<TargetName, Target> = {
+      gateway: { url: gateway.url, headers: await callerOf('bench-gateway'), lockPath: proxied },
+      reference: {
+        url: reference.url,
+        headers: await callerOf('bench-reference'),
+        lockPath: proxied,
+      },
+      upstream: {
+        url: simulator.url,
+        headers: { 'x-auth-token': upstreamToken.value },
+        lockPath: (instance) =>
+          `/${upstreamToken.region}${lockPath(instance.projectId, instance.id)}`,
+      },
+    };
+
+    const applyLatency = async () => {
+      if (options.upstreamLatencyMs === 0) return;
+      for (const route of TAURUSDB_ROUTES) {
+        const response = await fetch(`${simulator.url}/__admin/faults`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ route, latencyMs: options.upstreamLatencyMs }),
+        });
+        if (response.status !== 201) throw new Error(`latency not accepted: ${response.status}`);
+      }
+    };
+    await applyLatency();
+    let exchangesBeforeReset = 0;
+    return {
+      simulator,
+      gateway,
+      gatewayReadyMs: gateway.readyMs,
+      targets,
+      workDir,
+      async resetUpstream() {
+        exchangesBeforeReset += simulator.calls()['iam.oidc'];
+        simulator.reset();
+        await applyLatency();
+      },
+      iamExchanges: () => exchangesBeforeReset + simulator.calls()['iam.oidc'],
+      close: async () => {
+        await closeAll();
+      },
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

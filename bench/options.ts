@@ -1,0 +1,35 @@
+import { parseArgs } from 'node:util';
+
+/**
+ * A number from `--name=value`, else from the environment variable, else the default; anything
+ * that is not a non-negative number stops the run with a message naming it.
+ */
+export function numberOption(
+  values: Record<string, string | boolean | undefined>,
+  name: string,
+  variable: string,
+  fallback: number,
+): number {
+  const raw = values[name] ?? process.env[variable];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (typeof raw !== 'string' || raw === '' || !(value >= 0)) {
+    throw new Error(`--${name} (${variable}) must be a non-negative number, not ${String(raw)}`);
+  }
+  return value;
+}
+
+export function listOption(
+  values: Record<string, string | boolean | undefined>,
+  name: string,
+  variable: string,
+): string[] | undefined {
+  const raw = values[name] ?? process.env[variable];
+  return typeof raw === 'string' ? raw.split(',').map((item) => item.trim()) : undefined;
+}
+
+export function parseOptionArgs(names: string[]): Record<string, string | boolean | undefined> {
+  return parseArgs({
+    options: Object.fromEntries(names.map((name) => [name, { type: 'string' as const }])),
+  }).values;
+}

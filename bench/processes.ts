@@ -1,0 +1,165 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { openSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import type { ReferenceProxyConfig, RunningService } from './reference-proxy.js';
+
+export interface ChildService extends RunningService {
+  pid: number;
+}
+
+const READY_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 5_000;
+const PROBE_TIMEOUT_MS = 2_000;
+/** USER_HZ: the unit of utime and stime in /proc/<pid>/stat, 100 on every Linux build in use. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * A child with only the environment it is given (plus PATH), so nothing of the parent's (a test
+ * runner's NODE_OPTIONS, say) changes what is measured. Output goes to a file in `logDir`.
+ */
+function startChild(
+  script: string,
+  env: Record<string, string>,
+  logFile: string,
+  ipc = false,
+): ChildProcess {
+  const log = openSync(logFile, 'a');
+  return spawn(process.execPath, [script], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', log, log, ...(ipc ? (['ipc'] as const) : [])],
+  });
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const stopped = await Promise.race([exited.then(() => true), sleep(STOP_TIMEOUT_MS, false)]);
+    if (!stopped) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+}
+
+function failedToStart(name: string, logFile: string, reason: string): Error {
+  // The tail of the child's own output says why; the gateway never logs tokens or secrets.
+  const tail = readFileSync(logFile, 'utf8').split('\n').slice(-10).join('\n');
+  return new Error(`${name} ${reason} (log ${logFile}):\n${tail}`);
+}
+
+/**
+ * The built gateway (`dist/main.js`) as a production process. Resolves once `/health/ready`
+ * answers 200, with the time that took from spawn.
+ */
+export async function spawnGateway(
+  env: Record<string, string>,
+  logDir: string,
+): Promise<ChildService & { readyMs: number }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const logFile = join(logDir, 'gateway.log');
+  const spawnedAt = performance.now();
+  const child = startChild('dist/main.js', { ...env, PORT: String(port) }, logFile);
+  const close = stopper(child);
+  while (performance.now() - spawnedAt < READY_TIMEOUT_MS) {
+    if (child.exitCode !== null) {
+      throw failedToStart('gateway', logFile, `exited with ${child.exitCode}`);
+    }
+    const status = await fetch(`${url}/health/ready`, {
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    }).then(
+      (response) => response.status,
+      () => undefined,
+    );
+    if (status === 200) {
+      return { url, pid: child.pid as number, readyMs: performance.now() - spawnedAt, close };
+    }
+    await sleep(10);
+  }
+  await close();
+  throw failedToStart('gateway', logFile, `not ready within ${READY_TIMEOUT_MS} ms`);
+}
+
+/** The reference proxy as its own process, as the gateway is, so neither shares a core with the load. */
+export async function spawnReferenceProxy(
+  config: ReferenceProxyConfig,
+  logDir: string,
+): Promise<ChildService> {
+  const logFile = join(logDir, 'reference-proxy.log');
+  const script = fileURLToPath(new URL('./reference-proxy.main.js', import.meta.url));
+  const env = {
+    TAURUSDB_ENDPOINT: config.taurusDbEndpoint,
+    IAM_ENDPOINT: config.iamEndpoint,
+    IAM_IDP_ID: config.idpId,
+    AUTH_JWKS_URL: config.jwksUrl,
+    AUTH_ISSUER: config.issuer,
+    AUTH_AUDIENCE: config.audience,
+  };
+  const child = startChild(script, env, logFile, true);
+  const close = stopper(child);
+  const started = await Promise.race([
+    once(child, 'message').then(([message]) => message as { url: string }),
+    once(child, 'exit').then(() => undefined),
+  ]);
+  if (started === undefined) throw failedToStart('reference proxy', logFile, 'exited');
+  child.disconnect();
+  return { url: started.url, pid: child.pid as number, close };
+}
+
+export interface ResourceUse {
+  peakRssBytes: number;
+  /** Share of one core over the sampling period, in percent. */
+  cpuPercent: number;
+}
+
+export function readRssBytes(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(match?.[1] ?? NaN) * 1024;
+}
+
+/** The high-water mark of the process's RSS since it started. */
+export function readPeakRssBytes(pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(match?.[1] ?? NaN) * 1024;
+}
+
+function readCpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name in parentheses may hold spaces; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** Samples a process's RSS and CPU time from /proc while a run goes on. */
+export function sampleResources(pid: number, intervalMs = 200): { stop(): ResourceUse } {
+  const startedAt = performance.now();
+  const startTicks = readCpuTicks(pid);
+  let peakRssBytes = readRssBytes(pid);
+  const timer = setInterval(() => {
+    peakRssBytes = Math.max(peakRssBytes, readRssBytes(pid));
+  }, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      peakRssBytes = Math.max(peakRssBytes, readRssBytes(pid));
+      const seconds = (performance.now() - startedAt) / 1000;
+      const cpuSeconds = (readCpuTicks(pid) - startTicks) / CLOCK_TICKS_PER_SECOND;
+      return { peakRssBytes, cpuPercent: (100 * cpuSeconds) / seconds };
+    },
+  };
+}
