@@ -1,6 +1,58 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { repeatedClaim } from './internal-token-verifier.js';
+import { Clock } from '../common/clock.js';
+import { startSimulator, type RunningSimulator } from '../simulator/simulator.js';
+import type { AuthConfig } from './auth.config.js';
+import { InternalTokenVerifier, repeatedClaim } from './internal-token-verifier.js';
+
+class ManualClock extends Clock {
+  offsetMs = 0;
+  override nowMs(): number {
+    return Date.now() + this.offsetMs;
+  }
+}
+
+describe('InternalTokenVerifier', () => {
+  let simulator: RunningSimulator;
+  let clock: ManualClock;
+  let verifier: InternalTokenVerifier;
+
+  beforeAll(async () => {
+    simulator = await startSimulator({ port: 0 });
+    clock = new ManualClock();
+    const config: AuthConfig = {
+      jwksUrl: simulator.jwksUrl,
+      issuer: simulator.idpIssuer,
+      audience: simulator.audience,
+      groupsClaim: 'groups',
+      auditorGroup: 'auditor',
+      algorithms: ['RS256'],
+      clockSkewSeconds: 0,
+    };
+    verifier = new InternalTokenVerifier(config, clock);
+  });
+  afterAll(() => simulator.close());
+
+  it('reuses a verification for a minute at most', async () => {
+    const token = await simulator.mintToken({ sub: 'cached', expiresInSeconds: 3600 });
+    const first = await verifier.verify(token);
+    expect(await verifier.verify(token)).toBe(first);
+    clock.offsetMs = 61_000;
+    const again = await verifier.verify(token);
+    expect(again).not.toBe(first);
+    expect(again.subject).toBe('cached');
+    clock.offsetMs = 0;
+  });
+
+  it("never reuses one past the token's expiry", async () => {
+    const token = await simulator.mintToken({ sub: 'short', expiresInSeconds: 20 });
+    const first = await verifier.verify(token);
+    clock.offsetMs = 21_000;
+    // Verified again (jose checks exp against the real time, which is still before it).
+    expect(await verifier.verify(token)).not.toBe(first);
+    clock.offsetMs = 0;
+  });
+});
 
 describe('repeatedClaim', () => {
   it('finds a top-level claim written twice', () => {

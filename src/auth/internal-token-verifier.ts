@@ -1,12 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { Clock } from '../common/clock.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { authConfig } from './auth.config.js';
 import { Principal } from './principal.js';
 
 /** Larger tokens are refused before any parsing: no legitimate internal token comes close. */
 const MAX_TOKEN_LENGTH = 8192;
+/** A verified token is taken on trust again for at most this long, and never past its `exp`. */
+const VERIFIED_FOR_MS = 60_000;
+const MAX_VERIFIED_TOKENS = 10_000;
 
 /**
  * Verifies the caller's internal JWT against the internal issuer's JWKS. jose keeps the key set
@@ -18,7 +22,17 @@ export class InternalTokenVerifier {
   private readonly logger = new Logger(InternalTokenVerifier.name);
   private readonly keys: ReturnType<typeof createRemoteJWKSet>;
 
-  constructor(@Inject(authConfig.KEY) private readonly config: ConfigType<typeof authConfig>) {
+  /**
+   * A client sends the same token with every call; checking its RSA signature each time was the
+   * largest cost of authentication under load. A signature that verified stays valid, so the
+   * result is reused for a minute at most (a key removed from the JWKS takes that long to bite).
+   */
+  private readonly verified = new Map<string, { principal: Principal; until: number }>();
+
+  constructor(
+    @Inject(authConfig.KEY) private readonly config: ConfigType<typeof authConfig>,
+    private readonly clock: Clock,
+  ) {
     this.keys = createRemoteJWKSet(new URL(config.jwksUrl), {
       cooldownDuration: 30_000,
       cacheMaxAge: 10 * 60_000,
@@ -30,6 +44,10 @@ export class InternalTokenVerifier {
     if (token.length > MAX_TOKEN_LENGTH) {
       throw GatewayError.unauthenticated('bearer token is too large');
     }
+    const known = this.verified.get(token);
+    if (known && known.until > this.clock.nowMs()) return known.principal;
+    this.verified.delete(token);
+
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.keys, {
@@ -48,7 +66,23 @@ export class InternalTokenVerifier {
       // says two things must not be read as either.
       throw GatewayError.unauthenticated(`token claim ${repeated} appears more than once`);
     }
-    return new Principal(payload.iss ?? '', payload.sub ?? '', this.groupsOf(payload), token);
+    const principal = new Principal(
+      payload.iss ?? '',
+      payload.sub ?? '',
+      this.groupsOf(payload),
+      token,
+    );
+    this.remember(token, principal, (payload.exp as number) * 1000);
+    return principal;
+  }
+
+  private remember(token: string, principal: Principal, expiresAtMs: number): void {
+    if (this.verified.size >= MAX_VERIFIED_TOKENS) {
+      // Maps iterate in insertion order: the first key is the oldest entry.
+      this.verified.delete(this.verified.keys().next().value as string);
+    }
+    const until = Math.min(expiresAtMs, this.clock.nowMs() + VERIFIED_FOR_MS);
+    this.verified.set(token, { principal, until });
   }
 
   private groupsOf(payload: JWTPayload): string[] {
