@@ -160,6 +160,19 @@ describe('SqliteAuditTrail', () => {
     expect(await trail.verify()).toEqual({ ok: true, rows: 40 });
   });
 
+  it('rolls back only the failing write of a group commit', async () => {
+    const [first, missing, second] = await Promise.allSettled([
+      trail.recordAttempt(anAttempt({ requestId: 'kept-1' })),
+      trail.complete('0190a000-0000-7000-8000-00000000dead', succeeded),
+      trail.recordAttempt(anAttempt({ requestId: 'kept-2' })),
+    ]);
+    expect(first.status).toBe('fulfilled');
+    expect(missing.status).toBe('rejected');
+    expect(second.status).toBe('fulfilled');
+    const kept = (await allEvents(trail)).map((event) => event.requestId).sort();
+    expect(kept).toEqual(['kept-1', 'kept-2']);
+  });
+
   it('refuses to seal a row twice or a row that does not exist', async () => {
     const id = await trail.recordAttempt(anAttempt());
     await trail.complete(id, succeeded);

@@ -174,6 +174,7 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnModu
    * migrates nothing and closes no open attempt.
    */
   open(mode: 'readwrite' | 'readonly'): void {
+    this.close();
     const readonly = mode === 'readonly';
     if (!readonly) mkdirSync(dirname(this.config.sqlitePath), { recursive: true });
     const db = new Database(this.config.sqlitePath, { readonly, fileMustExist: readonly });
@@ -192,6 +193,8 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnModu
   }
 
   close(): void {
+    // Writes already asked for are committed, not dropped: on shutdown a seal may still be queued.
+    if (this.pending.length > 0) this.flush();
     this.statements.clear();
     this.db?.close();
     this.db = null;
@@ -345,6 +348,10 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnModu
               try {
                 outcomes.push({ value: this.write(job.kind, db.transaction(job.work)) });
               } catch (error) {
+                // A full disk or an I/O error can end the whole transaction, not just this
+                // write's savepoint; later writes would then commit on their own while their
+                // callers are told they failed. The batch stops and every write in it fails.
+                if (!db.inTransaction) throw error;
                 outcomes.push({ error });
               }
             }

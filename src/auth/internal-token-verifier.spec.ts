@@ -58,6 +58,7 @@ describe('repeatedClaim', () => {
   it('finds a top-level claim written twice', () => {
     expect(repeatedClaim('{"sub":"a","groups":["dba"],"sub":"b"}')).toBe('sub');
     expect(repeatedClaim('{ "aud" : "x", "aud":"y" }')).toBe('aud');
+    expect(repeatedClaim(`{"sub":"a","sub"${' '.repeat(20)}\n:"b"}`)).toBe('sub');
   });
 
   it('tells keys from values and nested objects from the top level', () => {

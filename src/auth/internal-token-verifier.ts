@@ -129,7 +129,16 @@ export function repeatedClaim(json: string): string | undefined {
     if (char === '"') {
       const start = i;
       for (i += 1; json[i] !== '"'; i += 1) if (json[i] === '\\') i += 1;
-      if (depth === 1 && /^\s*:/.test(json.slice(i + 1, i + 16))) {
+      let next = i + 1;
+      while (
+        json[next] === ' ' ||
+        json[next] === '\t' ||
+        json[next] === '\n' ||
+        json[next] === '\r'
+      ) {
+        next += 1;
+      }
+      if (depth === 1 && json[next] === ':') {
         const key = JSON.parse(json.slice(start, i + 1)) as string;
         if (seen.has(key)) return key;
         seen.add(key);

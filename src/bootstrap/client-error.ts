@@ -18,7 +18,10 @@ const malformed = { status: 400, message: 'request: malformed HTTP' };
 export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const { status, message } = refusals[error.code ?? ''] ?? malformed;
-  if (socket.writable) {
+  // As Node's own handler: once a response on this connection has begun, nothing may be written
+  // into the middle of it.
+  const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !response?.headersSent) {
     const requestId = randomUUID();
     const body = JSON.stringify({
       error_code: GwCode.VALIDATION,

@@ -10,7 +10,7 @@ class AppEnv {
   LOG_LEVEL?: string;
   /** Where log lines go instead of stdout; the test suite uses it to scan every line it wrote. */
   @IsOptional() @IsString() LOG_FILE?: string;
-  @IsOptional() @IsInt() @Min(1) HTTP_REQUEST_TIMEOUT_MS?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(600_000) HTTP_REQUEST_TIMEOUT_MS?: number;
 }
 
 export interface AppConfig {
