@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { AuditTrail } from '../src/audit/audit-trail.js';
 import { runVerify } from '../src/audit/verify-command.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
-import { lockBody, lockPath, rest } from './support/clients.js';
+import { injectFault, lockBody, lockPath, rest } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
 
 const { projectId, id: instanceId } = INSTANCES.financeStaging;
@@ -109,6 +110,31 @@ describe('audit trail', () => {
       });
     } finally {
       await restarted.close();
+    }
+  });
+
+  it('lets a mutation in flight at shutdown finish and seal its row before the store closes', async () => {
+    const storePath = h.auditPath.replace('audit.sqlite', 'shutdown.sqlite');
+    const stopping = await startHarness({ AUDIT_SQLITE_PATH: storePath });
+    const caller = await stopping.simulator.mintToken({ sub: 'late-lee', groups: ['dba'] });
+    await injectFault(stopping, { route: 'taurusdb.putLock', latencyMs: 300, times: 1 });
+    const answer = rest(stopping, 'PUT', lockPath(projectId, instanceId), {
+      token: caller,
+      body: lockBody('enable', 4),
+    });
+    while (stopping.simulator.calls()['taurusdb.putLock'] === 0) await sleep(5);
+    const closed = stopping.app.close();
+
+    expect((await answer).status).toBe(200);
+    await closed;
+    await stopping.simulator.close();
+    const db = new Database(storePath, { readonly: true });
+    try {
+      expect(db.prepare('SELECT outcome FROM audit_events').all()).toEqual([
+        { outcome: 'succeeded' },
+      ]);
+    } finally {
+      db.close();
     }
   });
 });

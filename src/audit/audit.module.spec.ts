@@ -15,9 +15,9 @@ describe('AuditModule', () => {
     dir = new AuditStoreDir();
   });
 
-  afterEach(() => {
+  afterEach(async () => {
     process.env = { ...saved };
-    dir.cleanup();
+    await dir.cleanup();
   });
 
   it('provides the SQLite trail at AUDIT_SQLITE_PATH, creating its directory', async () => {

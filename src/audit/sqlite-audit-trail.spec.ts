@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { validate as isUuid, version as uuidVersion } from 'uuid';
 import { Clock } from '../common/clock.js';
@@ -297,10 +298,10 @@ describe('SqliteAuditTrail', () => {
     const done = await trail.recordAttempt(anAttempt({ requestId: 'done' }));
     const lost = await trail.recordAttempt(anAttempt({ requestId: 'lost' }));
     await trail.complete(done, succeeded);
-    trail.close();
+    await trail.close();
 
     const restarted = dir.create(dir.file());
-    restarted.open('readwrite');
+    await restarted.open('readwrite');
     expect(await restarted.reconcileOpenAttempts()).toBe(1);
     expect(await restarted.reconcileOpenAttempts()).toBe(0);
 
@@ -400,7 +401,7 @@ describe('SqliteAuditTrail', () => {
     it('answers 503 GW.AUDIT_UNAVAILABLE on a read-only connection', async () => {
       const readonlyMetrics = new GatewayMetrics();
       const readonly = dir.create(dir.file(), readonlyMetrics);
-      readonly.open('readonly');
+      await readonly.open('readonly');
 
       await expectUnavailable(readonly.recordAttempt(anAttempt()));
       await expectUnavailable(readonly.recordSealed(anAttempt(), succeeded));
@@ -410,12 +411,22 @@ describe('SqliteAuditTrail', () => {
 
     it('answers 503 GW.AUDIT_UNAVAILABLE once closed', async () => {
       const id = await trail.recordAttempt(anAttempt());
-      trail.close();
+      await trail.close();
 
       await expectUnavailable(trail.recordAttempt(anAttempt()));
       await expectUnavailable(trail.complete(id, succeeded));
       await expectUnavailable(trail.checkWritable());
       await expectUnavailable(trail.verify());
+    });
+
+    it('answers 503 GW.AUDIT_UNAVAILABLE for writes in flight and after when its writer thread dies', async () => {
+      const writer = (trail as unknown as { worker: Worker }).worker;
+      const inFlight = trail.recordAttempt(anAttempt());
+      await writer.terminate();
+
+      await expectUnavailable(inFlight);
+      await expectUnavailable(trail.recordAttempt(anAttempt()));
+      await expectUnavailable(trail.checkWritable());
     });
 
     it('passes the write probe while it can be written', async () => {

@@ -1,7 +1,5 @@
-import { Clock } from '../common/clock.js';
-import { GatewayMetrics } from '../common/gateway-metrics.js';
 import type { AuditConfig } from './audit.config.js';
-import { SqliteAuditTrail } from './sqlite-audit-trail.js';
+import { SqliteAuditStore } from './sqlite-audit-store.js';
 
 export interface VerifyCommandResult {
   /** 0 chain intact, 1 chain broken, 2 the store could not be verified at all. */
@@ -19,19 +17,18 @@ export async function runVerify(config: AuditConfig): Promise<VerifyCommandResul
         '(AUDIT_SQLITE_PATH)\n',
     };
   }
-  const trail = new SqliteAuditTrail(config, new Clock(), new GatewayMetrics());
+  let store: SqliteAuditStore | undefined;
   try {
-    trail.open('readonly');
-    const result = await trail.verify();
+    store = SqliteAuditStore.open(config.sqlitePath, 'readonly');
+    const result = store.verify();
     if (result.ok) return { exitCode: 0, output: `audit chain OK: ${result.rows} rows\n` };
     const { seq, id, reason } = result.firstBroken;
     return { exitCode: 1, output: `audit chain BROKEN at seq ${seq} (id ${id}): ${reason}\n` };
   } catch (error) {
-    // The store's own words ("unable to open database file"), not the 503 they were wrapped in.
-    const failure = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-    const reason = failure instanceof Error ? failure.message : String(failure);
+    // The store's own words ("unable to open database file").
+    const reason = error instanceof Error ? error.message : String(error);
     return { exitCode: 2, output: `audit chain not verified: ${config.sqlitePath}: ${reason}\n` };
   } finally {
-    trail.close();
+    store?.close();
   }
 }

@@ -9,6 +9,11 @@ export function installRequestHooks(fastify: FastifyInstance, metrics: GatewayMe
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
+  // A keep-alive socket whose request was still running when the server began to close would
+  // otherwise stay open until it idles out, holding the shutdown that long.
+  fastify.addHook('onSend', async (_request, reply) => {
+    if (!fastify.server.listening) void reply.header('connection', 'close');
+  });
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const channel = route === '/graphql' ? 'graphql' : 'rest';

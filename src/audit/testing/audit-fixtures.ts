@@ -59,8 +59,8 @@ export class AuditStoreDir {
     return trail;
   }
 
-  cleanup(): void {
-    for (const trail of this.trails) trail.close();
+  async cleanup(): Promise<void> {
+    await Promise.all(this.trails.map((trail) => trail.close()));
     rmSync(this.path, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,433 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { v7 as uuidv7 } from 'uuid';
+import {
+  type ChainHead,
+  type SealFields,
+  sealRow,
+  ChainVerifier,
+  type VerifyResult,
+} from './audit-chain.js';
+import {
+  AUDIT_COLUMNS,
+  AUDIT_OUTCOMES,
+  CRASHED_ERROR_CODE,
+  type AuditAttempt,
+  type AuditCompletion,
+  type AuditEvent,
+  type AuditOutcome,
+} from './audit-record.js';
+
+/** A row as SQLite holds it: booleans as 0/1, the reasons as JSON text. */
+interface SqliteAuditRow {
+  id: string;
+  seq: number | null;
+  started_at: string;
+  completed_at: string | null;
+  request_id: string;
+  channel: AuditEvent['channel'];
+  principal_iss: string;
+  principal_sub: string;
+  caller_address: string;
+  project_id: string;
+  instance_id: string;
+  action: AuditEvent['action'];
+  retention_days: number | null;
+  dry_run: number;
+  decision_allowed: number;
+  decision_rule: string | null;
+  decision_reasons: string;
+  policy_version: string;
+  outcome: AuditOutcome | null;
+  upstream_status: number | null;
+  error_code: string | null;
+  duration_ms: number | null;
+  prev_hash: string | null;
+  hash: string | null;
+}
+
+interface PendingWrite {
+  work: (db: Database.Database) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** A write the store refuses because of what it asks (sealing a row that is not open), not because the store failed. */
+export class AuditWriteRefused extends Error {}
+
+/** The filters of a listing, as stored values: times as ISO strings, the cursor as the last id seen. */
+export interface AuditQuery {
+  projectId?: string;
+  instanceId?: string;
+  outcome?: AuditOutcome;
+  since?: string;
+  until?: string;
+  beforeId?: string;
+}
+
+const sqlList = (values: readonly string[]): string => values.map((v) => `'${v}'`).join(', ');
+
+/**
+ * STRICT keeps every value the type it was hashed with. The triggers stop the gateway itself
+ * (or a careless operator) from changing a sealed row; someone with the file can drop them,
+ * which is what the hash chain is for.
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS audit_events (
+  id TEXT PRIMARY KEY NOT NULL,
+  seq INTEGER UNIQUE,
+  started_at TEXT NOT NULL,
+  completed_at TEXT,
+  request_id TEXT NOT NULL,
+  channel TEXT NOT NULL CHECK (channel IN ('graphql', 'rest')),
+  principal_iss TEXT NOT NULL,
+  principal_sub TEXT NOT NULL,
+  caller_address TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  instance_id TEXT NOT NULL,
+  action TEXT NOT NULL CHECK (action IN ('enable', 'extend', 'show')),
+  retention_days INTEGER,
+  dry_run INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
+  decision_allowed INTEGER NOT NULL CHECK (decision_allowed IN (0, 1)),
+  decision_rule TEXT,
+  decision_reasons TEXT NOT NULL,
+  policy_version TEXT NOT NULL,
+  outcome TEXT CHECK (outcome IN (${sqlList(AUDIT_OUTCOMES)})),
+  upstream_status INTEGER,
+  error_code TEXT,
+  duration_ms INTEGER,
+  prev_hash TEXT,
+  hash TEXT,
+  CHECK ((seq IS NULL) = (hash IS NULL) AND (seq IS NULL) = (outcome IS NULL))
+) STRICT;
+CREATE INDEX IF NOT EXISTS audit_events_instance ON audit_events (project_id, instance_id, id);
+CREATE INDEX IF NOT EXISTS audit_events_open ON audit_events (id) WHERE seq IS NULL;
+CREATE TRIGGER IF NOT EXISTS audit_events_sealed_no_update
+  BEFORE UPDATE ON audit_events WHEN OLD.seq IS NOT NULL
+  BEGIN SELECT RAISE(ABORT, 'sealed audit rows cannot be changed'); END;
+CREATE TRIGGER IF NOT EXISTS audit_events_sealed_no_delete
+  BEFORE DELETE ON audit_events WHEN OLD.seq IS NOT NULL
+  BEGIN SELECT RAISE(ABORT, 'sealed audit rows cannot be deleted'); END;
+CREATE TABLE IF NOT EXISTS audit_heartbeat (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  checked_at TEXT NOT NULL
+) STRICT;
+`;
+
+const COLUMN_NAMES = Object.values(AUDIT_COLUMNS);
+const INSERT_ROW = `INSERT INTO audit_events (${COLUMN_NAMES.join(', ')})
+  VALUES (${COLUMN_NAMES.map((c) => `@${c}`).join(', ')})`;
+const SEAL_ROW = `UPDATE audit_events SET seq = @seq, completed_at = @completed_at,
+  outcome = @outcome, upstream_status = @upstream_status, error_code = @error_code,
+  duration_ms = @duration_ms, prev_hash = @prev_hash, hash = @hash
+  WHERE id = @id AND seq IS NULL`;
+const CHAIN_HEAD = `SELECT seq, hash FROM audit_events
+  WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1`;
+
+/**
+ * The audit trail in one SQLite file: WAL, and `synchronous=FULL` so that a row is on disk when
+ * its commit returns. Sealing runs in a BEGIN IMMEDIATE transaction, so two connections to the
+ * same file can never seal onto the same chain head. Reconciling closes every open row, so one
+ * file belongs to one gateway process.
+ *
+ * Every call here blocks its thread while SQLite works (fsync included): the gateway runs it in
+ * a worker thread of its own (`sqlite-audit-worker.ts`); `npm run audit:verify` runs it directly.
+ * Times come from the caller, whose clock is the gateway's.
+ */
+export class SqliteAuditStore {
+  private pending: PendingWrite[] = [];
+  private readonly statements = new Map<string, Database.Statement>();
+  private db: Database.Database | null;
+
+  private constructor(
+    db: Database.Database,
+    /** Told the size of every group commit that made it to disk. */
+    private readonly onCommit: (writes: number) => void,
+  ) {
+    this.db = db;
+  }
+
+  /**
+   * `readonly` is for verification, which must never change the trail: it creates nothing,
+   * migrates nothing and closes no open attempt.
+   */
+  static open(
+    sqlitePath: string,
+    mode: 'readwrite' | 'readonly',
+    onCommit: (writes: number) => void = () => undefined,
+  ): SqliteAuditStore {
+    const readonly = mode === 'readonly';
+    if (!readonly) mkdirSync(dirname(sqlitePath), { recursive: true });
+    const db = new Database(sqlitePath, { readonly, fileMustExist: readonly });
+    try {
+      db.pragma('busy_timeout = 5000');
+      if (!readonly) {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = FULL');
+        db.exec(SCHEMA);
+      }
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return new SqliteAuditStore(db, onCommit);
+  }
+
+  close(): void {
+    // Writes already asked for are committed, not dropped: on shutdown a seal may still be queued.
+    if (this.pending.length > 0) this.flush();
+    this.statements.clear();
+    this.db?.close();
+    this.db = null;
+  }
+
+  recordAttempt(attempt: AuditAttempt, startedAt: string): Promise<string> {
+    return this.groupCommit((db) => {
+      const open = openEvent(attempt, startedAt);
+      this.statement(db, INSERT_ROW).run(toRow(open));
+      return open.id;
+    });
+  }
+
+  complete(id: string, completion: AuditCompletion, completedAt: string): Promise<void> {
+    return this.groupCommit((db) => {
+      const row = this.statement(db, 'SELECT * FROM audit_events WHERE id = ? AND seq IS NULL').get(
+        id,
+      ) as SqliteAuditRow | undefined;
+      if (!row) throw new AuditWriteRefused(`audit row ${id} is not an open attempt`);
+      this.seal(db, toEvent(row), completion, completedAt);
+    });
+  }
+
+  recordSealed(attempt: AuditAttempt, completion: AuditCompletion, at: string): Promise<string> {
+    return this.groupCommit((db) => {
+      const sealed = sealRow(openEvent(attempt, at), this.head(db), completion, new Date(at));
+      this.statement(db, INSERT_ROW).run(toRow(sealed));
+      return sealed.id;
+    });
+  }
+
+  /** Seals every open row as `unknown`, in one transaction of its own; returns how many. */
+  reconcileOpenAttempts(at: string): number {
+    const db = this.connection();
+    return db
+      .transaction(() => {
+        const open = this.statement(
+          db,
+          'SELECT * FROM audit_events WHERE seq IS NULL ORDER BY id',
+        ).all() as SqliteAuditRow[];
+        for (const row of open) {
+          this.seal(
+            db,
+            toEvent(row),
+            { outcome: 'unknown', errorCode: CRASHED_ERROR_CODE, durationMs: null },
+            at,
+          );
+        }
+        return open.length;
+      })
+      .immediate();
+  }
+
+  /** Newest first; one row more than `limit` tells the caller that another page exists. */
+  list(query: AuditQuery, limit: number): { events: AuditEvent[]; more: boolean } {
+    const conditions: [sql: string, value: string | undefined][] = [
+      ['project_id = ?', query.projectId],
+      ['instance_id = ?', query.instanceId],
+      ['outcome = ?', query.outcome],
+      ['started_at >= ?', query.since],
+      ['started_at < ?', query.until],
+      ['id < ?', query.beforeId],
+    ];
+    const applied = conditions.filter((c): c is [string, string] => c[1] !== undefined);
+    const where = applied.length > 0 ? `WHERE ${applied.map(([sql]) => sql).join(' AND ')}` : '';
+    const rows = this.statement(
+      this.connection(),
+      `SELECT * FROM audit_events ${where} ORDER BY id DESC LIMIT ?`,
+    ).all(...applied.map(([, value]) => value), limit + 1) as SqliteAuditRow[];
+    return { events: rows.slice(0, limit).map(toEvent), more: rows.length > limit };
+  }
+
+  verify(): VerifyResult {
+    const rows = this.statement(
+      this.connection(),
+      'SELECT * FROM audit_events WHERE seq IS NOT NULL ORDER BY seq',
+    ).iterate() as IterableIterator<SqliteAuditRow>;
+    const verifier = new ChainVerifier();
+    for (const row of rows) {
+      let event: AuditEvent;
+      try {
+        event = toEvent(row);
+      } catch (error) {
+        verifier.addUnreadable(row.seq ?? 0, row.id, (error as Error).message);
+        break;
+      }
+      if (!verifier.add(event)) break;
+    }
+    return verifier.result();
+  }
+
+  /** Readiness: a real write. */
+  checkWritable(at: string): void {
+    this.statement(
+      this.connection(),
+      `INSERT INTO audit_heartbeat (id, checked_at) VALUES (1, @at)
+       ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`,
+    ).run({ at });
+  }
+
+  private connection(): Database.Database {
+    if (!this.db) throw new Error('the audit store is not open');
+    return this.db;
+  }
+
+  /** Statements are compiled once per connection: preparing one costs more than running it. */
+  private statement(db: Database.Database, sql: string): Database.Statement {
+    let prepared = this.statements.get(sql);
+    if (!prepared) {
+      prepared = db.prepare(sql);
+      this.statements.set(sql, prepared);
+    }
+    return prepared;
+  }
+
+  /**
+   * Group commit: the writes asked for while this thread is busy (with the previous commit's
+   * fsync, say) are applied together in one BEGIN IMMEDIATE transaction, so concurrent requests
+   * share one fsync instead of queueing for one each. Every write runs under its own savepoint,
+   * so one that fails is rolled back alone, and no promise resolves before the commit that made
+   * its row durable.
+   */
+  private groupCommit<T>(work: (db: Database.Database) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    const outcomes: { value?: unknown; error?: unknown }[] = [];
+    try {
+      const db = this.connection();
+      db.transaction(() => {
+        for (const job of batch) {
+          try {
+            outcomes.push({ value: db.transaction(job.work)(db) });
+          } catch (error) {
+            // A full disk or an I/O error can end the whole transaction, not just this
+            // write's savepoint; later writes would then commit on their own while their
+            // callers are told they failed. The batch stops and every write in it fails.
+            if (!db.inTransaction) throw error;
+            outcomes.push({ error });
+          }
+        }
+      }).immediate();
+    } catch (error) {
+      for (const job of batch) job.reject(error);
+      return;
+    }
+    this.onCommit(batch.length);
+    batch.forEach((job, index) => {
+      const { value, error } = outcomes[index];
+      if (error === undefined) job.resolve(value);
+      else job.reject(error);
+    });
+  }
+
+  /** Must run inside an immediate transaction, which holds the chain head still. */
+  private seal(db: Database.Database, open: AuditEvent, completion: SealFields, at: string): void {
+    const sealed = sealRow(open, this.head(db), completion, new Date(at));
+    this.statement(db, SEAL_ROW).run(toRow(sealed));
+  }
+
+  private head(db: Database.Database): ChainHead | null {
+    return (this.statement(db, CHAIN_HEAD).get() as ChainHead | undefined) ?? null;
+  }
+}
+
+function openEvent(attempt: AuditAttempt, startedAt: string): AuditEvent {
+  return {
+    ...attempt,
+    decisionReasons: [...attempt.decisionReasons],
+    id: uuidv7(),
+    seq: null,
+    startedAt,
+    completedAt: null,
+    outcome: null,
+    upstreamStatus: null,
+    errorCode: null,
+    durationMs: null,
+    prevHash: null,
+    hash: null,
+  };
+}
+
+function toRow(event: AuditEvent): SqliteAuditRow {
+  return {
+    id: event.id,
+    seq: event.seq,
+    started_at: event.startedAt,
+    completed_at: event.completedAt,
+    request_id: event.requestId,
+    channel: event.channel,
+    principal_iss: event.principalIss,
+    principal_sub: event.principalSub,
+    caller_address: event.callerAddress,
+    project_id: event.projectId,
+    instance_id: event.instanceId,
+    action: event.action,
+    retention_days: event.retentionDays,
+    dry_run: event.dryRun ? 1 : 0,
+    decision_allowed: event.decisionAllowed ? 1 : 0,
+    decision_rule: event.decisionRule,
+    decision_reasons: JSON.stringify(event.decisionReasons),
+    policy_version: event.policyVersion,
+    outcome: event.outcome,
+    upstream_status: event.upstreamStatus,
+    error_code: event.errorCode,
+    duration_ms: event.durationMs,
+    prev_hash: event.prevHash,
+    hash: event.hash,
+  };
+}
+
+function toEvent(row: SqliteAuditRow): AuditEvent {
+  return {
+    id: row.id,
+    seq: row.seq,
+    startedAt: row.started_at,
+    completedAt: row.completed_at,
+    requestId: row.request_id,
+    channel: row.channel,
+    principalIss: row.principal_iss,
+    principalSub: row.principal_sub,
+    callerAddress: row.caller_address,
+    projectId: row.project_id,
+    instanceId: row.instance_id,
+    action: row.action,
+    retentionDays: row.retention_days,
+    dryRun: row.dry_run === 1,
+    decisionAllowed: row.decision_allowed === 1,
+    decisionRule: row.decision_rule,
+    decisionReasons: decodeReasons(row),
+    policyVersion: row.policy_version,
+    outcome: row.outcome,
+    upstreamStatus: row.upstream_status,
+    errorCode: row.error_code,
+    durationMs: row.duration_ms,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+function decodeReasons(row: SqliteAuditRow): string[] {
+  try {
+    return JSON.parse(row.decision_reasons) as string[];
+  } catch {
+    throw new Error(`audit row seq ${row.seq} (id ${row.id}) has unreadable decision_reasons`);
+  }
+}

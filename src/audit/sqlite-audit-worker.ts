@@ -1,0 +1,86 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import type { AuditAttempt, AuditCompletion } from './audit-record.js';
+import { AuditWriteRefused, type AuditQuery, SqliteAuditStore } from './sqlite-audit-store.js';
+
+/**
+ * The audit store's own thread. SQLite blocks the thread it runs on until a commit is on disk;
+ * here that is this thread, so the gateway's event loop keeps serving requests during the fsync,
+ * and the writes that arrive meanwhile share the next commit.
+ */
+
+export interface AuditWorkerData {
+  sqlitePath: string;
+  mode: 'readwrite' | 'readonly';
+}
+
+/** What the gateway asks; times are the gateway clock's, as ISO strings. */
+export type AuditRequest =
+  | { op: 'recordAttempt'; attempt: AuditAttempt; at: string }
+  | { op: 'complete'; id: string; completion: AuditCompletion; at: string }
+  | { op: 'recordSealed'; attempt: AuditAttempt; completion: AuditCompletion; at: string }
+  | { op: 'reconcileOpenAttempts'; at: string }
+  | { op: 'list'; query: AuditQuery; limit: number }
+  | { op: 'verify' }
+  | { op: 'checkWritable'; at: string }
+  | { op: 'close' };
+
+export type AuditWorkerMessage =
+  | { type: 'opened' }
+  | { type: 'notOpened'; message: string }
+  | { type: 'answer'; call: number; value: unknown }
+  /** `refused`: the request was wrong (AuditWriteRefused); otherwise the store failed. */
+  | { type: 'failed'; call: number; message: string; refused: boolean }
+  | { type: 'committed'; writes: number };
+
+if (!parentPort) throw new Error('sqlite-audit-worker runs as a worker thread only');
+const port = parentPort;
+const post = (message: AuditWorkerMessage) => port.postMessage(message);
+const { sqlitePath, mode } = workerData as AuditWorkerData;
+
+function answer(store: SqliteAuditStore, request: AuditRequest): unknown {
+  switch (request.op) {
+    case 'recordAttempt':
+      return store.recordAttempt(request.attempt, request.at);
+    case 'complete':
+      return store.complete(request.id, request.completion, request.at);
+    case 'recordSealed':
+      return store.recordSealed(request.attempt, request.completion, request.at);
+    case 'reconcileOpenAttempts':
+      return store.reconcileOpenAttempts(request.at);
+    case 'list':
+      return store.list(request.query, request.limit);
+    case 'verify':
+      return store.verify();
+    case 'checkWritable':
+      return store.checkWritable(request.at);
+    case 'close':
+      return store.close();
+  }
+}
+
+let store: SqliteAuditStore | undefined;
+try {
+  store = SqliteAuditStore.open(sqlitePath, mode, (writes) => post({ type: 'committed', writes }));
+  post({ type: 'opened' });
+} catch (error) {
+  post({ type: 'notOpened', message: (error as Error).message });
+}
+
+if (store) {
+  const opened = store;
+  port.on('message', ({ call, request }: { call: number; request: AuditRequest }) => {
+    // Only messages cross the thread boundary: the error's class and stack stay here.
+    Promise.resolve()
+      .then(() => answer(opened, request))
+      .then(
+        (value) => post({ type: 'answer', call, value }),
+        (error: unknown) =>
+          post({
+            type: 'failed',
+            call,
+            message: error instanceof Error ? error.message : String(error),
+            refused: error instanceof AuditWriteRefused,
+          }),
+      );
+  });
+}
