@@ -1,7 +1,7 @@
 /**
- * The one error type the gateway answers with. Everything else (axios errors, database errors,
- * validation results) is turned into a GatewayError before it reaches a filter, so the REST body
- * and the GraphQL extensions are always built from the same fields.
+ * The one error type the gateway answers with. Everything else (upstream failures, database
+ * errors, validation results) is turned into a GatewayError before it reaches a filter, so the
+ * REST body and the GraphQL extensions are always built from the same fields.
  */
 export type GraphqlErrorCode =
   | 'BAD_USER_INPUT'

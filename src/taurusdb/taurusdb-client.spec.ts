@@ -135,7 +135,7 @@ describe('TaurusDbClient against the simulator', () => {
   });
 
   afterAll(async () => {
-    for (const client of clients) client.onModuleDestroy();
+    await Promise.all(clients.map((client) => client.onApplicationShutdown()));
     await sim.close();
   });
 

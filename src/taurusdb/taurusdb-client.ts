@@ -1,8 +1,5 @@
-import http from 'node:http';
-import https from 'node:https';
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import axios, { type AxiosInstance, type AxiosResponse, type RawAxiosRequestHeaders } from 'axios';
 import {
   type CircuitBreakerPolicy,
   ConsecutiveBreaker,
@@ -21,6 +18,13 @@ import { Clock } from '../common/clock.js';
 import { GatewayError } from '../common/gateway-error.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { INSTANCE_ID_RULE, PROJECT_ID_RULE, isInstanceId, isProjectId } from '../common/ids.js';
+import {
+  TransportFailure,
+  type TransportFault,
+  type UpstreamAnswer,
+  type UpstreamRequest,
+  UpstreamHttp,
+} from '../common/upstream-http.js';
 import { upstreamConfig } from '../config/upstream.config.js';
 import { CallDeadline } from './call-deadline.js';
 import { parseRetryAfterSeconds } from './retry-after.js';
@@ -64,21 +68,12 @@ interface UpstreamCall<T> {
 }
 
 const SERVICE = 'taurusdb';
-const MAX_ANSWER_BYTES = 1024 * 1024;
 const MAX_ATTEMPTS = 3;
 /** A longer Retry-After is passed on to the caller instead of being waited out here. */
 const MAX_RETRY_AFTER_MS = 5000;
 /** A retry is only sent if at least this much of the deadline is left for it. */
 const MIN_ATTEMPT_MS = 100;
 const RETRYABLE_READ_STATUSES = new Set([429, 502, 503, 504]);
-/** Errors raised before a connection existed, so the request provably never left. */
-const NOT_SENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-]);
 const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;
 
 /**
@@ -87,11 +82,9 @@ const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;
  * `mapUpstreamFailure`.
  */
 @Injectable()
-export class TaurusDbClient implements OnModuleDestroy {
+export class TaurusDbClient implements OnApplicationShutdown {
   private readonly logger = new Logger(TaurusDbClient.name);
-  private readonly httpAgent = new http.Agent({ keepAlive: true });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true });
-  private readonly http: AxiosInstance;
+  private readonly http: UpstreamHttp;
   private readonly breakers = new Map<string, CircuitBreakerPolicy>();
   private readonly backoff = new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 });
 
@@ -102,19 +95,7 @@ export class TaurusDbClient implements OnModuleDestroy {
     private readonly metrics: GatewayMetrics,
     private readonly clock: Clock,
   ) {
-    this.http = axios.create({
-      httpAgent: this.httpAgent,
-      httpsAgent: this.httpsAgent,
-      maxContentLength: MAX_ANSWER_BYTES,
-      // A redirect would carry the IAM token to another host.
-      maxRedirects: 0,
-      // Upstreams are reached directly; axios would otherwise read the proxy variables of the
-      // environment on every request, and a proxy would see the tokens.
-      proxy: false,
-      responseType: 'text',
-      transformResponse: (data: unknown) => data,
-      validateStatus: () => true,
-    });
+    this.http = new UpstreamHttp(upstream.timeoutMs);
   }
 
   async getInstance(
@@ -177,7 +158,12 @@ export class TaurusDbClient implements OnModuleDestroy {
   async ping(): Promise<void> {
     const deadline = new CallDeadline(this.clock, this.upstream.timeoutMs);
     try {
-      await this.send('ping', 'GET', `${this.endpoints.probeBaseUrl()}/`, {}, undefined, deadline);
+      await this.send('ping', {
+        method: 'GET',
+        url: `${this.endpoints.probeBaseUrl()}/`,
+        headers: {},
+        signal: deadline.signal,
+      });
     } catch (error) {
       throw asUpstreamError(error, false);
     } finally {
@@ -185,9 +171,9 @@ export class TaurusDbClient implements OnModuleDestroy {
     }
   }
 
-  onModuleDestroy(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+  /** Once the HTTP server has closed, so that requests still in flight can finish their calls. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.http.close();
   }
 
   private async call<T>(call: UpstreamCall<T>): Promise<T> {
@@ -219,7 +205,7 @@ export class TaurusDbClient implements OnModuleDestroy {
     baseUrl: string,
     deadline: CallDeadline,
   ): Promise<T> {
-    const headers: RawAxiosRequestHeaders = {
+    const headers: Record<string, string> = {
       'X-Auth-Token': call.credentials.token,
       Accept: 'application/json',
     };
@@ -227,54 +213,37 @@ export class TaurusDbClient implements OnModuleDestroy {
     if (call.requestId !== undefined && REQUEST_ID_PATTERN.test(call.requestId)) {
       headers['X-Request-Id'] = call.requestId;
     }
-    const response = await this.send(
-      call.operation,
-      call.method,
-      `${baseUrl}${call.path}`,
+    const answer = await this.send(call.operation, {
+      method: call.method,
+      url: `${baseUrl}${call.path}`,
       headers,
-      call.body,
-      deadline,
-    );
-    const body = parseJson(response.data);
-    if (response.status >= 200 && response.status < 300) {
-      const answer = body === undefined ? undefined : call.parse(body);
-      if (answer === undefined) throw new UpstreamFailure({ kind: 'malformed' });
-      return answer;
+      body: call.body,
+      signal: deadline.signal,
+    });
+    if (answer.status >= 200 && answer.status < 300) {
+      const parsed = answer.json === undefined ? undefined : call.parse(answer.json);
+      if (parsed === undefined) throw new UpstreamFailure({ kind: 'malformed' });
+      return parsed;
     }
     throw new UpstreamFailure({
       kind: 'answered',
-      status: response.status,
-      body,
-      retryAfterSeconds: parseRetryAfterSeconds(
-        response.headers['retry-after'],
-        this.clock.nowMs(),
-      ),
+      status: answer.status,
+      body: answer.json,
+      retryAfterSeconds: parseRetryAfterSeconds(answer.headers['retry-after'], this.clock.nowMs()),
     });
   }
 
   /** One HTTP exchange; transport failures come out as UpstreamFailure. */
-  private async send(
-    operation: Operation,
-    method: 'GET' | 'PUT',
-    url: string,
-    headers: RawAxiosRequestHeaders,
-    data: unknown,
-    deadline: CallDeadline,
-  ): Promise<AxiosResponse<unknown>> {
+  private async send(operation: Operation, request: UpstreamRequest): Promise<UpstreamAnswer> {
     const started = this.clock.monotonicMs();
     let status = 'error';
     try {
-      const response = await this.http.request({
-        method,
-        url,
-        headers,
-        data,
-        signal: deadline.signal,
-      });
-      status = String(response.status);
-      return response;
+      const answer = await this.http.request(request);
+      status = String(answer.status);
+      return answer;
     } catch (error) {
-      const outcome = transportOutcome(error, deadline.signal.aborted);
+      if (!(error instanceof TransportFailure)) throw error;
+      const outcome = transportOutcome(error.fault);
       status = outcome.kind;
       throw new UpstreamFailure(outcome);
     } finally {
@@ -350,28 +319,15 @@ function checkIds(projectId: string, instanceId: string): void {
   if (!isInstanceId(instanceId)) throw GatewayError.validation('instance_id', INSTANCE_ID_RULE);
 }
 
-function parseJson(data: unknown): unknown {
-  if (typeof data !== 'string') return undefined;
-  try {
-    return JSON.parse(data) as unknown;
-  } catch {
-    return undefined;
+function transportOutcome(fault: TransportFault): UpstreamOutcome {
+  switch (fault.kind) {
+    case 'timeout':
+      return { kind: 'timeout' };
+    case 'oversized':
+      return { kind: 'malformed' };
+    case 'network':
+      return { kind: 'unreachable', code: fault.code, requestSent: fault.requestSent };
   }
-}
-
-/** Names the transport failure without keeping the axios error, which holds the headers. */
-function transportOutcome(error: unknown, deadlinePassed: boolean): UpstreamOutcome {
-  if (deadlinePassed) return { kind: 'timeout' };
-  if (!axios.isAxiosError(error))
-    return { kind: 'unreachable', code: 'UNKNOWN', requestSent: true };
-  const code = error.code ?? 'UNKNOWN';
-  // axios reports both an answer over maxContentLength and one cut off mid-body as a bad response.
-  if (code === 'ERR_BAD_RESPONSE') {
-    return error.message.startsWith('maxContentLength')
-      ? { kind: 'malformed' }
-      : { kind: 'unreachable', code: 'ECONNRESET', requestSent: true };
-  }
-  return { kind: 'unreachable', code, requestSent: !NOT_SENT_CODES.has(code) };
 }
 
 function asUpstreamError(error: unknown, mutating: boolean): UpstreamError {

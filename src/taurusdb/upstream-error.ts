@@ -2,7 +2,7 @@ import { GatewayError, GwCode } from '../common/gateway-error.js';
 
 /**
  * What went wrong on one call to TaurusDB, before it is turned into an answer. Deliberately
- * free of axios objects: those carry the request headers, and so the IAM token.
+ * free of the HTTP client's errors: those may carry the request headers, and so the IAM token.
  */
 export type UpstreamOutcome =
   /** TaurusDB answered with a status other than 2xx; `body` is the parsed JSON, if it was JSON. */

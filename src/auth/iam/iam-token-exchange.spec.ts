@@ -21,7 +21,7 @@ describe('IamTokenExchange against the simulator', () => {
   });
 
   afterEach(async () => {
-    exchanges.splice(0).forEach((exchange) => exchange.onModuleDestroy());
+    await Promise.all(exchanges.splice(0).map((exchange) => exchange.onApplicationShutdown()));
     sim.reset();
   });
 

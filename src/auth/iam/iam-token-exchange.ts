@@ -1,5 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import axios, { type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import {
   ExponentialBackoff,
   TaskCancelledError,
@@ -9,11 +8,15 @@ import {
   timeout,
   wrap,
 } from 'cockatiel';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { Clock } from '../../common/clock.js';
 import { GatewayError, GwCode } from '../../common/gateway-error.js';
 import { GatewayMetrics } from '../../common/gateway-metrics.js';
+import {
+  TransportFailure,
+  type TransportFault,
+  type UpstreamAnswer,
+  UpstreamHttp,
+} from '../../common/upstream-http.js';
 import { upstreamConfig, type UpstreamConfig } from '../../config/upstream.config.js';
 import type { Principal } from '../principal.js';
 import { iamConfig, type IamConfig, type ServiceAccount } from './iam.config.js';
@@ -22,6 +25,14 @@ import { SingleFlight } from '../../common/single-flight.js';
 
 type IamOperation = 'oidc' | 'password' | 'assumeRole' | 'serviceAccountLogin' | 'ping';
 type FailureKind = 'refused' | 'unavailable' | 'timeout' | 'unexpected';
+
+interface IamRequest {
+  method: 'GET' | 'POST';
+  /** Under the IAM endpoint. */
+  path: string;
+  body?: object;
+  headers?: Record<string, string>;
+}
 
 /** Why one IAM call failed, before it becomes a GatewayError. Carries no request data. */
 class IamCallFailure extends Error {
@@ -37,6 +48,12 @@ class IamCallFailure extends Error {
 const isRetryableStatus = (status: number): boolean => status === 429 || status >= 500;
 
 const RETRIES = 2;
+/** An answer too long to be a token is IAM answering wrongly, not IAM being away. */
+const FAILURE_KIND_OF_FAULT: Record<TransportFault['kind'], FailureKind> = {
+  timeout: 'timeout',
+  oversized: 'unexpected',
+  network: 'unavailable',
+};
 const projectScope = (projectId: string) => ({ project: { id: projectId } });
 
 /**
@@ -45,11 +62,9 @@ const projectScope = (projectId: string) => ({ project: { id: projectId } });
  * deadline, retries included.
  */
 @Injectable()
-export class IamTokenExchange implements OnModuleDestroy {
+export class IamTokenExchange implements OnApplicationShutdown {
   private readonly logger = new Logger(IamTokenExchange.name);
-  private readonly httpAgent = new HttpAgent({ keepAlive: true });
-  private readonly httpsAgent = new HttpsAgent({ keepAlive: true });
-  private readonly http: AxiosInstance;
+  private readonly http: UpstreamHttp;
   private readonly deadlineMs: number;
   private readonly policy;
   /** Agency mode: the service account's own login per project, reused until due for refresh. */
@@ -63,19 +78,7 @@ export class IamTokenExchange implements OnModuleDestroy {
     private readonly metrics: GatewayMetrics,
   ) {
     this.deadlineMs = upstream.timeoutMs;
-    this.http = axios.create({
-      baseURL: config.endpoint,
-      timeout: this.deadlineMs,
-      httpAgent: this.httpAgent,
-      httpsAgent: this.httpsAgent,
-      // Credentials travel in these requests: never follow a redirect elsewhere with them.
-      maxRedirects: 0,
-      // Upstreams are reached directly; axios would otherwise read the proxy variables of the
-      // environment on every request, and a proxy would see the tokens.
-      proxy: false,
-      validateStatus: () => true,
-      headers: { 'Content-Type': 'application/json;charset=utf8' },
-    });
+    this.http = new UpstreamHttp(this.deadlineMs);
     this.policy = wrap(
       timeout(this.deadlineMs, TimeoutStrategy.Aggressive),
       retry(
@@ -102,15 +105,19 @@ export class IamTokenExchange implements OnModuleDestroy {
   /** Resolves when IAM answers at all (any HTTP status); throws when it cannot be reached. */
   async ping(): Promise<void> {
     try {
-      await this.attempt('ping', { method: 'GET', url: '/v3' });
+      await this.attempt(
+        'ping',
+        { method: 'GET', path: '/v3' },
+        AbortSignal.timeout(this.deadlineMs),
+      );
     } catch (error) {
       throw this.toGatewayError(error, 'a reachability check');
     }
   }
 
-  onModuleDestroy(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+  /** Once the HTTP server has closed, so that requests still in flight can finish their calls. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.http.close();
   }
 
   private async exchangeFor(principal: Principal, projectId: string): Promise<IamToken> {
@@ -121,8 +128,8 @@ export class IamTokenExchange implements OnModuleDestroy {
         const headers = { 'X-Idp-Id': this.config.idpId };
         const response = await this.call('oidc', {
           method: 'POST',
-          url: '/v3.0/OS-AUTH/id-token/tokens',
-          data: body,
+          path: '/v3.0/OS-AUTH/id-token/tokens',
+          body,
           headers,
         });
         return projectTokenFrom(response, projectId);
@@ -144,8 +151,8 @@ export class IamTokenExchange implements OnModuleDestroy {
         try {
           const response = await this.call('assumeRole', {
             method: 'POST',
-            url: '/v3/auth/tokens',
-            data: body,
+            path: '/v3/auth/tokens',
+            body,
             headers: { 'X-Auth-Token': login.value() },
           });
           return projectTokenFrom(response, projectId);
@@ -167,8 +174,8 @@ export class IamTokenExchange implements OnModuleDestroy {
   ): Promise<IamToken> {
     const response = await this.call(operation, {
       method: 'POST',
-      url: '/v3/auth/tokens',
-      data: passwordAuth(account, projectId),
+      path: '/v3/auth/tokens',
+      body: passwordAuth(account, projectId),
     });
     return projectTokenFrom(response, projectId);
   }
@@ -195,9 +202,9 @@ export class IamTokenExchange implements OnModuleDestroy {
   }
 
   /** One IAM token call: retried on throttling, 5xx and network errors, within the deadline. */
-  private async call(operation: IamOperation, request: AxiosRequestConfig): Promise<AxiosResponse> {
+  private async call(operation: IamOperation, request: IamRequest): Promise<UpstreamAnswer> {
     return this.policy.execute(async ({ signal }) => {
-      const response = await this.attempt(operation, { ...request, signal });
+      const response = await this.attempt(operation, request, signal);
       if (response.status >= 200 && response.status < 300) {
         return response;
       }
@@ -214,21 +221,31 @@ export class IamTokenExchange implements OnModuleDestroy {
   /** One HTTP request to IAM, measured. Network failures become IamCallFailure. */
   private async attempt(
     operation: IamOperation,
-    request: AxiosRequestConfig,
-  ): Promise<AxiosResponse> {
+    request: IamRequest,
+    signal: AbortSignal,
+  ): Promise<UpstreamAnswer> {
     const started = this.clock.monotonicMs();
     let status = 'network';
     try {
-      const response = await this.http.request(request);
-      status = String(response.status);
-      return response;
+      const answer = await this.http.request({
+        method: request.method,
+        url: `${this.config.endpoint}${request.path}`,
+        headers: {
+          Accept: 'application/json',
+          ...(request.body === undefined
+            ? {}
+            : { 'Content-Type': 'application/json;charset=utf8' }),
+          ...request.headers,
+        },
+        body: request.body,
+        signal,
+      });
+      status = String(answer.status);
+      return answer;
     } catch (error) {
-      const timedOut =
-        request.signal?.aborted === true ||
-        (axios.isAxiosError(error) && ['ECONNABORTED', 'ETIMEDOUT'].includes(error.code ?? ''));
-      status = timedOut ? 'timeout' : 'network';
-      // The axios error holds the request, credentials included: it goes no further.
-      throw new IamCallFailure(timedOut ? 'timeout' : 'unavailable');
+      if (!(error instanceof TransportFailure)) throw error;
+      status = error.fault.kind;
+      throw new IamCallFailure(FAILURE_KIND_OF_FAULT[error.fault.kind]);
     } finally {
       const labels = { service: 'iam', operation };
       this.metrics.upstreamRequests.inc({ ...labels, status });
@@ -303,9 +320,9 @@ function dateOf(text: unknown, status: number): Date {
   return date;
 }
 
-function projectTokenFrom(response: AxiosResponse, projectId: string): IamToken {
+function projectTokenFrom(response: UpstreamAnswer, projectId: string): IamToken {
   const value: unknown = response.headers['x-subject-token'];
-  const body = (response.data as { token?: TokenBody } | undefined)?.token;
+  const body = (response.json as { token?: TokenBody } | undefined)?.token;
   const project = body?.project;
   // A token for another project would send the caller's request to the wrong region.
   if (

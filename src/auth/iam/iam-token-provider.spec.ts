@@ -22,8 +22,8 @@ describe('IamTokenProvider against the simulator', () => {
     sim = await startSimulator({ port: 0 });
   });
 
-  afterEach(() => {
-    exchanges.splice(0).forEach((exchange) => exchange.onModuleDestroy());
+  afterEach(async () => {
+    await Promise.all(exchanges.splice(0).map((exchange) => exchange.onApplicationShutdown()));
     sim.reset();
   });
 
