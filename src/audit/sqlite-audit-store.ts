@@ -295,9 +295,10 @@ export class SqliteAuditStore {
   /**
    * Group commit: the writes asked for while this thread is busy (with the previous commit's
    * fsync, say) are applied together in one BEGIN IMMEDIATE transaction, so concurrent requests
-   * share one fsync instead of queueing for one each. Every write runs under its own savepoint,
-   * so one that fails is rolled back alone, and no promise resolves before the commit that made
-   * its row durable.
+   * share one fsync instead of queueing for one each. Every write changes the trail with one
+   * statement, and SQLite undoes a failed statement alone, so a write that fails leaves the
+   * others of its batch in place without a savepoint of its own. No promise resolves before the
+   * commit that made its row durable.
    */
   private groupCommit<T>(work: (db: Database.Database) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -316,10 +317,10 @@ export class SqliteAuditStore {
       db.transaction(() => {
         for (const job of batch) {
           try {
-            outcomes.push({ value: db.transaction(job.work)(db) });
+            outcomes.push({ value: job.work(db) });
           } catch (error) {
             // A full disk or an I/O error can end the whole transaction, not just this
-            // write's savepoint; later writes would then commit on their own while their
+            // write's statement; later writes would then commit on their own while their
             // callers are told they failed. The batch stops and every write in it fails.
             if (!db.inTransaction) throw error;
             outcomes.push({ error });
