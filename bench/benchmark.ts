@@ -48,6 +48,11 @@ export interface Comparison {
   ratioToReference?: number;
   /** Gateway p50 minus the p50 of TaurusDB's own call, in ms. */
   addedP50Ms?: number;
+  /**
+   * The reference proxy's p50 minus TaurusDB's, same operation and concurrency: what a bare
+   * proxy adds on this machine, the floor the gateway's figure is read against.
+   */
+  referenceAddedP50Ms?: number;
 }
 
 export interface BenchReport {
@@ -170,6 +175,8 @@ function compare(runs: RunReport[]): Comparison[] {
         connections: run.connections,
         ratioToReference: reference && run.requestsPerSecond / reference.requestsPerSecond,
         addedP50Ms: upstream && run.latencyMs.p50 - upstream.latencyMs.p50,
+        referenceAddedP50Ms:
+          reference && upstream && reference.latencyMs.p50 - upstream.latencyMs.p50,
       };
     });
 }

@@ -115,12 +115,19 @@ export function renderBenchmark(report: BenchReport): string {
     ),
     '',
     table(
-      ['gateway scenario', 'c', 'gateway / reference req/s', 'added p50 ms'],
+      [
+        'gateway scenario',
+        'c',
+        'gateway / reference req/s',
+        'added p50 ms',
+        'reference added p50 ms',
+      ],
       report.comparisons.map((c) => [
         c.scenario,
         String(c.connections),
         fixed(c.ratioToReference),
         fixed(c.addedP50Ms),
+        fixed(c.referenceAddedP50Ms),
       ]),
     ),
     '',

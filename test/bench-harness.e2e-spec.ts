@@ -53,7 +53,11 @@ describe('benchmark harness', () => {
     expect(report.runs[0].gateway?.peakRssMb).toBeGreaterThan(0);
     expect(report.comparisons).toEqual([
       expect.objectContaining({ scenario: 'REST PUT', ratioToReference: expect.any(Number) }),
-      expect.objectContaining({ scenario: 'GraphQL mutation', addedP50Ms: expect.any(Number) }),
+      expect.objectContaining({
+        scenario: 'GraphQL mutation',
+        addedP50Ms: expect.any(Number),
+        referenceAddedP50Ms: expect.any(Number),
+      }),
     ]);
     // One caller and one project each for the gateway and the reference proxy.
     expect(report.iamExchanges).toEqual({ gateway: 1, reference: 1, total: 3 });
