@@ -55,16 +55,29 @@ export interface Comparison {
   referenceAddedP50Ms?: number;
 }
 
+export interface Machine {
+  cpus: number;
+  cpuModel: string;
+  memoryGb: number;
+  node: string;
+  /** One-minute load average when the run started: anything else busy skews every figure. */
+  loadAverageAtStart: number;
+}
+
+export function describeMachine(loadAverageAtStart: number): Machine {
+  const cpuList = cpus();
+  return {
+    cpus: cpuList.length,
+    cpuModel: cpuList[0]?.model ?? 'unknown',
+    memoryGb: Math.round(totalmem() / 1024 / MB),
+    node: process.version,
+    loadAverageAtStart,
+  };
+}
+
 export interface BenchReport {
   date: string;
-  machine: {
-    cpus: number;
-    cpuModel: string;
-    memoryGb: number;
-    node: string;
-    /** One-minute load average when the run started: anything else busy skews every figure. */
-    loadAverageAtStart: number;
-  };
+  machine: Machine;
   options: BenchOptions & { upstreamLatencyMs: number };
   gatewayReadyMs: number;
   /** High-water mark of the gateway's RSS over the whole run. */
@@ -140,16 +153,9 @@ export async function runBenchmark(
     }
   }
   iamExchanges.total = env.iamExchanges();
-  const cpuList = cpus();
   return {
     date: new Date().toISOString(),
-    machine: {
-      cpus: cpuList.length,
-      cpuModel: cpuList[0]?.model ?? 'unknown',
-      memoryGb: Math.round(totalmem() / 1024 / MB),
-      node: process.version,
-      loadAverageAtStart,
-    },
+    machine: describeMachine(loadAverageAtStart),
     options,
     gatewayReadyMs: env.gatewayReadyMs,
     gatewayPeakRssMb: readPeakRssBytes(env.gateway.pid) / MB,

@@ -95,30 +95,45 @@ export async function spawnGateway(
   throw failedToStart('gateway', logFile, `not ready within ${READY_TIMEOUT_MS} ms`);
 }
 
-/** The reference proxy as its own process, as the gateway is, so neither shares a core with the load. */
-export async function spawnReferenceProxy(
-  config: ReferenceProxyConfig,
-  logDir: string,
+/**
+ * A child that reports `{ url }` over IPC once it listens, with only the environment it is given:
+ * the reference proxy, and the servers of the adapter comparison.
+ */
+export async function spawnListeningChild(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  logFile: string,
 ): Promise<ChildService> {
-  const logFile = join(logDir, 'reference-proxy.log');
-  const script = fileURLToPath(new URL('./reference-proxy.main.js', import.meta.url));
-  const env = {
-    TAURUSDB_ENDPOINT: config.taurusDbEndpoint,
-    IAM_ENDPOINT: config.iamEndpoint,
-    IAM_IDP_ID: config.idpId,
-    AUTH_JWKS_URL: config.jwksUrl,
-    AUTH_ISSUER: config.issuer,
-    AUTH_AUDIENCE: config.audience,
-  };
   const child = startChild(script, env, logFile, true);
   const close = stopper(child);
   const started = await Promise.race([
     once(child, 'message').then(([message]) => message as { url: string }),
     once(child, 'exit').then(() => undefined),
   ]);
-  if (started === undefined) throw failedToStart('reference proxy', logFile, 'exited');
+  if (started === undefined) throw failedToStart(name, logFile, 'exited');
   child.disconnect();
   return { url: started.url, pid: child.pid as number, close };
+}
+
+/** The reference proxy as its own process, as the gateway is, so neither shares a core with the load. */
+export function spawnReferenceProxy(
+  config: ReferenceProxyConfig,
+  logDir: string,
+): Promise<ChildService> {
+  return spawnListeningChild(
+    'reference proxy',
+    fileURLToPath(new URL('./reference-proxy.main.js', import.meta.url)),
+    {
+      TAURUSDB_ENDPOINT: config.taurusDbEndpoint,
+      IAM_ENDPOINT: config.iamEndpoint,
+      IAM_IDP_ID: config.idpId,
+      AUTH_JWKS_URL: config.jwksUrl,
+      AUTH_ISSUER: config.issuer,
+      AUTH_AUDIENCE: config.audience,
+    },
+    join(logDir, 'reference-proxy.log'),
+  );
 }
 
 export interface ResourceUse {
