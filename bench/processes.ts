@@ -12,6 +12,11 @@ export interface ChildService extends RunningService {
   pid: number;
 }
 
+/**
+ * The node flags the gateway runs with in production: the Dockerfile's CMD and `npm run
+ * start:prod` give the same ones. Keep the three in step.
+ */
+const GATEWAY_NODE_FLAGS = ['--max-old-space-size=256'];
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
 const PROBE_TIMEOUT_MS = 2_000;
@@ -35,9 +40,10 @@ function startChild(
   env: Record<string, string>,
   logFile: string,
   ipc = false,
+  nodeFlags: readonly string[] = [],
 ): ChildProcess {
   const log = openSync(logFile, 'a');
-  return spawn(process.execPath, [script], {
+  return spawn(process.execPath, [...nodeFlags, script], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', log, log, ...(ipc ? (['ipc'] as const) : [])],
   });
@@ -74,7 +80,13 @@ export async function spawnGateway(
   const url = `http://127.0.0.1:${port}`;
   const logFile = join(logDir, 'gateway.log');
   const spawnedAt = performance.now();
-  const child = startChild('dist/main.js', { ...env, PORT: String(port) }, logFile);
+  const child = startChild(
+    'dist/main.js',
+    { ...env, PORT: String(port) },
+    logFile,
+    false,
+    GATEWAY_NODE_FLAGS,
+  );
   const close = stopper(child);
   while (performance.now() - spawnedAt < READY_TIMEOUT_MS) {
     if (child.exitCode !== null) {

@@ -92,7 +92,12 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnAppl
   async open(mode: AuditWorkerData['mode']): Promise<void> {
     await this.close();
     const workerData: AuditWorkerData = { sqlitePath: this.config.sqlitePath, mode };
-    const worker = new Worker(workerScript(), { workerData });
+    // The writer allocates little and keeps less; V8's default young generation (tens of MB)
+    // would only add to the process's RSS. Measured in docs/PERFORMANCE.md, run 5.
+    const worker = new Worker(workerScript(), {
+      workerData,
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    });
     const [first] = (await Promise.race([
       once(worker, 'message'),
       once(worker, 'error').then(([error]) => {
