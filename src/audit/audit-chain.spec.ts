@@ -4,6 +4,7 @@ import {
   canonicalRow,
   computeHash,
   GENESIS_HASH,
+  openEvent,
   sealRow,
   verifyChain,
   type ChainHead,
@@ -11,26 +12,19 @@ import {
 import { AUDIT_COLUMNS, type AuditEvent } from './audit-record.js';
 import { anAttempt } from './testing/audit-fixtures.js';
 
-const openEvent = (n: number): AuditEvent => ({
-  ...anAttempt({ requestId: `req-${n}` }),
-  id: `0190a000-0000-7000-8000-${String(n).padStart(12, '0')}`,
-  seq: null,
-  startedAt: new Date(Date.UTC(2025, 0, 1, 0, 0, n)).toISOString(),
-  completedAt: null,
-  outcome: null,
-  upstreamStatus: null,
-  errorCode: null,
-  durationMs: null,
-  prevHash: null,
-  hash: null,
-});
+const numberedOpenEvent = (n: number): AuditEvent =>
+  openEvent(
+    anAttempt({ requestId: `req-${n}` }),
+    `0190a000-0000-7000-8000-${String(n).padStart(12, '0')}`,
+    new Date(Date.UTC(2025, 0, 1, 0, 0, n)).toISOString(),
+  );
 
 function chainOf(length: number): AuditEvent[] {
   const rows: AuditEvent[] = [];
   let head: ChainHead | null = null;
   for (let n = 1; n <= length; n += 1) {
     const row = sealRow(
-      openEvent(n),
+      numberedOpenEvent(n),
       head,
       { outcome: 'succeeded', upstreamStatus: 200, durationMs: 12.4 },
       new Date(Date.UTC(2025, 0, 1, 0, 1, n)),

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import { AUDIT_COLUMNS, type AuditCompletion, type AuditEvent } from './audit-record.js';
+import {
+  AUDIT_COLUMNS,
+  type AuditAttempt,
+  type AuditCompletion,
+  type AuditEvent,
+} from './audit-record.js';
 
 /**
  * The hash chain, shared by every store: a store only persists rows and hands them back in
@@ -52,6 +57,24 @@ export function computeHash(prevHash: string, row: Omit<AuditEvent, 'hash'>): st
 
 /** A completion, or what start-up reconciliation knows of one: not how long it took. */
 export type SealFields = Omit<AuditCompletion, 'durationMs'> & { durationMs: number | null };
+
+/** The row written before the upstream call: the attempt, not yet a link of the chain. */
+export function openEvent(attempt: AuditAttempt, id: string, startedAt: string): AuditEvent {
+  return {
+    ...attempt,
+    decisionReasons: [...attempt.decisionReasons],
+    id,
+    seq: null,
+    startedAt,
+    completedAt: null,
+    outcome: null,
+    upstreamStatus: null,
+    errorCode: null,
+    durationMs: null,
+    prevHash: null,
+    hash: null,
+  };
+}
 
 /** Closes an open row as the link after `head` (null: the chain is empty). */
 export function sealRow(

@@ -5,6 +5,7 @@ import { v7 as uuidv7 } from 'uuid';
 import {
   type ChainHead,
   type SealFields,
+  openEvent,
   sealRow,
   ChainVerifier,
   type VerifyResult,
@@ -184,7 +185,7 @@ export class SqliteAuditStore {
 
   recordAttempt(attempt: AuditAttempt, startedAt: string): Promise<string> {
     return this.groupCommit((db) => {
-      const open = openEvent(attempt, startedAt);
+      const open = openEvent(attempt, uuidv7(), startedAt);
       this.statement(db, INSERT_ROW).run(toRow(open));
       return open.id;
     });
@@ -202,7 +203,12 @@ export class SqliteAuditStore {
 
   recordSealed(attempt: AuditAttempt, completion: AuditCompletion, at: string): Promise<string> {
     return this.groupCommit((db) => {
-      const sealed = sealRow(openEvent(attempt, at), this.head(db), completion, new Date(at));
+      const sealed = sealRow(
+        openEvent(attempt, uuidv7(), at),
+        this.head(db),
+        completion,
+        new Date(at),
+      );
       this.statement(db, INSERT_ROW).run(toRow(sealed));
       return sealed.id;
     });
@@ -348,23 +354,6 @@ export class SqliteAuditStore {
   private head(db: Database.Database): ChainHead | null {
     return (this.statement(db, CHAIN_HEAD).get() as ChainHead | undefined) ?? null;
   }
-}
-
-function openEvent(attempt: AuditAttempt, startedAt: string): AuditEvent {
-  return {
-    ...attempt,
-    decisionReasons: [...attempt.decisionReasons],
-    id: uuidv7(),
-    seq: null,
-    startedAt,
-    completedAt: null,
-    outcome: null,
-    upstreamStatus: null,
-    errorCode: null,
-    durationMs: null,
-    prevHash: null,
-    hash: null,
-  };
 }
 
 function toRow(event: AuditEvent): SqliteAuditRow {
