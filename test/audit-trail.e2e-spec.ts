@@ -115,19 +115,30 @@ describe('audit trail', () => {
 
   it('lets a mutation in flight at shutdown finish and seal its row before the store closes', async () => {
     const storePath = h.auditPath.replace('audit.sqlite', 'shutdown.sqlite');
-    const stopping = await startHarness({ AUDIT_SQLITE_PATH: storePath });
-    const caller = await stopping.simulator.mintToken({ sub: 'late-lee', groups: ['dba'] });
-    await injectFault(stopping, { route: 'taurusdb.putLock', latencyMs: 300, times: 1 });
-    const answer = rest(stopping, 'PUT', lockPath(projectId, instanceId), {
-      token: caller,
-      body: lockBody('enable', 4),
+    // Longer than the 10 s after which Apollo's drain, were it stopped with the other modules,
+    // would cut every open connection.
+    const upstreamMs = 10_500;
+    const stopping = await startHarness({
+      AUDIT_SQLITE_PATH: storePath,
+      UPSTREAM_TIMEOUT_MS: String(upstreamMs + 5_000),
     });
-    while (stopping.simulator.calls()['taurusdb.putLock'] === 0) await sleep(5);
-    const closed = stopping.app.close();
+    try {
+      const caller = await stopping.simulator.mintToken({ sub: 'late-lee', groups: ['dba'] });
+      await injectFault(stopping, { route: 'taurusdb.putLock', latencyMs: upstreamMs, times: 1 });
+      const answer = rest(stopping, 'PUT', lockPath(projectId, instanceId), {
+        token: caller,
+        body: lockBody('enable', 4),
+      });
+      while (stopping.simulator.calls()['taurusdb.putLock'] === 0) await sleep(5);
+      const closed = stopping.app.close();
 
-    expect((await answer).status).toBe(200);
-    await closed;
-    await stopping.simulator.close();
+      const answered = await answer;
+      expect(answered.status).toBe(200);
+      expect(answered.headers.get('connection')).toBe('close');
+      await closed;
+    } finally {
+      await stopping.close();
+    }
     const db = new Database(storePath, { readonly: true });
     try {
       expect(db.prepare('SELECT outcome FROM audit_events').all()).toEqual([
@@ -136,5 +147,5 @@ describe('audit trail', () => {
     } finally {
       db.close();
     }
-  });
+  }, 30_000);
 });

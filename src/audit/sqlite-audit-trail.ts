@@ -28,6 +28,7 @@ import type { AuditRequest, AuditWorkerData, AuditWorkerMessage } from './sqlite
 type AuditWriteKind = 'attempt' | 'outcome' | 'sealed';
 
 interface AwaitedAnswer {
+  worker: Worker;
   operation: string;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
@@ -41,7 +42,7 @@ interface AwaitedAnswer {
 function workerScript(): URL {
   const beside = new URL('./sqlite-audit-worker.js', import.meta.url);
   if (existsSync(beside)) return beside;
-  const built = new URL(beside.href.replace('/src/audit/', '/dist/audit/'));
+  const built = new URL('../../dist/audit/sqlite-audit-worker.js', import.meta.url);
   if (!existsSync(built)) throw new Error(`audit writer not built: run npm run build (${built})`);
   return built;
 }
@@ -114,13 +115,15 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnAppl
     this.worker = worker;
   }
 
-  /** Commits what is queued, then stops the writer thread. Later calls answer 503. */
+  /** Commits what is queued, then stops the writer thread. Calls from now on answer 503. */
   async close(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
-    await this.call('close', { op: 'close' }).catch(() => undefined);
+    const closed = this.call('close', { op: 'close' });
     this.worker = null;
+    await closed.catch(() => undefined);
     await worker.terminate();
+    this.failAwaited(worker, 'the audit store is closed');
   }
 
   recordAttempt(attempt: AuditAttempt): Promise<string> {
@@ -194,7 +197,12 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnAppl
     }
     return new Promise<T>((resolve, reject) => {
       const call = ++this.calls;
-      this.awaited.set(call, { operation, resolve: resolve as (value: unknown) => void, reject });
+      this.awaited.set(call, {
+        worker,
+        operation,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
       worker.postMessage({ call, request });
     });
   }
@@ -215,12 +223,19 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnAppl
 
   /** The writer thread died: nothing it was asked is known to be durable, and nothing more is asked. */
   private lost(worker: Worker, error: Error): void {
-    if (this.worker !== worker) return;
-    this.worker = null;
-    this.logger.error(`audit writer stopped: ${error.message}`);
+    if (this.worker === worker) {
+      this.worker = null;
+      this.logger.error(`audit writer stopped: ${error.message}`);
+    }
+    this.failAwaited(worker, error.message);
+  }
+
+  /** Whatever `worker` had not answered fails: no answer is coming. */
+  private failAwaited(worker: Worker, reason: string): void {
     for (const [call, awaited] of this.awaited) {
+      if (awaited.worker !== worker) continue;
       this.awaited.delete(call);
-      awaited.reject(this.unavailable(awaited.operation, error.message));
+      awaited.reject(this.unavailable(awaited.operation, reason));
     }
   }
 

@@ -54,7 +54,10 @@ function answer(store: SqliteAuditStore, request: AuditRequest): unknown {
     case 'checkWritable':
       return store.checkWritable(request.at);
     case 'close':
-      return store.close();
+      store.close();
+      // The writes that close() committed are answered in the microtasks it queued; the answer
+      // to close itself goes after them, so the gateway has them all when it stops this thread.
+      return new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
 

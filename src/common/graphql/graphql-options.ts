@@ -10,6 +10,10 @@ import { requestIdPlugin } from './request-id.plugin.js';
 export function graphqlOptions(config: AppConfig): ApolloDriverConfig {
   return {
     path: '/graphql',
+    // Nest would otherwise stop Apollo with the modules, before the HTTP server closes, and
+    // Apollo's drain then cuts every open connection (REST too) after 10 s, leaving a caller
+    // without the answer to a mutation that is still running.
+    stopOnApplicationShutdown: true,
     autoSchemaFile: true,
     sortSchema: true,
     introspection: !config.production,
