@@ -448,6 +448,27 @@ describe('SqliteAuditTrail', () => {
       }
     });
 
+    it('waits at shutdown for open attempts to be sealed before it closes', async () => {
+      const id = await trail.recordAttempt(anAttempt());
+      let shutDown = false;
+      const shutdown = trail.onApplicationShutdown().then(() => {
+        shutDown = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(shutDown).toBe(false);
+
+      await trail.complete(id, succeeded);
+      await shutdown;
+      const db = new Database(dir.file(), { readonly: true });
+      try {
+        expect(db.prepare('SELECT outcome FROM audit_events').all()).toEqual([
+          { outcome: 'succeeded' },
+        ]);
+      } finally {
+        db.close();
+      }
+    });
+
     it('answers 503 GW.AUDIT_UNAVAILABLE for writes in flight and after when its writer thread dies', async () => {
       const writer = (trail as unknown as { worker: Worker }).worker;
       const inFlight = trail.recordAttempt(anAttempt());

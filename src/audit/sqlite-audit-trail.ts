@@ -27,6 +27,13 @@ import type { AuditRequest, AuditWorkerData, AuditWorkerMessage } from './sqlite
 
 type AuditWriteKind = 'attempt' | 'outcome' | 'sealed';
 
+/**
+ * How long shutdown waits for open attempts to be sealed. A handler can outlive the HTTP server
+ * (its caller went away); an orchestrator's own stop timeout is usually shorter, and a row still
+ * open when the process ends is closed as unknown at the next start.
+ */
+const OPEN_ATTEMPTS_DRAIN_MS = 30_000;
+
 interface AwaitedAnswer {
   worker: Worker;
   operation: string;
@@ -58,6 +65,9 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnAppl
   private worker: Worker | null = null;
   private readonly awaited = new Map<number, AwaitedAnswer>();
   private calls = 0;
+  /** Attempts written and not yet sealed through this trail. */
+  private readonly openAttempts = new Set<string>();
+  private sealedAll: (() => void) | null = null;
 
   constructor(
     @Inject(auditConfig.KEY) private readonly config: AuditConfig,
@@ -86,7 +96,25 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnAppl
    * in flight then have sealed their rows.
    */
   async onApplicationShutdown(): Promise<void> {
+    await this.openAttemptsSealed(OPEN_ATTEMPTS_DRAIN_MS);
     await this.close();
+  }
+
+  /** Resolves once every attempt written through this trail is sealed, or after `timeoutMs`. */
+  private openAttemptsSealed(timeoutMs: number): Promise<void> {
+    if (this.openAttempts.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.logger.warn(
+          `${this.openAttempts.size} audit attempt(s) still open at shutdown; the next start closes them as unknown`,
+        );
+        resolve();
+      }, timeoutMs);
+      this.sealedAll = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   /** Starts the writer thread; rejects with SQLite's own message when the file cannot be opened. */
@@ -126,18 +154,26 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnAppl
     this.failAwaited(worker, 'the audit store is closed');
   }
 
-  recordAttempt(attempt: AuditAttempt): Promise<string> {
-    return this.counted(
+  async recordAttempt(attempt: AuditAttempt): Promise<string> {
+    const id = await this.counted(
       'attempt',
-      this.call('attempt write', { op: 'recordAttempt', attempt, at: this.now() }),
+      this.call<string>('attempt write', { op: 'recordAttempt', attempt, at: this.now() }),
     );
+    this.openAttempts.add(id);
+    return id;
   }
 
-  complete(id: string, completion: AuditCompletion): Promise<void> {
-    return this.counted(
-      'outcome',
-      this.call('outcome write', { op: 'complete', id, completion, at: this.now() }),
-    );
+  async complete(id: string, completion: AuditCompletion): Promise<void> {
+    try {
+      await this.counted(
+        'outcome',
+        this.call('outcome write', { op: 'complete', id, completion, at: this.now() }),
+      );
+    } finally {
+      // Sealed, or it cannot be now: either way shutdown waits for it no longer.
+      this.openAttempts.delete(id);
+      if (this.openAttempts.size === 0) this.sealedAll?.();
+    }
   }
 
   recordSealed(attempt: AuditAttempt, completion: AuditCompletion): Promise<string> {

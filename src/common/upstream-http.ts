@@ -3,7 +3,11 @@ import { Pool } from 'undici';
 /** The largest answer read from an upstream; a longer one is abandoned as it arrives. */
 export const MAX_ANSWER_BYTES = 1024 * 1024;
 
-/** Errors raised before a connection existed, so the request provably never left. */
+/**
+ * Errors raised before the request was handed to a connection, so it provably never left: no
+ * connection could be made, the URL or arguments were refused, or the pool was already closed
+ * (at shutdown; pools are only ever closed gracefully, which lets requests in flight finish).
+ */
 const NOT_SENT_CODES = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
@@ -11,6 +15,10 @@ const NOT_SENT_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+  'UND_ERR_INVALID_ARG',
+  'ERR_INVALID_URL',
 ]);
 /** The deadline's signal (AbortError, or undici's own name for it) or the pool's own timers. */
 const TIMEOUT_CODES = new Set([
