@@ -8,7 +8,7 @@ import { renderSoak, runSoak } from '../bench/soak.js';
 
 /**
  * The benchmark harness on a tiny load, so it cannot silently break: shapes and zero errors,
- * never timings. The gateway is the built one (`npm test` builds first), in production mode,
+ * never timings. The gateway is the built one (jest's global setup builds first), in production mode,
  * logging at info into the directory whose lines the global teardown scans for secrets.
  */
 describe('benchmark harness', () => {

@@ -43,8 +43,8 @@ interface AwaitedAnswer {
 
 /**
  * The writer thread runs compiled JavaScript. Under jest this module is loaded from its
- * TypeScript source, with no .js beside it; the build's copy is used then (`npm test` builds
- * first).
+ * TypeScript source, with no .js beside it; the build's copy is used then (jest's global setup
+ * builds first).
  */
 function workerScript(): URL {
   const beside = new URL('./sqlite-audit-worker.js', import.meta.url);

@@ -3,7 +3,7 @@ import { runChaos } from './chaos-run.js';
 
 /**
  * `npm test` runs a short version; `npm run test:chaos` runs the same with CHAOS_KILLS (20 by
- * default there). CHAOS_SEED repeats a run. Needs `dist/`, which `npm test` builds first.
+ * default there). CHAOS_SEED repeats a run. Needs `dist/`, which jest's global setup builds first.
  */
 const KILLS = Number(process.env.CHAOS_KILLS ?? 5);
 const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 2 ** 31);

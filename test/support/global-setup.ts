@@ -1,6 +1,18 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+/**
+ * Builds `dist/` first: the audit writer thread and every gateway a suite spawns run the built
+ * JavaScript, so a single suite run with `npx jest <path>` must not test yesterday's build.
+ */
+function build(): void {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+}
 
 export default function globalSetup(): void {
+  build();
   const dir = process.env.VLG_TEST_LOG_DIR;
   if (!dir) throw new Error('VLG_TEST_LOG_DIR is set by jest.config.js');
   rmSync(dir, { recursive: true, force: true });
