@@ -1,4 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Worker } from 'node:worker_threads';
+import { AuditTrail } from '../src/audit/audit-trail.js';
+import { INSTANCES } from '../src/simulator/fixtures.js';
+import { lockBody, lockPath, rest } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
 
 describe('operations endpoints', () => {
@@ -44,6 +48,29 @@ describe('operations endpoints', () => {
     const page = await fetch(`${h.url}/docs`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('swagger');
+  });
+
+  it('fails liveness, and refuses mutations with 503, once the audit writer thread is gone', async () => {
+    const broken = await startHarness();
+    try {
+      const trail = broken.app.get(AuditTrail);
+      await (trail as unknown as { worker: Worker }).worker.terminate();
+
+      const live = await fetch(`${broken.url}/health/live`);
+      expect(live.status).toBe(503);
+      expect(JSON.stringify(await live.json())).toContain('audit writer stopped');
+      const token = await broken.simulator.mintToken({ sub: 'after-the-fall', groups: ['dba'] });
+      const { projectId, id } = INSTANCES.financeStaging;
+      const answer = await rest(broken, 'PUT', lockPath(projectId, id), {
+        token,
+        body: lockBody('enable', 3),
+      });
+      expect(answer.status).toBe(503);
+      expect(answer.body.error_code).toBe('GW.AUDIT_UNAVAILABLE');
+      expect(broken.simulator.calls()['taurusdb.putLock']).toBe(0);
+    } finally {
+      await broken.close();
+    }
   });
 
   it('reports not-ready with 503, naming TaurusDB and IAM, once the upstream is gone', async () => {

@@ -27,4 +27,10 @@ export abstract class AuditTrail {
 
   /** Readiness: a real write to the store. Rejects when the store cannot be written. */
   abstract checkWritable(): Promise<void>;
+
+  /**
+   * Liveness: false once the store has failed in a way only a restart cures. Every mutation is
+   * refused with 503 from then on, so the process should be restarted, not left running.
+   */
+  abstract isAlive(): boolean;
 }

@@ -477,10 +477,12 @@ describe('SqliteAuditTrail', () => {
       await expectUnavailable(inFlight);
       await expectUnavailable(trail.recordAttempt(anAttempt()));
       await expectUnavailable(trail.checkWritable());
+      expect(trail.isAlive()).toBe(false);
     });
 
     it('passes the write probe while it can be written', async () => {
       await expect(trail.checkWritable()).resolves.toBeUndefined();
+      expect(trail.isAlive()).toBe(true);
     });
   });
 });

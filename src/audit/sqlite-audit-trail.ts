@@ -68,6 +68,7 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnAppl
   /** Attempts written and not yet sealed through this trail. */
   private readonly openAttempts = new Set<string>();
   private sealedAll: (() => void) | null = null;
+  private writerLost = false;
 
   constructor(
     @Inject(auditConfig.KEY) private readonly config: AuditConfig,
@@ -218,6 +219,10 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnAppl
     return this.call('verify', { op: 'verify' });
   }
 
+  isAlive(): boolean {
+    return !this.writerLost;
+  }
+
   checkWritable(): Promise<void> {
     return this.call('write probe', { op: 'checkWritable', at: this.now() });
   }
@@ -261,7 +266,8 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnAppl
   private lost(worker: Worker, error: Error): void {
     if (this.worker === worker) {
       this.worker = null;
-      this.logger.error(`audit writer stopped: ${error.message}`);
+      this.writerLost = true;
+      this.logger.error(`audit writer stopped: ${error.message}; restart the gateway`);
     }
     this.failAwaited(worker, error.message);
   }

@@ -32,19 +32,30 @@ export class HealthController {
 
   @Get('health/live')
   @HealthCheck()
-  live() {
-    return this.health.check([]);
+  live(@Res({ passthrough: true }) reply: FastifyReply) {
+    return this.report(reply, () =>
+      this.health.check([
+        () =>
+          this.audit.isAlive()
+            ? this.indicators.check('audit').up()
+            : this.indicators.check('audit').down('audit writer stopped; only a restart recovers'),
+      ]),
+    );
+  }
+
+  @Get('health/ready')
+  @HealthCheck()
+  ready(@Res({ passthrough: true }) reply: FastifyReply) {
+    return this.report(reply, () => this.checkReadiness());
   }
 
   /**
-   * Terminus reports "not ready" by throwing; the report itself is the answer operators need,
-   * so it is sent as the 503 body instead of going through the gateway's error shape.
+   * Terminus reports "down" by throwing; the report itself is the answer operators need, so it
+   * is sent as the 503 body instead of going through the gateway's error shape.
    */
-  @Get('health/ready')
-  @HealthCheck()
-  async ready(@Res({ passthrough: true }) reply: FastifyReply) {
+  private async report(reply: FastifyReply, check: () => Promise<unknown>) {
     try {
-      return await this.checkReadiness();
+      return await check();
     } catch (error) {
       if (!(error instanceof ServiceUnavailableException)) throw error;
       void reply.status(503);
