@@ -140,6 +140,8 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnAppl
     }
     worker.on('message', (message: AuditWorkerMessage) => this.receive(message));
     worker.on('error', (error) => this.lost(worker, error));
+    // An answer that cannot be read would leave its caller waiting for ever.
+    worker.on('messageerror', (error) => this.lost(worker, error));
     worker.on('exit', (code) => this.lost(worker, new Error(`audit writer exited with ${code}`)));
     this.worker = worker;
   }
@@ -244,7 +246,12 @@ export class SqliteAuditTrail extends AuditTrail implements OnModuleInit, OnAppl
         resolve: resolve as (value: unknown) => void,
         reject,
       });
-      worker.postMessage({ call, request });
+      try {
+        worker.postMessage({ call, request });
+      } catch (error) {
+        this.awaited.delete(call);
+        reject(this.unavailable(operation, (error as Error).message));
+      }
     });
   }
 

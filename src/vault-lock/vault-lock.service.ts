@@ -215,7 +215,7 @@ export class VaultLockService {
 
   /**
    * The upstream call already happened: its answer stands even if the row cannot be sealed now.
-   * The row stays open and the start-up reconcile closes it as `unknown`.
+   * A row left open is closed as `unknown` by the start-up reconcile.
    */
   private async completeQuietly(auditId: string, completion: AuditCompletion): Promise<void> {
     try {
@@ -223,9 +223,9 @@ export class VaultLockService {
     } catch {
       // What the gateway knew is kept here: the reconcile can only say `unknown`.
       this.logger.error(
-        `audit row ${auditId} could not be sealed as ${completion.outcome}` +
+        `audit row ${auditId} was not confirmed sealed as ${completion.outcome}` +
           ` (upstream ${completion.upstreamStatus ?? '-'}, ${completion.errorCode ?? 'no error'});` +
-          ' it stays open until the start-up reconcile closes it as unknown',
+          ' if it stayed open, the start-up reconcile closes it as unknown',
       );
     }
   }
