@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { AuditTrail } from '../src/audit/audit-trail.js';
+import { SqliteAuditStore } from '../src/audit/sqlite-audit-store.js';
 import { runVerify } from '../src/audit/verify-command.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import { injectFault, lockBody, lockPath, rest } from './support/clients.js';
@@ -72,28 +72,32 @@ describe('audit trail', () => {
 
   it('closes an attempt left open by a crash as unknown when the gateway starts again', async () => {
     const storePath = h.auditPath.replace('audit.sqlite', 'restarted.sqlite');
-    const again = await startHarness({ AUDIT_SQLITE_PATH: storePath });
+    // What a gateway killed during an upstream call leaves behind: an attempt row, never sealed.
+    // (A graceful stop would wait for the seal; a SIGKILL does not: test/chaos does it for real.)
+    const crashed = SqliteAuditStore.open(storePath, 'readwrite');
     let openId: string;
     try {
-      openId = await again.app.get(AuditTrail).recordAttempt({
-        requestId: 'crash-test-0001',
-        channel: 'rest',
-        principalIss: again.simulator.idpIssuer,
-        principalSub: 'crashed-carl',
-        callerAddress: '127.0.0.1',
-        projectId,
-        instanceId,
-        action: 'enable',
-        retentionDays: 9,
-        dryRun: false,
-        decisionAllowed: true,
-        decisionRule: 'finance-dba',
-        decisionReasons: [],
-        policyVersion: 'sha256:0000000000000000',
-      });
+      openId = await crashed.recordAttempt(
+        {
+          requestId: 'crash-test-0001',
+          channel: 'rest',
+          principalIss: h.simulator.idpIssuer,
+          principalSub: 'crashed-carl',
+          callerAddress: '127.0.0.1',
+          projectId,
+          instanceId,
+          action: 'enable',
+          retentionDays: 9,
+          dryRun: false,
+          decisionAllowed: true,
+          decisionRule: 'finance-dba',
+          decisionReasons: [],
+          policyVersion: 'sha256:0000000000000000',
+        },
+        new Date().toISOString(),
+      );
     } finally {
-      // The upstream call "never came back": the app stops with the row still open.
-      await again.close();
+      crashed.close();
     }
     const restarted = await startHarness({ AUDIT_SQLITE_PATH: storePath });
     try {
