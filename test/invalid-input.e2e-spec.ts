@@ -188,6 +188,50 @@ describe('invalid input is refused before anything goes upstream', () => {
     expect(upstreamCalls(h)).toBe(0);
   });
 
+  it.each([
+    {
+      name: 'a __proto__ key in the variables',
+      contentType: 'application/json',
+      body: `{"query":${JSON.stringify(SET_LOCK_MUTATION)},"variables":{"input":{"lockPolicy":{"__proto__":""}}}}`,
+      status: 400,
+      field: 'body',
+    },
+    {
+      name: 'a body that is not JSON',
+      contentType: 'application/json',
+      body: '{',
+      status: 400,
+      field: 'body',
+    },
+    {
+      name: 'a form body',
+      contentType: 'text/plain',
+      body: 'query={}',
+      status: 415,
+      field: 'content-type',
+    },
+  ])(
+    'GraphQL: $name, refused before Apollo → $status, still in the GraphQL error shape',
+    async (c) => {
+      const response = await fetch(`${h.url}/graphql`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': c.contentType },
+        body: c.body,
+      });
+      expect(response.status).toBe(c.status);
+      const answer = (await response.json()) as {
+        errors?: { message: string; extensions?: Record<string, unknown> }[];
+      };
+      expect(answer.errors?.[0].extensions).toEqual({
+        code: 'BAD_USER_INPUT',
+        errorCode: 'GW.VALIDATION',
+        requestId: response.headers.get('x-request-id'),
+      });
+      expect(answer.errors?.[0].message).toContain(c.field);
+      expect(upstreamCalls(h)).toBe(0);
+    },
+  );
+
   it('refuses invalid GET paths the same way', async () => {
     const answer = await rest(h, 'GET', lockPath(P, `${I.slice(0, 31)}_in07`), { token });
     expect(answer.status).toBe(400);

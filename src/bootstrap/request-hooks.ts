@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { GatewayMetrics } from '../common/gateway-metrics.js';
+import { GRAPHQL_PATH } from '../common/graphql/graphql-options.js';
 
 /**
  * Hooks at the Fastify level so that every answer is covered, including the ones Fastify gives
@@ -16,7 +17,7 @@ export function installRequestHooks(fastify: FastifyInstance, metrics: GatewayMe
   });
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    const channel = route === '/graphql' ? 'graphql' : 'rest';
+    const channel = route === GRAPHQL_PATH ? 'graphql' : 'rest';
     metrics.httpRequests.inc({ channel, route, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ channel, route }, reply.elapsedTime / 1000);
   });

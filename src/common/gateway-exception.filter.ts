@@ -3,6 +3,7 @@ import type { GqlExceptionFilter } from '@nestjs/graphql';
 import { GraphQLError } from 'graphql';
 import { GatewayError, GwCode } from './gateway-error.js';
 import { channelOf } from './gateway-request.js';
+import { GRAPHQL_PATH } from './graphql/graphql-options.js';
 import { toGatewayError } from './to-gateway-error.js';
 
 /** Both channels answer errors from the same fields: REST as a body, GraphQL as extensions. */
@@ -21,11 +22,13 @@ export class GatewayExceptionFilter implements ExceptionFilter, GqlExceptionFilt
     if (error.retryAfterSeconds !== undefined) {
       void reply.header('retry-after', String(error.retryAfterSeconds));
     }
-    void reply.status(error.status).send({
-      error_code: error.errorCode,
-      error_msg: error.message,
-      request_id: req.id,
-    });
+    void reply.status(error.status).send(
+      // A request to the GraphQL endpoint refused before Apollo saw it (a body that is not JSON,
+      // or too large) is still answered the way a GraphQL client reads errors.
+      req.routeOptions.url === GRAPHQL_PATH
+        ? { errors: [toGraphqlError(error, req.id).toJSON()] }
+        : { error_code: error.errorCode, error_msg: error.message, request_id: req.id },
+    );
     return undefined;
   }
 

@@ -7,9 +7,11 @@ import { documentLimitsRule } from './document-limits.rule.js';
 import { formatGraphqlError } from './format-graphql-error.js';
 import { requestIdPlugin } from './request-id.plugin.js';
 
+export const GRAPHQL_PATH = '/graphql';
+
 export function graphqlOptions(config: AppConfig): ApolloDriverConfig {
   return {
-    path: '/graphql',
+    path: GRAPHQL_PATH,
     // Nest would otherwise stop Apollo with the modules, before the HTTP server closes, and
     // Apollo's drain then cuts every open connection (REST too) after 10 s, leaving a caller
     // without the answer to a mutation that is still running.
