@@ -5,6 +5,7 @@ import { SqliteAuditStore } from '../src/audit/sqlite-audit-store.js';
 import { runVerify } from '../src/audit/verify-command.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import { injectFault, lockBody, lockPath, rest } from './support/clients.js';
+import { expectPutRefusedUnaudited } from './support/expectations.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
 
 const { projectId, id: instanceId } = INSTANCES.financeStaging;
@@ -27,13 +28,7 @@ describe('audit trail', () => {
     const blocker = new Database(h.auditPath);
     blocker.exec('BEGIN EXCLUSIVE');
     try {
-      const answer = await rest(h, 'PUT', lockPath(projectId, instanceId), {
-        token,
-        body: lockBody('enable', 5),
-      });
-      expect(answer.status).toBe(503);
-      expect(answer.body.error_code).toBe('GW.AUDIT_UNAVAILABLE');
-      expect(h.simulator.calls()['taurusdb.putLock']).toBe(0);
+      await expectPutRefusedUnaudited(h, token, INSTANCES.financeStaging);
     } finally {
       blocker.exec('ROLLBACK');
       blocker.close();

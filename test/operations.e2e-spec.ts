@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Worker } from 'node:worker_threads';
 import { AuditTrail } from '../src/audit/audit-trail.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
-import { lockBody, lockPath, rest } from './support/clients.js';
+import { expectPutRefusedUnaudited } from './support/expectations.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
 
 describe('operations endpoints', () => {
@@ -60,14 +60,7 @@ describe('operations endpoints', () => {
       expect(live.status).toBe(503);
       expect(JSON.stringify(await live.json())).toContain('audit writer stopped');
       const token = await broken.simulator.mintToken({ sub: 'after-the-fall', groups: ['dba'] });
-      const { projectId, id } = INSTANCES.financeStaging;
-      const answer = await rest(broken, 'PUT', lockPath(projectId, id), {
-        token,
-        body: lockBody('enable', 3),
-      });
-      expect(answer.status).toBe(503);
-      expect(answer.body.error_code).toBe('GW.AUDIT_UNAVAILABLE');
-      expect(broken.simulator.calls()['taurusdb.putLock']).toBe(0);
+      await expectPutRefusedUnaudited(broken, token, INSTANCES.financeStaging);
     } finally {
       await broken.close();
     }
