@@ -27,7 +27,7 @@ function chainOf(length: number): AuditEvent[] {
       numberedOpenEvent(n),
       head,
       { outcome: 'succeeded', upstreamStatus: 200, durationMs: 12.4 },
-      new Date(Date.UTC(2025, 0, 1, 0, 1, n)),
+      new Date(Date.UTC(2025, 0, 1, 0, 1, n)).toISOString(),
     );
     rows.push(row);
     head = { seq: row.seq as number, hash: row.hash as string };

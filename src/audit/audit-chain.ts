@@ -81,14 +81,14 @@ export function sealRow(
   open: AuditEvent,
   head: ChainHead | null,
   completion: SealFields,
-  completedAt: Date,
+  completedAt: string,
 ): AuditEvent {
   const prevHash = head?.hash ?? GENESIS_HASH;
   const unhashed: Omit<AuditEvent, 'hash'> = {
     ...open,
     seq: (head?.seq ?? 0) + 1,
     prevHash,
-    completedAt: completedAt.toISOString(),
+    completedAt,
     outcome: completion.outcome,
     upstreamStatus: completion.upstreamStatus ?? null,
     errorCode: completion.errorCode ?? null,

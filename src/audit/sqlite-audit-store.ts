@@ -203,12 +203,7 @@ export class SqliteAuditStore {
 
   recordSealed(attempt: AuditAttempt, completion: AuditCompletion, at: string): Promise<string> {
     return this.groupCommit((db) => {
-      const sealed = sealRow(
-        openEvent(attempt, uuidv7(), at),
-        this.head(db),
-        completion,
-        new Date(at),
-      );
+      const sealed = sealRow(openEvent(attempt, uuidv7(), at), this.head(db), completion, at);
       this.statement(db, INSERT_ROW).run(toRow(sealed));
       return sealed.id;
     });
@@ -347,7 +342,7 @@ export class SqliteAuditStore {
 
   /** Must run inside an immediate transaction, which holds the chain head still. */
   private seal(db: Database.Database, open: AuditEvent, completion: SealFields, at: string): void {
-    const sealed = sealRow(open, this.head(db), completion, new Date(at));
+    const sealed = sealRow(open, this.head(db), completion, at);
     this.statement(db, SEAL_ROW).run(toRow(sealed));
   }
 

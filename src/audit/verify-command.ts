@@ -8,7 +8,7 @@ export interface VerifyCommandResult {
 }
 
 /** `npm run audit:verify`: recomputes the chain of the configured store, read-only. */
-export async function runVerify(config: AuditConfig): Promise<VerifyCommandResult> {
+export function runVerify(config: AuditConfig): VerifyCommandResult {
   if (config.databaseUrl !== null) {
     return {
       exitCode: 2,

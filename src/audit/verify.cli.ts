@@ -6,15 +6,15 @@ import { runVerify, type VerifyCommandResult } from './verify-command.js';
 // The command prints its own one-line verdict; store errors are part of it, not log lines.
 Logger.overrideLogger(false);
 
-async function verifyConfiguredStore(): Promise<VerifyCommandResult> {
+function verifyConfiguredStore(): VerifyCommandResult {
   try {
-    return await runVerify(auditConfig());
+    return runVerify(auditConfig());
   } catch (configError) {
     // Exit 1 means a broken chain; a wrong setting is "not verified".
     return { exitCode: 2, output: `${(configError as Error).message}\n` };
   }
 }
 
-const { exitCode, output } = await verifyConfiguredStore();
+const { exitCode, output } = verifyConfiguredStore();
 process.stdout.write(output);
 process.exitCode = exitCode;

@@ -28,9 +28,13 @@ const TIMEOUT_CODES = new Set([
   'UND_ERR_BODY_TIMEOUT',
 ]);
 
+/** Huawei's APIs document this form; it is plain JSON to any server. */
+const JSON_BODY = 'application/json;charset=utf8';
+
 export interface UpstreamRequest {
   method: 'GET' | 'PUT' | 'POST';
   url: string;
+  /** Beyond `Accept` and, with a body, `Content-Type`: both JSON, set here. */
   headers: Record<string, string>;
   /** Sent as JSON text. */
   body?: object;
@@ -79,7 +83,11 @@ export class UpstreamHttp {
       const response = await this.poolFor(url.origin).request({
         method: request.method,
         path: `${url.pathname}${url.search}`,
-        headers: request.headers,
+        headers: {
+          accept: 'application/json',
+          ...(request.body === undefined ? {} : { 'content-type': JSON_BODY }),
+          ...request.headers,
+        },
         body: request.body === undefined ? undefined : JSON.stringify(request.body),
         signal: request.signal,
       });

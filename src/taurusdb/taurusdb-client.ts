@@ -205,11 +205,7 @@ export class TaurusDbClient implements OnApplicationShutdown {
     baseUrl: string,
     deadline: CallDeadline,
   ): Promise<T> {
-    const headers: Record<string, string> = {
-      'X-Auth-Token': call.credentials.token,
-      Accept: 'application/json',
-    };
-    if (call.body !== undefined) headers['Content-Type'] = 'application/json';
+    const headers: Record<string, string> = { 'X-Auth-Token': call.credentials.token };
     if (call.requestId !== undefined && REQUEST_ID_PATTERN.test(call.requestId)) {
       headers['X-Request-Id'] = call.requestId;
     }

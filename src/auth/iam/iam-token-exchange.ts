@@ -230,13 +230,7 @@ export class IamTokenExchange implements OnApplicationShutdown {
       const answer = await this.http.request({
         method: request.method,
         url: `${this.config.endpoint}${request.path}`,
-        headers: {
-          Accept: 'application/json',
-          ...(request.body === undefined
-            ? {}
-            : { 'Content-Type': 'application/json;charset=utf8' }),
-          ...request.headers,
-        },
+        headers: request.headers ?? {},
         body: request.body,
         signal,
       });
