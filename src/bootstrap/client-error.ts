@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { GwCode } from '../common/gateway-error.js';
+import { GatewayError, GwCode } from '../common/gateway-error.js';
+import { restErrorBody } from '../common/gateway-exception.filter.js';
 
 const refusals: Record<string, { status: number; message: string }> = {
   HPE_HEADER_OVERFLOW: { status: 431, message: 'headers: must be at most 16 KB in total' },
@@ -23,11 +24,9 @@ export function answerClientError(error: Error & { code?: string }, socket: Sock
   const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (socket.writable && !response?.headersSent) {
     const requestId = randomUUID();
-    const body = JSON.stringify({
-      error_code: GwCode.VALIDATION,
-      error_msg: message,
-      request_id: requestId,
-    });
+    const body = JSON.stringify(
+      restErrorBody(new GatewayError(GwCode.VALIDATION, status, message), requestId),
+    );
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\n` +
@@ -52,12 +51,14 @@ export function answerFrameworkError(
   request: FastifyRequest,
   reply: FastifyReply,
 ): void {
+  const status = error.statusCode ?? 400;
   void reply
-    .code(error.statusCode ?? 400)
+    .code(status)
     .header('x-request-id', request.id)
-    .send({
-      error_code: GwCode.VALIDATION,
-      error_msg: routerRefusals[error.code] ?? 'path: refused',
-      request_id: request.id,
-    });
+    .send(
+      restErrorBody(
+        new GatewayError(GwCode.VALIDATION, status, routerRefusals[error.code] ?? 'path: refused'),
+        request.id,
+      ),
+    );
 }

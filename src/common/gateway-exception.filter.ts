@@ -27,7 +27,7 @@ export class GatewayExceptionFilter implements ExceptionFilter, GqlExceptionFilt
       // or too large) is still answered the way a GraphQL client reads errors.
       req.routeOptions.url === GRAPHQL_PATH
         ? { errors: [toGraphqlError(error, req.id).toJSON()] }
-        : { error_code: error.errorCode, error_msg: error.message, request_id: req.id },
+        : restErrorBody(error, req.id),
     );
     return undefined;
   }
@@ -39,6 +39,11 @@ export class GatewayExceptionFilter implements ExceptionFilter, GqlExceptionFilt
       this.logger.warn(`${error.errorCode}: ${error.message}`);
     }
   }
+}
+
+/** The contract's REST error body (DESIGN §2). */
+export function restErrorBody(error: GatewayError, requestId: string) {
+  return { error_code: error.errorCode, error_msg: error.message, request_id: requestId };
 }
 
 export function toGraphqlError(error: GatewayError, requestId: string): GraphQLError {

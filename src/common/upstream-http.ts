@@ -1,7 +1,7 @@
 import { Pool } from 'undici';
 
 /** The largest answer read from an upstream; a longer one is abandoned as it arrives. */
-export const MAX_ANSWER_BYTES = 1024 * 1024;
+const MAX_ANSWER_BYTES = 1024 * 1024;
 
 /**
  * Errors raised before the request was handed to a connection, so it provably never left: no

@@ -55,11 +55,14 @@ function denied(policy: LoadedPolicy, reasons: string[]): PolicyDecision {
   return { allowed: false, ruleId: null, reasons, policyVersion: policy.version };
 }
 
-/** Deny by default: the first rule that matches in every respect allows the request. */
-export function decide(policy: LoadedPolicy, request: PolicyRequest): PolicyDecision {
+/** The first rule with no failures allows; otherwise a denial with every rule's failures. */
+function firstMatch(
+  policy: LoadedPolicy,
+  failuresOf: (rule: PolicyRule) => string[],
+): PolicyDecision {
   const reasons: string[] = [];
   for (const rule of policy.rules) {
-    const failures = [...callerFailures(rule, request), ...instanceFailures(rule, request)];
+    const failures = failuresOf(rule);
     if (failures.length === 0) {
       return { allowed: true, ruleId: rule.id, reasons: [], policyVersion: policy.version };
     }
@@ -68,19 +71,22 @@ export function decide(policy: LoadedPolicy, request: PolicyRequest): PolicyDeci
   return denied(policy, reasons);
 }
 
+/** Deny by default: the first rule that matches in every respect allows the request. */
+export function decide(policy: LoadedPolicy, request: PolicyRequest): PolicyDecision {
+  return firstMatch(policy, (rule) => [
+    ...callerFailures(rule, request),
+    ...instanceFailures(rule, request),
+  ]);
+}
+
 /**
  * The denial that needs no instance details: when no rule can match whatever the instance,
  * the gateway answers without asking IAM or TaurusDB anything, so a caller with no rights can
  * neither make upstream calls nor learn an instance's enterprise project or tags.
  */
-export function denyForCaller(policy: LoadedPolicy, request: CallerRequest): PolicyDecision | null {
-  const reasons: string[] = [];
-  for (const rule of policy.rules) {
-    const failures = callerFailures(rule, request);
-    if (failures.length === 0) return null;
-    reasons.push(`${rule.id}: ${failures.join('; ')}`);
-  }
-  return denied(policy, reasons);
+function denyForCaller(policy: LoadedPolicy, request: CallerRequest): PolicyDecision | null {
+  const decision = firstMatch(policy, (rule) => callerFailures(rule, request));
+  return decision.allowed ? null : decision;
 }
 
 @Injectable()

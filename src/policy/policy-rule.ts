@@ -9,9 +9,8 @@ import {
   ValidateIf,
   type ValidationArguments,
 } from 'class-validator';
+import { MAX_RETENTION_DAYS } from '../vault-lock/vault-lock.rules.js';
 import { POLICY_ACTIONS, type PolicyAction } from './policy.types.js';
-
-const MAX_RETENTION_DAYS = 36500;
 
 /** In an allowlist, admits any value. */
 export const ANY = '*';

@@ -4,7 +4,7 @@ import { Equals, IsInt, Max, Min } from 'class-validator';
 /** Upstream rules of DESIGN §1, shared by the REST DTOs and the GraphQL input. */
 export const MIN_RETENTION_DAYS = 1;
 export const MAX_RETENTION_DAYS = 36500;
-export const RETENTION_RULE = `must be an integer from ${MIN_RETENTION_DAYS} to ${MAX_RETENTION_DAYS}`;
+const RETENTION_RULE = `must be an integer from ${MIN_RETENTION_DAYS} to ${MAX_RETENTION_DAYS}`;
 
 export const VAULT_LOCK_ACTIONS = ['enable', 'extend'] as const;
 export type VaultLockAction = (typeof VAULT_LOCK_ACTIONS)[number];
