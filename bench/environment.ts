@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECTS } from '../src/simulator/fixtures.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';
-import { lockPath } from '../test/support/clients.js';
+import { injectFault, lockPath } from '../test/support/clients.js';
 import { exchangeOidcToken } from './iam-token.js';
 import type { Target } from './load.js';
 import { spawnGateway, spawnReferenceProxy, type ChildService } from './processes.js';
@@ -116,12 +116,7 @@ export async function startBenchEnvironment(
     const applyLatency = async () => {
       if (options.upstreamLatencyMs === 0) return;
       for (const route of TAURUSDB_ROUTES) {
-        const response = await fetch(`${simulator.url}/__admin/faults`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ route, latencyMs: options.upstreamLatencyMs }),
-        });
-        if (response.status !== 201) throw new Error(`latency not accepted: ${response.status}`);
+        await injectFault({ simulator }, { route, latencyMs: options.upstreamLatencyMs });
       }
     };
     await applyLatency();

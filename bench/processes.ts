@@ -154,16 +154,18 @@ export interface ResourceUse {
   cpuPercent: number;
 }
 
-export function readRssBytes(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** A `kB` field of /proc/<pid>/status, in bytes. */
+function readStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
+    readFileSync(`/proc/${pid}/status`, 'utf8'),
+  );
   return Number(match?.[1] ?? NaN) * 1024;
 }
 
+export const readRssBytes = (pid: number): number => readStatusBytes(pid, 'VmRSS');
+
 /** The high-water mark of the process's RSS since it started. */
-export function readPeakRssBytes(pid: number): number {
-  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(match?.[1] ?? NaN) * 1024;
-}
+export const readPeakRssBytes = (pid: number): number => readStatusBytes(pid, 'VmHWM');
 
 function readCpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

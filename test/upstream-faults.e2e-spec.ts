@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import type { RouteName } from '../src/simulator/simulator.js';
-import { injectFault, lockBody, lockPath, rest } from './support/clients.js';
+import { clearFaults, injectFault, lockBody, lockPath, rest } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
 
 const DEADLINE_MS = 600;
@@ -26,10 +26,6 @@ function auditRow(h: Harness, auditId: string): AuditRow | undefined {
   } finally {
     db.close();
   }
-}
-
-async function clearFaults(h: Harness): Promise<void> {
-  await fetch(`${h.simulator.url}/__admin/faults`, { method: 'DELETE' });
 }
 
 interface FaultCase {

@@ -84,13 +84,20 @@ export function lockBody(action: string, days: number, policy: unknown = true) {
 }
 
 /** Fault injection at the simulator's admin endpoint (DESIGN §3). */
-export async function injectFault(harness: Harness, fault: Record<string, unknown>): Promise<void> {
+export async function injectFault(
+  harness: { simulator: { url: string } },
+  fault: Record<string, unknown>,
+): Promise<void> {
   const response = await fetch(`${harness.simulator.url}/__admin/faults`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(fault),
   });
   if (response.status !== 201) throw new Error(`fault not accepted: ${response.status}`);
+}
+
+export async function clearFaults(harness: Harness): Promise<void> {
+  await fetch(`${harness.simulator.url}/__admin/faults`, { method: 'DELETE' });
 }
 
 export async function simulatorAdmin(
