@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
 import { Clock } from '../common/clock.js';
+import { ExpiringMap } from '../common/expiring-map.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { authConfig } from './auth.config.js';
 import { Principal } from './principal.js';
@@ -27,12 +28,13 @@ export class InternalTokenVerifier {
    * largest cost of authentication under load. A signature that verified stays valid, so the
    * result is reused for a minute at most (a key removed from the JWKS takes that long to bite).
    */
-  private readonly verified = new Map<string, { principal: Principal; until: number }>();
+  private readonly verified: ExpiringMap<string, Principal>;
 
   constructor(
     @Inject(authConfig.KEY) private readonly config: ConfigType<typeof authConfig>,
     private readonly clock: Clock,
   ) {
+    this.verified = new ExpiringMap(MAX_VERIFIED_TOKENS, clock);
     this.keys = createRemoteJWKSet(new URL(config.jwksUrl), {
       cooldownDuration: 30_000,
       cacheMaxAge: 10 * 60_000,
@@ -45,8 +47,7 @@ export class InternalTokenVerifier {
       throw GatewayError.unauthenticated('bearer token is too large');
     }
     const known = this.verified.get(token);
-    if (known && known.until > this.clock.nowMs()) return known.principal;
-    this.verified.delete(token);
+    if (known) return known;
 
     let payload: JWTPayload;
     try {
@@ -72,17 +73,9 @@ export class InternalTokenVerifier {
       this.groupsOf(payload),
       token,
     );
-    this.remember(token, principal, (payload.exp as number) * 1000);
+    const until = Math.min((payload.exp as number) * 1000, this.clock.nowMs() + VERIFIED_FOR_MS);
+    this.verified.set(token, principal, until);
     return principal;
-  }
-
-  private remember(token: string, principal: Principal, expiresAtMs: number): void {
-    if (this.verified.size >= MAX_VERIFIED_TOKENS) {
-      // Maps iterate in insertion order: the first key is the oldest entry.
-      this.verified.delete(this.verified.keys().next().value as string);
-    }
-    const until = Math.min(expiresAtMs, this.clock.nowMs() + VERIFIED_FOR_MS);
-    this.verified.set(token, { principal, until });
   }
 
   private groupsOf(payload: JWTPayload): string[] {

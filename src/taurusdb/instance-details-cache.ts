@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { Clock } from '../common/clock.js';
+import { ExpiringMap } from '../common/expiring-map.js';
 import { SingleFlight } from '../common/single-flight.js';
 import { taurusdbConfig } from './taurusdb.config.js';
 import type { InstanceDetails } from './taurusdb.types.js';
@@ -16,29 +17,23 @@ const MAX_ENTRIES = 10_000;
  */
 @Injectable()
 export class InstanceDetailsCache {
-  private readonly entries = new Map<string, { details: InstanceDetails; expiresAt: number }>();
+  private readonly entries: ExpiringMap<string, InstanceDetails>;
   private readonly lookups = new SingleFlight<string, InstanceDetails>();
 
   constructor(
     @Inject(taurusdbConfig.KEY) private readonly config: ConfigType<typeof taurusdbConfig>,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.entries = new ExpiringMap(MAX_ENTRIES, clock);
+  }
 
   async get(key: string, fetch: () => Promise<InstanceDetails>): Promise<InstanceDetails> {
     if (this.config.instanceCacheMs === 0) return fetch();
     const cached = this.entries.get(key);
-    if (cached && cached.expiresAt > this.clock.nowMs()) return cached.details;
-    this.entries.delete(key);
+    if (cached) return cached;
     return this.lookups.run(key, async () => {
       const details = await fetch();
-      if (this.entries.size >= MAX_ENTRIES) {
-        // Maps iterate in insertion order: the first key is the oldest entry.
-        this.entries.delete(this.entries.keys().next().value as string);
-      }
-      this.entries.set(key, {
-        details,
-        expiresAt: this.clock.nowMs() + this.config.instanceCacheMs,
-      });
+      this.entries.set(key, details, this.clock.nowMs() + this.config.instanceCacheMs);
       return details;
     }).result;
   }

@@ -1,0 +1,42 @@
+import { Clock } from './clock.js';
+import { ExpiringMap } from './expiring-map.js';
+
+class ManualClock extends Clock {
+  now_ = 1_000;
+
+  override nowMs(): number {
+    return this.now_;
+  }
+}
+
+describe('ExpiringMap', () => {
+  it('answers an entry until its deadline, then misses', () => {
+    const clock = new ManualClock();
+    const map = new ExpiringMap<string, number>(10, clock);
+    map.set('a', 1, 1_500);
+
+    clock.now_ = 1_499;
+    expect(map.get('a')).toBe(1);
+    clock.now_ = 1_500;
+    expect(map.get('a')).toBeUndefined();
+  });
+
+  it('makes room by dropping the oldest entry at its size limit', () => {
+    const map = new ExpiringMap<string, number>(2, new ManualClock());
+    map.set('a', 1, 9_999);
+    map.set('b', 2, 9_999);
+    map.set('c', 3, 9_999);
+
+    expect([map.get('a'), map.get('b'), map.get('c')]).toEqual([undefined, 2, 3]);
+  });
+
+  it('counts a key set again as new, so it is not the next to go', () => {
+    const map = new ExpiringMap<string, number>(2, new ManualClock());
+    map.set('a', 1, 9_999);
+    map.set('b', 2, 9_999);
+    map.set('a', 10, 9_999);
+    map.set('c', 3, 9_999);
+
+    expect([map.get('a'), map.get('b'), map.get('c')]).toEqual([10, undefined, 3]);
+  });
+});
