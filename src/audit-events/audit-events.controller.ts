@@ -1,8 +1,15 @@
 import { Controller, Get, Query, Req } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AUDIT_COLUMNS, AUDIT_LIST_DEFAULT_LIMIT, type AuditEvent } from '../audit/audit-record.js';
+import {
+  ApiErrorResponses,
+  AUTHENTICATED_ROUTE_ERRORS,
+  answerHeaders,
+  ErrorCases,
+} from '../common/api-responses.js';
 import { callContextOf, type GatewayRequest } from '../common/gateway-request.js';
 import { AuditEventsService } from './audit-events.service.js';
+import { AuditEventsPageDto } from './dto/audit-events-page.dto.js';
 import { AuditEventsQueryDto } from './dto/audit-events.query.js';
 
 /** REST speaks snake_case, like TaurusDB: the stored column names are the field names. */
@@ -22,6 +29,16 @@ export class AuditEventsController {
 
   @Get()
   @ApiOperation({ summary: 'The audit trail, newest first (auditor group only)' })
+  @ApiOkResponse({
+    type: AuditEventsPageDto,
+    description: 'One page of audit rows',
+    headers: answerHeaders(),
+  })
+  @ApiErrorResponses([
+    ...AUTHENTICATED_ROUTE_ERRORS,
+    ErrorCases.notAuditor,
+    ErrorCases.auditUnavailable,
+  ])
   async list(@Query() query: AuditEventsQueryDto, @Req() req: GatewayRequest) {
     const { principal } = callContextOf(req, 'rest');
     const page = await this.auditEvents.list(

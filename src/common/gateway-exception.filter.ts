@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
 import type { GqlExceptionFilter } from '@nestjs/graphql';
 import { GraphQLError } from 'graphql';
+import type { ErrorBody } from './api-responses.js';
 import { GatewayError, GwCode } from './gateway-error.js';
 import { channelOf } from './gateway-request.js';
 import { GRAPHQL_PATH } from './graphql/graphql-options.js';
@@ -42,7 +43,7 @@ export class GatewayExceptionFilter implements ExceptionFilter, GqlExceptionFilt
 }
 
 /** The contract's REST error body (DESIGN §2). */
-export function restErrorBody(error: GatewayError, requestId: string) {
+export function restErrorBody(error: GatewayError, requestId: string): ErrorBody {
   return { error_code: error.errorCode, error_msg: error.message, request_id: requestId };
 }
 

@@ -9,3 +9,15 @@ import {
 /** The ID rules of DESIGN §1 as validation decorators, for every DTO and input that takes IDs. */
 export const IsProjectId = () => Matches(PROJECT_ID_PATTERN, { message: PROJECT_ID_RULE });
 export const IsInstanceId = () => Matches(INSTANCE_ID_PATTERN, { message: INSTANCE_ID_RULE });
+
+/** The same rules as the OpenAPI document states them, for every REST parameter that takes IDs. */
+export const PROJECT_ID_SCHEMA = {
+  pattern: PROJECT_ID_PATTERN.source,
+  description: PROJECT_ID_RULE,
+  example: '0a1b2c3d4e5f60718293a4b5c6d7e8f9',
+};
+export const INSTANCE_ID_SCHEMA = {
+  pattern: INSTANCE_ID_PATTERN.source,
+  description: INSTANCE_ID_RULE,
+  example: 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6in07',
+};

@@ -1,13 +1,29 @@
-import { Controller, Get, Header, Res, ServiceUnavailableException } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import {
+  applyDecorators,
+  Controller,
+  Get,
+  Header,
+  Res,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+  type SecurityRequirementObject,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { AuditTrail } from '../audit/audit-trail.js';
 import { IamTokenExchange } from '../auth/iam/iam-token-exchange.js';
 import { Public } from '../auth/public.decorator.js';
+import { answerHeaders } from '../common/api-responses.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { PolicyStore } from '../policy/policy-store.js';
 import { TaurusDbClient } from '../taurusdb/taurusdb-client.js';
+import { HealthReportDto } from './dto/health-report.dto.js';
 
 /**
  * Readiness probes are cached and time-boxed: a burst of probes from a load balancer costs at
@@ -16,8 +32,31 @@ import { TaurusDbClient } from '../taurusdb/taurusdb-client.js';
 const PROBE_TTL_MS = 5_000;
 const PROBE_TIMEOUT_MS = 2_000;
 
+/**
+ * Terminus would document the route itself only where it can `require` the ESM-only
+ * `@nestjs/swagger` (Node 22 and later), so the document would differ between Node versions.
+ */
+const HEALTH_CHECK = { noCache: true, swaggerDocumentation: false };
+
+/** These routes are @Public(): the document says so by overriding its bearer requirement. */
+const PUBLIC: SecurityRequirementObject[] = [];
+
+const ApiHealthReport = (down: string) =>
+  applyDecorators(
+    ApiOkResponse({
+      type: HealthReportDto,
+      description: 'Every check is up',
+      headers: answerHeaders(),
+    }),
+    ApiServiceUnavailableResponse({
+      type: HealthReportDto,
+      description: down,
+      headers: answerHeaders(),
+    }),
+  );
+
 @Public()
-@ApiExcludeController()
+@ApiTags('operations')
 @Controller()
 export class HealthController {
   constructor(
@@ -31,7 +70,12 @@ export class HealthController {
   ) {}
 
   @Get('health/live')
-  @HealthCheck()
+  @HealthCheck(HEALTH_CHECK)
+  @ApiOperation({
+    summary: 'Liveness: the process answers and its audit writer runs',
+    security: PUBLIC,
+  })
+  @ApiHealthReport('The audit writer thread stopped; only a restart recovers')
   live(@Res({ passthrough: true }) reply: FastifyReply) {
     return this.report(reply, () =>
       this.health.check([
@@ -44,7 +88,12 @@ export class HealthController {
   }
 
   @Get('health/ready')
-  @HealthCheck()
+  @HealthCheck(HEALTH_CHECK)
+  @ApiOperation({
+    summary: 'Readiness: policy loaded, audit store writable, IAM and TaurusDB reachable',
+    security: PUBLIC,
+  })
+  @ApiHealthReport('A check is down; the report names it')
   ready(@Res({ passthrough: true }) reply: FastifyReply) {
     return this.report(reply, () => this.checkReadiness());
   }
@@ -77,6 +126,13 @@ export class HealthController {
 
   @Get('metrics')
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
+  @ApiOperation({ summary: 'Prometheus metrics, text format', security: PUBLIC })
+  @ApiProduces('text/plain')
+  @ApiOkResponse({
+    schema: { type: 'string' },
+    description: 'Prometheus text exposition format 0.0.4',
+    headers: answerHeaders(),
+  })
   metricsText(): Promise<string> {
     return this.metrics.registry.metrics();
   }

@@ -1,8 +1,16 @@
 import { Body, Controller, Get, HttpCode, Param, Put, Query, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import {
+  ApiErrorResponses,
+  AUTHENTICATED_ROUTE_ERRORS,
+  answerHeaders,
+  ErrorCases,
+  UPSTREAM_CALL_ERRORS,
+} from '../common/api-responses.js';
 import { callContextOf, type GatewayRequest } from '../common/gateway-request.js';
 import { SetVaultLockBodyDto, SetVaultLockQueryDto } from './dto/set-vault-lock.dto.js';
+import { SetVaultLockAnswerDto, VaultLockStateDto } from './dto/vault-lock-answers.dto.js';
 import { VaultLockPathDto } from './dto/vault-lock-path.dto.js';
 import { VaultLockService } from './vault-lock.service.js';
 
@@ -17,14 +25,28 @@ export class VaultLockController {
   @Put(VAULT_LOCK_PATH)
   @HttpCode(200)
   @ApiOperation({ summary: 'Enable or extend the backup vault lock (irreversible)' })
-  @ApiOkResponse({ schema: { example: { result: 'success' } } })
+  @ApiOkResponse({
+    type: SetVaultLockAnswerDto,
+    description: 'Enabled or extended (or, for a dry run, allowed); the attempt is audited',
+    headers: answerHeaders({ auditId: true }),
+  })
+  @ApiErrorResponses(
+    [
+      ...AUTHENTICATED_ROUTE_ERRORS,
+      ...UPSTREAM_CALL_ERRORS,
+      ErrorCases.bodyTooLarge,
+      ErrorCases.notJson,
+      ErrorCases.auditUnavailable,
+    ],
+    { auditId: true },
+  )
   async setVaultLock(
     @Param() path: VaultLockPathDto,
     @Query() query: SetVaultLockQueryDto,
     @Body() body: SetVaultLockBodyDto,
     @Req() req: GatewayRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<{ result: string }> {
+  ): Promise<SetVaultLockAnswerDto> {
     const outcome = await this.vaultLocks.setLock(callContextOf(req, 'rest'), {
       projectId: path.project_id,
       instanceId: path.instance_id,
@@ -38,6 +60,12 @@ export class VaultLockController {
 
   @Get(VAULT_LOCK_PATH)
   @ApiOperation({ summary: "Show the backup vault lock (TaurusDB's answer)" })
+  @ApiOkResponse({
+    type: VaultLockStateDto,
+    description: "TaurusDB's answer, as it came",
+    headers: answerHeaders(),
+  })
+  @ApiErrorResponses([...AUTHENTICATED_ROUTE_ERRORS, ...UPSTREAM_CALL_ERRORS])
   async showVaultLock(
     @Param() path: VaultLockPathDto,
     @Req() req: GatewayRequest,

@@ -7,17 +7,22 @@ import {
   AUDIT_OUTCOMES,
   type AuditOutcome,
 } from '../../audit/audit-record.js';
-import { IsInstanceId, IsProjectId } from '../../common/id-validators.js';
+import {
+  INSTANCE_ID_SCHEMA,
+  IsInstanceId,
+  IsProjectId,
+  PROJECT_ID_SCHEMA,
+} from '../../common/id-validators.js';
 
 const LIMIT_RULE = `must be an integer from 1 to ${AUDIT_LIST_MAX_LIMIT}`;
 
 export class AuditEventsQueryDto {
-  @ApiPropertyOptional()
+  @ApiPropertyOptional(PROJECT_ID_SCHEMA)
   @IsOptional()
   @IsProjectId()
   project_id?: string;
 
-  @ApiPropertyOptional()
+  @ApiPropertyOptional(INSTANCE_ID_SCHEMA)
   @IsOptional()
   @IsInstanceId()
   instance_id?: string;
@@ -27,19 +32,32 @@ export class AuditEventsQueryDto {
   @IsIn(AUDIT_OUTCOMES, { message: `must be one of ${AUDIT_OUTCOMES.join(', ')}` })
   outcome?: AuditOutcome;
 
-  @ApiPropertyOptional({ description: 'ISO-8601, inclusive' })
+  @ApiPropertyOptional({
+    type: 'string',
+    format: 'date-time',
+    description: "ISO-8601; inclusive, on the attempt's start time",
+  })
   @IsOptional()
   @Type(() => Date)
   @IsDate({ message: 'must be an ISO-8601 date-time' })
   since?: Date;
 
-  @ApiPropertyOptional({ description: 'ISO-8601, exclusive' })
+  @ApiPropertyOptional({
+    type: 'string',
+    format: 'date-time',
+    description: "ISO-8601; exclusive, on the attempt's start time",
+  })
   @IsOptional()
   @Type(() => Date)
   @IsDate({ message: 'must be an ISO-8601 date-time' })
   until?: Date;
 
-  @ApiPropertyOptional({ default: AUDIT_LIST_DEFAULT_LIMIT, maximum: AUDIT_LIST_MAX_LIMIT })
+  @ApiPropertyOptional({
+    type: 'integer',
+    default: AUDIT_LIST_DEFAULT_LIMIT,
+    minimum: 1,
+    maximum: AUDIT_LIST_MAX_LIMIT,
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt({ message: LIMIT_RULE })
@@ -47,7 +65,10 @@ export class AuditEventsQueryDto {
   @Max(AUDIT_LIST_MAX_LIMIT, { message: LIMIT_RULE })
   limit?: number;
 
-  @ApiPropertyOptional()
+  @ApiPropertyOptional({
+    maxLength: 200,
+    description: 'The next_cursor of the previous page',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(200, { message: 'is not a cursor' })

@@ -1,0 +1,59 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { AUDIT_OUTCOMES } from '../../audit/audit-record.js';
+
+/** One audit row as REST answers it: the stored column names are the field names. */
+export class AuditEventDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    description: 'Chain position; null while the attempt is open',
+  })
+  seq!: number | null;
+  @ApiProperty({ format: 'date-time' }) started_at!: string;
+  @ApiProperty({ type: 'string', format: 'date-time', nullable: true }) completed_at!:
+    string | null;
+  @ApiProperty() request_id!: string;
+  @ApiProperty({ enum: ['graphql', 'rest'] }) channel!: string;
+  @ApiProperty() principal_iss!: string;
+  @ApiProperty() principal_sub!: string;
+  @ApiProperty() caller_address!: string;
+  @ApiProperty() project_id!: string;
+  @ApiProperty() instance_id!: string;
+  @ApiProperty({ enum: ['enable', 'extend', 'show'] }) action!: string;
+  @ApiProperty({ type: 'integer', nullable: true }) retention_days!: number | null;
+  @ApiProperty() dry_run!: boolean;
+
+  @ApiProperty() decision_allowed!: boolean;
+  @ApiProperty({ type: 'string', nullable: true }) decision_rule!: string | null;
+  @ApiProperty({ type: [String] }) decision_reasons!: string[];
+  @ApiProperty({ description: 'Hash of the policy file that decided' }) policy_version!: string;
+  @ApiProperty({
+    enum: AUDIT_OUTCOMES,
+    nullable: true,
+    description: 'null while the attempt is open',
+  })
+  outcome!: string | null;
+  @ApiProperty({ type: 'integer', nullable: true }) upstream_status!: number | null;
+  @ApiProperty({ type: 'string', nullable: true }) error_code!: string | null;
+  @ApiProperty({ type: 'integer', nullable: true }) duration_ms!: number | null;
+  @ApiProperty({ type: 'string', nullable: true }) prev_hash!: string | null;
+  @ApiProperty({
+    type: 'string',
+    nullable: true,
+    description: 'SHA-256(prev_hash ‖ canonical JSON of the row), hex',
+  })
+  hash!: string | null;
+}
+
+export class AuditEventsPageDto {
+  @ApiProperty({ type: [AuditEventDto], description: 'Newest first' })
+  events!: AuditEventDto[];
+
+  @ApiProperty({
+    type: 'string',
+    nullable: true,
+    description: 'Pass as cursor for the next page; null on the last page',
+  })
+  next_cursor!: string | null;
+}
