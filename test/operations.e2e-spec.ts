@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Worker } from 'node:worker_threads';
 import { AuditTrail } from '../src/audit/audit-trail.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
+import { graphql, SET_LOCK_MUTATION } from './support/clients.js';
 import { expectPutRefusedUnaudited } from './support/expectations.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
 
@@ -104,6 +105,43 @@ describe('GraphQL in production mode', () => {
       errorCode: 'GW.VALIDATION',
     });
     expect(JSON.stringify(body)).not.toMatch(/stacktrace|originalError/);
+  });
+
+  it('names what is wrong with a document, but never suggests a field, argument, type or value', async () => {
+    const token = await h.simulator.mintToken({ sub: 'prod-pat', groups: ['dba'] });
+    const { projectId, id: instanceId } = INSTANCES.financeProd;
+    const input = { projectId, instanceId, action: 'ENABLE', lockRetentionDays: 30, dryRun: true };
+    const misspelled: [string, Record<string, unknown>, string][] = [
+      [
+        `{ backupVaultLock(projectId: "${projectId}", instanceId: "${instanceId}") { enabeld } }`,
+        {},
+        'enabeld',
+      ],
+      [
+        `{ backupVaultLock(projectID: "${projectId}", instanceId: "${instanceId}") { enabled } }`,
+        {},
+        'projectID',
+      ],
+      [
+        'mutation($input: SetBackupVaultLockInpt!) { setBackupVaultLock(input: $input) { result } }',
+        { input },
+        'SetBackupVaultLockInpt',
+      ],
+      [SET_LOCK_MUTATION, { input: { ...input, lockRetentionDay: 30 } }, 'lockRetentionDay'],
+      [SET_LOCK_MUTATION, { input: { ...input, action: 'ENABEL' } }, 'ENABEL'],
+    ];
+    for (const [query, variables, wrong] of misspelled) {
+      const answer = await graphql(h, query, variables, token);
+      const messages = (answer.errors ?? []).map((error) => error.message);
+      expect({ wrong, named: messages.some((message) => message.includes(wrong)) }).toEqual({
+        wrong,
+        named: true,
+      });
+      expect({ wrong, messages }).toEqual({
+        wrong,
+        messages: expect.not.arrayContaining([expect.stringMatching(/did you mean/i)]),
+      });
+    }
   });
 
   it('refuses a simple request that a browser could send cross-site (CSRF prevention)', async () => {

@@ -5,6 +5,7 @@ import type { AppConfig } from '../../config/app.config.js';
 import type { GatewayRequest, GraphqlContext } from '../gateway-request.js';
 import { documentLimitsRule } from './document-limits.rule.js';
 import { formatGraphqlError } from './format-graphql-error.js';
+import { hideSuggestionsPlugin } from './hide-suggestions.plugin.js';
 import { requestIdPlugin } from './request-id.plugin.js';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -28,7 +29,11 @@ export function graphqlOptions(config: AppConfig): ApolloDriverConfig {
     formatError: formatGraphqlError,
     // Apollo installs its cache-control plugin by default, which runs a hook on every resolved
     // field; nothing here is cacheable, so it would only cost time.
-    plugins: [requestIdPlugin, ApolloServerPluginCacheControlDisabled()],
+    plugins: [
+      requestIdPlugin,
+      ApolloServerPluginCacheControlDisabled(),
+      ...(config.production ? [hideSuggestionsPlugin] : []),
+    ],
     context: (req: GatewayRequest, reply: FastifyReply): GraphqlContext => ({ req, reply }),
   };
 }
