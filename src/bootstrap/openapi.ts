@@ -3,12 +3,14 @@ import {
   DocumentBuilder,
   SwaggerModule,
   type OpenAPIObject,
+  type ParameterObject,
   type ResponseObject,
   type SchemaObject,
 } from '@nestjs/swagger';
 import { ANSWER_HEADERS, answerHeaders } from '../common/api-responses.js';
 import { DOCUMENT_LIMITS } from '../common/graphql/document-limits.rule.js';
 import { GRAPHQL_PATH } from '../common/graphql/graphql-options.js';
+import { SANE_REQUEST_ID } from './request-id.js';
 
 const DESCRIPTION = [
   'Drop-in for TaurusDB backup vault-lock paths, with internal-token authentication, policy and',
@@ -17,6 +19,14 @@ const DESCRIPTION = [
   'Any request can also be refused with 408 (request not received within',
   'HTTP_REQUEST_TIMEOUT_MS) or 431 (headers over 16 KB), in the same error shape.',
 ].join(' ');
+
+const REQUEST_ID_PARAMETER: ParameterObject = {
+  name: 'X-Request-Id',
+  in: 'header',
+  required: false,
+  description: 'Kept and echoed if 8-128 characters of [A-Za-z0-9._:-], else replaced',
+  schema: { type: 'string', pattern: SANE_REQUEST_ID.source },
+};
 
 /** `/openapi.json` for tools and `/docs` for people; both public, like health. */
 export function setupOpenApi(app: NestFastifyApplication): void {
@@ -28,13 +38,7 @@ export function setupOpenApi(app: NestFastifyApplication): void {
       .setVersion('1')
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
       .addSecurityRequirements('bearer')
-      .addGlobalParameters({
-        name: 'X-Request-Id',
-        in: 'header',
-        required: false,
-        description: 'Kept and echoed if 8-128 characters of [A-Za-z0-9._:-], else replaced',
-        schema: { type: 'string', pattern: '^[A-Za-z0-9._:-]{8,128}$' },
-      })
+      .addGlobalParameters(REQUEST_ID_PARAMETER)
       .build(),
   );
   document.components = { ...document.components, headers: ANSWER_HEADERS };
@@ -85,6 +89,7 @@ function describeGraphqlEndpoint(document: OpenAPIObject): void {
       operationId: 'graphql',
       tags: ['graphql'],
       summary: 'GraphQL; the schema is schema.graphql',
+      parameters: [REQUEST_ID_PARAMETER],
       requestBody: {
         required: true,
         content: {

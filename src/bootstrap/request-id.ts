@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
 /** A caller's request id is kept only if it is short and plain enough to log and echo safely. */
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+export const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
 /**
  * Fastify's id generator. The id is also put on the raw request, where pino-http picks it up,

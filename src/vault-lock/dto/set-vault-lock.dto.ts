@@ -11,7 +11,12 @@ import {
 } from '../vault-lock.rules.js';
 
 export class VaultLockInfoDto {
-  @ApiProperty({ minimum: MIN_RETENTION_DAYS, maximum: MAX_RETENTION_DAYS, example: 365 })
+  @ApiProperty({
+    type: 'integer',
+    minimum: MIN_RETENTION_DAYS,
+    maximum: MAX_RETENTION_DAYS,
+    example: 365,
+  })
   @IsDefined({ message: 'is required' })
   @IsRetentionDays()
   lock_retention_days!: number;
