@@ -33,8 +33,9 @@ const PROBE_TTL_MS = 5_000;
 const PROBE_TIMEOUT_MS = 2_000;
 
 /**
- * Terminus would document the route itself only where it can `require` the ESM-only
- * `@nestjs/swagger` (Node 22 and later), so the document would differ between Node versions.
+ * Terminus documents the route itself only where it can `require` the ESM-only
+ * `@nestjs/swagger`: Node can, jest's module loader on Node 20 cannot, so the document the
+ * tests see would differ from the one the gateway serves. The routes are documented here.
  */
 const HEALTH_CHECK = { noCache: true, swaggerDocumentation: false };
 
