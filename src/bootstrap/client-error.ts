@@ -4,6 +4,8 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { restErrorBody } from '../common/gateway-exception.filter.js';
+import { logAccess } from './request-hooks.js';
+import { correlationIdOf } from './request-id.js';
 
 const refusals: Record<string, { status: number; message: string }> = {
   HPE_HEADER_OVERFLOW: { status: 431, message: 'headers: must be at most 16 KB in total' },
@@ -54,11 +56,12 @@ export function answerFrameworkError(
   const status = error.statusCode ?? 400;
   void reply
     .code(status)
-    .header('x-request-id', request.id)
+    .header('x-request-id', correlationIdOf(request) ?? request.id)
     .send(
       restErrorBody(
         new GatewayError(GwCode.VALIDATION, status, routerRefusals[error.code] ?? 'path: refused'),
         request.id,
       ),
     );
+  logAccess(request, reply);
 }
