@@ -4,8 +4,8 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { restErrorBody } from '../common/gateway-exception.filter.js';
+import { correlationIdOf } from '../common/gateway-request.js';
 import { logAccess } from './request-hooks.js';
-import { correlationIdOf } from './request-id.js';
 
 const refusals: Record<string, { status: number; message: string }> = {
   HPE_HEADER_OVERFLOW: { status: 431, message: 'headers: must be at most 16 KB in total' },

@@ -2,9 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import type { Channel } from '../common/call-context.js';
 import type { GatewayMetrics } from '../common/gateway-metrics.js';
-import type { GatewayRequest } from '../common/gateway-request.js';
+import { correlationIdOf, type GatewayRequest } from '../common/gateway-request.js';
 import { GRAPHQL_PATH } from '../common/graphql/graphql-options.js';
-import { correlationIdOf } from './request-id.js';
 
 /** The channel an answer is counted and logged under: the two APIs, or the operations routes. */
 export type AccessChannel = Channel | 'ops';
