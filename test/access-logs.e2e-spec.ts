@@ -14,6 +14,7 @@ import {
 } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
 import { readLogLines, waitForLogLines, type LogLine } from './support/log-file.js';
+import { rawHttp, rawRequest } from './support/raw-http.js';
 
 const ACCESS = 'request completed';
 const LOCK_ROUTE = '/v3/:project_id/instances/:instance_id/backups/vault-lock';
@@ -119,6 +120,20 @@ describe('access logs', () => {
     if (authenticated === false) expect(line.principal).toBeUndefined();
     expect(JSON.stringify(line)).not.toContain('?');
     expect(line.level).toBe(expected.status === 200 ? 30 : WARN);
+  });
+
+  it('writes one access line for a request Node refuses before Fastify sees it (431)', async () => {
+    const answer = await rawHttp(
+      h.url,
+      rawRequest('GET', '/health/live', { 'x-padding': 'p'.repeat(20_000) }),
+    );
+    expect(answer.status).toBe(431);
+    const requestId = answer.headers['x-request-id'];
+    requestIds.add(requestId);
+    const lines = await accessLinesOf(requestId);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ status: 431, route: 'unmatched', level: WARN });
+    expect(JSON.stringify(lines[0])).not.toContain('ppp');
   });
 
   it('keeps the caller correlation id beside the gateway request id', async () => {

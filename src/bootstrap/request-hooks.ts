@@ -9,7 +9,7 @@ import { GRAPHQL_PATH } from '../common/graphql/graphql-options.js';
 export type AccessChannel = Channel | 'ops';
 
 const OPS_ROUTE_PREFIXES = ['/health/', '/metrics', '/openapi.json', '/docs'];
-const UNMATCHED_ROUTE = 'unmatched';
+export const UNMATCHED_ROUTE = 'unmatched';
 
 const routeOf = (request: FastifyRequest): string => request.routeOptions.url ?? UNMATCHED_ROUTE;
 
@@ -53,27 +53,41 @@ export function installRequestHooks(
   });
 }
 
+/** What an access line says; what was not known when the request was refused is left out. */
+export interface AccessEntry {
+  reqId: string;
+  correlationId?: string;
+  channel: AccessChannel;
+  method?: string;
+  route: string;
+  path?: string;
+  status: number;
+  durationMs?: number;
+  principal?: string;
+}
+
+/** The one access line of a request: the hooks, the router's and Node's refusals all write it. */
+export function writeAccessLine(entry: AccessEntry): void {
+  const level = entry.status >= 500 ? 'error' : entry.status >= 400 ? 'warn' : 'info';
+  PinoLogger.root[level](entry, 'request completed');
+}
+
 /**
- * One line per answered request. The path goes without its query string (which may carry
- * anything, secrets included); the principal is known once the guard has verified the token.
- * Also called for the answers the router gives before any hook runs.
+ * The access line of a request Fastify answered. The path goes without its query string (which
+ * may carry anything, secrets included); the principal is known once the guard has verified the
+ * token. Also called for the answers the router gives before any hook runs.
  */
 export function logAccess(request: FastifyRequest, reply: FastifyReply): void {
   const route = routeOf(request);
-  const status = reply.statusCode;
-  const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
-  PinoLogger.root[level](
-    {
-      reqId: request.id,
-      correlationId: correlationIdOf(request) ?? undefined,
-      channel: channelOfRoute(route),
-      method: request.method,
-      route,
-      path: request.url.split('?', 1)[0],
-      status,
-      durationMs: Math.round(reply.elapsedTime),
-      principal: (request as GatewayRequest).principal?.id,
-    },
-    'request completed',
-  );
+  writeAccessLine({
+    reqId: request.id,
+    correlationId: correlationIdOf(request) ?? undefined,
+    channel: channelOfRoute(route),
+    method: request.method,
+    route,
+    path: request.url.split('?', 1)[0],
+    status: reply.statusCode,
+    durationMs: Math.round(reply.elapsedTime),
+    principal: (request as GatewayRequest).principal?.id,
+  });
 }
