@@ -75,6 +75,7 @@ describe('audit trail', () => {
       openId = await crashed.recordAttempt(
         {
           requestId: 'crash-test-0001',
+          correlationId: null,
           channel: 'rest',
           principalIss: h.simulator.idpIssuer,
           principalSub: 'crashed-carl',

@@ -5,7 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import {
+  clearFaults,
   graphql,
+  injectFault,
+  lockBody,
   lockPath,
   SET_LOCK_MUTATION,
   SHOW_LOCK_QUERY,
@@ -13,9 +16,18 @@ import {
   type GraphqlAnswer,
 } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
+import { readLogLines } from './support/log-file.js';
 
 /** Runs per property; the total is what CI must execute (issue 4: at least 5,000). */
-const RUNS = { restPut: 1200, restGet: 800, headers: 300, graphqlVariables: 800, documents: 1900 };
+const RUNS = {
+  restPut: 1200,
+  restGet: 800,
+  headers: 300,
+  graphqlVariables: 800,
+  documents: 1900,
+  identities: 200,
+  upstreamStrings: 150,
+};
 const TARGET_TOTAL = 5000;
 /** Per property; a property cut short by it fails the run-count assertion instead of hanging CI. */
 const TIME_LIMIT_MS = 20_000;
@@ -104,8 +116,11 @@ const badDays: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(null, true, [], {}, '30', '1e3'),
 );
 const action = fc.constantFrom('enable', 'extend');
+/** Any code point, lone surrogates included: text JSON can carry and no canonical form can. */
+const anyText = (maxLength = 20) => fc.string({ unit: 'binary', maxLength });
 const badRestAction: fc.Arbitrary<unknown> = fc.oneof(
   fc.string().filter((s) => !['enable', 'extend'].includes(s.toLowerCase())),
+  anyText().filter((s) => !['enable', 'extend'].includes(s.toLowerCase())),
   fc.constantFrom('disable', 'ENABLE ', ' extend', 'enabled', null, 1, true, ['enable']),
 );
 const notTrue: fc.Arbitrary<unknown> = fc.jsonValue().filter((v) => v !== true);
@@ -242,10 +257,15 @@ describe('fuzzing both channels over HTTP', () => {
     expect(response.status).toBeLessThan(500);
     const body = JSON.parse(text) as Record<string, unknown>;
     if (response.status >= 400) {
+      // The gateway's own id; the header echoes the caller's instead, when it sent a sane one.
+      const callerId = init.headers?.['x-request-id'];
       expect(body).toEqual({
         error_code: expect.stringMatching(/^(GW|DBS)\./),
         error_msg: expect.any(String),
-        request_id: response.headers.get('x-request-id'),
+        request_id:
+          callerId !== undefined && SANE_REQUEST_ID.test(callerId)
+            ? expect.stringMatching(UUID)
+            : response.headers.get('x-request-id'),
       });
     }
     return {
@@ -377,7 +397,7 @@ describe('fuzzing both channels over HTTP', () => {
       action: fc.oneof(
         { arbitrary: gqlAction.map(valid), weight: 4 },
         fc
-          .oneof(fc.constantFrom('enable', 'Enable', 'DISABLE', 1, null), fc.string())
+          .oneof(fc.constantFrom('enable', 'Enable', 'DISABLE', 1, null), fc.string(), anyText())
           .filter((a) => a !== 'ENABLE' && a !== 'EXTEND')
           .map(invalid),
       ),
@@ -580,6 +600,127 @@ describe('fuzzing both channels over HTTP', () => {
     },
     TIME_LIMIT_MS + 10_000,
   );
+
+  /**
+   * Identities with every kind of character: control characters (C0, DEL, C1), line separators,
+   * bidi controls and lone surrogates must be refused with 401 before anything is decided.
+   */
+  // \p{Cc} is U+0000-U+001F and U+007F-U+009F: the C0 controls, DEL and the C1 controls.
+  const UNCLEAN_IDENTITY = /[\p{Cc}\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]|\p{Cs}/u;
+  const identityText = fc.oneof(
+    { arbitrary: fc.string({ unit: alnum, minLength: 1, maxLength: 12 }), weight: 2 },
+    fc
+      .tuple(
+        fc.string({ unit: alnum, maxLength: 6 }),
+        fc.constantFrom(
+          ...['\u0000', '\u001b', '\r', '\n', '\t', '\u007f', '\u0085', '\u009b', '\u2028'],
+          ...['\u2029', '\u202e', '\u2066', '\u200f', '\u061c', '\ud800', '\udfff'],
+        ),
+        fc.string({ unit: alnum, maxLength: 6 }),
+      )
+      .map(([a, bad, b]) => a + bad + b),
+    anyText(12).filter((s) => s.length > 0),
+  );
+
+  it(
+    `identities in the token (${RUNS.identities} cases)`,
+    async () => {
+      const target = targets[0];
+      await fuzz('identities', fc.record({ sub: identityText, group: identityText }), async (c) => {
+        const before = upstreamCalls(h);
+        const minted = await h.simulator.mintToken({ sub: c.sub, groups: ['dba', c.group] });
+        const response = await fetch(
+          `${h.url}${lockPath(target.projectId, target.instanceId)}?dry_run=true`,
+          {
+            method: 'PUT',
+            headers: { authorization: `Bearer ${minted}`, 'content-type': 'application/json' },
+            body: JSON.stringify(lockBody('enable', 30)),
+          },
+        );
+        const body = (await response.json()) as Record<string, unknown>;
+        if (UNCLEAN_IDENTITY.test(c.sub) || UNCLEAN_IDENTITY.test(c.group)) {
+          expect(response.status).toBe(401);
+          expect(body.error_code).toBe('GW.UNAUTHENTICATED');
+          expect(upstreamCalls(h) - before).toBe(0);
+        } else {
+          expect(response.status).toBe(200);
+        }
+      });
+    },
+    TIME_LIMIT_MS + 10_000,
+  );
+
+  /**
+   * A hostile upstream: tag values and error messages with any code point, lone surrogates
+   * included. Every call is still decided and audited (never 503 for the audit trail), and what
+   * the caller reads is well-formed text.
+   */
+  it(
+    `upstream strings (${RUNS.upstreamStrings} cases)`,
+    async () => {
+      const target = INSTANCES.financeProd;
+      const answerArb = fc.oneof(
+        fc.record({ env: anyText(), owner: anyText() }).map(({ env, owner }) => ({
+          body: {
+            instance: {
+              id: target.id,
+              name: target.name,
+              status: 'normal',
+              enterprise_project_id: target.enterpriseProjectId,
+              tags: [
+                { key: 'env', value: env },
+                { key: 'owner', value: owner },
+              ],
+            },
+          },
+        })),
+        fc
+          .record({ status: fc.constantFrom(400, 403, 404, 409), message: anyText(200) })
+          .map(({ status, message }) => ({
+            status,
+            body: { error_code: 'DBS.280238', error_msg: message },
+          })),
+      );
+      let caller = 0;
+      await fuzz('upstreamStrings', answerArb, async (fault) => {
+        // A caller of its own each time: instance details are cached per caller.
+        const minted = await h.simulator.mintToken({
+          sub: `upstream-${caller++}`,
+          groups: ['dba'],
+        });
+        await injectFault(h, { route: 'taurusdb.instance', ...fault });
+        try {
+          const response = await fetch(
+            `${h.url}${lockPath(target.projectId, target.id)}?dry_run=true`,
+            {
+              method: 'PUT',
+              headers: { authorization: `Bearer ${minted}`, 'content-type': 'application/json' },
+              body: JSON.stringify(lockBody('enable', 30)),
+            },
+          );
+          const text = await response.text();
+          expect([200, 400, 403, 404, 409]).toContain(response.status);
+          expect(response.headers.get('x-audit-id')).toMatch(/^[0-9a-f-]{36}$/);
+          expect(JSON.parse(text)).toBeDefined();
+          expect(/\p{Cs}/u.test(JSON.parse(text).error_msg ?? '')).toBe(false);
+        } finally {
+          await clearFaults(h);
+        }
+      });
+    },
+    TIME_LIMIT_MS + 10_000,
+  );
+
+  it('logged one access line per request, and every warning with its request id', () => {
+    const lines = readLogLines(h.logFile);
+    const access = lines.filter((line) => line.msg === 'request completed');
+    const total = Object.values(executed).reduce((sum, e) => sum + e.runs, 0);
+    expect(access.length).toBeGreaterThanOrEqual(total);
+    expect(new Set(access.map((line) => line.reqId)).size).toBe(access.length);
+    for (const line of lines.filter((l) => l.level >= 40)) {
+      expect(line.reqId).toEqual(expect.stringMatching(UUID));
+    }
+  });
 
   it(`executes at least ${TARGET_TOTAL} cases in all`, () => {
     const total = Object.values(executed).reduce((sum, e) => sum + e.runs, 0);

@@ -32,7 +32,7 @@ describe('operations endpoints', () => {
     expect(metrics.headers.get('content-type')).toContain('text/plain');
     const text = await metrics.text();
     expect(text).toMatch(
-      /gateway_http_requests_total\{channel="rest",route="\/health\/live",status="200"\} \d+/,
+      /gateway_http_requests_total\{channel="ops",route="\/health\/live",status="200"\} \d+/,
     );
     expect(text).toContain('gateway_http_request_duration_seconds_bucket');
     expect(text).toContain('process_resident_memory_bytes');

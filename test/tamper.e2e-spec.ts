@@ -66,18 +66,30 @@ const TAMPERING: { name: string; edit(db: Database.Database, chain: AuditEvent[]
   {
     name: 'insert: a forged row with a correctly computed hash slipped in as seq 3',
     edit(db, chain) {
-      const forged = { ...chain[2], id: randomUUID(), retentionDays: 3650 };
+      // With a request id of its own: request ids are unique in the trail.
+      const forged = {
+        ...chain[2],
+        id: randomUUID(),
+        requestId: randomUUID(),
+        retentionDays: 3650,
+      };
       const hash = computeHash(forged.prevHash as string, forged);
       // Make room: every later row moves up by one (in two steps, as seq is unique).
       db.exec(`UPDATE audit_events SET seq = -seq - 1 WHERE seq >= 3;
                  UPDATE audit_events SET seq = -seq WHERE seq < 0`);
       const columns = Object.values(AUDIT_COLUMNS);
-      const forgedValues = { id: '@id', seq: '3', retention_days: '3650', hash: '@hash' };
+      const forgedValues = {
+        id: '@id',
+        seq: '3',
+        request_id: '@requestId',
+        retention_days: '3650',
+        hash: '@hash',
+      };
       db.prepare(
         `INSERT INTO audit_events (${columns.join(', ')})
            SELECT ${columns.map((c) => forgedValues[c as keyof typeof forgedValues] ?? c).join(', ')}
            FROM audit_events WHERE id = @copied`,
-      ).run({ id: forged.id, hash, copied: chain[2].id });
+      ).run({ id: forged.id, requestId: forged.requestId, hash, copied: chain[2].id });
       return { seq: 4, id: chain[2].id, reason: 'prev_hash does not match the hash of seq 3' };
     },
   },

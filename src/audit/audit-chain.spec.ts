@@ -41,9 +41,10 @@ describe('audit chain', () => {
     const json = canonicalRow(row);
     const parsed = JSON.parse(json) as Record<string, unknown>;
 
+    // correlation_id came later: hashed only when set (see the test below).
     expect(Object.keys(parsed)).toEqual(
       Object.values(AUDIT_COLUMNS)
-        .filter((c) => c !== 'hash')
+        .filter((c) => c !== 'hash' && c !== 'correlation_id')
         .sort(),
     );
     expect(parsed).toMatchObject({ seq: 1, prev_hash: GENESIS_HASH, dry_run: false });
@@ -53,6 +54,37 @@ describe('audit chain', () => {
         .update(GENESIS_HASH + json)
         .digest('hex'),
     );
+  });
+
+  it('hashes correlation_id only when set, so rows written before it existed still verify', () => {
+    const [row] = chainOf(1);
+    const before: Partial<AuditEvent> = { ...row };
+    delete before.correlationId;
+    expect(computeHash(GENESIS_HASH, before as AuditEvent)).toBe(row.hash);
+
+    const correlated = sealRow(
+      openEvent(anAttempt({ correlationId: 'caller-trace-1' }), row.id, row.startedAt),
+      null,
+      { outcome: 'succeeded', durationMs: 1 },
+      row.startedAt,
+    );
+    expect(JSON.parse(canonicalRow(correlated))).toMatchObject({
+      correlation_id: 'caller-trace-1',
+    });
+    expect(verifyChain([{ ...correlated, correlationId: null }])).toMatchObject({ ok: false });
+    expect(verifyChain([correlated])).toEqual({ ok: true, rows: 1 });
+  });
+
+  it('stores lone surrogates as U+FFFD, so that every row has a canonical form', () => {
+    const open = openEvent(
+      anAttempt({ principalSub: 'alice\ud800', decisionReasons: ['tag env is pr\udc00od'] }),
+      '0190a000-0000-7000-8000-000000000001',
+      new Date(0).toISOString(),
+    );
+    expect(open.principalSub).toBe('alice\ufffd');
+    expect(open.decisionReasons).toEqual(['tag env is pr\ufffdod']);
+    const sealed = sealRow(open, null, { outcome: 'denied', durationMs: 1 }, open.startedAt);
+    expect(verifyChain([sealed])).toEqual({ ok: true, rows: 1 });
   });
 
   it('seals the first row on the genesis hash and each next row on its predecessor', () => {

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { toWellFormed } from '../common/unicode-text.js';
 import {
   AUDIT_COLUMNS,
+  LATER_COLUMNS,
   type AuditAttempt,
   type AuditCompletion,
   type AuditEvent,
@@ -42,7 +44,9 @@ export type VerifyResult =
 export function canonicalRow(row: Omit<AuditEvent, 'hash'>): string {
   const columns = Object.entries(AUDIT_COLUMNS).filter(([field]) => field !== 'hash');
   const values = Object.fromEntries(
-    columns.map(([field, column]) => [column, row[field as keyof typeof row] ?? null]),
+    columns
+      .map(([field, column]) => [column, row[field as keyof typeof row] ?? null] as const)
+      .filter(([column, value]) => value !== null || !LATER_COLUMNS.has(column)),
   );
   const json = canonicalize(values);
   if (json === undefined) throw new Error('audit row has no canonical JSON form');
@@ -58,11 +62,22 @@ export function computeHash(prevHash: string, row: Omit<AuditEvent, 'hash'>): st
 /** A completion, or what start-up reconciliation knows of one: not how long it took. */
 export type SealFields = Omit<AuditCompletion, 'durationMs'> & { durationMs: number | null };
 
-/** The row written before the upstream call: the attempt, not yet a link of the chain. */
+/**
+ * The row written before the upstream call: the attempt, not yet a link of the chain. Its text
+ * is made well-formed (lone surrogates as U+FFFD): identities and caller input holding one are
+ * refused earlier and upstream strings are cleaned as they arrive, so this only guarantees that
+ * any row (policy text included) can be hashed, and is stored as it was hashed.
+ */
 export function openEvent(attempt: AuditAttempt, id: string, startedAt: string): AuditEvent {
+  const wellFormed = Object.fromEntries(
+    Object.entries(attempt).map(([field, value]) => [
+      field,
+      typeof value === 'string' ? toWellFormed(value) : value,
+    ]),
+  ) as unknown as AuditAttempt;
   return {
-    ...attempt,
-    decisionReasons: [...attempt.decisionReasons],
+    ...wellFormed,
+    decisionReasons: attempt.decisionReasons.map(toWellFormed),
     id,
     seq: null,
     startedAt,

@@ -20,7 +20,10 @@ export const CRASHED_ERROR_CODE = 'GW.CRASHED';
 
 /** Everything known before the upstream call. No token, secret or JWT belongs here, ever. */
 export interface AuditAttempt {
+  /** Made by the gateway, unique per request (and per row). */
   requestId: string;
+  /** The caller's own X-Request-Id, when it sent a sane one. */
+  correlationId: string | null;
   channel: Channel;
   principalIss: string;
   principalSub: string;
@@ -85,6 +88,7 @@ export const AUDIT_COLUMNS: { readonly [K in keyof AuditEvent]-?: string } = {
   startedAt: 'started_at',
   completedAt: 'completed_at',
   requestId: 'request_id',
+  correlationId: 'correlation_id',
   channel: 'channel',
   principalIss: 'principal_iss',
   principalSub: 'principal_sub',
@@ -105,6 +109,13 @@ export const AUDIT_COLUMNS: { readonly [K in keyof AuditEvent]-?: string } = {
   prevHash: 'prev_hash',
   hash: 'hash',
 };
+
+/**
+ * Columns added after trails were already written. Each is hashed only when it holds a value, so
+ * a row written before it existed (hashed without it) still verifies, and setting or clearing it
+ * later breaks the hash like any other change.
+ */
+export const LATER_COLUMNS: ReadonlySet<string> = new Set([AUDIT_COLUMNS.correlationId]);
 
 export const AUDIT_LIST_MAX_LIMIT = 500;
 export const AUDIT_LIST_DEFAULT_LIMIT = 50;

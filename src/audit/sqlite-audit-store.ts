@@ -27,6 +27,7 @@ interface SqliteAuditRow {
   started_at: string;
   completed_at: string | null;
   request_id: string;
+  correlation_id: string | null;
   channel: AuditEvent['channel'];
   principal_iss: string;
   principal_sub: string;
@@ -81,6 +82,7 @@ CREATE TABLE IF NOT EXISTS audit_events (
   started_at TEXT NOT NULL,
   completed_at TEXT,
   request_id TEXT NOT NULL,
+  correlation_id TEXT,
   channel TEXT NOT NULL CHECK (channel IN ('graphql', 'rest')),
   principal_iss TEXT NOT NULL,
   principal_sub TEXT NOT NULL,
@@ -110,6 +112,7 @@ CREATE TRIGGER IF NOT EXISTS audit_events_sealed_no_update
 CREATE TRIGGER IF NOT EXISTS audit_events_sealed_no_delete
   BEFORE DELETE ON audit_events WHEN OLD.seq IS NOT NULL
   BEGIN SELECT RAISE(ABORT, 'sealed audit rows cannot be deleted'); END;
+CREATE UNIQUE INDEX IF NOT EXISTS audit_events_request_id ON audit_events (request_id);
 CREATE TABLE IF NOT EXISTS audit_heartbeat (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   checked_at TEXT NOT NULL
@@ -166,6 +169,7 @@ export class SqliteAuditStore {
       if (!readonly) {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = FULL');
+        migrate(db);
         db.exec(SCHEMA);
       }
     } catch (error) {
@@ -351,6 +355,29 @@ export class SqliteAuditStore {
   }
 }
 
+/**
+ * Brings a file written by an earlier version up to SCHEMA, before SCHEMA's own statements run:
+ * `correlation_id` is added (null in older rows, which were hashed without it), and the unique
+ * index on `request_id` is created. Older rows may share a request id (callers' ids were stored
+ * there); the index then covers the rows written from now on only.
+ */
+function migrate(db: Database.Database): void {
+  const columns = db.prepare("SELECT name FROM pragma_table_info('audit_events')").all() as {
+    name: string;
+  }[];
+  if (columns.length === 0 || columns.some((c) => c.name === 'correlation_id')) return;
+  db.transaction(() => {
+    db.exec('ALTER TABLE audit_events ADD COLUMN correlation_id TEXT');
+    const shared = db
+      .prepare('SELECT 1 FROM audit_events GROUP BY request_id HAVING count(*) > 1 LIMIT 1')
+      .get();
+    const newest = (db.prepare('SELECT max(id) AS id FROM audit_events').get() as { id: string })
+      .id;
+    const coverage = shared === undefined ? '' : ` WHERE id > '${newest.replace(/'/g, "''")}'`;
+    db.exec(`CREATE UNIQUE INDEX audit_events_request_id ON audit_events (request_id)${coverage}`);
+  }).immediate();
+}
+
 function toRow(event: AuditEvent): SqliteAuditRow {
   return {
     id: event.id,
@@ -358,6 +385,7 @@ function toRow(event: AuditEvent): SqliteAuditRow {
     started_at: event.startedAt,
     completed_at: event.completedAt,
     request_id: event.requestId,
+    correlation_id: event.correlationId,
     channel: event.channel,
     principal_iss: event.principalIss,
     principal_sub: event.principalSub,
@@ -387,6 +415,8 @@ function toEvent(row: SqliteAuditRow): AuditEvent {
     startedAt: row.started_at,
     completedAt: row.completed_at,
     requestId: row.request_id,
+    // Absent from files written before the column existed, when read without migrating.
+    correlationId: row.correlation_id ?? null,
     channel: row.channel,
     principalIss: row.principal_iss,
     principalSub: row.principal_sub,

@@ -84,7 +84,8 @@ describe('SqliteAuditTrail', () => {
   });
 
   it('writes an open attempt, then seals it as the first link of the chain', async () => {
-    const id = await trail.recordAttempt(anAttempt({ decisionReasons: ['rule a: no match'] }));
+    const attempt = anAttempt({ decisionReasons: ['rule a: no match'] });
+    const id = await trail.recordAttempt(attempt);
 
     expect(isUuid(id) && uuidVersion(id)).toBe(7);
     const [open] = await allEvents(trail);
@@ -94,7 +95,7 @@ describe('SqliteAuditTrail', () => {
 
     const [sealed] = await allEvents(trail);
     expect(sealed).toMatchObject({
-      ...anAttempt({ decisionReasons: ['rule a: no match'] }),
+      ...attempt,
       id,
       seq: 1,
       outcome: 'succeeded',
@@ -256,12 +257,13 @@ describe('SqliteAuditTrail', () => {
     it('finds a forged row appended to the chain', async () => {
       const forged = { ...rows[4], id: '0190a000-0000-7000-8000-000000000001', seq: 6 };
       tamper(
-        `INSERT INTO audit_events SELECT @id, 6, started_at, completed_at, request_id, channel,
+        `INSERT INTO audit_events SELECT @id, 6, started_at, completed_at, @request_id,
+           correlation_id, channel,
            principal_iss, principal_sub, caller_address, project_id, instance_id, action,
            retention_days, dry_run, decision_allowed, decision_rule, decision_reasons,
            policy_version, outcome, upstream_status, error_code, duration_ms, @prev, @hash
          FROM audit_events WHERE seq = 5`,
-        { id: forged.id, prev: rows[4].hash, hash: 'a'.repeat(64) },
+        { id: forged.id, request_id: 'forged', prev: rows[4].hash, hash: 'a'.repeat(64) },
       );
 
       expect(await trail.verify()).toEqual({
@@ -272,18 +274,24 @@ describe('SqliteAuditTrail', () => {
     });
 
     it('finds a forged row slipped into the middle with a correctly computed hash', async () => {
-      const forged: AuditEvent = { ...rows[1], id: '0190a000-0000-7000-8000-000000000002', seq: 3 };
+      const forged: AuditEvent = {
+        ...rows[1],
+        id: '0190a000-0000-7000-8000-000000000002',
+        seq: 3,
+        requestId: 'forged',
+      };
       forged.prevHash = rows[1].hash;
       forged.hash = computeHash(forged.prevHash as string, forged);
       tamper('UPDATE audit_events SET seq = seq + 100 WHERE seq >= 3');
       tamper('UPDATE audit_events SET seq = seq - 99 WHERE seq > 100');
       tamper(
-        `INSERT INTO audit_events SELECT @id, 3, started_at, completed_at, request_id, channel,
+        `INSERT INTO audit_events SELECT @id, 3, started_at, completed_at, @request_id,
+           correlation_id, channel,
            principal_iss, principal_sub, caller_address, project_id, instance_id, action,
            retention_days, dry_run, decision_allowed, decision_rule, decision_reasons,
            policy_version, outcome, upstream_status, error_code, duration_ms, @prev, @hash
          FROM audit_events WHERE seq = 2`,
-        { id: forged.id, prev: forged.prevHash, hash: forged.hash },
+        { id: forged.id, request_id: forged.requestId, prev: forged.prevHash, hash: forged.hash },
       );
 
       expect(await trail.verify()).toMatchObject({
@@ -316,6 +324,65 @@ describe('SqliteAuditTrail', () => {
     });
     expect(closed.completedAt).not.toBeNull();
     expect(await restarted.verify()).toEqual({ ok: true, rows: 2 });
+  });
+
+  describe('a file written before correlation ids', () => {
+    /** Takes the file back to the earlier schema: no correlation_id, no unique request_id. */
+    function downgrade(extraSql = ''): void {
+      const db = new Database(dir.file());
+      try {
+        db.exec(`DROP INDEX audit_events_request_id;
+          ALTER TABLE audit_events DROP COLUMN correlation_id; ${extraSql}`);
+      } finally {
+        db.close();
+      }
+    }
+
+    async function reopen(): Promise<SqliteAuditTrail> {
+      const restarted = dir.create(dir.file());
+      await restarted.open('readwrite');
+      await restarted.reconcileOpenAttempts();
+      return restarted;
+    }
+
+    it('gains the column and a unique request_id, and its rows still verify', async () => {
+      await sealedChain(3);
+      await trail.close();
+      downgrade();
+
+      const migrated = await reopen();
+      await migrated.recordSealed(
+        anAttempt({ requestId: 'after', correlationId: 'caller-trace-1' }),
+        succeeded,
+      );
+      expect(await migrated.verify()).toEqual({ ok: true, rows: 4 });
+      const [newest, ...older] = await allEvents(migrated);
+      expect(newest.correlationId).toBe('caller-trace-1');
+      expect(older.map((event) => event.correlationId)).toEqual([null, null, null]);
+      await expect(
+        migrated.recordSealed(anAttempt({ requestId: 'after' }), succeeded),
+      ).rejects.toThrow();
+    });
+
+    it('keeps older rows that share a request id, and refuses new duplicates', async () => {
+      await sealedChain(1);
+      const lost = await trail.recordAttempt(anAttempt({ requestId: 'reused-by-a-caller' }));
+      await trail.close();
+      // An earlier gateway stored callers' ids: two rows could share one.
+      downgrade(`INSERT INTO audit_events (id, started_at, request_id, channel, principal_iss,
+          principal_sub, caller_address, project_id, instance_id, action, dry_run,
+          decision_allowed, decision_reasons, policy_version)
+        SELECT '0190a000-0000-7000-8000-000000000000', started_at, request_id, channel, principal_iss,
+          principal_sub, caller_address, project_id, instance_id, action, dry_run,
+          decision_allowed, decision_reasons, policy_version FROM audit_events WHERE id = '${lost}'`);
+
+      const migrated = await reopen();
+      await migrated.recordSealed(anAttempt({ requestId: 'new-1' }), succeeded);
+      await expect(
+        migrated.recordSealed(anAttempt({ requestId: 'new-1' }), succeeded),
+      ).rejects.toThrow();
+      expect(await migrated.verify()).toEqual({ ok: true, rows: 4 });
+    });
   });
 
   describe('list', () => {

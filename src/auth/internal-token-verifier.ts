@@ -4,6 +4,7 @@ import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
 import { Clock } from '../common/clock.js';
 import { ExpiringMap } from '../common/expiring-map.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
+import { identityFlaw } from '../common/unicode-text.js';
 import { authConfig } from './auth.config.js';
 import { Principal } from './principal.js';
 
@@ -67,6 +68,8 @@ export class InternalTokenVerifier {
       // says two things must not be read as either.
       throw GatewayError.unauthenticated(`token claim ${repeated} appears more than once`);
     }
+    const unclean = uncleanIdentityClaim(payload, this.config.groupsClaim);
+    if (unclean !== undefined) throw GatewayError.unauthenticated(unclean);
     const principal = new Principal(
       payload.iss ?? '',
       payload.sub ?? '',
@@ -141,6 +144,25 @@ export function repeatedClaim(json: string): string | undefined {
     } else if (char === '}' || char === ']') {
       depth -= 1;
     }
+  }
+  return undefined;
+}
+
+/**
+ * Issuer, subject and groups name the caller in audit rows, logs and cache keys. A control
+ * character there forges lines in whatever prints them; a lone surrogate cannot be stored or
+ * hashed faithfully, so two subjects could read back the same. Such a token names nobody.
+ */
+function uncleanIdentityClaim(payload: JWTPayload, groupsClaim: string): string | undefined {
+  const groups = payload[groupsClaim];
+  const claims: [string, unknown][] = [
+    ['iss', payload.iss],
+    ['sub', payload.sub],
+    ...(Array.isArray(groups) ? groups : [groups]).map((g): [string, unknown] => [groupsClaim, g]),
+  ];
+  for (const [claim, value] of claims) {
+    const flaw = typeof value === 'string' ? identityFlaw(value) : undefined;
+    if (flaw !== undefined) return `token claim ${claim} ${flaw}`;
   }
   return undefined;
 }

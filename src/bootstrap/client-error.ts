@@ -4,6 +4,8 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { restErrorBody } from '../common/gateway-exception.filter.js';
+import { correlationIdOf } from '../common/gateway-request.js';
+import { logAccess, UNMATCHED_ROUTE, writeAccessLine } from './request-hooks.js';
 
 const refusals: Record<string, { status: number; message: string }> = {
   HPE_HEADER_OVERFLOW: { status: 431, message: 'headers: must be at most 16 KB in total' },
@@ -32,6 +34,8 @@ export function answerClientError(error: Error & { code?: string }, socket: Sock
         `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\n` +
         `Connection: close\r\n\r\n${body}`,
     );
+    // Nothing of a request that could not be parsed is logged: it would be the caller's bytes.
+    writeAccessLine({ reqId: requestId, channel: 'rest', route: UNMATCHED_ROUTE, status });
   }
   socket.destroy();
 }
@@ -54,11 +58,12 @@ export function answerFrameworkError(
   const status = error.statusCode ?? 400;
   void reply
     .code(status)
-    .header('x-request-id', request.id)
+    .header('x-request-id', correlationIdOf(request) ?? request.id)
     .send(
       restErrorBody(
         new GatewayError(GwCode.VALIDATION, status, routerRefusals[error.code] ?? 'path: refused'),
         request.id,
       ),
     );
+  logAccess(request, reply);
 }

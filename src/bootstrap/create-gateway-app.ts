@@ -1,6 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from '../app.module.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { appConfig } from '../config/app.config.js';
@@ -41,7 +41,11 @@ export async function createGatewayApp(): Promise<NestFastifyApplication> {
   });
   app.useLogger(app.get(Logger));
   acceptJsonBodiesOnly(app);
-  installRequestHooks(app.getHttpAdapter().getInstance(), app.get(GatewayMetrics));
+  installRequestHooks(
+    app.getHttpAdapter().getInstance(),
+    app.get(GatewayMetrics),
+    await app.resolve(PinoLogger),
+  );
   setupOpenApi(app);
   app.enableShutdownHooks();
   return app;

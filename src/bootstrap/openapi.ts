@@ -10,7 +10,7 @@ import {
 import { ANSWER_HEADERS, answerHeaders } from '../common/api-responses.js';
 import { DOCUMENT_LIMITS } from '../common/graphql/document-limits.rule.js';
 import { GRAPHQL_PATH } from '../common/graphql/graphql-options.js';
-import { SANE_REQUEST_ID } from './request-id.js';
+import { SANE_REQUEST_ID } from '../common/gateway-request.js';
 
 const DESCRIPTION = [
   'Drop-in for TaurusDB backup vault-lock paths, with internal-token authentication, policy and',

@@ -1,24 +1,93 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PinoLogger } from 'nestjs-pino';
+import type { Channel } from '../common/call-context.js';
 import type { GatewayMetrics } from '../common/gateway-metrics.js';
+import { correlationIdOf, type GatewayRequest } from '../common/gateway-request.js';
 import { GRAPHQL_PATH } from '../common/graphql/graphql-options.js';
+
+/** The channel an answer is counted and logged under: the two APIs, or the operations routes. */
+export type AccessChannel = Channel | 'ops';
+
+const OPS_ROUTE_PREFIXES = ['/health/', '/metrics', '/openapi.json', '/docs'];
+export const UNMATCHED_ROUTE = 'unmatched';
+
+const routeOf = (request: FastifyRequest): string => request.routeOptions.url ?? UNMATCHED_ROUTE;
+
+function channelOfRoute(route: string): AccessChannel {
+  if (route === GRAPHQL_PATH) return 'graphql';
+  return OPS_ROUTE_PREFIXES.some((prefix) => route.startsWith(prefix)) ? 'ops' : 'rest';
+}
 
 /**
  * Hooks at the Fastify level so that every answer is covered, including the ones Fastify gives
- * before Nest sees the request (oversized body, unknown route) and Apollo's own answers.
+ * before Nest sees the request (oversized body, unknown route) and Apollo's own answers. They
+ * also bind the request's logging context, so that whatever the call logs carries its id.
  */
-export function installRequestHooks(fastify: FastifyInstance, metrics: GatewayMetrics): void {
-  fastify.addHook('onRequest', async (request, reply) => {
-    void reply.header('x-request-id', request.id);
+export function installRequestHooks(
+  fastify: FastifyInstance,
+  metrics: GatewayMetrics,
+  logger: PinoLogger,
+): void {
+  const inRequestContext = (request: FastifyRequest, done: () => void) =>
+    logger.runInContext(done, { bindings: { reqId: request.id } });
+
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', correlationIdOf(request) ?? request.id);
+    inRequestContext(request, done);
   });
+  // The body is read on the socket's own events, outside the context bound above: the handler
+  // (guards, pipes, resolvers, filters) runs in one bound again once it has arrived.
+  fastify.addHook('preHandler', (request, _reply, done) => inRequestContext(request, done));
   // A keep-alive socket whose request was still running when the server began to close would
   // otherwise stay open until it idles out, holding the shutdown that long.
   fastify.addHook('onSend', async (_request, reply) => {
     if (!fastify.server.listening) void reply.header('connection', 'close');
   });
-  fastify.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const channel = route === GRAPHQL_PATH ? 'graphql' : 'rest';
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const route = routeOf(request);
+    const channel = channelOfRoute(route);
     metrics.httpRequests.inc({ channel, route, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ channel, route }, reply.elapsedTime / 1000);
+    logAccess(request, reply);
+    done();
+  });
+}
+
+/** What an access line says; what was not known when the request was refused is left out. */
+export interface AccessEntry {
+  reqId: string;
+  correlationId?: string;
+  channel: AccessChannel;
+  method?: string;
+  route: string;
+  path?: string;
+  status: number;
+  durationMs?: number;
+  principal?: string;
+}
+
+/** The one access line of a request: the hooks, the router's and Node's refusals all write it. */
+export function writeAccessLine(entry: AccessEntry): void {
+  const level = entry.status >= 500 ? 'error' : entry.status >= 400 ? 'warn' : 'info';
+  PinoLogger.root[level](entry, 'request completed');
+}
+
+/**
+ * The access line of a request Fastify answered. The path goes without its query string (which
+ * may carry anything, secrets included); the principal is known once the guard has verified the
+ * token. Also called for the answers the router gives before any hook runs.
+ */
+export function logAccess(request: FastifyRequest, reply: FastifyReply): void {
+  const route = routeOf(request);
+  writeAccessLine({
+    reqId: request.id,
+    correlationId: correlationIdOf(request) ?? undefined,
+    channel: channelOfRoute(route),
+    method: request.method,
+    route,
+    path: request.url.split('?', 1)[0],
+    status: reply.statusCode,
+    durationMs: Math.round(reply.elapsedTime),
+    principal: (request as GatewayRequest).principal?.id,
   });
 }

@@ -18,7 +18,11 @@ export class ErrorBody {
   })
   error_msg!: string;
 
-  @ApiProperty({ description: 'The same as the X-Request-Id header', example: 'req-20260101-0001' })
+  @ApiProperty({
+    description:
+      "The gateway's own id for this call, as in its audit row and logs; the X-Request-Id header echoes the caller's id instead when it sent a sane one",
+    format: 'uuid',
+  })
   request_id!: string;
 }
 
@@ -156,7 +160,7 @@ export const UPSTREAM_CALL_ERRORS: readonly ErrorCase[] = [
 export const ANSWER_HEADERS: Record<string, HeaderObject> = {
   'X-Request-Id': {
     description:
-      "The caller's X-Request-Id when it is 8-128 characters of [A-Za-z0-9._:-], else a new UUID",
+      "The caller's X-Request-Id when it is 8-128 characters of [A-Za-z0-9._:-], else the gateway's own id for the call (the error body's request_id)",
     schema: { type: 'string' },
   },
   'X-Audit-Id': {

@@ -4,7 +4,10 @@ export type Channel = 'graphql' | 'rest';
 
 /** What the use case needs to know about the call, whichever channel it came through. */
 export interface CallContext {
+  /** The gateway's own id of this request: unique, in logs, answers and the audit row. */
   requestId: string;
+  /** The caller's sane `X-Request-Id`, if it sent one. */
+  correlationId: string | null;
   channel: Channel;
   principal: Principal;
   callerAddress: string;

@@ -4,6 +4,18 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import type { CallContext, Channel } from './call-context.js';
 
+/** A caller's request id is kept only if it is short and plain enough to log and echo safely. */
+export const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/**
+ * The caller's `X-Request-Id`, when it sent a sane one, else null: kept beside the gateway's
+ * own id (in the audit row and the access line) and echoed in the answer's `X-Request-Id`.
+ */
+export function correlationIdOf(request: Pick<FastifyRequest, 'headers'>): string | null {
+  const offered = request.headers['x-request-id'];
+  return typeof offered === 'string' && SANE_REQUEST_ID.test(offered) ? offered : null;
+}
+
 /** The Fastify request as the gateway decorates it: the guard attaches the verified principal. */
 export type GatewayRequest = FastifyRequest & { principal?: Principal };
 
@@ -38,5 +50,11 @@ export function callContextOf(req: GatewayRequest, channel: Channel): CallContex
     // The global guard runs before every handler that asks for a call context.
     throw new Error('call context requested on an unauthenticated request');
   }
-  return { requestId: req.id, channel, principal: req.principal, callerAddress: req.ip };
+  return {
+    requestId: req.id,
+    correlationId: correlationIdOf(req),
+    channel,
+    principal: req.principal,
+    callerAddress: req.ip,
+  };
 }

@@ -4,7 +4,7 @@ import type { AppConfig } from '../config/app.config.js';
 
 /**
  * Anything that may hold a credential is censored by path, so a careless log call cannot leak
- * one. Request logs carry method, route and id only: query strings and bodies stay out.
+ * one. Access lines carry method, route, path and ids only: query strings and bodies stay out.
  */
 export const REDACTED_PATHS = [
   'req.headers.authorization',
@@ -21,6 +21,13 @@ export const REDACTED_PATHS = [
   '*["x-subject-token"]',
 ];
 
+/**
+ * nestjs-pino supplies the logger and the request-scoped context its `Logger` reads; its HTTP
+ * middleware is not mounted (`forRoutes: []`). Mounted through Nest's Fastify middleware it ran
+ * only for some paths, and before the body is read, which ends the context it binds. The
+ * gateway's Fastify hooks (`request-hooks.ts`) bind the context and write the one access line
+ * per request instead, for every request Fastify answers.
+ */
 export function loggerParams(config: AppConfig): Params {
   const destination = config.logFile
     ? pino.destination({ dest: config.logFile, sync: true, mkdir: true })
@@ -30,17 +37,7 @@ export function loggerParams(config: AppConfig): Params {
       level: config.logLevel,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       stream: destination,
-      serializers: {
-        req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
-          id: req.id,
-          method: req.method,
-          path: req.url.split('?')[0],
-          remoteAddress: req.remoteAddress,
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      customLogLevel: (_req, res, error) =>
-        error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
     },
+    forRoutes: [],
   };
 }

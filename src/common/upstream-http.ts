@@ -1,4 +1,5 @@
 import { Pool } from 'undici';
+import { toWellFormed } from './unicode-text.js';
 
 /** The largest answer read from an upstream; a longer one is abandoned as it arrives. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
@@ -118,9 +119,20 @@ export class UpstreamHttp {
   }
 }
 
+/** The only way a lone surrogate arrives: UTF-8 decoding already replaced anything else. */
+const ESCAPED_SURROGATE = /\\u[dD][89a-fA-F]/;
+const wellFormedStrings = (_key: string, value: unknown): unknown =>
+  typeof value === 'string' ? toWellFormed(value) : value;
+
+/**
+ * Upstream strings (tag values, `error_msg`) reach answers, logs and audit rows: lone surrogates
+ * become U+FFFD here, once, so that no store and no hash ever meets one.
+ */
 function parseJson(text: string): unknown {
   try {
-    return JSON.parse(text) as unknown;
+    return (
+      ESCAPED_SURROGATE.test(text) ? JSON.parse(text, wellFormedStrings) : JSON.parse(text)
+    ) as unknown;
   } catch {
     return undefined;
   }

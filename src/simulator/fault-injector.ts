@@ -18,6 +18,11 @@ export interface FaultSpec {
   malformed?: boolean;
   /** 200 with a valid JSON body of at least this many bytes. */
   oversizedBytes?: number;
+  /**
+   * The JSON answer sent instead of the route's own, with `status` (else 200): a hostile or
+   * broken upstream, such as strings no canonical form can hold in a tag value or an `error_msg`.
+   */
+  body?: unknown;
   /** Apply to the next N calls only; unlimited when absent. */
   times?: number;
 }
@@ -40,10 +45,12 @@ const effectFields = [
   'reset',
   'malformed',
   'oversizedBytes',
+  'body',
 ];
 const knownFields = new Set([
   'route',
   'errorCode',
+  'body',
   ...Object.keys(integerFields),
   ...booleanFields,
 ]);
@@ -137,10 +144,16 @@ export class FaultInjector {
       if (fault.retryAfterSeconds !== undefined) {
         reply.header('retry-after', String(fault.retryAfterSeconds));
       }
-      reply.code(status).send({
-        error_code: fault.errorCode ?? errorCodeFor(serviceOf(route), status),
-        error_msg: 'injected fault',
-      });
+      reply.code(status).send(
+        fault.body ?? {
+          error_code: fault.errorCode ?? errorCodeFor(serviceOf(route), status),
+          error_msg: 'injected fault',
+        },
+      );
+      return true;
+    }
+    if (fault.body !== undefined) {
+      reply.code(200).send(fault.body);
       return true;
     }
     if (fault.malformed) {

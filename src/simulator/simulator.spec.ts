@@ -444,6 +444,22 @@ describe('fault injection', () => {
     expect((await oversized.text()).length).toBeGreaterThanOrEqual(2_000_000);
   });
 
+  it('answers with a given body, as a success or with a status, lone surrogates kept', async () => {
+    const hostile = { instance: { id: PROD.id, tags: [{ key: 'env', value: 'pr\ud800od' }] } };
+    await addFault({ route: 'taurusdb.instance', body: hostile, times: 1 });
+    await addFault({
+      route: 'taurusdb.instance',
+      status: 404,
+      body: { error_code: 'DBS.280238', error_msg: 'gone \udc00' },
+      times: 1,
+    });
+    const success = await details();
+    expect(success.status).toBe(200);
+    expect(success.body).toEqual(hostile);
+    const refusal = await details();
+    expect(refusal).toMatchObject({ status: 404, body: { error_msg: 'gone \udc00' } });
+  });
+
   it('refuses faults it cannot apply', async () => {
     for (const fault of [
       { route: 'taurusdb.nope', status: 500 },

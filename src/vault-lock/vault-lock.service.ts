@@ -243,6 +243,7 @@ function attemptOf(
 ): AuditAttempt {
   return {
     requestId: ctx.requestId,
+    correlationId: ctx.correlationId,
     channel: ctx.channel,
     principalIss: ctx.principal.issuer,
     principalSub: ctx.principal.subject,

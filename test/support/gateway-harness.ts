@@ -12,6 +12,8 @@ export interface Harness {
   /** The gateway's base URL. */
   url: string;
   auditPath: string;
+  /** The file the gateway logs to, one JSON line per entry. */
+  logFile: string;
   close(): Promise<void>;
 }
 
@@ -25,6 +27,10 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   const simulator = await startSimulator({ port: 0 });
   const auditPath =
     env.AUDIT_SQLITE_PATH ?? join(mkdtempSync(join(tmpdir(), 'vlg-audit-')), 'audit.sqlite');
+  const logFile = join(
+    process.env.VLG_TEST_LOG_DIR ?? tmpdir(),
+    `${process.pid}-${Date.now()}-${suiteCounter++}.log`,
+  );
   Object.assign(process.env, {
     NODE_ENV: 'test',
     TAURUSDB_ENDPOINT: `${simulator.url}/{region}`,
@@ -38,10 +44,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     POLICY_FILE: 'config/policy.example.yaml',
     UPSTREAM_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'info',
-    LOG_FILE: join(
-      process.env.VLG_TEST_LOG_DIR ?? tmpdir(),
-      `${process.pid}-${Date.now()}-${suiteCounter++}.log`,
-    ),
+    LOG_FILE: logFile,
     ...env,
   });
   const app = await createGatewayApp();
@@ -53,6 +56,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     app,
     url: `http://127.0.0.1:${address.port}`,
     auditPath,
+    logFile: process.env.LOG_FILE ?? logFile,
     async close() {
       await app.close();
       await simulator.close();

@@ -13,7 +13,14 @@ export class AuditEventDto {
   @ApiProperty({ format: 'date-time' }) started_at!: string;
   @ApiProperty({ type: 'string', format: 'date-time', nullable: true }) completed_at!:
     string | null;
-  @ApiProperty() request_id!: string;
+  @ApiProperty({ format: 'uuid', description: "The gateway's own id for the call" })
+  request_id!: string;
+  @ApiProperty({
+    type: 'string',
+    nullable: true,
+    description: "The caller's X-Request-Id, when it sent a sane one",
+  })
+  correlation_id!: string | null;
   @ApiProperty({ enum: ['graphql', 'rest'] }) channel!: string;
   @ApiProperty() principal_iss!: string;
   @ApiProperty() principal_sub!: string;

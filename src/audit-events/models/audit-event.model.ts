@@ -11,7 +11,13 @@ export class AuditEvent {
   seq!: number | null;
   @Field(() => Date) startedAt!: string;
   @Field(() => Date, { nullable: true }) completedAt!: string | null;
-  @Field() requestId!: string;
+  @Field({ description: "the gateway's own id of the request, unique per row" })
+  requestId!: string;
+  @Field(() => String, {
+    nullable: true,
+    description: "the caller's X-Request-Id, when it sent a sane one",
+  })
+  correlationId!: string | null;
   @Field() channel!: string;
   @Field() principalIss!: string;
   @Field() principalSub!: string;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,8 @@ import { SqliteAuditTrail } from '../sqlite-audit-trail.js';
 
 export function anAttempt(overrides: Partial<AuditAttempt> = {}): AuditAttempt {
   return {
-    requestId: 'req-1',
+    requestId: randomUUID(),
+    correlationId: null,
     channel: 'rest',
     principalIss: 'https://idp.example.test',
     principalSub: 'alice',
