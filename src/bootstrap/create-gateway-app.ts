@@ -46,6 +46,7 @@ export async function createGatewayApp(): Promise<NestFastifyApplication> {
   acceptJsonBodiesOnly(app);
   installRequestHooks(app.getHttpAdapter().getInstance(), app.get(GatewayMetrics));
   setupOpenApi(app);
-  app.enableShutdownHooks();
+  // Only these two stop the gateway: Nest's default list also has SIGHUP, which reloads the policy.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   return app;
 }
