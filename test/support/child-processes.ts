@@ -24,9 +24,9 @@ export interface Launched {
 export function launch(
   script: string,
   env: Record<string, string>,
-  options: { stdout?: 'pipe' | 'ignore'; cwd?: string } = {},
+  options: { stdout?: 'pipe' | 'ignore'; cwd?: string; nodeOptions?: string[] } = {},
 ): Launched {
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [...(options.nodeOptions ?? []), script], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', options.stdout ?? 'ignore', 'pipe'],
@@ -51,12 +51,22 @@ export async function stop(
   return { code: child.exitCode, signal: child.signalCode };
 }
 
-/** Resolves with the exit code and stderr of a process that is expected to end by itself. */
-export async function exitOf(launched: Launched): Promise<{ code: number | null; stderr: string }> {
-  if (launched.child.exitCode === null && launched.child.signalCode === null) {
-    await once(launched.child, 'exit');
+/**
+ * Resolves with the exit code and stderr of a process that is expected to end by itself; one
+ * still running after `timeoutMs` is killed, and the answer says so.
+ */
+export async function exitOf(
+  launched: Launched,
+  timeoutMs = 15_000,
+): Promise<{ code: number | null; stderr: string }> {
+  const { child } = launched;
+  if (child.exitCode === null && child.signalCode === null) {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    await once(child, 'exit');
+    clearTimeout(timer);
   }
-  return { code: launched.child.exitCode, stderr: launched.stderrTail() };
+  const stderr = launched.stderrTail();
+  return { code: child.exitCode, stderr: child.signalCode ? `killed: still running` : stderr };
 }
 
 export async function startSimulatorProcess(
@@ -92,9 +102,9 @@ const START_TIMEOUT_MS = 30_000;
 export async function startGatewayProcess(
   url: string,
   env: Record<string, string>,
-  options: { script?: string; cwd?: string } = {},
+  options: { cwd?: string; nodeOptions?: string[] } = {},
 ): Promise<Launched> {
-  const launched = launch(options.script ?? 'dist/main.js', env, { cwd: options.cwd });
+  const launched = launch('dist/main.js', env, options);
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     if (launched.child.exitCode !== null) {
