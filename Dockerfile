@@ -1,5 +1,8 @@
-# Two stages: build with dev dependencies, run with production ones only.
-FROM node:20-bookworm-slim AS build
+# Three stages from one build: `production` (the default, last) runs the gateway; `simulator`
+# runs the stand-in for Huawei IAM, TaurusDB and the development identity provider, for compose
+# and local trials only. The production image does not contain the simulator: it cannot mint
+# tokens, and it cannot fall back to a fake upstream.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
   && rm -rf /var/lib/apt/lists/*
@@ -7,13 +10,25 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+RUN npm run build && npm prune --omit=dev \
+  && cp -r dist dist-production \
+  && rm -rf dist-production/simulator dist-production/audit/testing
 
-FROM node:20-bookworm-slim
-ENV NODE_ENV=production
+FROM node:24-bookworm-slim AS simulator
+ENV NODE_ENV=development
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY package.json ./
+USER node
+EXPOSE 4010
+CMD ["node", "dist/simulator/main.js"]
+
+FROM node:24-bookworm-slim AS production
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist-production ./dist
 COPY package.json ./
 COPY config ./config
 RUN mkdir -p /app/data && chown node:node /app/data

@@ -32,7 +32,7 @@ type AuditWriteKind = 'attempt' | 'outcome' | 'sealed';
  * (its caller went away); an orchestrator's own stop timeout is usually shorter, and a row still
  * open when the process ends is closed as unknown at the next start.
  */
-const OPEN_ATTEMPTS_DRAIN_MS = 30_000;
+export const OPEN_ATTEMPTS_DRAIN_MS = 30_000;
 
 interface AwaitedAnswer {
   worker: Worker;

@@ -4,6 +4,7 @@ import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from '../app.module.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { appConfig } from '../config/app.config.js';
+import { fastifyTrustProxy } from '../config/trust-proxy.js';
 import { answerClientError, answerFrameworkError } from './client-error.js';
 import { setupOpenApi } from './openapi.js';
 import { acceptJsonBodiesOnly } from './json-body.js';
@@ -16,11 +17,13 @@ export const BODY_LIMIT_BYTES = 16 * 1024;
 /** Builds the gateway as `main.ts` runs it; the end-to-end tests build it the same way. */
 export async function createGatewayApp(): Promise<NestFastifyApplication> {
   // Read here, not through Nest: the adapter's options are fixed before the module exists.
-  const { requestTimeoutMs } = appConfig();
+  const { requestTimeoutMs, trustedProxies } = appConfig();
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: requestIdFor,
     requestIdHeader: false,
+    // Decides `request.ip`, the caller address that audit rows record.
+    trustProxy: fastifyTrustProxy(trustedProxies),
     // Slow clients are cut off instead of holding sockets. There is deliberately no idle-socket
     // timeout: it would also cut a caller off while its mutation is still running upstream,
     // leaving it without the answer to an irreversible call.
@@ -47,6 +50,7 @@ export async function createGatewayApp(): Promise<NestFastifyApplication> {
     await app.resolve(PinoLogger),
   );
   setupOpenApi(app);
-  app.enableShutdownHooks();
+  // Only these two stop the gateway: Nest's default list also has SIGHUP, which reloads the policy.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   return app;
 }

@@ -1,10 +1,10 @@
-import { INSTANCES } from '../simulator/fixtures.js';
-import { startSimulator, type RunningSimulator } from '../simulator/simulator.js';
+import type { RunningSimulator } from '../simulator/simulator.js';
 
 /**
  * With no TaurusDB endpoint configured the gateway runs against the simulator in-process, so a
  * newcomer can try it with nothing else installed. Production refuses: a gateway that sets
- * irreversible locks must never fall back to a fake upstream silently.
+ * irreversible locks must never fall back to a fake upstream silently. The simulator is imported
+ * only here, when it is started, because the production image does not contain it.
  */
 export async function startEmbeddedSimulatorIfUnconfigured(
   env: NodeJS.ProcessEnv,
@@ -15,6 +15,7 @@ export async function startEmbeddedSimulatorIfUnconfigured(
       'TAURUSDB_ENDPOINT is not set: the embedded simulator is refused when NODE_ENV=production',
     );
   }
+  const { startSimulator } = await import('../simulator/simulator.js');
   const simulator = await startSimulator({ port: Number(env.SIMULATOR_PORT ?? 0) });
   env.TAURUSDB_ENDPOINT = `${simulator.url}/{region}`;
   env.IAM_ENDPOINT ??= simulator.url;
@@ -30,6 +31,7 @@ export async function developmentBanner(
   simulator: RunningSimulator,
   port: number,
 ): Promise<string> {
+  const { INSTANCES } = await import('../simulator/fixtures.js');
   const token = await simulator.mintToken({ sub: 'dev-dba', expiresInSeconds: 12 * 3600 });
   const { projectId, id: instanceId } = INSTANCES.financeProd;
   const base = `http://127.0.0.1:${port}`;

@@ -9,6 +9,14 @@ class SimulatorEnv {
   @IsOptional() @IsUrl({ require_tld: false }) SIMULATOR_PUBLIC_URL?: string;
 }
 
+// Its identity provider mints tokens that any gateway trusting its JWKS accepts.
+if (process.env.NODE_ENV === 'production') {
+  console.error(
+    'simulator refused to start: NODE_ENV=production, and its development identity provider mints tokens for anyone who asks',
+  );
+  process.exit(1);
+}
+
 const env = validateEnv(process.env, SimulatorEnv);
 const simulator = await startSimulator({
   port: env.SIMULATOR_PORT ?? 4010,

@@ -1,7 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,6 +7,13 @@ import { Agent, request } from 'undici';
 import { runVerify, type VerifyCommandResult } from '../../src/audit/verify-command.js';
 import { DEV_AUDIENCE } from '../../src/simulator/dev-identity-provider.js';
 import { INSTANCES } from '../../src/simulator/fixtures.js';
+import {
+  freePort,
+  startGatewayProcess,
+  startSimulatorProcess,
+  stop,
+  type Launched,
+} from '../support/child-processes.js';
 import { lockBody, lockPath, SET_LOCK_MUTATION } from '../support/clients.js';
 
 export interface ChaosOptions {
@@ -41,7 +45,6 @@ export interface ChaosReport {
 const TARGETS = [INSTANCES.financeProd, INSTANCES.financeStaging, INSTANCES.apacProd];
 const CLIENTS = 4;
 const MAX_RETENTION_DAYS = 3650;
-const START_TIMEOUT_MS = 30_000;
 /** A round ends this many answers after the gateway came up (at random), plus a little jitter. */
 const MAX_ANSWERS_PER_ROUND = 12;
 const MAX_KILL_JITTER_MS = 100;
@@ -72,66 +75,6 @@ function randomSource(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
-}
-
-/** A node child process; the tail of its stderr explains an unexpected exit. */
-interface Launched {
-  child: ChildProcess;
-  stderrTail(): string;
-}
-
-function launch(
-  script: string,
-  env: Record<string, string>,
-  stdout: 'pipe' | 'ignore' = 'ignore',
-): Launched {
-  const child = spawn(process.execPath, [script], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', stdout, 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-2000);
-  });
-  return { child, stderrTail: () => stderr };
-}
-
-async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill(signal);
-  await exited;
-}
-
-async function startSimulatorProcess(): Promise<Launched & { url: string }> {
-  const simulator = launch('dist/simulator/main.js', { SIMULATOR_PORT: '0' }, 'pipe');
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let output = '';
-      simulator.child.stdout?.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        const listening = /listening on (http:\/\/\S+)/.exec(output)?.[1];
-        if (listening) resolve(listening);
-      });
-      simulator.child.once('exit', () =>
-        reject(new Error(`simulator did not start: ${simulator.stderrTail()}`)),
-      );
-    });
-    return { ...simulator, url };
-  } catch (error) {
-    await stop(simulator.child, 'SIGKILL');
-    throw error;
-  }
 }
 
 async function post(url: string, body: unknown): Promise<unknown> {
@@ -256,21 +199,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     let openAfterStart = 0;
 
     const startGateway = async (): Promise<Launched> => {
-      const launched = launch('dist/main.js', gatewayEnv);
-      gateway = launched;
-      const deadline = Date.now() + START_TIMEOUT_MS;
-      for (;;) {
-        if (launched.child.exitCode !== null) {
-          throw new Error(`gateway exited: ${launched.stderrTail()}`);
-        }
-        if (Date.now() > deadline) throw new Error('gateway did not become live');
-        const live = await fetch(`${gatewayUrl}/health/live`).catch(() => undefined);
-        if (live?.ok) break;
-        await sleep(50);
-      }
+      gateway = await startGatewayProcess(gatewayUrl, gatewayEnv);
       // The reconcile runs before the gateway listens: nothing may be left open now.
       openAfterStart += openRows(auditPath);
-      return launched;
+      return gateway;
     };
 
     const nextMutation = (): Mutation => {

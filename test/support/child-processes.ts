@@ -1,0 +1,121 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** The built gateway and simulator as an operator runs them: `node dist/...` in a child process. */
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (address === null || typeof address === 'string') throw new Error('no free port');
+  return address.port;
+}
+
+/** A node child process; the tail of its stderr explains an unexpected exit. */
+export interface Launched {
+  child: ChildProcess;
+  stderrTail(): string;
+}
+
+export function launch(
+  script: string,
+  env: Record<string, string>,
+  options: { stdout?: 'pipe' | 'ignore'; cwd?: string; nodeOptions?: string[] } = {},
+): Launched {
+  const child = spawn(process.execPath, [...(options.nodeOptions ?? []), script], {
+    cwd: options.cwd,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', options.stdout ?? 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-2000);
+  });
+  return { child, stderrTail: () => stderr };
+}
+
+/** Sends `signal` and resolves with how the process ended. */
+export async function stop(
+  child: ChildProcess,
+  signal: NodeJS.Signals,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = once(child, 'exit');
+    child.kill(signal);
+    await exited;
+  }
+  return { code: child.exitCode, signal: child.signalCode };
+}
+
+/**
+ * Resolves with the exit code and stderr of a process that is expected to end by itself; one
+ * still running after `timeoutMs` is killed, and the answer says so.
+ */
+export async function exitOf(
+  launched: Launched,
+  timeoutMs = 15_000,
+): Promise<{ code: number | null; stderr: string }> {
+  const { child } = launched;
+  if (child.exitCode === null && child.signalCode === null) {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    await once(child, 'exit');
+    clearTimeout(timer);
+  }
+  const stderr = launched.stderrTail();
+  return { code: child.exitCode, stderr: child.signalCode ? `killed: still running` : stderr };
+}
+
+export async function startSimulatorProcess(
+  env: Record<string, string> = {},
+): Promise<Launched & { url: string }> {
+  const simulator = launch(
+    'dist/simulator/main.js',
+    { SIMULATOR_PORT: '0', ...env },
+    { stdout: 'pipe' },
+  );
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let output = '';
+      simulator.child.stdout?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const listening = /listening on (http:\/\/\S+)/.exec(output)?.[1];
+        if (listening) resolve(listening);
+      });
+      simulator.child.once('exit', () =>
+        reject(new Error(`simulator did not start: ${simulator.stderrTail()}`)),
+      );
+    });
+    return { ...simulator, url };
+  } catch (error) {
+    await stop(simulator.child, 'SIGKILL');
+    throw error;
+  }
+}
+
+const START_TIMEOUT_MS = 30_000;
+
+/** Starts the built gateway and resolves once `/health/live` answers 200 at `url`. */
+export async function startGatewayProcess(
+  url: string,
+  env: Record<string, string>,
+  options: { cwd?: string; nodeOptions?: string[] } = {},
+): Promise<Launched> {
+  const launched = launch('dist/main.js', env, options);
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (launched.child.exitCode !== null) {
+      throw new Error(`gateway exited: ${launched.stderrTail()}`);
+    }
+    if (Date.now() > deadline) {
+      await stop(launched.child, 'SIGKILL');
+      throw new Error('gateway did not become live');
+    }
+    const live = await fetch(`${url}/health/live`).catch(() => undefined);
+    if (live?.ok) return launched;
+    await sleep(50);
+  }
+}
