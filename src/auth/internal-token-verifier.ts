@@ -79,10 +79,7 @@ export class InternalTokenVerifier {
   }
 
   private groupsOf(payload: JWTPayload): string[] {
-    const claim = payload[this.config.groupsClaim];
-    if (Array.isArray(claim)) return claim.filter((g): g is string => typeof g === 'string');
-    if (typeof claim === 'string') return claim.split(/\s+/).filter(Boolean);
-    return [];
+    return groupsFromClaim(payload[this.config.groupsClaim]);
   }
 
   private toGatewayError(error: unknown): GatewayError {
@@ -111,6 +108,17 @@ export class InternalTokenVerifier {
     }
     return GatewayError.unauthenticated('token malformed');
   }
+}
+
+/**
+ * The caller's groups: a JSON array of strings, or one string of groups separated by ASCII
+ * spaces (U+0020 only, as OAuth's `scope` claim). Any other character, including other Unicode
+ * whitespace, is part of a group name, so no group is ever made out of part of another.
+ */
+export function groupsFromClaim(claim: unknown): string[] {
+  if (Array.isArray(claim)) return claim.filter((g): g is string => typeof g === 'string');
+  if (typeof claim === 'string') return claim.split(' ').filter(Boolean);
+  return [];
 }
 
 /** The first top-level key that appears twice in a JSON object text jose already parsed. */
