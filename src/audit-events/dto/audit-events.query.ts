@@ -1,12 +1,13 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsDate, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import {
   AUDIT_LIST_DEFAULT_LIMIT,
   AUDIT_LIST_MAX_LIMIT,
   AUDIT_OUTCOMES,
   type AuditOutcome,
 } from '../../audit/audit-record.js';
+import { IsRfc3339DateTime } from '../../common/date-time.js';
 import { IsInstanceId, IsProjectId } from '../../common/id-validators.js';
 
 const LIMIT_RULE = `must be an integer from 1 to ${AUDIT_LIST_MAX_LIMIT}`;
@@ -27,16 +28,14 @@ export class AuditEventsQueryDto {
   @IsIn(AUDIT_OUTCOMES, { message: `must be one of ${AUDIT_OUTCOMES.join(', ')}` })
   outcome?: AuditOutcome;
 
-  @ApiPropertyOptional({ description: 'ISO-8601, inclusive' })
+  @ApiPropertyOptional({ description: 'RFC 3339 date-time with Z or an offset, inclusive' })
   @IsOptional()
-  @Type(() => Date)
-  @IsDate({ message: 'must be an ISO-8601 date-time' })
+  @IsRfc3339DateTime()
   since?: Date;
 
-  @ApiPropertyOptional({ description: 'ISO-8601, exclusive' })
+  @ApiPropertyOptional({ description: 'RFC 3339 date-time with Z or an offset, exclusive' })
   @IsOptional()
-  @Type(() => Date)
-  @IsDate({ message: 'must be an ISO-8601 date-time' })
+  @IsRfc3339DateTime()
   until?: Date;
 
   @ApiPropertyOptional({ default: AUDIT_LIST_DEFAULT_LIMIT, maximum: AUDIT_LIST_MAX_LIMIT })

@@ -3,6 +3,7 @@ import type { ApolloDriverConfig } from '@nestjs/apollo';
 import type { FastifyReply } from 'fastify';
 import type { AppConfig } from '../../config/app.config.js';
 import type { GatewayRequest, GraphqlContext } from '../gateway-request.js';
+import { DateTimeScalar } from '../date-time.js';
 import { documentLimitsRule } from './document-limits.rule.js';
 import { formatGraphqlError } from './format-graphql-error.js';
 import { requestIdPlugin } from './request-id.plugin.js';
@@ -18,6 +19,7 @@ export function graphqlOptions(config: AppConfig): ApolloDriverConfig {
     stopOnApplicationShutdown: true,
     autoSchemaFile: true,
     sortSchema: true,
+    buildSchemaOptions: { scalarsMap: [{ type: Date, scalar: DateTimeScalar }] },
     introspection: !config.production,
     graphiql: false,
     csrfPrevention: true,
