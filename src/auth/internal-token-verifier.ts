@@ -7,6 +7,7 @@ import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { authConfig } from './auth.config.js';
 import { Principal } from './principal.js';
 
+const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/;
 /** Larger tokens are refused before any parsing: no legitimate internal token comes close. */
 const MAX_TOKEN_LENGTH = 8192;
 /** A verified token is taken on trust again for at most this long, and never past its `exp`. */
@@ -40,6 +41,14 @@ export class InternalTokenVerifier {
       cacheMaxAge: 10 * 60_000,
       timeoutDuration: 5_000,
     });
+  }
+
+  /** The caller of a request, from its `Authorization` header: `Bearer <JWT>` and nothing else. */
+  authenticate(authorization: string | undefined): Promise<Principal> {
+    if (!authorization) throw GatewayError.unauthenticated('Authorization header missing');
+    const match = BEARER.exec(authorization);
+    if (!match) throw GatewayError.unauthenticated('Authorization header must be "Bearer <JWT>"');
+    return this.verify(match[1]);
   }
 
   async verify(token: string): Promise<Principal> {

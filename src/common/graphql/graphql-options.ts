@@ -1,16 +1,19 @@
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import type { ApolloDriverConfig } from '@nestjs/apollo';
-import type { FastifyReply } from 'fastify';
+import type { InternalTokenVerifier } from '../../auth/internal-token-verifier.js';
 import type { AppConfig } from '../../config/app.config.js';
-import type { GatewayRequest, GraphqlContext } from '../gateway-request.js';
 import { DateTimeScalar } from '../date-time.js';
+import { graphqlContext } from './graphql-context.js';
 import { documentLimitsRule } from './document-limits.rule.js';
 import { formatGraphqlError } from './format-graphql-error.js';
 import { requestIdPlugin } from './request-id.plugin.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
-export function graphqlOptions(config: AppConfig): ApolloDriverConfig {
+export function graphqlOptions(
+  config: AppConfig,
+  verifier: InternalTokenVerifier,
+): ApolloDriverConfig {
   return {
     path: GRAPHQL_PATH,
     // Nest would otherwise stop Apollo with the modules, before the HTTP server closes, and
@@ -31,6 +34,6 @@ export function graphqlOptions(config: AppConfig): ApolloDriverConfig {
     // Apollo installs its cache-control plugin by default, which runs a hook on every resolved
     // field; nothing here is cacheable, so it would only cost time.
     plugins: [requestIdPlugin, ApolloServerPluginCacheControlDisabled()],
-    context: (req: GatewayRequest, reply: FastifyReply): GraphqlContext => ({ req, reply }),
+    context: graphqlContext(verifier),
   };
 }
