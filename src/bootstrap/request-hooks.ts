@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { GatewayMetrics } from '../common/gateway-metrics.js';
+import { withRequestIdInErrors } from '../common/graphql/graphql-answer-request-id.js';
 import { GRAPHQL_PATH } from '../common/graphql/graphql-options.js';
 
 /**
@@ -15,6 +16,11 @@ export function installRequestHooks(fastify: FastifyInstance, metrics: GatewayMe
   fastify.addHook('onSend', async (_request, reply) => {
     if (!fastify.server.listening) void reply.header('connection', 'close');
   });
+  fastify.addHook('onSend', async (request, _reply, payload) =>
+    request.routeOptions.url === GRAPHQL_PATH && typeof payload === 'string'
+      ? withRequestIdInErrors(payload, request.id)
+      : payload,
+  );
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const channel = route === GRAPHQL_PATH ? 'graphql' : 'rest';

@@ -6,7 +6,7 @@ import { DateTimeScalar } from '../date-time.js';
 import { graphqlContext } from './graphql-context.js';
 import { documentLimitsRule } from './document-limits.rule.js';
 import { formatGraphqlError } from './format-graphql-error.js';
-import { requestIdPlugin } from './request-id.plugin.js';
+import { persistedQueriesRefusedPlugin } from './persisted-queries-refused.plugin.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -27,13 +27,16 @@ export function graphqlOptions(
     graphiql: false,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
+    // Off: the gateway's documents are small and sent rarely, and a cache filled from callers'
+    // hashes would be memory anyone with a token could fill.
+    persistedQueries: false,
     includeStacktraceInErrorResponses: false,
     autoTransformHttpErrors: false,
     validationRules: [documentLimitsRule],
     formatError: formatGraphqlError,
     // Apollo installs its cache-control plugin by default, which runs a hook on every resolved
     // field; nothing here is cacheable, so it would only cost time.
-    plugins: [requestIdPlugin, ApolloServerPluginCacheControlDisabled()],
+    plugins: [persistedQueriesRefusedPlugin, ApolloServerPluginCacheControlDisabled()],
     context: graphqlContext(verifier),
   };
 }
