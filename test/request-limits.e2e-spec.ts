@@ -214,6 +214,7 @@ describe('request limits', () => {
   }
 
   it(`refuses a REST body nested deeper than ${MAX_JSON_NESTING} levels with 400, up to 5,000 levels, before parsing it`, async () => {
+    const before = upstreamCalls(h);
     for (const kind of ['object', 'array'] as const) {
       for (const depth of [MAX_JSON_NESTING, deepest[kind]]) {
         const answer = await rest(h, 'PUT', `${lockPath(projectId, instanceId)}?dry_run=true`, {
@@ -238,10 +239,11 @@ describe('request limits', () => {
     });
     expect(inString.status).toBe(400);
     expect(inString.body.error_msg).toContain('action');
-    expect(upstreamCalls(h)).toBe(0);
+    expect(upstreamCalls(h) - before).toBe(0);
   });
 
   it('refuses GraphQL variables nested 5,000 levels deep as BAD_USER_INPUT, with its request id', async () => {
+    const before = upstreamCalls(h);
     for (const kind of ['object', 'array'] as const) {
       const answer = await postGraphql(
         `{"query":"query Show($projectId: ID!, $instanceId: ID!) { backupVaultLock(projectId: $projectId, instanceId: $instanceId) { enabled } }","variables":{"projectId":${nestedJson(deepest[kind], kind)},"instanceId":"${instanceId}"}}`,
@@ -254,12 +256,13 @@ describe('request limits', () => {
         requestId: answer.requestId,
       });
     }
-    expect(upstreamCalls(h)).toBe(0);
+    expect(upstreamCalls(h) - before).toBe(0);
   });
 
   it(`refuses a GraphQL document nested deeper than ${DOCUMENT_LIMITS.maxNesting} levels before parsing it, up to 7,000 levels`, async () => {
     const argument = (value: string) =>
       `{ backupVaultLock(projectId: ${value}, instanceId: "${instanceId}") { enabled } }`;
+    const before = upstreamCalls(h);
     const documents = [
       argument(`${'['.repeat(7000)}"x"${']'.repeat(7000)}`),
       argument(`${'{a:'.repeat(5000)}1`),
@@ -298,7 +301,7 @@ describe('request limits', () => {
       }),
     );
     expect(commented).toMatchObject({ status: 200, data: { __typename: 'Query' } });
-    expect(upstreamCalls(h)).toBe(0);
+    expect(upstreamCalls(h) - before).toBe(0);
   });
 
   it('refuses GraphQL variables nested 2,000 levels deep in a GET query string as BAD_USER_INPUT', async () => {
