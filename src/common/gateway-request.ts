@@ -4,7 +4,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import type { CallContext, Channel } from './call-context.js';
 
-/** The Fastify request as the gateway decorates it: the guard attaches the verified principal. */
+/**
+ * The Fastify request as the gateway decorates it: the verified principal, attached by the guard
+ * (REST) or by Apollo's context function (GraphQL).
+ */
 export type GatewayRequest = FastifyRequest & { principal?: Principal };
 
 /** What the GraphQL context holds for each operation (see the GraphQL module's `context`). */
