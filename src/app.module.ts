@@ -7,6 +7,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { AuditEventsModule } from './audit-events/audit-events.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { InternalAuthGuard } from './auth/internal-auth.guard.js';
+import { InternalTokenVerifier } from './auth/internal-token-verifier.js';
 import { CommonModule } from './common/common.module.js';
 import { GatewayExceptionFilter } from './common/gateway-exception.filter.js';
 import { graphqlOptions } from './common/graphql/graphql-options.js';
@@ -25,8 +26,10 @@ import { VaultLockModule } from './vault-lock/vault-lock.module.js';
     }),
     GraphQLModule.forRootAsync<ApolloDriverConfig>({
       driver: ApolloDriver,
-      inject: [appConfig.KEY],
-      useFactory: (config: AppConfig) => graphqlOptions(config),
+      imports: [AuthModule],
+      inject: [appConfig.KEY, InternalTokenVerifier],
+      useFactory: (config: AppConfig, verifier: InternalTokenVerifier) =>
+        graphqlOptions(config, verifier),
     }),
     CommonModule,
     AuthModule,

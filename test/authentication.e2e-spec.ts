@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import { InternalTokenVerifier } from '../src/auth/internal-token-verifier.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import {
   graphql,
@@ -115,6 +116,69 @@ describe('internal token verification', () => {
       });
     }
     expect(upstreamCalls(h)).toBe(0);
+  });
+
+  it('refuses every GraphQL request without a valid token before parsing it: 401, introspection and __typename included', async () => {
+    const expired = await h.simulator.mintToken({ expiresInSeconds: -120 });
+    const documents = [
+      'mutation { __typename }',
+      '{ __typename }',
+      '{ __schema { types { name } } }',
+      SHOW_LOCK_QUERY,
+      '{ not a document',
+    ];
+    for (const authorization of [undefined, 'Bearer x.y.z', 'Bearer ', `Bearer ${expired}`]) {
+      for (const query of documents) {
+        const response = await fetch(`${h.url}/graphql`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            ...(authorization ? { authorization } : {}),
+          },
+          body: JSON.stringify({ query, variables: { projectId, instanceId } }),
+        });
+        const body = (await response.json()) as Record<string, unknown>;
+        expect({ authorization, query, status: response.status, body }).toEqual({
+          authorization,
+          query,
+          status: 401,
+          body: {
+            errors: [
+              {
+                message: expect.any(String),
+                extensions: {
+                  code: 'UNAUTHENTICATED',
+                  errorCode: 'GW.UNAUTHENTICATED',
+                  requestId: response.headers.get('x-request-id'),
+                },
+              },
+            ],
+          },
+        });
+      }
+    }
+    // A GET query (with the header CSRF prevention asks for) is refused the same way.
+    const viaGet = await fetch(`${h.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { 'apollo-require-preflight': 'true' },
+    });
+    expect(viaGet.status).toBe(401);
+    expect(await viaGet.text()).toContain('GW.UNAUTHENTICATED');
+    expect(upstreamCalls(h)).toBe(0);
+  });
+
+  it('verifies the token once per GraphQL request, however many resolvers it runs', async () => {
+    const token = await h.simulator.mintToken({ sub: 'once', groups: ['dba'] });
+    const verifier = h.app.get(InternalTokenVerifier);
+    const authenticate = jest.spyOn(verifier, 'authenticate');
+    try {
+      const show = (alias: string) =>
+        `${alias}: backupVaultLock(projectId: "${projectId}", instanceId: "${instanceId}") { enabled }`;
+      const answer = await graphql(h, `{ ${show('a')} ${show('b')} ${show('c')} }`, {}, token);
+      expect(answer.errors).toBeUndefined();
+      expect(authenticate).toHaveBeenCalledTimes(1);
+    } finally {
+      authenticate.mockRestore();
+    }
   });
 
   it('accepts the genuine token', async () => {

@@ -1,6 +1,10 @@
 // Proves, over real HTTP with generated inputs (valid-shaped and hostile mixed): no input makes the
 // gateway answer 5xx or stop answering, every error has the contract's shape, no invalid input
-// reaches IAM or TaurusDB, and valid dry runs on allowed instances succeed.
+// reaches IAM or TaurusDB, and valid dry runs on allowed instances succeed. Also, by class: no
+// GraphQL request runs without a valid token; a string groups claim splits at ASCII spaces only;
+// audit time filters take RFC 3339 only and compare as instants; nesting past the limit is
+// refused with 400 on every channel; any GraphQL request envelope gets a 4xx with code,
+// errorCode and requestId, or an answer.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { INSTANCES } from '../src/simulator/fixtures.js';
@@ -27,6 +31,11 @@ const RUNS = {
   documents: 1900,
   identities: 200,
   upstreamStrings: 150,
+  graphqlTokens: 300,
+  groupsClaims: 150,
+  timeFilters: 300,
+  nesting: 300,
+  graphqlEnvelopes: 500,
 };
 const TARGET_TOTAL = 5000;
 /** Per property; a property cut short by it fails the run-count assertion instead of hanging CI. */
@@ -39,6 +48,29 @@ const INSTANCE_ID = /^[A-Za-z0-9]{32}in07$/;
 const MAX_DAYS = 36500;
 /** The example policy's `maxRetentionDays` for the dba rule. */
 const POLICY_MAX_DAYS = 3650;
+/** How deep a JSON body, and a GraphQL document's brackets, braces and parentheses, may nest. */
+const MAX_NESTING = 32;
+
+/** RFC 3339 §5.6 date-time, seconds 00-59 (no stored time has a leap second), years 0000-9999. */
+function isRfc3339(text: string): boolean {
+  const m = /^(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-](\d\d):(\d\d))$/.exec(
+    text,
+  );
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  const offsetOk = m[9] === undefined || (Number(m[9]) <= 23 && Number(m[10]) <= 59);
+  return (
+    days !== undefined &&
+    day >= 1 &&
+    day <= days &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59 &&
+    offsetOk
+  );
+}
 
 type Target = { projectId: string; instanceId: string; kind: 'allowed' | 'denied' | 'unknown' };
 interface Generated<T> {
@@ -721,6 +753,292 @@ describe('fuzzing both channels over HTTP', () => {
       expect(line.reqId).toEqual(expect.stringMatching(UUID));
     }
   });
+
+  const expiredToken = () => h.simulator.mintToken({ sub: 'fuzz', expiresInSeconds: -120 });
+  const b64url = fc.string({
+    unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'),
+  });
+
+  it(
+    `GraphQL without a valid token: any document, any header (${RUNS.graphqlTokens} cases)`,
+    async () => {
+      const expired = await expiredToken();
+      const authorization = fc.oneof(
+        fc.constant(undefined),
+        fc.constantFrom(
+          'Bearer x.y.z',
+          'Bearer ',
+          'Bearer',
+          `Bearer ${expired}`,
+          `bearer ${token}`,
+        ),
+        fc.tuple(b64url, b64url, b64url).map(([a, b, c]) => `Bearer ${a}.${b}.${c}`),
+        headerValue,
+      );
+      const document = fc.oneof(
+        documentArb,
+        fc.constantFrom(
+          'mutation { __typename }',
+          '{ __typename }',
+          '{ __schema { types { name } } }',
+          SET_LOCK_MUTATION,
+          SHOW_LOCK_QUERY,
+        ),
+      );
+      await fuzz('graphqlTokens', fc.record({ authorization, document }), async (c) => {
+        const before = upstreamCalls(h);
+        const response = await fetch(`${h.url}/graphql`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            ...(c.authorization === undefined ? {} : { authorization: c.authorization }),
+          },
+          body: JSON.stringify({ query: c.document }),
+        });
+        const answer = (await response.json()) as Omit<GraphqlAnswer, 'status' | 'headers'>;
+        expect({ status: response.status, data: answer.data }).toEqual({
+          status: 401,
+          data: undefined,
+        });
+        expect(answer.errors?.[0].extensions).toEqual({
+          code: 'UNAUTHENTICATED',
+          errorCode: 'GW.UNAUTHENTICATED',
+          requestId: response.headers.get('x-request-id'),
+        });
+        expect(upstreamCalls(h) - before).toBe(0);
+      });
+    },
+    TIME_LIMIT_MS + 10_000,
+  );
+
+  it(
+    `groups claims as one string: only ASCII spaces separate groups (${RUNS.groupsClaims} cases)`,
+    async () => {
+      const word = fc.constantFrom('dba', 'db', 'a', 'xdba', 'dbax', 'auditor', 'DBA', '');
+      const separator = fc.constantFrom(
+        ...[' ', '  ', '\t', '\n', '\r', ',', ';', '\u00a0', '\u1680', '\u2003', '\u2009'],
+        ...['\u200b', '\u2028', '\u2029', '\u202f', '\u205f', '\u3000', '\ufeff', '\u0085'],
+      );
+      const claim = fc
+        .array(fc.tuple(word, separator), { maxLength: 5 })
+        .chain((parts) => word.map((last) => parts.map(([w, sep]) => w + sep).join('') + last));
+      const target = targets[0];
+      await fuzz('groupsClaims', claim, async (groups) => {
+        const caller = await h.simulator.mintToken({ sub: 'fuzz-groups', extraClaims: { groups } });
+        const answer = await send(
+          'PUT',
+          `${lockPath(target.projectId, target.instanceId)}?dry_run=true`,
+          {
+            headers: { authorization: `Bearer ${caller}` },
+            body: JSON.stringify({
+              backup_vaultlock_info: { lock_retention_days: 30, lock_policy: true },
+              action: 'enable',
+            }),
+          },
+        );
+        expect({ groups, status: answer.status }).toEqual({
+          groups,
+          status: groups.split(' ').includes('dba') ? 200 : 403,
+        });
+      });
+    },
+    TIME_LIMIT_MS + 10_000,
+  );
+
+  /** A date-time the test writes itself, with the instant it names. */
+  const writtenTime = fc
+    .record({
+      ms: fc.integer({ min: -62135596800000, max: 253402214400000 }),
+      offset: fc.integer({ min: -(23 * 60 + 59), max: 23 * 60 + 59 }),
+      fraction: fc.constantFrom('', '.5', '.123', '.000001'),
+    })
+    .map(({ ms, offset, fraction }) => {
+      const instant = ms - (ms % 1000);
+      const local = new Date(instant + offset * 60_000).toISOString().slice(0, 19);
+      const abs = Math.abs(offset);
+      const zone =
+        offset === 0
+          ? 'Z'
+          : `${offset < 0 ? '-' : '+'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+      const extraMs = fraction === '' ? 0 : Math.ceil(Number(`0${fraction}`) * 1000);
+      return { text: `${local}${fraction}${zone}`, instant: instant + extraMs };
+    });
+  const timeText = fc.oneof(
+    { arbitrary: writtenTime.map((t) => t.text), weight: 3 },
+    writtenTime.chain(({ text }) =>
+      fc
+        .tuple(fc.nat({ max: text.length - 1 }), fc.string({ maxLength: 2 }), fc.nat({ max: 2 }))
+        .map(([at, insert, cut]) => text.slice(0, at) + insert + text.slice(at + cut)),
+    ),
+    fc.constantFrom(
+      ...['+010000-01-01T00:00:00Z', '-000001-01-01T00:00:00Z', 'foo 2001', '1', '2001'],
+      ...['2026-02-29T00:00:00Z', '2016-12-31T23:59:60Z', '2026-01-31T12:00:00+24:00'],
+      ...['Tue, 01 Jan 2030 00:00:00 GMT', '2026-01-31T12:00:00.Z', '2026-01-31t12:00:00z'],
+    ),
+    fc.string({ maxLength: 30 }),
+  );
+
+  it(
+    `audit time filters: RFC 3339 only, compared as instants, on both channels (${RUNS.timeFilters} cases)`,
+    async () => {
+      const auditor = await h.simulator.mintToken({ sub: 'fuzz-auditor', groups: ['auditor'] });
+      const field = fc.constantFrom('since', 'until');
+      await fuzz('timeFilters', fc.tuple(field, timeText), async ([name, value]) => {
+        const accepted = isRfc3339(value);
+        const viaRest = await send(
+          'GET',
+          `/v1/audit-events?limit=20&${name}=${encodeURIComponent(value)}`,
+          { headers: { authorization: `Bearer ${auditor}` } },
+        );
+        const viaGraphql = await graphql(
+          h,
+          'query($f: AuditEventFilter) { auditEvents(filter: $f, first: 20) { nodes { id startedAt } } }',
+          { f: { [name]: value } },
+          auditor,
+        );
+        expectGraphqlShape(viaGraphql);
+        if (!accepted) {
+          expect({ value, status: viaRest.status }).toEqual({ value, status: 400 });
+          expect(viaRest.body.error_msg).toContain(`${name}: must be an RFC 3339 date-time`);
+          expect(viaGraphql.status).toBe(400);
+          expect(viaGraphql.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+          return;
+        }
+        expect({ value, status: viaRest.status }).toEqual({ value, status: 200 });
+        expect(viaGraphql.errors).toBeUndefined();
+        const bound = Date.parse(value.toUpperCase().replace(/(\.\d{3})\d+/, '$1'));
+        const times = (viaRest.body.events as { started_at: string }[]).map((e) =>
+          Date.parse(e.started_at),
+        );
+        for (const time of times) {
+          if (name === 'since') expect(time).toBeGreaterThanOrEqual(bound);
+          else expect(time).toBeLessThan(bound + 1);
+        }
+      });
+    },
+    TIME_LIMIT_MS + 10_000,
+  );
+
+  it(
+    `nesting: REST bodies, GraphQL variables and documents, up to 6,000 levels (${RUNS.nesting} cases)`,
+    async () => {
+      const arb = fc.record({
+        channel: fc.constantFrom('rest', 'variables', 'document'),
+        kind: fc.constantFrom('array', 'object'),
+        depth: fc.oneof(
+          fc.integer({ min: 0, max: MAX_NESTING + 3 }),
+          fc.integer({ min: 0, max: 6000 }),
+        ),
+      });
+      const target = targets[0];
+      await fuzz('nesting', arb, async ({ channel, kind, depth }) => {
+        const before = upstreamCalls(h);
+        if (channel === 'document') {
+          const levels = Math.min(depth, kind === 'array' ? 6000 : 3000);
+          const value =
+            kind === 'array'
+              ? `${'['.repeat(levels)}"x"${']'.repeat(levels)}`
+              : `${'{a:'.repeat(levels)}1${'}'.repeat(levels)}`;
+          const query = `{ backupVaultLock(projectId: ${value}, instanceId: "${target.instanceId}") { enabled } }`;
+          const answer = await graphql(h, query, {}, token);
+          expectGraphqlShape(answer);
+          expect(answer.errors?.length).toBeGreaterThan(0);
+          // The outer brace and the argument list's parenthesis nest too.
+          if (levels + 2 > MAX_NESTING) {
+            expect(answer.status).toBe(400);
+            expect(answer.errors?.[0].message).toContain('query nesting limit');
+          }
+        } else {
+          const levels = Math.min(depth, kind === 'array' ? 6000 : 2500);
+          const value =
+            kind === 'array'
+              ? `${'['.repeat(levels)}1${']'.repeat(levels)}`
+              : `${'{"":'.repeat(levels)}1${'}'.repeat(levels)}`;
+          if (channel === 'rest') {
+            const answer = await send(
+              'PUT',
+              `${lockPath(target.projectId, target.instanceId)}?dry_run=true`,
+              {
+                body: `{"backup_vaultlock_info":${value},"action":"enable"}`,
+              },
+            );
+            expect(answer.status).toBe(400);
+            const tooDeep = levels + 1 > MAX_NESTING;
+            expect(String(answer.body.error_msg).includes('levels deep')).toBe(tooDeep);
+          } else {
+            const response = await fetch(`${h.url}/graphql`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+              body: `{"query":${JSON.stringify(SHOW_LOCK_QUERY)},"variables":{"projectId":${value},"instanceId":"${target.instanceId}"}}`,
+            });
+            const answer = {
+              status: response.status,
+              headers: response.headers,
+              ...(JSON.parse(await response.text()) as object),
+            } as GraphqlAnswer;
+            expectGraphqlShape(answer);
+            expect(answer.errors?.length).toBeGreaterThan(0);
+            const tooDeep = levels + 2 > MAX_NESTING;
+            expect(answer.errors?.[0].message.includes('levels deep')).toBe(tooDeep);
+            if (tooDeep) expect(answer.status).toBe(400);
+          }
+        }
+        expect(upstreamCalls(h) - before).toBe(0);
+      });
+    },
+    TIME_LIMIT_MS + 10_000,
+  );
+
+  it(
+    `GraphQL request envelopes: any JSON body, any field types (${RUNS.graphqlEnvelopes} cases)`,
+    async () => {
+      const anyField = fc.jsonValue({ maxDepth: 2 });
+      const envelope = fc.oneof(
+        fc.jsonValue({ maxDepth: 3 }),
+        fc.record(
+          {
+            query: fc.oneof(fc.constantFrom('{ __typename }', SHOW_LOCK_QUERY, ''), anyField),
+            variables: anyField,
+            operationName: fc.oneof(fc.constantFrom('Show', null), anyField),
+            extensions: fc.oneof(
+              anyField,
+              fc.record({
+                persistedQuery: fc.record({
+                  version: fc.constantFrom(1, 2),
+                  sha256Hash: fc.string(),
+                }),
+              }),
+            ),
+          },
+          { requiredKeys: [] },
+        ),
+      );
+      await fuzz('graphqlEnvelopes', envelope, async (body) => {
+        const before = upstreamCalls(h);
+        const response = await fetch(`${h.url}/graphql`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        const answer = {
+          status: response.status,
+          headers: response.headers,
+          ...(JSON.parse(await response.text()) as object),
+        } as GraphqlAnswer;
+        expectGraphqlShape(answer);
+        for (const error of answer.errors ?? []) {
+          expect(error.extensions?.requestId).toBe(response.headers.get('x-request-id'));
+        }
+        if (answer.data === undefined) {
+          expect(answer.status).toBe(400);
+          expect(upstreamCalls(h) - before).toBe(0);
+        } else {
+          expect(answer.status).toBe(200);
+        }
+      });
+    },
+    TIME_LIMIT_MS + 10_000,
+  );
 
   it(`executes at least ${TARGET_TOTAL} cases in all`, () => {
     const total = Object.values(executed).reduce((sum, e) => sum + e.runs, 0);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import {
@@ -222,6 +223,108 @@ describe('invalid input is refused before anything goes upstream', () => {
       const answer = (await response.json()) as {
         errors?: { message: string; extensions?: Record<string, unknown> }[];
       };
+      expect(answer.errors?.[0].extensions).toEqual({
+        code: 'BAD_USER_INPUT',
+        errorCode: 'GW.VALIDATION',
+        requestId: response.headers.get('x-request-id'),
+      });
+      expect(answer.errors?.[0].message).toContain(c.field);
+      expect(upstreamCalls(h)).toBe(0);
+    },
+  );
+
+  const typename = '{ __typename }';
+  const sha256 = createHash('sha256').update(typename).digest('hex');
+  it.each([
+    { name: 'an empty array (a batch of nothing)', body: '[]', field: 'batching' },
+    {
+      name: 'a batch of two',
+      body: JSON.stringify([{ query: typename }, { query: typename }]),
+      field: 'batching',
+    },
+    { name: 'an empty object', body: '{}', field: 'POST body' },
+    { name: 'null', body: 'null', field: 'POST body' },
+    { name: 'a query that is a number', body: '{"query":1}', field: 'queries must be strings' },
+    { name: 'an empty query', body: '{"query":""}', field: 'query' },
+    {
+      name: 'variables as an array',
+      body: JSON.stringify({ query: typename, variables: [] }),
+      field: 'variables',
+    },
+    {
+      name: 'variables as a string',
+      body: JSON.stringify({ query: typename, variables: '{}' }),
+      field: 'variables',
+    },
+    {
+      name: 'operationName a number',
+      body: JSON.stringify({ query: typename, operationName: 1 }),
+      field: 'operationName',
+    },
+    {
+      name: 'extensions an array',
+      body: JSON.stringify({ query: typename, extensions: [] }),
+      field: 'extensions',
+    },
+    {
+      name: 'a persisted query hash with its query',
+      body: JSON.stringify({
+        query: typename,
+        extensions: { persistedQuery: { version: 1, sha256Hash: sha256 } },
+      }),
+      field: 'persistedQuery',
+    },
+    {
+      name: 'a persisted query hash alone',
+      body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: sha256 } } }),
+      field: 'persistedQuery',
+    },
+    {
+      name: 'a persisted query of an unknown version',
+      body: JSON.stringify({ extensions: { persistedQuery: { version: 2, sha256Hash: 'x' } } }),
+      field: 'persistedQuery',
+    },
+    {
+      name: 'a GET without a header CSRF prevention asks for',
+      method: 'GET',
+      query: `?query=${encodeURIComponent(typename)}`,
+      field: 'CSRF',
+    },
+    {
+      name: 'a GET mutation',
+      method: 'GET',
+      query: `?query=${encodeURIComponent('mutation { __typename }')}`,
+      headers: { 'apollo-require-preflight': 'true' },
+      status: 405,
+      field: 'mutation',
+    },
+  ])(
+    'GraphQL: $name, refused by Apollo before any operation runs → 4xx with code, errorCode and requestId',
+    async (c: {
+      body?: string;
+      method?: string;
+      query?: string;
+      headers?: Record<string, string>;
+      status?: number;
+      field: string;
+    }) => {
+      const response = await fetch(`${h.url}/graphql${c.query ?? ''}`, {
+        method: c.method ?? 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(c.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...c.headers,
+        },
+        body: c.body,
+      });
+      const answer = (await response.json()) as {
+        data?: unknown;
+        errors?: { message: string; extensions?: Record<string, unknown> }[];
+      };
+      expect({ status: response.status, data: answer.data }).toEqual({
+        status: c.status ?? 400,
+        data: undefined,
+      });
       expect(answer.errors?.[0].extensions).toEqual({
         code: 'BAD_USER_INPUT',
         errorCode: 'GW.VALIDATION',

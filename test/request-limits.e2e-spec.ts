@@ -2,8 +2,10 @@
 // trickles its request is cut off by HTTP_REQUEST_TIMEOUT_MS; GraphQL documents over the depth,
 // alias or size limit are refused as BAD_USER_INPUT before any upstream call, and those at the
 // limit are accepted. (413, batching, introspection and CSRF: invalid-input and operations suites.)
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { MAX_JSON_NESTING } from '../src/bootstrap/json-body.js';
 import { DOCUMENT_LIMITS } from '../src/common/graphql/document-limits.rule.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import {
@@ -44,9 +46,11 @@ function slowClient(url: string, first: string, trickle: string, everyMs: number
 describe('request limits', () => {
   let h: Harness;
   let token: string;
+  let logFile: string;
 
   beforeAll(async () => {
     h = await startHarness({ HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) });
+    logFile = process.env.LOG_FILE as string;
     token = await h.simulator.mintToken({ sub: 'lima', groups: ['dba'] });
     h.simulator.reset();
   });
@@ -187,5 +191,139 @@ describe('request limits', () => {
     await expectRefused(padded(DOCUMENT_LIMITS.maxQueryBytes + 1), 'query size limit');
     const atLimit = await graphql(h, padded(DOCUMENT_LIMITS.maxQueryBytes), {}, token);
     expect(atLimit.errors).toBeUndefined();
+  });
+
+  /** JSON nested `depth` levels deep, objects or arrays, around a valid leaf. */
+  const deepest = { object: 2500, array: 5000 } as const;
+  const nestedJson = (depth: number, kind: 'object' | 'array') =>
+    kind === 'object'
+      ? `${'{"":'.repeat(depth)}1${'}'.repeat(depth)}`
+      : `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+
+  async function postGraphql(body: string) {
+    const response = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body,
+    });
+    const answer = (await response.json()) as {
+      data?: unknown;
+      errors?: { message: string; extensions?: Record<string, unknown> }[];
+    };
+    return { status: response.status, requestId: response.headers.get('x-request-id'), ...answer };
+  }
+
+  it(`refuses a REST body nested deeper than ${MAX_JSON_NESTING} levels with 400, up to 5,000 levels, before parsing it`, async () => {
+    const before = upstreamCalls(h);
+    for (const kind of ['object', 'array'] as const) {
+      for (const depth of [MAX_JSON_NESTING, deepest[kind]]) {
+        const answer = await rest(h, 'PUT', `${lockPath(projectId, instanceId)}?dry_run=true`, {
+          token,
+          rawBody: `{"backup_vaultlock_info":${nestedJson(depth - 1, kind)},"action":"enable"}`,
+        });
+        expect({ kind, depth, status: answer.status }).toEqual({ kind, depth, status: 400 });
+        expect(answer.body.error_code).toBe('GW.VALIDATION');
+      }
+      const deep = await rest(h, 'PUT', lockPath(projectId, instanceId), {
+        token,
+        rawBody: `{"backup_vaultlock_info":${nestedJson(MAX_JSON_NESTING, kind)}}`,
+      });
+      expect(deep.body.error_msg).toBe(
+        `body: must not nest objects and arrays more than ${MAX_JSON_NESTING} levels deep`,
+      );
+    }
+    // Brackets inside strings are text, not nesting.
+    const inString = await rest(h, 'PUT', `${lockPath(projectId, instanceId)}?dry_run=true`, {
+      token,
+      rawBody: JSON.stringify({ ...lockBody('enable', 3), action: `${'['.repeat(5000)}\\"{` }),
+    });
+    expect(inString.status).toBe(400);
+    expect(inString.body.error_msg).toContain('action');
+    expect(upstreamCalls(h) - before).toBe(0);
+  });
+
+  it('refuses GraphQL variables nested 5,000 levels deep as BAD_USER_INPUT, with its request id', async () => {
+    const before = upstreamCalls(h);
+    for (const kind of ['object', 'array'] as const) {
+      const answer = await postGraphql(
+        `{"query":"query Show($projectId: ID!, $instanceId: ID!) { backupVaultLock(projectId: $projectId, instanceId: $instanceId) { enabled } }","variables":{"projectId":${nestedJson(deepest[kind], kind)},"instanceId":"${instanceId}"}}`,
+      );
+      expect(answer.status).toBe(400);
+      expect(answer.errors?.[0].message).toContain('levels deep');
+      expect(answer.errors?.[0].extensions).toEqual({
+        code: 'BAD_USER_INPUT',
+        errorCode: 'GW.VALIDATION',
+        requestId: answer.requestId,
+      });
+    }
+    expect(upstreamCalls(h) - before).toBe(0);
+  });
+
+  it(`refuses a GraphQL document nested deeper than ${DOCUMENT_LIMITS.maxNesting} levels before parsing it, up to 7,000 levels`, async () => {
+    const argument = (value: string) =>
+      `{ backupVaultLock(projectId: ${value}, instanceId: "${instanceId}") { enabled } }`;
+    const before = upstreamCalls(h);
+    const documents = [
+      argument(`${'['.repeat(7000)}"x"${']'.repeat(7000)}`),
+      argument(`${'{a:'.repeat(5000)}1`),
+      `${'{ a '.repeat(3000)}`,
+      argument(
+        `${'['.repeat(DOCUMENT_LIMITS.maxNesting)}"x"${']'.repeat(DOCUMENT_LIMITS.maxNesting)}`,
+      ),
+    ];
+    for (const query of documents) {
+      const answer = await postGraphql(JSON.stringify({ query }));
+      expect({ length: query.length, status: answer.status }).toEqual({
+        length: query.length,
+        status: 400,
+      });
+      expect(answer.errors?.[0].message).toContain('query nesting limit');
+      expect(answer.errors?.[0].extensions).toEqual({
+        code: 'BAD_USER_INPUT',
+        errorCode: 'GW.VALIDATION',
+        requestId: answer.requestId,
+      });
+    }
+    // At the limit the document is parsed, and refused for what it says instead.
+    const atLimit = await postGraphql(
+      JSON.stringify({
+        query: argument(
+          `${'['.repeat(DOCUMENT_LIMITS.maxNesting - 3)}"x"${']'.repeat(DOCUMENT_LIMITS.maxNesting - 3)}`,
+        ),
+      }),
+    );
+    expect(atLimit.status).toBe(400);
+    expect(atLimit.errors?.[0].message).not.toContain('nesting');
+    // Brackets in strings and comments are not nesting.
+    const commented = await postGraphql(
+      JSON.stringify({
+        query: `{ __typename } # ${'['.repeat(3000)}\n`,
+      }),
+    );
+    expect(commented).toMatchObject({ status: 200, data: { __typename: 'Query' } });
+    expect(upstreamCalls(h) - before).toBe(0);
+  });
+
+  it('refuses GraphQL variables nested 2,000 levels deep in a GET query string as BAD_USER_INPUT', async () => {
+    const variables = `{"projectId":${nestedJson(2000, 'array')},"instanceId":"${instanceId}"}`;
+    const query =
+      'query Show($projectId: ID!, $instanceId: ID!) { backupVaultLock(projectId: $projectId, instanceId: $instanceId) { enabled } }';
+    const response = await fetch(
+      `${h.url}/graphql?query=${encodeURIComponent(query)}&variables=${encodeURIComponent(variables)}`,
+      { headers: { authorization: `Bearer ${token}`, 'apollo-require-preflight': 'true' } },
+    );
+    expect(response.status).toBe(400);
+    const answer = (await response.json()) as {
+      errors?: { extensions?: Record<string, unknown> }[];
+    };
+    expect(answer.errors?.[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      requestId: expect.any(String),
+    });
+  });
+
+  it('wrote no stack overflow and no 500 to the log while refusing all of that', () => {
+    const log = readFileSync(logFile, 'utf8');
+    expect(log).not.toMatch(/RangeError|Maximum call stack|"statusCode":500/);
   });
 });

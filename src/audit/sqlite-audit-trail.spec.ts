@@ -448,7 +448,7 @@ describe('SqliteAuditTrail', () => {
       expect(exact.nextCursor).toBeNull();
     });
 
-    it('refuses a limit out of range and a cursor it did not issue', async () => {
+    it('refuses a limit out of range, a cursor it did not issue and a time it cannot compare', async () => {
       for (const limit of [0, 501, 1.5]) {
         await expect(trail.list({}, limit)).rejects.toMatchObject({
           errorCode: GwCode.VALIDATION,
@@ -461,6 +461,10 @@ describe('SqliteAuditTrail', () => {
       await expect(trail.list({ since: new Date('nope') }, 10)).rejects.toMatchObject({
         errorCode: GwCode.VALIDATION,
       });
+      // Stored times are four-digit-year text: a six-digit year would compare below all of them.
+      await expect(
+        trail.list({ since: new Date('+010000-01-01T00:00:00Z') }, 10),
+      ).rejects.toMatchObject({ errorCode: GwCode.VALIDATION, message: /since: .*year/ });
     });
   });
 

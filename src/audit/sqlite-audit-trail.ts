@@ -322,7 +322,11 @@ function decodeCursor(cursor: string): string {
   return id;
 }
 
+/** Stored times are fixed-width ISO text, so they compare as instants only with years 0-9999. */
 function isoOf(field: string, date: Date): string {
-  if (Number.isNaN(date.getTime())) throw GatewayError.validation(field, 'must be a valid date');
-  return date.toISOString();
+  const iso = Number.isNaN(date.getTime()) ? '' : date.toISOString();
+  if (!/^\d{4}-/.test(iso)) {
+    throw GatewayError.validation(field, 'must be a valid date from year 0000 to 9999');
+  }
+  return iso;
 }

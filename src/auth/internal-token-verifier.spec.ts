@@ -3,7 +3,11 @@ import fc from 'fast-check';
 import { Clock } from '../common/clock.js';
 import { startSimulator, type RunningSimulator } from '../simulator/simulator.js';
 import type { AuthConfig } from './auth.config.js';
-import { InternalTokenVerifier, repeatedClaim } from './internal-token-verifier.js';
+import {
+  groupsFromClaim,
+  InternalTokenVerifier,
+  repeatedClaim,
+} from './internal-token-verifier.js';
 
 class ManualClock extends Clock {
   offsetMs = 0;
@@ -44,6 +48,16 @@ describe('InternalTokenVerifier', () => {
     clock.offsetMs = 0;
   });
 
+  it('splits a string groups claim only at ASCII spaces', async () => {
+    const token = await simulator.mintToken({
+      sub: 'spaced',
+      extraClaims: { groups: 'x\u2003dba ops\tdba  auditor\u00a0 dev' },
+    });
+    const { groups } = await verifier.verify(token);
+    expect(groups).toEqual(['x\u2003dba', 'ops\tdba', 'auditor\u00a0', 'dev']);
+    expect(groups).not.toContain('dba');
+  });
+
   it("never reuses one past the token's expiry", async () => {
     const token = await simulator.mintToken({ sub: 'short', expiresInSeconds: 20 });
     const first = await verifier.verify(token);
@@ -51,6 +65,48 @@ describe('InternalTokenVerifier', () => {
     // Verified again (jose checks exp against the real time, which is still before it).
     expect(await verifier.verify(token)).not.toBe(first);
     clock.offsetMs = 0;
+  });
+});
+
+describe('groupsFromClaim', () => {
+  /** Strings rich in whitespace and separators of every kind, ASCII space included. */
+  const spacey = fc.string({
+    unit: fc.oneof(
+      fc.constantFrom(' ', '\t', '\n', '\r', '\f', '\v', ',', ';', '\u0085', '\u00a0'),
+      fc.constantFrom('\u1680', '\u2000', '\u2003', '\u200b', '\u2028', '\u3000', '\ufeff'),
+      fc.constantFrom('d', 'b', 'a', 'x'),
+      fc.string({ unit: 'binary', maxLength: 1 }),
+    ),
+    maxLength: 30,
+  });
+
+  it('makes every group a whole space-delimited word of the claim, never part of one', () => {
+    fc.assert(
+      fc.property(spacey, (claim) => {
+        for (const group of groupsFromClaim(claim)) {
+          expect(group).not.toContain(' ');
+          expect(` ${claim} `).toContain(` ${group} `);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('reads back exactly the groups a space-joined claim was made of, in order', () => {
+    const group = fc.string({ unit: 'binary', minLength: 1 }).filter((g) => !g.includes(' '));
+    fc.assert(
+      fc.property(fc.array(group), fc.integer({ min: 1, max: 3 }), (groups, gap) => {
+        expect(groupsFromClaim(groups.join(' '.repeat(gap)))).toEqual(groups);
+        expect(groupsFromClaim(groups)).toEqual(groups);
+      }),
+    );
+  });
+
+  it('takes only the strings of an array, and nothing from any other type', () => {
+    expect(groupsFromClaim(['dba', 1, null, ['auditor'], 'x y'])).toEqual(['dba', 'x y']);
+    for (const claim of [undefined, null, 1, true, { dba: true }]) {
+      expect(groupsFromClaim(claim)).toEqual([]);
+    }
   });
 });
 

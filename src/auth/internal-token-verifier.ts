@@ -8,6 +8,7 @@ import { identityFlaw } from '../common/unicode-text.js';
 import { authConfig } from './auth.config.js';
 import { Principal } from './principal.js';
 
+const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/;
 /** Larger tokens are refused before any parsing: no legitimate internal token comes close. */
 const MAX_TOKEN_LENGTH = 8192;
 /** A verified token is taken on trust again for at most this long, and never past its `exp`. */
@@ -41,6 +42,14 @@ export class InternalTokenVerifier {
       cacheMaxAge: 10 * 60_000,
       timeoutDuration: 5_000,
     });
+  }
+
+  /** The caller of a request, from its `Authorization` header: `Bearer <JWT>` and nothing else. */
+  authenticate(authorization: string | undefined): Promise<Principal> {
+    if (!authorization) throw GatewayError.unauthenticated('Authorization header missing');
+    const match = BEARER.exec(authorization);
+    if (!match) throw GatewayError.unauthenticated('Authorization header must be "Bearer <JWT>"');
+    return this.verify(match[1]);
   }
 
   async verify(token: string): Promise<Principal> {
@@ -82,10 +91,7 @@ export class InternalTokenVerifier {
   }
 
   private groupsOf(payload: JWTPayload): string[] {
-    const claim = payload[this.config.groupsClaim];
-    if (Array.isArray(claim)) return claim.filter((g): g is string => typeof g === 'string');
-    if (typeof claim === 'string') return claim.split(/\s+/).filter(Boolean);
-    return [];
+    return groupsFromClaim(payload[this.config.groupsClaim]);
   }
 
   private toGatewayError(error: unknown): GatewayError {
@@ -114,6 +120,17 @@ export class InternalTokenVerifier {
     }
     return GatewayError.unauthenticated('token malformed');
   }
+}
+
+/**
+ * The caller's groups: a JSON array of strings, or one string of groups separated by ASCII
+ * spaces (U+0020 only, as OAuth's `scope` claim). Any other character, including other Unicode
+ * whitespace, is part of a group name, so no group is ever made out of part of another.
+ */
+export function groupsFromClaim(claim: unknown): string[] {
+  if (Array.isArray(claim)) return claim.filter((g): g is string => typeof g === 'string');
+  if (typeof claim === 'string') return claim.split(' ').filter(Boolean);
+  return [];
 }
 
 /** The first top-level key that appears twice in a JSON object text jose already parsed. */

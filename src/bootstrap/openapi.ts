@@ -112,7 +112,11 @@ function describeGraphqlEndpoint(document: OpenAPIObject): void {
           { data: { type: 'object', nullable: true, additionalProperties: true }, errors },
         ),
         '400': graphqlAnswer(
-          'Refused before execution: a document that does not parse, fails validation or exceeds the depth, alias or size limit; a batch; a request a browser could send cross-site',
+          'Refused before execution: a document that does not parse, fails validation or exceeds the depth, alias, nesting or size limit; a malformed request envelope; a persisted query (not supported); a batch; a request a browser could send cross-site',
+          { errors },
+        ),
+        '401': graphqlAnswer(
+          'No valid bearer token: refused before the document is read (UNAUTHENTICATED)',
           { errors },
         ),
         '413': graphqlAnswer('The body is over 16 KB', { errors }),

@@ -3,6 +3,7 @@ import { PinoLogger } from 'nestjs-pino';
 import type { Channel } from '../common/call-context.js';
 import type { GatewayMetrics } from '../common/gateway-metrics.js';
 import { correlationIdOf, type GatewayRequest } from '../common/gateway-request.js';
+import { withRequestIdInErrors } from '../common/graphql/graphql-answer-request-id.js';
 import { GRAPHQL_PATH } from '../common/graphql/graphql-options.js';
 
 /** The channel an answer is counted and logged under: the two APIs, or the operations routes. */
@@ -43,6 +44,11 @@ export function installRequestHooks(
   fastify.addHook('onSend', async (_request, reply) => {
     if (!fastify.server.listening) void reply.header('connection', 'close');
   });
+  fastify.addHook('onSend', async (request, _reply, payload) =>
+    request.routeOptions.url === GRAPHQL_PATH && typeof payload === 'string'
+      ? withRequestIdInErrors(payload, request.id)
+      : payload,
+  );
   fastify.addHook('onResponse', (request, reply, done) => {
     const route = routeOf(request);
     const channel = channelOfRoute(route);

@@ -47,9 +47,18 @@ export function restErrorBody(error: GatewayError, requestId: string): ErrorBody
   return { error_code: error.errorCode, error_msg: error.message, request_id: requestId };
 }
 
-export function toGraphqlError(error: GatewayError, requestId: string): GraphQLError {
+/**
+ * `withHttpStatus` for a request Apollo refuses as a whole, before any resolver: Apollo then
+ * answers with the error's own HTTP status instead of 200.
+ */
+export function toGraphqlError(
+  error: GatewayError,
+  requestId: string,
+  { withHttpStatus = false } = {},
+): GraphQLError {
   return new GraphQLError(error.message, {
     extensions: {
+      ...(withHttpStatus ? { http: { status: error.status } } : {}),
       code: error.graphqlCode,
       errorCode: error.errorCode,
       requestId,

@@ -16,7 +16,10 @@ export function correlationIdOf(request: Pick<FastifyRequest, 'headers'>): strin
   return typeof offered === 'string' && SANE_REQUEST_ID.test(offered) ? offered : null;
 }
 
-/** The Fastify request as the gateway decorates it: the guard attaches the verified principal. */
+/**
+ * The Fastify request as the gateway decorates it: the verified principal, attached by the guard
+ * (REST) or by Apollo's context function (GraphQL).
+ */
 export type GatewayRequest = FastifyRequest & { principal?: Principal };
 
 /** What the GraphQL context holds for each operation (see the GraphQL module's `context`). */

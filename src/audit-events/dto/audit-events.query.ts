@@ -1,12 +1,13 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsDate, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import {
   AUDIT_LIST_DEFAULT_LIMIT,
   AUDIT_LIST_MAX_LIMIT,
   AUDIT_OUTCOMES,
   type AuditOutcome,
 } from '../../audit/audit-record.js';
+import { IsRfc3339DateTime } from '../../common/date-time.js';
 import {
   INSTANCE_ID_SCHEMA,
   IsInstanceId,
@@ -35,21 +36,19 @@ export class AuditEventsQueryDto {
   @ApiPropertyOptional({
     type: 'string',
     format: 'date-time',
-    description: "ISO-8601; inclusive, on the attempt's start time",
+    description: "RFC 3339, with Z or an offset; inclusive, on the attempt's start time",
   })
   @IsOptional()
-  @Type(() => Date)
-  @IsDate({ message: 'must be an ISO-8601 date-time' })
+  @IsRfc3339DateTime()
   since?: Date;
 
   @ApiPropertyOptional({
     type: 'string',
     format: 'date-time',
-    description: "ISO-8601; exclusive, on the attempt's start time",
+    description: "RFC 3339, with Z or an offset; exclusive, on the attempt's start time",
   })
   @IsOptional()
-  @Type(() => Date)
-  @IsDate({ message: 'must be an ISO-8601 date-time' })
+  @IsRfc3339DateTime()
   until?: Date;
 
   @ApiPropertyOptional({

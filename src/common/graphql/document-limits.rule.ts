@@ -1,6 +1,9 @@
 import {
   GraphQLError,
   Kind,
+  Lexer,
+  Source,
+  TokenKind,
   type ASTVisitor,
   type FragmentDefinitionNode,
   type SelectionSetNode,
@@ -12,7 +15,43 @@ import {
  * what it takes to make one request cost many: the body limit (16 KB) alone would let a document
  * fan one field out into hundreds of aliased upstream calls.
  */
-export const DOCUMENT_LIMITS = { maxDepth: 8, maxAliases: 15, maxQueryBytes: 8 * 1024 } as const;
+export const DOCUMENT_LIMITS = {
+  maxDepth: 8,
+  maxAliases: 15,
+  maxQueryBytes: 8 * 1024,
+  /**
+   * Brackets, braces and parentheses, counted before parsing: graphql-js parses nested values
+   * and selections recursively and overflows the stack somewhere past 1,000 levels, before any
+   * validation rule can run. Far above what the depth limit lets through.
+   */
+  maxNesting: 32,
+} as const;
+
+const OPENING = new Set<string>([TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L]);
+const CLOSING = new Set<string>([TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R]);
+
+/**
+ * The message refusing a document whose brackets, braces and parentheses nest deeper than
+ * `maxNesting`, or undefined. graphql-js's own lexer reads the tokens one after another (no
+ * recursion, strings and comments skipped); a document it cannot read is left to the parser,
+ * which says why.
+ */
+export function documentNestingRefusal(query: string): string | undefined {
+  const lexer = new Lexer(new Source(query));
+  let depth = 0;
+  try {
+    for (let token = lexer.advance(); token.kind !== TokenKind.EOF; token = lexer.advance()) {
+      if (OPENING.has(token.kind)) depth += 1;
+      else if (CLOSING.has(token.kind)) depth -= 1;
+      if (depth > DOCUMENT_LIMITS.maxNesting) {
+        return `query nesting limit: brackets, braces and parentheses nest more than ${DOCUMENT_LIMITS.maxNesting} levels deep`;
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
 
 interface Cost {
   depth: number;

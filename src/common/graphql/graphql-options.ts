@@ -1,16 +1,20 @@
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import type { ApolloDriverConfig } from '@nestjs/apollo';
-import type { FastifyReply } from 'fastify';
+import type { InternalTokenVerifier } from '../../auth/internal-token-verifier.js';
 import type { AppConfig } from '../../config/app.config.js';
-import type { GatewayRequest, GraphqlContext } from '../gateway-request.js';
+import { DateTimeScalar } from '../date-time.js';
+import { graphqlContext } from './graphql-context.js';
 import { documentLimitsRule } from './document-limits.rule.js';
 import { formatGraphqlError } from './format-graphql-error.js';
 import { hideSuggestionsPlugin } from './hide-suggestions.plugin.js';
-import { requestIdPlugin } from './request-id.plugin.js';
+import { persistedQueriesRefusedPlugin } from './persisted-queries-refused.plugin.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
-export function graphqlOptions(config: AppConfig): ApolloDriverConfig {
+export function graphqlOptions(
+  config: AppConfig,
+  verifier: InternalTokenVerifier,
+): ApolloDriverConfig {
   return {
     path: GRAPHQL_PATH,
     // Nest would otherwise stop Apollo with the modules, before the HTTP server closes, and
@@ -19,10 +23,14 @@ export function graphqlOptions(config: AppConfig): ApolloDriverConfig {
     stopOnApplicationShutdown: true,
     autoSchemaFile: true,
     sortSchema: true,
+    buildSchemaOptions: { scalarsMap: [{ type: Date, scalar: DateTimeScalar }] },
     introspection: !config.production,
     graphiql: false,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
+    // Off: the gateway's documents are small and sent rarely, and a cache filled from callers'
+    // hashes would be memory anyone with a token could fill.
+    persistedQueries: false,
     includeStacktraceInErrorResponses: false,
     autoTransformHttpErrors: false,
     validationRules: [documentLimitsRule],
@@ -30,10 +38,10 @@ export function graphqlOptions(config: AppConfig): ApolloDriverConfig {
     // Apollo installs its cache-control plugin by default, which runs a hook on every resolved
     // field; nothing here is cacheable, so it would only cost time.
     plugins: [
-      requestIdPlugin,
+      persistedQueriesRefusedPlugin,
       ApolloServerPluginCacheControlDisabled(),
       ...(config.production ? [hideSuggestionsPlugin] : []),
     ],
-    context: (req: GatewayRequest, reply: FastifyReply): GraphqlContext => ({ req, reply }),
+    context: graphqlContext(verifier),
   };
 }
