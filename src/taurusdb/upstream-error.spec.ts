@@ -53,6 +53,7 @@ describe('mapUpstreamFailure', () => {
     );
     expect(error.message.length).toBeLessThanOrEqual(MAX_UPSTREAM_MESSAGE_CHARS);
     expect(error.message.startsWith('forged\\u000aline \\u001b[2J')).toBe(true);
+    // eslint-disable-next-line no-control-regex -- finding control characters is the point
     expect(error.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
     const throttled = mapUpstreamFailure(
       answered(429, { error_code: 'APIGW.0308', error_msg: 'slow\r\ndown' }),

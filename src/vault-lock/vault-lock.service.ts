@@ -265,15 +265,11 @@ function callerRequestOf(
   return { groups: ctx.principal.groups, projectId: target.projectId, action, retentionDays };
 }
 
+/** The caller hears the explanation meant for it; the audit row keeps the full reasons. */
 function policyDenied(decision: PolicyDecision, auditId?: string): GatewayError {
-  return new GatewayError(
-    GwCode.POLICY_DENIED,
-    403,
-    `policy denied: ${decision.reasons.join('; ')}`,
-    {
-      auditId,
-    },
-  );
+  return new GatewayError(GwCode.POLICY_DENIED, 403, `policy denied: ${decision.explanation}`, {
+    auditId,
+  });
 }
 
 function decisionFields(decision: PolicyDecision): DecisionFields {
