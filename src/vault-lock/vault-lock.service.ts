@@ -1,5 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
-import type { AuditAttempt, AuditCompletion, AuditOutcome } from '../audit/audit-record.js';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type {
+  AuditAction,
+  AuditAttempt,
+  AuditCompletion,
+  AuditOutcome,
+} from '../audit/audit-record.js';
 import { AuditTrail } from '../audit/audit-trail.js';
 import { IamTokenProvider } from '../auth/iam/iam-token-provider.js';
 import type { IamToken } from '../auth/iam/iam-token.js';
@@ -13,8 +18,9 @@ import type { CallerRequest, PolicyAction, PolicyDecision } from '../policy/poli
 import { InstanceDetailsCache } from '../taurusdb/instance-details-cache.js';
 import { TaurusDbClient } from '../taurusdb/taurusdb-client.js';
 import type { UpstreamCredentials } from '../taurusdb/taurusdb-client.js';
-import type { InstanceDetails } from '../taurusdb/taurusdb.types.js';
+import type { InstanceDetails, VaultLockInfo } from '../taurusdb/taurusdb.types.js';
 import { UpstreamError, UpstreamUnauthorizedError } from '../taurusdb/upstream-error.js';
+import { vaultLockConfig, type VaultLockConfig } from './vault-lock.config.js';
 import type { VaultLockAction } from './vault-lock.rules.js';
 
 export interface LockTarget {
@@ -35,6 +41,13 @@ export interface SetVaultLockResult {
   decision: PolicyDecision;
 }
 
+/** What an audit row says was attempted: a lock change, or a read (`show`). */
+interface AuditSubject extends LockTarget {
+  action: AuditAction;
+  retentionDays: number | null;
+  dryRun: boolean;
+}
+
 export interface VaultLockState extends LockTarget {
   enabled: boolean;
   retentionDays: number | null;
@@ -42,6 +55,8 @@ export interface VaultLockState extends LockTarget {
   endsAt: Date | null;
   /** TaurusDB's answer as it came, for the REST drop-in. */
   upstream: unknown;
+  /** The read's audit row, when reads are audited (`AUDIT_READS=all`). */
+  auditId?: string;
 }
 
 /**
@@ -61,6 +76,7 @@ export class VaultLockService {
     private readonly policyStore: PolicyStore,
     private readonly audit: AuditTrail,
     private readonly clock: Clock,
+    @Inject(vaultLockConfig.KEY) private readonly config: VaultLockConfig,
   ) {}
 
   async setLock(ctx: CallContext, command: SetVaultLockCommand): Promise<SetVaultLockResult> {
@@ -113,10 +129,7 @@ export class VaultLockService {
         ),
       );
     } catch (error) {
-      const failure = toGatewayError(error);
-      failure.auditId = auditId;
-      await this.completeQuietly(auditId, completionOf(failure, error, elapsedMs()));
-      throw failure;
+      throw await this.sealFailure(auditId, error, elapsedMs);
     }
     await this.completeQuietly(auditId, {
       outcome: 'succeeded',
@@ -126,17 +139,57 @@ export class VaultLockService {
     return { result: 'success', requestId: ctx.requestId, auditId, decision };
   }
 
+  /**
+   * A read changes nothing, but a refused one is reconnaissance: `AUDIT_READS` (default
+   * `denied`) records every read that was not allowed, `all` every read, the way a mutation is
+   * recorded (an attempt before TaurusDB's GET, sealed after it), and `none` none.
+   */
   async showLock(ctx: CallContext, target: LockTarget): Promise<VaultLockState> {
-    const callerDenial = this.policy.denyForCaller(callerRequestOf(ctx, target, 'show'));
-    if (callerDenial) throw policyDenied(callerDenial);
-    const instance = await this.instanceOf(ctx, target);
-    const decision = this.decide(ctx, target, 'show', instance);
-    if (!decision.allowed) {
-      throw policyDenied(decision);
+    const startedMs = this.clock.monotonicMs();
+    const elapsedMs = () => Math.round(this.clock.monotonicMs() - startedMs);
+    const audited = this.config.auditReads;
+    const read: AuditSubject = { ...target, action: 'show', retentionDays: null, dryRun: false };
+    let decision = this.policy.denyForCaller(callerRequestOf(ctx, target, 'show'));
+    if (!decision) {
+      try {
+        const instance = await this.instanceOf(ctx, target);
+        decision = this.decide(ctx, target, 'show', instance);
+      } catch (error) {
+        if (audited === 'none') throw error;
+        throw await this.recordFailureBeforeDecision(ctx, read, error, elapsedMs);
+      }
     }
-    const upstream = await this.withIamToken(ctx, target.projectId, (credentials) =>
-      this.taurusDb.getVaultLock(credentials, target.projectId, target.instanceId, ctx.requestId),
-    );
+
+    const attempt = attemptOf(ctx, read, decisionFields(decision));
+    if (!decision.allowed) {
+      const auditId =
+        audited === 'none'
+          ? undefined
+          : await this.audit.recordSealed(attempt, {
+              outcome: 'denied',
+              errorCode: GwCode.POLICY_DENIED,
+              durationMs: elapsedMs(),
+            });
+      throw policyDenied(decision, auditId);
+    }
+
+    const auditId = audited === 'all' ? await this.audit.recordAttempt(attempt) : undefined;
+    let upstream: VaultLockInfo;
+    try {
+      upstream = await this.withIamToken(ctx, target.projectId, (credentials) =>
+        this.taurusDb.getVaultLock(credentials, target.projectId, target.instanceId, ctx.requestId),
+      );
+    } catch (error) {
+      if (auditId === undefined) throw error;
+      throw await this.sealFailure(auditId, error, elapsedMs);
+    }
+    if (auditId !== undefined) {
+      await this.completeQuietly(auditId, {
+        outcome: 'succeeded',
+        upstreamStatus: 200,
+        durationMs: elapsedMs(),
+      });
+    }
     const info = upstream.backup_vaultlock_info;
     const enabled = info?.lock_policy === true;
     return {
@@ -146,6 +199,7 @@ export class VaultLockService {
       startsAt: enabled ? dateOf(info?.lock_start_time) : null,
       endsAt: enabled ? dateOf(info?.lock_end_time) : null,
       upstream,
+      auditId,
     };
   }
 
@@ -195,7 +249,7 @@ export class VaultLockService {
   /** Failing before a decision (IAM refused, unknown instance, upstream down) still leaves a row. */
   private async recordFailureBeforeDecision(
     ctx: CallContext,
-    command: SetVaultLockCommand,
+    subject: AuditSubject,
     error: unknown,
     elapsedMs: () => number,
   ): Promise<GatewayError> {
@@ -206,10 +260,22 @@ export class VaultLockService {
       decisionReasons: [`not evaluated: ${failure.message}`],
       policyVersion: this.policyStore.current().version,
     };
-    failure.auditId = await this.audit.recordSealed(attemptOf(ctx, command, notEvaluated), {
+    failure.auditId = await this.audit.recordSealed(attemptOf(ctx, subject, notEvaluated), {
       ...completionOf(failure, error, elapsedMs()),
       outcome: failure.status < 500 ? 'rejected' : 'failed',
     });
+    return failure;
+  }
+
+  /** Seals the open row of a call that failed upstream; answers the error for the caller. */
+  private async sealFailure(
+    auditId: string,
+    error: unknown,
+    elapsedMs: () => number,
+  ): Promise<GatewayError> {
+    const failure = toGatewayError(error);
+    failure.auditId = auditId;
+    await this.completeQuietly(auditId, completionOf(failure, error, elapsedMs()));
     return failure;
   }
 
@@ -238,7 +304,7 @@ type DecisionFields = Pick<
 
 function attemptOf(
   ctx: CallContext,
-  command: SetVaultLockCommand,
+  subject: AuditSubject,
   decision: DecisionFields,
 ): AuditAttempt {
   return {
@@ -247,11 +313,11 @@ function attemptOf(
     principalIss: ctx.principal.issuer,
     principalSub: ctx.principal.subject,
     callerAddress: ctx.callerAddress,
-    projectId: command.projectId,
-    instanceId: command.instanceId,
-    action: command.action,
-    retentionDays: command.retentionDays,
-    dryRun: command.dryRun,
+    projectId: subject.projectId,
+    instanceId: subject.instanceId,
+    action: subject.action,
+    retentionDays: subject.retentionDays,
+    dryRun: subject.dryRun,
     ...decision,
   };
 }
