@@ -86,6 +86,14 @@ describe('mapUpstreamFailure', () => {
     }
   });
 
+  it("answers 502 for a 4xx about the gateway's own call, which the caller must not act on", () => {
+    for (const status of [405, 406, 407, 408, 411, 413, 414, 415, 417, 418, 426, 428, 431, 451]) {
+      expect(
+        mapUpstreamFailure(answered(status, { error_code: 'DBS.200001', error_msg: 'x' }), read),
+      ).toMatchObject({ status: 502, errorCode: GwCode.UPSTREAM_ERROR, upstreamStatus: status });
+    }
+  });
+
   it('turns any 401 into UpstreamUnauthorizedError', () => {
     const error = mapUpstreamFailure(
       answered(401, { error_code: 'DBS.280001', error_msg: 'token expired' }),

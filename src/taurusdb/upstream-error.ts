@@ -71,6 +71,13 @@ interface DbsError {
  */
 const ERROR_CODE_PATTERN = /^(DBS\.\d{6}|APIGW\.\d{4})$/;
 
+/**
+ * Refusals that describe the caller's request or its target, and so are passed on with their
+ * status. Any other 4xx (407, 426, 431, ...) is about the gateway's own call, or would make the
+ * caller's HTTP client act on it, and becomes a 502.
+ */
+const PASSED_ON_STATUSES = new Set([400, 403, 404, 409, 410, 412, 422, 423]);
+
 /** Longest upstream `error_msg` passed on; the rest of a longer one is cut. */
 export const MAX_UPSTREAM_MESSAGE_CHARS = 512;
 
@@ -99,9 +106,9 @@ function dbsError(body: unknown): DbsError | undefined {
  * |----------------------------------------|--------------------------------------------------|
  * | 401                                    | UpstreamUnauthorizedError (502 GW.UPSTREAM_ERROR) |
  * | 429                                    | 429, upstream code or GW.RATE_LIMITED, Retry-After |
- * | other 4xx with a DBS/APIGW error body   | same status and error_code, error_msg cleaned    |
- * | other 4xx without one (or other code)  | same status, GW.UPSTREAM_ERROR                   |
- * | 5xx, 1xx/3xx (redirects not followed)  | 502 GW.UPSTREAM_ERROR                            |
+ * | a passed-on 4xx with a DBS/APIGW code  | same status and code, error_msg capped, cleaned  |
+ * | a passed-on 4xx without one            | same status, GW.UPSTREAM_ERROR                   |
+ * | other 4xx, 5xx, 1xx/3xx (no redirects) | 502 GW.UPSTREAM_ERROR                            |
  * | malformed or oversized answer          | 502 GW.UPSTREAM_ERROR                            |
  * | deadline passed                        | 504 GW.UPSTREAM_TIMEOUT                          |
  * | refused, DNS, reset, circuit open      | 503 GW.UPSTREAM_UNAVAILABLE                      |
@@ -158,7 +165,7 @@ function mapAnswer(
       { upstreamStatus: status, outcomeUncertain: false, retryAfterSeconds },
     );
   }
-  if (status >= 400 && status < 500) {
+  if (PASSED_ON_STATUSES.has(status)) {
     return new UpstreamError(
       dbs?.code ?? GwCode.UPSTREAM_ERROR,
       status,
