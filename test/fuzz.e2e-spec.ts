@@ -1,6 +1,9 @@
 // Proves, over real HTTP with generated inputs (valid-shaped and hostile mixed): no input makes the
 // gateway answer 5xx or stop answering, every error has the contract's shape, no invalid input
-// reaches IAM or TaurusDB, and valid dry runs on allowed instances succeed.
+// reaches IAM or TaurusDB, and valid dry runs on allowed instances succeed. Also from a hostile
+// upstream (any error code and message, details of another instance, repeated tag keys): no
+// upstream word passes as the gateway's own; and denials tell callers with any groups nothing
+// of the instance or of other rules, and always leave a row.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { ENTERPRISE_PROJECTS, INSTANCES, PROJECTS } from '../src/simulator/fixtures.js';

@@ -82,26 +82,10 @@ export class VaultLockService {
   async setLock(ctx: CallContext, command: SetVaultLockCommand): Promise<SetVaultLockResult> {
     const startedMs = this.clock.monotonicMs();
     const elapsedMs = () => Math.round(this.clock.monotonicMs() - startedMs);
-    let decision = this.policy.denyForCaller(
-      callerRequestOf(ctx, command, command.action, command.retentionDays),
-    );
-    if (!decision) {
-      try {
-        const instance = await this.instanceOf(ctx, command);
-        decision = this.decide(ctx, command, command.action, instance, command.retentionDays);
-      } catch (error) {
-        throw await this.recordFailureBeforeDecision(ctx, command, error, elapsedMs);
-      }
-    }
-
+    const decision = await this.decisionFor(ctx, command, elapsedMs, true);
     const attempt = attemptOf(ctx, command, decisionFields(decision));
     if (!decision.allowed) {
-      const auditId = await this.audit.recordSealed(attempt, {
-        outcome: 'denied',
-        errorCode: GwCode.POLICY_DENIED,
-        durationMs: elapsedMs(),
-      });
-      throw policyDenied(decision, auditId);
+      throw policyDenied(decision, await this.recordDenial(attempt, elapsedMs()));
     }
     if (command.dryRun) {
       const auditId = await this.audit.recordSealed(attempt, {
@@ -149,27 +133,11 @@ export class VaultLockService {
     const elapsedMs = () => Math.round(this.clock.monotonicMs() - startedMs);
     const audited = this.config.auditReads;
     const read: AuditSubject = { ...target, action: 'show', retentionDays: null, dryRun: false };
-    let decision = this.policy.denyForCaller(callerRequestOf(ctx, target, 'show'));
-    if (!decision) {
-      try {
-        const instance = await this.instanceOf(ctx, target);
-        decision = this.decide(ctx, target, 'show', instance);
-      } catch (error) {
-        if (audited === 'none') throw error;
-        throw await this.recordFailureBeforeDecision(ctx, read, error, elapsedMs);
-      }
-    }
-
+    const decision = await this.decisionFor(ctx, read, elapsedMs, audited !== 'none');
     const attempt = attemptOf(ctx, read, decisionFields(decision));
     if (!decision.allowed) {
       const auditId =
-        audited === 'none'
-          ? undefined
-          : await this.audit.recordSealed(attempt, {
-              outcome: 'denied',
-              errorCode: GwCode.POLICY_DENIED,
-              durationMs: elapsedMs(),
-            });
+        audited === 'none' ? undefined : await this.recordDenial(attempt, elapsedMs());
       throw policyDenied(decision, auditId);
     }
 
@@ -201,6 +169,40 @@ export class VaultLockService {
       upstream,
       auditId,
     };
+  }
+
+  /**
+   * The policy decision: from the caller alone when no rule can match whatever the instance,
+   * else on the instance's details. A failure on the way (IAM refused, unknown instance,
+   * upstream down) leaves a row when `recordFailure`.
+   */
+  private async decisionFor(
+    ctx: CallContext,
+    subject: AuditSubject,
+    elapsedMs: () => number,
+    recordFailure: boolean,
+  ): Promise<PolicyDecision> {
+    const retentionDays = subject.retentionDays ?? undefined;
+    const callerDenial = this.policy.denyForCaller(
+      callerRequestOf(ctx, subject, subject.action, retentionDays),
+    );
+    if (callerDenial) return callerDenial;
+    try {
+      const instance = await this.instanceOf(ctx, subject);
+      return this.decide(ctx, subject, subject.action, instance, retentionDays);
+    } catch (error) {
+      if (!recordFailure) throw error;
+      throw await this.recordFailureBeforeDecision(ctx, subject, error, elapsedMs);
+    }
+  }
+
+  /** A denial makes no upstream call: its row is written sealed. */
+  private recordDenial(attempt: AuditAttempt, durationMs: number): Promise<string> {
+    return this.audit.recordSealed(attempt, {
+      outcome: 'denied',
+      errorCode: GwCode.POLICY_DENIED,
+      durationMs,
+    });
   }
 
   private instanceOf(ctx: CallContext, target: LockTarget): Promise<InstanceDetails> {
