@@ -90,25 +90,31 @@ function auditReasons(request: CallerRequest, checks: RuleCheck[]): string[] {
 
 /**
  * The denial as the caller may hear it. Only rules of its own groups are named, and only for
- * what it asked (project, action, days); an instance it has no rule for stays undescribed.
+ * what it asked (project, action, days). Once the instance was looked at, only the rules that
+ * cover it are named, so an instance the caller has no rule for stays undescribed.
  */
-function explanationFor(request: CallerRequest, checks: RuleCheck[], where: string): string {
-  const grantingHere = checks.filter(
-    (check) =>
-      check.inGroups &&
-      check.instanceFailures.length === 0 &&
-      check.requestFailures.length > 0 &&
-      (where === '' || allows(check.rule.projects, request.projectId)),
+function explanationFor(
+  request: CallerRequest,
+  checks: RuleCheck[],
+  instanceLookedAt: boolean,
+): string {
+  const ownRules = checks.filter((check) =>
+    instanceLookedAt
+      ? check.inGroups &&
+        check.instanceFailures.length === 0 &&
+        allows(check.rule.projects, request.projectId)
+      : check.inGroups,
   );
-  if (grantingHere.length === 0) {
+  if (ownRules.length === 0) {
+    const where = instanceLookedAt ? ' on this instance' : '';
     return `no rule allows action ${request.action}${where} for your groups`;
   }
-  const items = grantingHere
+  return ownRules
     .slice(0, MAX_RULE_REASONS)
     .map((check) =>
       boundedText(`rule ${check.rule.id}: ${check.requestFailures.join('; ')}`, MAX_REASON_CHARS),
-    );
-  return items.join('; ');
+    )
+    .join('; ');
 }
 
 /** The first rule with no failures allows; otherwise a denial explained for both audiences. */
@@ -134,7 +140,7 @@ function firstMatch(
     allowed: false,
     ruleId: null,
     reasons: auditReasons(request, checks),
-    explanation: explanationFor(request, checks, instance ? ' on this instance' : ''),
+    explanation: explanationFor(request, checks, instance !== undefined),
     policyVersion: policy.version,
   };
 }
