@@ -4,10 +4,13 @@
 // GraphQL request runs without a valid token; a string groups claim splits at ASCII spaces only;
 // audit time filters take RFC 3339 only and compare as instants; nesting past the limit is
 // refused with 400 on every channel; any GraphQL request envelope gets a 4xx with code,
-// errorCode and requestId, or an answer.
+// errorCode and requestId, or an answer. And from a hostile upstream (any error code and
+// message, details of another instance, repeated tag keys): no upstream word passes as the
+// gateway's own; denials tell callers with any groups nothing of the instance or of other rules,
+// and always leave a row.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { INSTANCES } from '../src/simulator/fixtures.js';
+import { ENTERPRISE_PROJECTS, INSTANCES, PROJECTS } from '../src/simulator/fixtures.js';
 import {
   clearFaults,
   graphql,
@@ -36,6 +39,8 @@ const RUNS = {
   timeFilters: 300,
   nesting: 300,
   graphqlEnvelopes: 500,
+  upstreamAnswers: 300,
+  denials: 200,
 };
 const TARGET_TOTAL = 5000;
 /** Per property; a property cut short by it fails the run-count assertion instead of hanging CI. */
@@ -362,6 +367,9 @@ describe('fuzzing both channels over HTTP', () => {
         if (ids.valid) {
           if (ids.value.kind === 'allowed') expect(answer.status).toBe(200);
           else expect([403, 404]).toContain(answer.status);
+          // AUDIT_READS=denied: a read that was not allowed leaves a row; an allowed one none.
+          if (answer.status === 200) expect(answer.headers.get('x-audit-id')).toBeNull();
+          else expect(answer.headers.get('x-audit-id')).toMatch(UUID);
         } else {
           expect([400, 404]).toContain(answer.status);
           expect(answer.calls).toBe(0);
@@ -1034,6 +1042,250 @@ describe('fuzzing both channels over HTTP', () => {
           expect(upstreamCalls(h) - before).toBe(0);
         } else {
           expect(answer.status).toBe(200);
+        }
+      });
+    },
+    TIME_LIMIT_MS + 10_000,
+  );
+
+  /*
+   * A hostile upstream: error answers with any code (forged gateway codes among them) and any
+   * message (control characters, oversized), and instance details for another instance, another
+   * project or with repeated tag keys. Each case is a caller of its own, so nothing is cached.
+   */
+  const UPSTREAM_CODE = /^(DBS\.\d{6}|APIGW\.\d{4})$/;
+  const GATEWAY_CODES_FOR_UPSTREAM = [
+    'GW.UPSTREAM_ERROR',
+    'GW.UPSTREAM_UNAVAILABLE',
+    'GW.UPSTREAM_TIMEOUT',
+    'GW.RATE_LIMITED',
+    'GW.IAM_REFUSED',
+    'GW.IAM_UNAVAILABLE',
+    'GW.POLICY_DENIED',
+  ];
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+  const errorCodeArb = fc.oneof(
+    fc.constantFrom('GW.VALIDATION', 'GW.POLICY_DENIED', 'GW.FORBIDDEN', 'GW.INTERNAL'),
+    fc.stringMatching(/^DBS\.\d{6}$/),
+    fc.constantFrom('APIGW.0308', 'DBS.1', 'dbs.200001', 'DBS.200001 ', 'IAM.0001'),
+    fc.string({ minLength: 1, maxLength: 40 }),
+  );
+  const errorFault = fc.record(
+    {
+      route: fc.constantFrom(
+        'taurusdb.putLock',
+        'taurusdb.getLock',
+        'taurusdb.instance',
+        'iam.oidc',
+      ),
+      status: fc.integer({ min: 400, max: 599 }).filter((status) => status !== 401),
+      errorCode: errorCodeArb,
+      errorMessage: fc.string({ unit: 'binary', maxLength: 200 }),
+      errorMessageBytes: fc.integer({ min: 1, max: 200_000 }),
+    },
+    { requiredKeys: ['route', 'status', 'errorCode', 'errorMessage'] },
+  );
+  const tagArb = fc.record({
+    key: fc.constantFrom('env', 'owner', 'team'),
+    value: fc.constantFrom('prod', 'staging', 'dev', 'alice', ''),
+  });
+  const detailsFault = fc.record(
+    {
+      id: fc.constantFrom(INSTANCES.financeStaging.id, INSTANCES.financeProd.id.toUpperCase()),
+      project_id: fc.constantFrom(PROJECTS.apSoutheast1.id, 'other'),
+      tags: fc.array(tagArb, { maxLength: 6 }),
+    },
+    { requiredKeys: [] },
+  );
+  const upstreamCase = fc.record({
+    fault: fc.oneof(
+      errorFault,
+      detailsFault.map((describeAs) => ({ route: 'taurusdb.instance', describeAs })),
+    ),
+    channel: fc.constantFrom('rest', 'graphql'),
+    read: fc.boolean(),
+  });
+
+  /** What the example policy decides for finance prod's enable with these tags (the oracle). */
+  function allowedWithTags(tags: readonly { key: string; value: string }[]): boolean {
+    const values = (key: string) => tags.filter((tag) => tag.key === key).map((tag) => tag.value);
+    const env = values('env');
+    return (
+      env.length > 0 &&
+      env.every((v) => v === 'prod' || v === 'staging') &&
+      values('owner').length > 0
+    );
+  }
+
+  const PASSED_ON = [400, 403, 404, 409, 410, 412, 422, 423, 429];
+
+  /** Runs one case with its fault queued, and never leaves the fault behind for the next. */
+  async function withFault(fault: Record<string, unknown>, run: () => Promise<void>) {
+    await injectFault(h, { ...fault, times: 1 });
+    try {
+      await run();
+    } finally {
+      await clearFaults(h);
+    }
+  }
+
+  let upstreamCaller = 0;
+  it(
+    `hostile upstream answers (${RUNS.upstreamAnswers} cases)`,
+    async () => {
+      const { projectId, instanceId } = targets[0];
+      await fuzz('upstreamAnswers', upstreamCase, (c) =>
+        withFault(c.fault, async () => {
+          const caller = await h.simulator.mintToken({
+            sub: `upstream-${(upstreamCaller += 1)}`,
+            groups: ['dba'],
+          });
+          let status: number | undefined;
+          let code: string | undefined;
+          let message: string;
+          if (c.channel === 'rest') {
+            const response = await fetch(`${h.url}${lockPath(projectId, instanceId)}`, {
+              method: c.read ? 'GET' : 'PUT',
+              headers: { authorization: `Bearer ${caller}`, 'content-type': 'application/json' },
+              // Never enabled in this suite, so an extension that gets through is refused.
+              body: c.read ? undefined : JSON.stringify(lockBody('extend', 30)),
+            });
+            status = response.status;
+            // Only refusals about the caller's request keep their status; the rest are 5xx.
+            if (status >= 400) expect(PASSED_ON.concat(502, 503, 504)).toContain(status);
+            const body = (await response.json()) as Record<string, string>;
+            code = body.error_code;
+            message = body.error_msg ?? '';
+          } else {
+            const answer = c.read
+              ? await graphql(h, SHOW_LOCK_QUERY, { projectId, instanceId }, caller)
+              : await graphql(
+                  h,
+                  SET_LOCK_MUTATION,
+                  {
+                    input: {
+                      projectId,
+                      instanceId,
+                      action: 'EXTEND',
+                      lockRetentionDays: 30,
+                    },
+                  },
+                  caller,
+                );
+            expectGraphqlShape(answer);
+            const error = answer.errors?.[0];
+            code = error?.extensions?.errorCode as string | undefined;
+            message = error?.message ?? '';
+          }
+          // Never the upstream's word for the gateway's own: a GW code is one the gateway chose.
+          if (code !== undefined) {
+            expect(UPSTREAM_CODE.test(code) || GATEWAY_CODES_FOR_UPSTREAM.includes(code)).toBe(
+              true,
+            );
+          }
+          if ('errorCode' in c.fault && code === c.fault.errorCode) {
+            expect(code).toMatch(UPSTREAM_CODE);
+          }
+          expect(message.length).toBeLessThanOrEqual(600);
+          expect(message).not.toMatch(CONTROL);
+          if ('describeAs' in c.fault) {
+            const { id, project_id: project, tags } = c.fault.describeAs;
+            if (id !== undefined || project !== undefined) {
+              expect(code).toBe('GW.UPSTREAM_ERROR');
+              if (status !== undefined) expect(status).toBe(502);
+            } else if (tags !== undefined && !c.read) {
+              // Only the tags changed: the decision is the oracle's, whatever their order.
+              // An allowed extension may still be refused by TaurusDB (no lock to extend).
+              if (allowedWithTags(tags)) expect(code).not.toBe('GW.POLICY_DENIED');
+              else expect(code).toBe('GW.POLICY_DENIED');
+            }
+          }
+        }),
+      );
+    },
+    TIME_LIMIT_MS + 10_000,
+  );
+
+  /*
+   * Denials for callers with any groups, many of them included, on both channels: the answer
+   * is short and says nothing of the instance or of rules outside the caller's groups, and a
+   * refused read or write always leaves a row.
+   */
+  const denialCase = fc.record({
+    groups: fc.oneof(
+      fc.uniqueArray(fc.constantFrom('dba', 'auditor', 'ops', 'dev'), { maxLength: 4 }),
+      fc.array(fc.string({ unit: alnum, minLength: 1, maxLength: 8 }), { maxLength: 400 }),
+    ),
+    target: fc.constantFrom(...targets),
+    days: fc.integer({ min: 1, max: 5000 }),
+    channel: fc.constantFrom('rest', 'graphql'),
+    read: fc.boolean(),
+  });
+  const ALLOWED_TAGS = new Set(['prod', 'staging']);
+
+  it(
+    `denials (${RUNS.denials} cases)`,
+    async () => {
+      await fuzz('denials', denialCase, async (c) => {
+        const caller = await h.simulator.mintToken({ sub: 'denied-fuzz', groups: c.groups });
+        const { projectId, instanceId } = c.target;
+        let code: string | undefined;
+        let message = '';
+        let auditId: unknown;
+        let size: number;
+        if (c.channel === 'rest') {
+          const answer = await send(
+            c.read ? 'GET' : 'PUT',
+            `${lockPath(projectId, instanceId)}${c.read ? '' : '?dry_run=true'}`,
+            {
+              headers: { authorization: `Bearer ${caller}` },
+              body: c.read ? undefined : JSON.stringify(lockBody('enable', c.days)),
+            },
+          );
+          code = answer.body.error_code as string | undefined;
+          message = String(answer.body.error_msg ?? '');
+          auditId = answer.headers.get('x-audit-id');
+          size = JSON.stringify(answer.body).length;
+        } else {
+          const answer = c.read
+            ? await graphql(h, SHOW_LOCK_QUERY, { projectId, instanceId }, caller)
+            : await graphql(
+                h,
+                SET_LOCK_MUTATION,
+                {
+                  input: {
+                    projectId,
+                    instanceId,
+                    action: 'ENABLE',
+                    lockRetentionDays: c.days,
+                    dryRun: true,
+                  },
+                },
+                caller,
+              );
+          expectGraphqlShape(answer);
+          code = answer.errors?.[0].extensions?.errorCode as string | undefined;
+          message = answer.errors?.[0].message ?? '';
+          auditId = answer.errors?.[0].extensions?.auditId;
+          size = JSON.stringify(answer.errors ?? []).length;
+        }
+        if (code !== 'GW.POLICY_DENIED') return;
+        expect(auditId).toEqual(expect.stringMatching(UUID));
+        expect(size).toBeLessThan(700);
+        const instance = Object.values(INSTANCES).find((i) => i.id === instanceId);
+        expect(message).not.toMatch(/enterprise project|tag /);
+        for (const ep of Object.values(ENTERPRISE_PROJECTS).filter((ep) => ep !== '0')) {
+          expect(message).not.toContain(ep);
+        }
+        for (const tag of instance?.tags ?? []) {
+          if (!ALLOWED_TAGS.has(tag.value)) expect(message).not.toContain(tag.value);
+        }
+        if (!c.groups.includes('dba')) expect(message).not.toContain('finance-dba');
+        if (!c.groups.includes('auditor')) expect(message).not.toContain('auditors-read');
+        // Groups are never named (shorter ones could be words of the message itself).
+        for (const group of c.groups.filter((g) => g.length >= 5)) {
+          expect(message).not.toMatch(new RegExp(`(?<![\\w-])${group}(?![\\w-])`));
         }
       });
     },

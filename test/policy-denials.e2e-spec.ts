@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { INSTANCES } from '../src/simulator/fixtures.js';
+import { ENTERPRISE_PROJECTS, INSTANCES } from '../src/simulator/fixtures.js';
 import { graphql, lockBody, lockPath, rest, SET_LOCK_MUTATION } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
 
@@ -25,19 +25,23 @@ describe('policy denials', () => {
   afterAll(() => h.close());
   beforeEach(() => h.simulator.reset());
 
+  const NO_RULE_HERE =
+    'policy denied: no rule allows action enable on this instance for your groups';
   const cases = [
     {
       name: 'enterprise project',
       instance: INSTANCES.marketingProd,
       groups: ['dba'],
       days: 30,
-      reason: /enterprise project/,
+      answer: NO_RULE_HERE,
+      reason: new RegExp(`enterprise project ${ENTERPRISE_PROJECTS.marketing} not in allowlist`),
     },
     {
       name: 'tag value',
       instance: INSTANCES.financeDev,
       groups: ['dba'],
       days: 30,
+      answer: NO_RULE_HERE,
       reason: /env=dev/,
     },
     {
@@ -45,14 +49,16 @@ describe('policy denials', () => {
       instance: INSTANCES.financeUnowned,
       groups: ['dba'],
       days: 30,
-      reason: /owner/,
+      answer: NO_RULE_HERE,
+      reason: /tag owner missing/,
     },
     {
       name: 'group',
       instance: INSTANCES.financeProd,
       groups: ['ops'],
       days: 30,
-      reason: /group/,
+      answer: 'policy denied: no rule allows action enable for your groups',
+      reason: /finance-dba: caller in none of the groups \[dba\]/,
       decidedFromCallerAlone: true,
     },
     {
@@ -60,10 +66,18 @@ describe('policy denials', () => {
       instance: INSTANCES.financeProd,
       groups: ['dba'],
       days: 4000,
+      answer: 'policy denied: rule finance-dba: retention 4000 days exceeds maxRetentionDays 3650',
       reason: /4000/,
       decidedFromCallerAlone: true,
     },
   ];
+
+  /** What a denial must never tell: the instance's enterprise project and tags, other rules. */
+  function expectDiscreet(message: string, instance: (typeof cases)[number]['instance']) {
+    expect(message).not.toContain(instance.enterpriseProjectId);
+    for (const tag of instance.tags) expect(message).not.toContain(`=${tag.value}`);
+    expect(message).not.toMatch(/auditor|auditors-read|enterprise project|tag /);
+  }
 
   for (const c of cases) {
     it(`refuses by ${c.name} over REST: 403, no PUT, a denied audit row with reasons`, async () => {
@@ -74,14 +88,14 @@ describe('policy denials', () => {
       });
       expect(answer.status).toBe(403);
       expect(answer.body.error_code).toBe('GW.POLICY_DENIED');
-      expect(String(answer.body.error_msg)).toMatch(c.reason);
+      expect(answer.body.error_msg).toBe(c.answer);
+      expectDiscreet(String(answer.body.error_msg), c.instance);
       expect(h.simulator.calls()['taurusdb.putLock'] ?? 0).toBe(0);
       if (c.decidedFromCallerAlone) {
         // No rule could match whatever the instance: nothing was asked of IAM or TaurusDB, so
         // the answer reveals nothing about the instance either.
         expect(h.simulator.calls()['iam.oidc']).toBe(0);
         expect(h.simulator.calls()['taurusdb.instance']).toBe(0);
-        expect(String(answer.body.error_msg)).not.toMatch(/enterprise project|tag /);
       }
 
       const auditId = answer.headers.get('x-audit-id');
@@ -123,10 +137,50 @@ describe('policy denials', () => {
         errorCode: 'GW.POLICY_DENIED',
       });
       expect(answer.errors?.[0].extensions?.auditId).toBeTruthy();
-      expect(answer.errors?.[0].message).toMatch(c.reason);
+      expect(answer.errors?.[0].message).toBe(c.answer);
+      expectDiscreet(String(answer.errors?.[0].message), c.instance);
       expect(h.simulator.calls()['taurusdb.putLock'] ?? 0).toBe(0);
     });
   }
+
+  it('answers a caller with 700 groups briefly on both channels, and bounds its rows', async () => {
+    // As many groups as fit in the largest token accepted (8 KB).
+    const groups = [...Array.from({ length: 700 }, (_, i) => `g${i}`), 'dba'];
+    const token = await h.simulator.mintToken({ sub: 'many-groups', groups });
+    const { projectId, id } = INSTANCES.marketingProd;
+    const viaRest = await rest(h, 'PUT', lockPath(projectId, id), {
+      token,
+      body: lockBody('enable', 30),
+    });
+    expect(viaRest.status).toBe(403);
+    expect(viaRest.body.error_msg).toBe(NO_RULE_HERE);
+    expect(JSON.stringify(viaRest.body).length).toBeLessThan(300);
+    const viaGraphql = await graphql(
+      h,
+      SET_LOCK_MUTATION,
+      { input: { projectId, instanceId: id, action: 'ENABLE', lockRetentionDays: 30 } },
+      token,
+    );
+    expect(viaGraphql.errors?.[0].message).toBe(NO_RULE_HERE);
+    expect(JSON.stringify(viaGraphql).length).toBeLessThan(600);
+
+    const trail = await rest<{ events: RestAuditEvent[] }>(
+      h,
+      'GET',
+      `/v1/audit-events?instance_id=${id}&outcome=denied`,
+      { token: auditor },
+    );
+    const rows = trail.body.events.filter((e) => e.principal_sub === 'many-groups');
+    expect(rows).toHaveLength(2);
+    for (const row of rows) {
+      const reasons = row.decision_reasons;
+      expect(reasons[0].startsWith('caller groups (701): g0, g1, g2')).toBe(true);
+      expect(reasons.join('\n').match(/\bg1\b/g)).toHaveLength(1);
+      expect(reasons.join(' ')).toMatch(/finance-dba: enterprise project 7c3d2b1a/);
+      for (const reason of reasons) expect(reason.length).toBeLessThanOrEqual(300);
+      expect(JSON.stringify(reasons).length).toBeLessThan(1000);
+    }
+  });
 
   it('lets only the auditor group read the audit trail', async () => {
     const { projectId, id } = INSTANCES.marketingProd;

@@ -3,7 +3,15 @@ import Database from 'better-sqlite3';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import type { RouteName } from '../src/simulator/simulator.js';
-import { clearFaults, injectFault, lockBody, lockPath, rest } from './support/clients.js';
+import {
+  clearFaults,
+  graphql,
+  injectFault,
+  lockBody,
+  lockPath,
+  rest,
+  SET_LOCK_MUTATION,
+} from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
 
 const DEADLINE_MS = 600;
@@ -169,6 +177,46 @@ const FAULTS: FaultCase[] = [
     upstreamStatus: null,
     puts: 1,
   },
+  {
+    name: 'TaurusDB refuses the PUT with a forged gateway code (GW.VALIDATION)',
+    route: 'taurusdb.putLock',
+    fault: { status: 400, errorCode: 'GW.VALIDATION' },
+    status: 400,
+    errorCode: 'GW.UPSTREAM_ERROR',
+    outcome: 'rejected',
+    upstreamStatus: 400,
+    puts: 1,
+  },
+  {
+    name: 'the instance lookup answers with a forged gateway code (GW.FORBIDDEN)',
+    route: 'taurusdb.instance',
+    fault: { status: 403, errorCode: 'GW.FORBIDDEN' },
+    status: 403,
+    errorCode: 'GW.UPSTREAM_ERROR',
+    outcome: 'rejected',
+    upstreamStatus: 403,
+    puts: 0,
+  },
+  {
+    name: 'the instance details describe another instance',
+    route: 'taurusdb.instance',
+    fault: { describeAs: { id: INSTANCES.financeStaging.id } },
+    status: 502,
+    errorCode: 'GW.UPSTREAM_ERROR',
+    outcome: 'failed',
+    upstreamStatus: null,
+    puts: 0,
+  },
+  {
+    name: 'the instance details name another project',
+    route: 'taurusdb.instance',
+    fault: { describeAs: { project_id: INSTANCES.apacProd.projectId } },
+    status: 502,
+    errorCode: 'GW.UPSTREAM_ERROR',
+    outcome: 'failed',
+    upstreamStatus: null,
+    puts: 0,
+  },
 ];
 
 describe('upstream faults map to the contract within the deadline', () => {
@@ -230,6 +278,97 @@ describe('upstream faults map to the contract within the deadline', () => {
     expect(answer.status).toBe(200);
     expect(h.simulator.calls()['taurusdb.instance']).toBe(2);
     expect(auditRow(h, answer.headers.get('x-audit-id') as string)?.outcome).toBe('succeeded');
+  });
+});
+
+describe('upstream answers are not trusted blindly', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+  beforeEach(async () => {
+    h.simulator.reset();
+    await clearFaults(h);
+  });
+
+  /**
+   * An error_msg that would forge a log line and clear a terminal, about 900 KB as JSON: the
+   * most that fits under the gateway's 1 MiB answer cap.
+   */
+  const hostileMessage = {
+    errorMessage: 'ok\n2026-01-01 forged line\u001b[2J\u0000',
+    errorMessageBytes: 700 * 1024,
+  };
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+  it('caps and cleans an upstream error_msg on both channels and in the row', async () => {
+    const token = await h.simulator.mintToken({ sub: 'hostile-message' });
+    await injectFault(h, {
+      route: 'taurusdb.putLock',
+      status: 409,
+      errorCode: 'DBS.212033',
+      ...hostileMessage,
+    });
+    const viaRest = await rest(h, 'PUT', lockPath(projectId, instanceId), {
+      token,
+      body: lockBody('enable', 30),
+    });
+    expect(viaRest.status).toBe(409);
+    expect(viaRest.body.error_code).toBe('DBS.212033');
+    const message = String(viaRest.body.error_msg);
+    expect(message.length).toBeLessThanOrEqual(512);
+    expect(message.startsWith('ok\\u000a2026-01-01 forged line\\u001b[2J\\u0000ok')).toBe(true);
+    expect(message).not.toMatch(CONTROL);
+
+    const viaGraphql = await graphql(
+      h,
+      SET_LOCK_MUTATION,
+      { input: { projectId, instanceId, action: 'ENABLE', lockRetentionDays: 30 } },
+      token,
+    );
+    expect(viaGraphql.errors?.[0].message).toBe(message);
+    expect(JSON.stringify(viaGraphql).length).toBeLessThan(2000);
+
+    // Before the decision, the message is kept in the row's reasons: bounded there too.
+    await clearFaults(h);
+    await injectFault(h, { route: 'taurusdb.instance', status: 404, ...hostileMessage });
+    const other = await rest(h, 'PUT', lockPath(projectId, INSTANCES.financeStaging.id), {
+      token,
+      body: lockBody('enable', 30),
+    });
+    expect(other.status).toBe(404);
+    const db = new Database(h.auditPath, { readonly: true });
+    const row = db
+      .prepare('SELECT decision_reasons FROM audit_events WHERE id = ?')
+      .get(other.headers.get('x-audit-id')) as { decision_reasons: string };
+    db.close();
+    const reasons = JSON.parse(row.decision_reasons) as string[];
+    expect(reasons).toHaveLength(1);
+    expect(reasons[0].length).toBeLessThanOrEqual(600);
+    expect(reasons[0]).not.toMatch(CONTROL);
+  });
+
+  it('decides the same on duplicate tag keys in either order: every value must be allowed', async () => {
+    const env = (value: string) => ({ key: 'env', value });
+    const owner = { key: 'owner', value: 'alice' };
+    for (const [name, tags] of [
+      ['dev-then-prod', [env('dev'), env('prod'), owner]],
+      ['prod-then-dev', [env('prod'), env('dev'), owner]],
+    ] as const) {
+      // A caller of its own for each order, so that no cached details are reused.
+      const token = await h.simulator.mintToken({ sub: `duplicate-tags-${name}`, groups: ['dba'] });
+      await injectFault(h, { route: 'taurusdb.instance', describeAs: { tags }, times: 1 });
+      const answer = await rest(h, 'PUT', `${lockPath(projectId, instanceId)}?dry_run=true`, {
+        token,
+        body: lockBody('enable', 30),
+      });
+      expect(answer.status).toBe(403);
+      expect(answer.body.error_code).toBe('GW.POLICY_DENIED');
+    }
+    expect(h.simulator.calls()['taurusdb.putLock'] ?? 0).toBe(0);
   });
 });
 

@@ -58,6 +58,16 @@ const request: fc.Arbitrary<PolicyRequest> = fc.record(
   { requiredKeys: ['groups', 'projectId', 'enterpriseProjectId', 'tags', 'action'] },
 );
 
+/** Tags as TaurusDB may list them: keys repeated, in any order. */
+const requestWithDuplicateTags: fc.Arbitrary<PolicyRequest> = request.chain((req) =>
+  fc
+    .array(
+      fc.record({ key: fc.constantFrom(...TAG_KEYS), value: fc.constantFrom(...TAG_VALUES) }),
+      { maxLength: 5 },
+    )
+    .map((tags) => ({ ...req, tags })),
+);
+
 describe('policy decisions (properties)', () => {
   it('allows only by the first rule that allows on its own, and denies otherwise', () => {
     fc.assert(
@@ -72,17 +82,88 @@ describe('policy decisions (properties)', () => {
     );
   });
 
-  it('gives one reason per rule, in order, when it denies, and none when it allows', () => {
+  it('gives the caller groups, then one reason per rule, in order, when it denies; none when it allows', () => {
     fc.assert(
       fc.property(policyOf(1), request, (policy, req) => {
         const decision = decide(policy, req);
         if (decision.allowed) {
           expect(decision.reasons).toEqual([]);
+          expect(decision.explanation).toBeUndefined();
         } else {
-          expect(decision.reasons.map((reason) => reason.split(':')[0])).toEqual(
+          expect(decision.reasons[0]).toBe(
+            `caller groups (${req.groups.length}): ${req.groups.join(', ')}`,
+          );
+          expect(decision.reasons.slice(1).map((reason) => reason.split(':')[0])).toEqual(
             policy.rules.map((rule) => rule.id),
           );
         }
+      }),
+    );
+  });
+
+  it('never tells the caller the instance values, nor the groups of any rule', () => {
+    fc.assert(
+      fc.property(policyOf(1), request, (policy, req) => {
+        const { explanation } = decide(policy, req);
+        fc.pre(explanation !== undefined);
+        expect(explanation).not.toMatch(/enterprise project|tag /);
+        // "0" (the default enterprise project) would also match rule ids; the others are UUIDs.
+        if (req.enterpriseProjectId !== '0')
+          expect(explanation).not.toContain(req.enterpriseProjectId);
+        for (const value of TAG_VALUES) expect(explanation).not.toContain(value);
+        for (const group of GROUPS) expect(explanation).not.toContain(group);
+      }),
+    );
+  });
+
+  it('decides the same whatever the order of the instance tags', () => {
+    fc.assert(
+      fc.property(
+        policyOf(1),
+        requestWithDuplicateTags,
+        fc.infiniteStream(fc.nat()),
+        (policy, req, randoms) => {
+          const shuffled = [...req.tags]
+            .map((tag) => ({ tag, sortKey: randoms.next().value }))
+            .sort((a, b) => a.sortKey - b.sortKey)
+            .map(({ tag }) => tag);
+          expect(decide(policy, { ...req, tags: shuffled })).toEqual(decide(policy, req));
+          expect(decide(policy, { ...req, tags: [...req.tags].reverse() })).toEqual(
+            decide(policy, req),
+          );
+        },
+      ),
+    );
+  });
+
+  it('allows a key given more than once only when every one of its values is allowed', () => {
+    // One rule that only the tags can fail, so that most cases reach the tags.
+    const oneRule = ruleBody.map((body) =>
+      load([
+        {
+          ...body,
+          groups: ['*'],
+          projects: ['*'],
+          enterpriseProjects: ['*'],
+          actions: [...POLICY_ACTIONS],
+          maxRetentionDays: undefined,
+        },
+      ]),
+    );
+    fc.assert(
+      fc.property(oneRule, requestWithDuplicateTags, (policy, req) => {
+        // Every way of keeping one value per key: the duplicate list is allowed exactly when
+        // each of them is.
+        const keys = [...new Set(req.tags.map((tag) => tag.key))];
+        let selections: { key: string; value: string }[][] = [[]];
+        for (const key of keys) {
+          const values = req.tags.filter((tag) => tag.key === key);
+          selections = selections.flatMap((chosen) => values.map((tag) => [...chosen, tag]));
+        }
+        const everySelectionAllowed = selections.every(
+          (tags) => decide(policy, { ...req, tags }).allowed,
+        );
+        expect(decide(policy, req).allowed).toBe(everySelectionAllowed);
       }),
     );
   });

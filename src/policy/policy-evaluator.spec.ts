@@ -5,7 +5,7 @@ import { Test } from '@nestjs/testing';
 import { CommonModule } from '../common/common.module.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { ENTERPRISE_PROJECTS, INSTANCES, type FixtureInstance } from '../simulator/fixtures.js';
-import { PolicyEvaluator } from './policy-evaluator.js';
+import { MAX_REASON_CHARS, PolicyEvaluator } from './policy-evaluator.js';
 import { PolicyModule } from './policy.module.js';
 import type { PolicyAction, PolicyRequest } from './policy.types.js';
 
@@ -68,9 +68,11 @@ describe('PolicyEvaluator with the example policy', () => {
       allowed: false,
       ruleId: null,
       reasons: [
+        'caller groups (1): dba',
         `finance-dba: enterprise project ${ENTERPRISE_PROJECTS.marketing} not in allowlist`,
-        'auditors-read: caller groups [dba] not in [auditor]; action enable not allowed (allowed: show)',
+        'auditors-read: caller in none of the groups [auditor]; action enable not allowed (allowed: show)',
       ],
+      explanation: 'no rule allows action enable on this instance for your groups',
       policyVersion: EXAMPLE_VERSION,
     });
   });
@@ -78,7 +80,7 @@ describe('PolicyEvaluator with the example policy', () => {
   it('denies a tag value outside the allowlist', () => {
     const decision = evaluator.evaluate(requestFor(INSTANCES.financeDev, ['dba'], 'enable', 30));
     expect(decision.allowed).toBe(false);
-    expect(decision.reasons[0]).toBe(
+    expect(decision.reasons[1]).toBe(
       'finance-dba: tag env=dev not allowed (allowed: prod, staging)',
     );
   });
@@ -88,7 +90,7 @@ describe('PolicyEvaluator with the example policy', () => {
       requestFor(INSTANCES.financeUnowned, ['dba'], 'extend', 30),
     );
     expect(decision.allowed).toBe(false);
-    expect(decision.reasons[0]).toBe('finance-dba: tag owner missing');
+    expect(decision.reasons[1]).toBe('finance-dba: tag owner missing');
   });
 
   it('matches tag keys and values case-sensitively', () => {
@@ -99,7 +101,7 @@ describe('PolicyEvaluator with the example policy', () => {
         { key: 'owner', value: 'alice' },
       ],
     };
-    expect(evaluator.evaluate(request).reasons[0]).toBe('finance-dba: tag env missing');
+    expect(evaluator.evaluate(request).reasons[1]).toBe('finance-dba: tag env missing');
     const upperValue = {
       ...request,
       tags: [
@@ -107,7 +109,7 @@ describe('PolicyEvaluator with the example policy', () => {
         { key: 'owner', value: 'alice' },
       ],
     };
-    expect(evaluator.evaluate(upperValue).reasons[0]).toBe(
+    expect(evaluator.evaluate(upperValue).reasons[1]).toBe(
       'finance-dba: tag env=PROD not allowed (allowed: prod, staging)',
     );
   });
@@ -115,18 +117,26 @@ describe('PolicyEvaluator with the example policy', () => {
   it('denies a retention above the rule maximum, and allows the maximum itself', () => {
     const over = evaluator.evaluate(requestFor(INSTANCES.financeProd, ['dba'], 'extend', 3651));
     expect(over.allowed).toBe(false);
-    expect(over.reasons[0]).toBe('finance-dba: retention 3651 days exceeds maxRetentionDays 3650');
+    expect(over.reasons[1]).toBe('finance-dba: retention 3651 days exceeds maxRetentionDays 3650');
+    // The caller's own rule matches the instance: it may hear why, in terms of its request.
+    expect(over.explanation).toBe(
+      'rule finance-dba: retention 3651 days exceeds maxRetentionDays 3650',
+    );
     expect(
       evaluator.evaluate(requestFor(INSTANCES.financeProd, ['dba'], 'extend', 3650)).allowed,
     ).toBe(true);
   });
 
-  it('denies a caller outside the rule groups, naming the groups', () => {
+  it('denies a caller outside the rule groups, naming the groups in the row only', () => {
     const decision = evaluator.evaluate(requestFor(INSTANCES.financeProd, ['ops'], 'enable', 30));
     expect(decision.reasons).toEqual([
-      'finance-dba: caller groups [ops] not in [dba]',
-      'auditors-read: caller groups [ops] not in [auditor]; action enable not allowed (allowed: show)',
+      'caller groups (1): ops',
+      'finance-dba: caller in none of the groups [dba]',
+      'auditors-read: caller in none of the groups [auditor]; action enable not allowed (allowed: show)',
     ]);
+    expect(decision.explanation).toBe(
+      'no rule allows action enable on this instance for your groups',
+    );
   });
 
   it('lets auditors read any instance but not lock one', () => {
@@ -150,9 +160,59 @@ describe('PolicyEvaluator with the example policy', () => {
 
   it('denies a caller with no groups at all', () => {
     expect(evaluator.evaluate(requestFor(INSTANCES.financeProd, [], 'show')).reasons).toEqual([
-      'finance-dba: caller groups [] not in [dba]',
-      'auditors-read: caller groups [] not in [auditor]',
+      'caller groups (0): ',
+      'finance-dba: caller in none of the groups [dba]',
+      'auditors-read: caller in none of the groups [auditor]',
     ]);
+  });
+
+  it('decides the same whatever the order of duplicate tag keys: every value must be allowed', () => {
+    const withEnv = (...values: string[]) => ({
+      ...requestFor(INSTANCES.financeProd, ['dba'], 'enable', 30),
+      tags: [...values.map((value) => ({ key: 'env', value })), { key: 'owner', value: 'alice' }],
+    });
+    for (const values of [
+      ['dev', 'prod'],
+      ['prod', 'dev'],
+    ]) {
+      const decision = evaluator.evaluate(withEnv(...values));
+      expect(decision.allowed).toBe(false);
+      expect(decision.reasons[1]).toBe(
+        'finance-dba: tag env=dev not allowed (allowed: prod, staging)',
+      );
+    }
+    expect(evaluator.evaluate(withEnv('prod', 'staging')).allowed).toBe(true);
+  });
+
+  it('tells the caller nothing of an instance it has no rule for, nor of other rules', () => {
+    for (const [instance, groups] of [
+      [INSTANCES.marketingProd, ['dba']],
+      [INSTANCES.financeDev, ['dba']],
+      [INSTANCES.financeUnowned, ['dba']],
+      [INSTANCES.financeProd, ['ops']],
+    ] as const) {
+      const { explanation, reasons } = evaluator.evaluate(
+        requestFor(instance, [...groups], 'enable', 30),
+      );
+      expect(explanation).toBe('no rule allows action enable on this instance for your groups');
+      expect(reasons.join(' ')).toContain('finance-dba:');
+    }
+  });
+
+  it('bounds the reasons of a caller with many groups, listing its groups once', () => {
+    const groups = Array.from({ length: 850 }, (_, i) => `team-${String(i).padStart(4, '0')}-x`);
+    const decision = evaluator.evaluate(requestFor(INSTANCES.marketingProd, groups, 'enable', 30));
+    expect(decision.explanation).toBe(
+      'no rule allows action enable on this instance for your groups',
+    );
+    expect(decision.reasons).toHaveLength(3);
+    expect(decision.reasons[0].startsWith('caller groups (850): team-0000-x, team-0001-x')).toBe(
+      true,
+    );
+    for (const reason of decision.reasons) {
+      expect(reason.length).toBeLessThanOrEqual(MAX_REASON_CHARS);
+    }
+    expect(decision.reasons.slice(1).join(' ')).not.toContain('team-');
   });
 
   it('counts decisions by result and rule', async () => {

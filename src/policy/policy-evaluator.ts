@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { boundedText } from '../common/bounded-text.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import type { LoadedPolicy } from './policy-loader.js';
 import { ANY, type PolicyRule } from './policy-rule.js';
@@ -10,12 +11,17 @@ const allows = (allowlist: readonly string[], value: string): boolean =>
 
 const list = (values: readonly string[]): string => values.join(', ');
 
-/** The conditions that depend on the caller and the request alone, not on the instance. */
-function callerFailures(rule: PolicyRule, request: CallerRequest): string[] {
+/** Longest single reason kept in a decision; longer ones are cut. */
+export const MAX_REASON_CHARS = 300;
+/** Rules whose failures a decision keeps; the others are counted in one last reason. */
+export const MAX_RULE_REASONS = 20;
+
+const inGroups = (rule: PolicyRule, request: CallerRequest): boolean =>
+  rule.groups.includes(ANY) || request.groups.some((group) => rule.groups.includes(group));
+
+/** The conditions on the request itself (project, action, days); the caller knows all of it. */
+function requestFailures(rule: PolicyRule, request: CallerRequest): string[] {
   const failures: string[] = [];
-  if (!rule.groups.includes(ANY) && !request.groups.some((group) => rule.groups.includes(group))) {
-    failures.push(`caller groups [${list(request.groups)}] not in [${list(rule.groups)}]`);
-  }
   if (!allows(rule.projects, request.projectId)) {
     failures.push(`project ${request.projectId} not in allowlist`);
   }
@@ -34,49 +40,114 @@ function callerFailures(rule: PolicyRule, request: CallerRequest): string[] {
   return failures;
 }
 
+/**
+ * The instance's values against the rule. A tag key may come more than once (TaurusDB's list is
+ * not a map): every value of the key must be allowed, so the order of the list never matters.
+ */
 function instanceFailures(rule: PolicyRule, request: PolicyRequest): string[] {
   const failures: string[] = [];
   if (!allows(rule.enterpriseProjects, request.enterpriseProjectId)) {
     failures.push(`enterprise project ${request.enterpriseProjectId} not in allowlist`);
   }
-  const instanceTags = new Map(request.tags.map((tag) => [tag.key, tag.value]));
   for (const [key, allowed] of Object.entries(rule.tags)) {
-    const value = instanceTags.get(key);
-    if (value === undefined) {
+    const values = request.tags.filter((tag) => tag.key === key).map((tag) => tag.value);
+    const refused = [...new Set(values.filter((value) => !allows(allowed, value)))].sort();
+    if (values.length === 0) {
       failures.push(`tag ${key} missing`);
-    } else if (!allows(allowed, value)) {
-      failures.push(`tag ${key}=${value} not allowed (allowed: ${list(allowed)})`);
+    } else if (refused.length > 0) {
+      const shown = refused.map((value) => `${key}=${value}`).join(', ');
+      failures.push(`tag ${shown} not allowed (allowed: ${list(allowed)})`);
     }
   }
   return failures;
 }
 
-function denied(policy: LoadedPolicy, reasons: string[]): PolicyDecision {
-  return { allowed: false, ruleId: null, reasons, policyVersion: policy.version };
+interface RuleCheck {
+  rule: PolicyRule;
+  inGroups: boolean;
+  requestFailures: string[];
+  /** Empty when the instance was not looked at. */
+  instanceFailures: string[];
 }
 
-/** The first rule with no failures allows; otherwise a denial with every rule's failures. */
+const failuresOf = (check: RuleCheck): string[] => [
+  ...(check.inGroups ? [] : [`caller in none of the groups [${list(check.rule.groups)}]`]),
+  ...check.requestFailures,
+  ...check.instanceFailures,
+];
+
+/** Bounded reasons for the audit row: the caller's groups once, then each rule's failures. */
+function auditReasons(request: CallerRequest, checks: RuleCheck[]): string[] {
+  const groups = `caller groups (${request.groups.length}): ${list(request.groups)}`;
+  const rules = checks
+    .slice(0, MAX_RULE_REASONS)
+    .map((check) => `${check.rule.id}: ${failuresOf(check).join('; ')}`);
+  if (checks.length > MAX_RULE_REASONS) {
+    rules.push(`${checks.length - MAX_RULE_REASONS} more rules did not match`);
+  }
+  return [groups, ...rules].map((reason) => boundedText(reason, MAX_REASON_CHARS));
+}
+
+/**
+ * The denial as the caller may hear it. Only rules of its own groups are named, and only for
+ * what it asked (project, action, days). Once the instance was looked at, only the rules that
+ * cover it are named, so an instance the caller has no rule for stays undescribed.
+ */
+function explanationFor(
+  request: CallerRequest,
+  checks: RuleCheck[],
+  instanceLookedAt: boolean,
+): string {
+  const ownRules = checks.filter((check) =>
+    instanceLookedAt
+      ? check.inGroups &&
+        check.instanceFailures.length === 0 &&
+        allows(check.rule.projects, request.projectId)
+      : check.inGroups,
+  );
+  if (ownRules.length === 0) {
+    const where = instanceLookedAt ? ' on this instance' : '';
+    return `no rule allows action ${request.action}${where} for your groups`;
+  }
+  return ownRules
+    .slice(0, MAX_RULE_REASONS)
+    .map((check) =>
+      boundedText(`rule ${check.rule.id}: ${check.requestFailures.join('; ')}`, MAX_REASON_CHARS),
+    )
+    .join('; ');
+}
+
+/** The first rule with no failures allows; otherwise a denial explained for both audiences. */
 function firstMatch(
   policy: LoadedPolicy,
-  failuresOf: (rule: PolicyRule) => string[],
+  request: CallerRequest,
+  instance: PolicyRequest | undefined,
 ): PolicyDecision {
-  const reasons: string[] = [];
+  const checks: RuleCheck[] = [];
   for (const rule of policy.rules) {
-    const failures = failuresOf(rule);
-    if (failures.length === 0) {
+    const check: RuleCheck = {
+      rule,
+      inGroups: inGroups(rule, request),
+      requestFailures: requestFailures(rule, request),
+      instanceFailures: instance ? instanceFailures(rule, instance) : [],
+    };
+    if (failuresOf(check).length === 0) {
       return { allowed: true, ruleId: rule.id, reasons: [], policyVersion: policy.version };
     }
-    reasons.push(`${rule.id}: ${failures.join('; ')}`);
+    checks.push(check);
   }
-  return denied(policy, reasons);
+  return {
+    allowed: false,
+    ruleId: null,
+    reasons: auditReasons(request, checks),
+    explanation: explanationFor(request, checks, instance !== undefined),
+    policyVersion: policy.version,
+  };
 }
 
 /** Deny by default: the first rule that matches in every respect allows the request. */
 export function decide(policy: LoadedPolicy, request: PolicyRequest): PolicyDecision {
-  return firstMatch(policy, (rule) => [
-    ...callerFailures(rule, request),
-    ...instanceFailures(rule, request),
-  ]);
+  return firstMatch(policy, request, request);
 }
 
 /**
@@ -85,7 +156,7 @@ export function decide(policy: LoadedPolicy, request: PolicyRequest): PolicyDeci
  * neither make upstream calls nor learn an instance's enterprise project or tags.
  */
 function denyForCaller(policy: LoadedPolicy, request: CallerRequest): PolicyDecision | null {
-  const decision = firstMatch(policy, (rule) => callerFailures(rule, request));
+  const decision = firstMatch(policy, request, undefined);
   return decision.allowed ? null : decision;
 }
 

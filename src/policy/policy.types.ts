@@ -19,7 +19,16 @@ export interface PolicyDecision {
   allowed: boolean;
   /** The rule that allowed the request; null when denied. */
   ruleId: string | null;
-  /** One per rule that did not match, naming the rule and what failed; empty when allowed. */
+  /**
+   * For the audit row; empty when allowed. On a denial: the caller's groups (once), then one
+   * per rule that did not match, naming the rule and what failed, each bounded in length and
+   * at most MAX_RULE_REASONS of them.
+   */
   reasons: string[];
+  /**
+   * For the caller, when denied: what it may know, which is its own request and the rules its
+   * groups have. Never another rule, and never the instance's enterprise project or tags.
+   */
+  explanation?: string;
   policyVersion: string;
 }

@@ -9,7 +9,12 @@ export interface FaultSpec {
   /** Delay before anything else happens; alone, the call then proceeds normally. */
   latencyMs?: number;
   status?: number;
+  /** The injected error's `error_code`, sent as given (a forged `GW.*` code included). */
   errorCode?: string;
+  /** The injected error's `error_msg`, sent as given (control characters included). */
+  errorMessage?: string;
+  /** The `error_msg` repeated up to this many characters, for an oversized message. */
+  errorMessageBytes?: number;
   /** Sent as `Retry-After`; without a `status` it means a 429. */
   retryAfterSeconds?: number;
   /** Cut the connection (TCP reset) after the status line and part of the body. */
@@ -23,9 +28,24 @@ export interface FaultSpec {
    * broken upstream, such as strings no canonical form can hold in a tag value or an `error_msg`.
    */
   body?: unknown;
+  /**
+   * `taurusdb.instance` only: the real instance details, with these fields replaced (another
+   * instance's id, another project, other tags, duplicate keys included).
+   */
+  describeAs?: InstanceRewrite;
   /** Apply to the next N calls only; unlimited when absent. */
   times?: number;
 }
+
+export interface InstanceRewrite {
+  id?: string;
+  project_id?: string;
+  enterprise_project_id?: string;
+  tags?: { key: string; value: string }[];
+}
+
+/** What a fault does to a call: answers it itself, or lets the route answer and rewrites that. */
+export type FaultEffect = 'answered' | ((answer: unknown) => unknown) | undefined;
 
 const MAX_LATENCY_MS = 10 * 60 * 1000;
 const MAX_OVERSIZED_BYTES = 256 * 1024 * 1024;
@@ -35,6 +55,7 @@ const integerFields = {
   status: [400, 599],
   retryAfterSeconds: [0, 86400],
   oversizedBytes: [1, MAX_OVERSIZED_BYTES],
+  errorMessageBytes: [1, MAX_OVERSIZED_BYTES],
   times: [1, Number.MAX_SAFE_INTEGER],
 } as const;
 const booleanFields = ['reset', 'malformed'] as const;
@@ -46,11 +67,14 @@ const effectFields = [
   'malformed',
   'oversizedBytes',
   'body',
+  'describeAs',
 ];
 const knownFields = new Set([
   'route',
   'errorCode',
   'body',
+  'errorMessage',
+  'describeAs',
   ...Object.keys(integerFields),
   ...booleanFields,
 ]);
@@ -85,10 +109,39 @@ export function parseFaultSpec(body: unknown): FaultSpec {
   ) {
     throw invalid('errorCode must be a non-empty string');
   }
+  if (body.errorMessage !== undefined && typeof body.errorMessage !== 'string') {
+    throw invalid('errorMessage must be a string');
+  }
+  if (body.describeAs !== undefined) {
+    if (body.route !== 'taurusdb.instance') {
+      throw invalid('describeAs applies to the taurusdb.instance route only');
+    }
+    checkInstanceRewrite(body.describeAs);
+  }
   if (!effectFields.some((field) => body[field] !== undefined && body[field] !== false)) {
     throw invalid(`a fault needs at least one of ${effectFields.join(', ')}`);
   }
   return body as unknown as FaultSpec;
+}
+
+const isTag = (tag: unknown): boolean =>
+  isJsonObject(tag) &&
+  Object.keys(tag).length === 2 &&
+  typeof tag.key === 'string' &&
+  typeof tag.value === 'string';
+
+function checkInstanceRewrite(rewrite: unknown): void {
+  const rule =
+    'describeAs must be an object of id, project_id, enterprise_project_id (strings) and tags ([{key, value}])';
+  if (!isJsonObject(rewrite)) throw invalid(rule);
+  for (const [field, value] of Object.entries(rewrite)) {
+    const ok =
+      field === 'tags'
+        ? Array.isArray(value) && value.every(isTag)
+        : ['id', 'project_id', 'enterprise_project_id'].includes(field) &&
+          typeof value === 'string';
+    if (!ok) throw invalid(rule);
+  }
 }
 
 interface QueuedFault {
@@ -120,24 +173,24 @@ export class FaultInjector {
   }
 
   /**
-   * Applies the route's next fault, if any. Returns true when the fault answered the call (or
-   * cut it), false when the route's own logic should run.
+   * Applies the route's next fault, if any: `'answered'` when the fault answered the call (or
+   * cut it), a rewrite of the route's own answer, or undefined when the route answers as usual.
    */
-  async intercept(route: RouteName, reply: FastifyReply): Promise<boolean> {
+  async intercept(route: RouteName, reply: FastifyReply): Promise<FaultEffect> {
     const fault = this.#take(route);
-    if (fault === undefined) return false;
+    if (fault === undefined) return undefined;
     if (fault.latencyMs) {
       const slept = await sleep(fault.latencyMs, true, { signal: this.#closing.signal }).catch(
         () => false,
       );
       if (!slept) {
         cutMidResponse(reply);
-        return true;
+        return 'answered';
       }
     }
     if (fault.reset) {
       cutMidResponse(reply);
-      return true;
+      return 'answered';
     }
     const status = fault.status ?? (fault.retryAfterSeconds === undefined ? undefined : 429);
     if (status !== undefined) {
@@ -147,25 +200,32 @@ export class FaultInjector {
       reply.code(status).send(
         fault.body ?? {
           error_code: fault.errorCode ?? errorCodeFor(serviceOf(route), status),
-          error_msg: 'injected fault',
+          error_msg: errorMessageOf(fault),
         },
       );
-      return true;
+      return 'answered';
     }
     if (fault.body !== undefined) {
       reply.code(200).send(fault.body);
-      return true;
+      return 'answered';
     }
     if (fault.malformed) {
       reply.code(200).type('application/json').send('{"result":"success","backup_vaultlock');
-      return true;
+      return 'answered';
     }
     if (fault.oversizedBytes !== undefined) {
       const padding = 'x'.repeat(fault.oversizedBytes);
       reply.code(200).type('application/json').send(`{"padding":"${padding}"}`);
-      return true;
+      return 'answered';
     }
-    return false;
+    const rewrite = fault.describeAs;
+    if (rewrite !== undefined) {
+      return (answer) => {
+        const { instance } = answer as { instance: Record<string, unknown> };
+        return { instance: { ...instance, ...rewrite } };
+      };
+    }
+    return undefined;
   }
 
   #take(route: RouteName): FaultSpec | undefined {
@@ -176,6 +236,14 @@ export class FaultInjector {
     if (head.remaining <= 0) queue.shift();
     return head.spec;
   }
+}
+
+function errorMessageOf(fault: FaultSpec): string {
+  const message = fault.errorMessage ?? 'injected fault';
+  const length = fault.errorMessageBytes;
+  if (length === undefined) return message;
+  const unit = message || 'x';
+  return unit.repeat(Math.ceil(length / unit.length)).slice(0, length);
 }
 
 function cutMidResponse(reply: FastifyReply): void {

@@ -27,7 +27,8 @@ export function addSimulatedRoute(
       handler: async (request, reply) => {
         const name = nameOf(request);
         harness.calls.count(name);
-        if (await harness.faults.intercept(name, reply)) return reply;
+        const fault = await harness.faults.intercept(name, reply);
+        if (fault === 'answered') return reply;
         if (request.body === UNPARSABLE_BODY) {
           throw new SimulatorError(
             400,
@@ -35,7 +36,8 @@ export function addSimulatedRoute(
             'The request body is not valid JSON.',
           );
         }
-        return route.handle(request, reply);
+        const answer = await route.handle(request, reply);
+        return fault ? fault(answer) : answer;
       },
     });
   }

@@ -401,6 +401,44 @@ describe('fault injection', () => {
     expect(throttled.headers.get('retry-after')).toBe('3');
   });
 
+  it('sends a forged code and an oversized error_msg with control characters as given', async () => {
+    await addFault({
+      route: 'taurusdb.instance',
+      status: 400,
+      errorCode: 'GW.VALIDATION',
+      errorMessage: 'a\nb\u001b',
+      errorMessageBytes: 900 * 1024,
+    });
+    const answer = await details();
+    expect(answer.status).toBe(400);
+    const body = answer.body as { error_code: string; error_msg: string };
+    expect(body.error_code).toBe('GW.VALIDATION');
+    expect(body.error_msg).toHaveLength(900 * 1024);
+    expect(body.error_msg.startsWith('a\nb\u001ba\nb')).toBe(true);
+  });
+
+  it('describes the instance as another one, or with other tags, when asked', async () => {
+    const tags = [
+      { key: 'env', value: 'dev' },
+      { key: 'env', value: 'prod' },
+    ];
+    await addFault({
+      route: 'taurusdb.instance',
+      describeAs: { id: INSTANCES.marketingProd.id, project_id: AP.id, tags },
+      times: 1,
+    });
+    expect((await details()).body).toMatchObject({
+      instance: {
+        id: INSTANCES.marketingProd.id,
+        project_id: AP.id,
+        name: PROD.name,
+        enterprise_project_id: PROD.enterpriseProjectId,
+        tags,
+      },
+    });
+    expect((await details()).body).toMatchObject({ instance: { id: PROD.id, tags: PROD.tags } });
+  });
+
   it('applies queued faults in order, each for its number of calls', async () => {
     await addFault({ route: 'taurusdb.instance', status: 503, times: 2 });
     await addFault({ route: 'taurusdb.instance', status: 502, times: 1 });
@@ -467,6 +505,10 @@ describe('fault injection', () => {
       { route: 'taurusdb.instance', status: 200 },
       { route: 'taurusdb.instance', latencyMs: -1 },
       { route: 'taurusdb.instance', stauts: 500 },
+      { route: 'taurusdb.getLock', describeAs: { id: 'x' } },
+      { route: 'taurusdb.instance', describeAs: { name: 'x' } },
+      { route: 'taurusdb.instance', describeAs: { tags: [{ key: 'env' }] } },
+      { route: 'taurusdb.instance', status: 400, errorMessage: 1 },
     ]) {
       expect(await addFault(fault)).toMatchObject({
         status: 400,

@@ -30,16 +30,25 @@ const isTag = (value: unknown): value is InstanceTag =>
 
 export function parseInstanceDetails(body: unknown): InstanceDetails | undefined {
   if (!isObject(body) || !isObject(body.instance)) return undefined;
-  const { id, name, status, enterprise_project_id: enterpriseProjectId, tags } = body.instance;
+  const {
+    id,
+    project_id: projectId,
+    name,
+    status,
+    enterprise_project_id: enterpriseProjectId,
+    tags,
+  } = body.instance;
   if (!isString(id) || !isString(name) || !isString(status) || !isString(enterpriseProjectId)) {
     return undefined;
   }
+  if (projectId !== undefined && projectId !== null && !isString(projectId)) return undefined;
   // An instance without tags may omit the list; a list with a bad entry is not guessed at.
   if (tags !== undefined && tags !== null && !(Array.isArray(tags) && tags.every(isTag))) {
     return undefined;
   }
   return {
     id,
+    ...(isString(projectId) ? { projectId } : {}),
     name,
     status,
     enterpriseProjectId,

@@ -143,6 +143,7 @@ describe('TaurusDbClient against the simulator', () => {
     const client = clientWith();
     await expect(client.getInstance(cnNorth, project, financeProd.id)).resolves.toEqual({
       id: financeProd.id,
+      projectId: project,
       name: financeProd.name,
       status: financeProd.status,
       enterpriseProjectId: financeProd.enterpriseProjectId,
@@ -150,6 +151,24 @@ describe('TaurusDbClient against the simulator', () => {
     });
     expect(sim.calls()['taurusdb.instance']).toBe(1);
     expect(await requestsCounted('getInstance', '200')).toBe(1);
+  });
+
+  it('answers 502 when the details describe another instance or another project', async () => {
+    const client = clientWith();
+    for (const describeAs of [
+      { id: financeStaging.id },
+      { project_id: PROJECTS.apSoutheast1.id },
+      { id: financeProd.id.toUpperCase() },
+    ]) {
+      await fault({ route: 'taurusdb.instance', describeAs, times: 1 });
+      const error = await failure(client.getInstance(cnNorth, project, financeProd.id));
+      expect(error).toMatchObject({
+        status: 502,
+        errorCode: 'GW.UPSTREAM_ERROR',
+        message: 'TaurusDB answered with the details of another instance',
+        outcomeUncertain: false,
+      });
+    }
   });
 
   it('reads an instance in either fixture region through the region template', async () => {

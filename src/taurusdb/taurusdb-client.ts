@@ -15,7 +15,7 @@ import {
   retry,
 } from 'cockatiel';
 import { Clock } from '../common/clock.js';
-import { GatewayError } from '../common/gateway-error.js';
+import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { INSTANCE_ID_RULE, PROJECT_ID_RULE, isInstanceId, isProjectId } from '../common/ids.js';
 import {
@@ -42,8 +42,8 @@ import type {
   VaultLockInfo,
 } from './taurusdb.types.js';
 import {
+  UpstreamError,
   UpstreamFailure,
-  type UpstreamError,
   type UpstreamOutcome,
   mapUpstreamFailure,
 } from './upstream-error.js';
@@ -105,7 +105,7 @@ export class TaurusDbClient implements OnApplicationShutdown {
     requestId?: string,
   ): Promise<InstanceDetails> {
     checkIds(projectId, instanceId);
-    return this.call({
+    const details = await this.call({
       operation: 'getInstance',
       method: 'GET',
       path: `/v3.1/${projectId}/instances/${instanceId}`,
@@ -113,6 +113,20 @@ export class TaurusDbClient implements OnApplicationShutdown {
       requestId,
       parse: parseInstanceDetails,
     });
+    // The policy decides on these details: they must describe the instance that was asked for.
+    if (details.id !== instanceId || (details.projectId ?? projectId) !== projectId) {
+      this.logger.warn(
+        `TaurusDB answered the details of instance ${instanceId} (project ${projectId}) with` +
+          ` those of another instance or project; the call is refused`,
+      );
+      throw new UpstreamError(
+        GwCode.UPSTREAM_ERROR,
+        502,
+        'TaurusDB answered with the details of another instance',
+        { outcomeUncertain: false },
+      );
+    }
+    return details;
   }
 
   async getVaultLock(

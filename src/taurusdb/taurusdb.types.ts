@@ -9,6 +9,8 @@ export interface InstanceTag {
 /** The part of `GET /v3.1/{project_id}/instances/{instance_id}` the policy decides on. */
 export interface InstanceDetails {
   id: string;
+  /** The project TaurusDB says the instance is in, when its answer names one. */
+  projectId?: string;
   name: string;
   status: string;
   enterpriseProjectId: string;

@@ -1,6 +1,7 @@
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import {
   UpstreamError,
+  MAX_UPSTREAM_MESSAGE_CHARS,
   UpstreamUnauthorizedError,
   type UpstreamOutcome,
   mapUpstreamFailure,
@@ -42,6 +43,55 @@ describe('mapUpstreamFailure', () => {
       status: 409,
       errorCode: GwCode.UPSTREAM_ERROR,
     });
+  });
+
+  it('caps and cleans the upstream error_msg before it reaches the caller or a row', () => {
+    const huge = `forged\nline \u001b[2J${'x'.repeat(900 * 1024)}`;
+    const error = mapUpstreamFailure(
+      answered(400, { error_code: 'DBS.200001', error_msg: huge }),
+      read,
+    );
+    expect(error.message.length).toBeLessThanOrEqual(MAX_UPSTREAM_MESSAGE_CHARS);
+    expect(error.message.startsWith('forged\\u000aline \\u001b[2J')).toBe(true);
+    // eslint-disable-next-line no-control-regex -- finding control characters is the point
+    expect(error.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    const throttled = mapUpstreamFailure(
+      answered(429, { error_code: 'APIGW.0308', error_msg: 'slow\r\ndown' }),
+      read,
+    );
+    expect(throttled.message).toBe('slow\\u000d\\u000adown');
+  });
+
+  it('passes only upstream-shaped codes; a forged gateway code becomes GW.UPSTREAM_ERROR', () => {
+    for (const code of [
+      'GW.VALIDATION',
+      'GW.POLICY_DENIED',
+      'DBS.1',
+      'DBS.2000011',
+      'X.1',
+      'dbs.200001',
+    ]) {
+      for (const status of [400, 403, 404, 409, 429]) {
+        const error = mapUpstreamFailure(
+          answered(status, { error_code: code, error_msg: 'trust me' }),
+          read,
+        );
+        expect(error.errorCode).toBe(status === 429 ? GwCode.RATE_LIMITED : GwCode.UPSTREAM_ERROR);
+        expect(error.status).toBe(status);
+        expect(error.message).not.toContain('trust me');
+      }
+    }
+    for (const code of ['DBS.200001', 'DBS.212033', 'APIGW.0308']) {
+      expect(mapUpstreamFailure(answered(409, { error_code: code }), read).errorCode).toBe(code);
+    }
+  });
+
+  it("answers 502 for a 4xx about the gateway's own call, which the caller must not act on", () => {
+    for (const status of [405, 406, 407, 408, 411, 413, 414, 415, 417, 418, 426, 428, 431, 451]) {
+      expect(
+        mapUpstreamFailure(answered(status, { error_code: 'DBS.200001', error_msg: 'x' }), read),
+      ).toMatchObject({ status: 502, errorCode: GwCode.UPSTREAM_ERROR, upstreamStatus: status });
+    }
   });
 
   it('turns any 401 into UpstreamUnauthorizedError', () => {

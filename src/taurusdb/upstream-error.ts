@@ -1,3 +1,4 @@
+import { boundedText } from '../common/bounded-text.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 
 /**
@@ -63,14 +64,39 @@ interface DbsError {
   message: string;
 }
 
-/** Huawei's `{"error_code":"DBS.200001","error_msg":"..."}` (API Gateway uses `APIGW.0301`). */
-const ERROR_CODE_PATTERN = /^[A-Za-z][A-Za-z0-9]*\.[A-Za-z0-9.]{1,32}$/;
+/**
+ * Codes TaurusDB (`DBS.200001`) and Huawei's API gateway in front of it (`APIGW.0308`) answer
+ * with. Only these pass through to the caller: anything else, a `GW.*` code above all, would
+ * let an upstream (or whatever answers in its place) speak with the gateway's own voice.
+ */
+const ERROR_CODE_PATTERN = /^(DBS\.\d{6}|APIGW\.\d{4})$/;
 
+/**
+ * Refusals that describe the caller's request or its target, and so are passed on with their
+ * status. Any other 4xx (407, 426, 431, ...) is about the gateway's own call, or would make the
+ * caller's HTTP client act on it, and becomes a 502.
+ */
+const PASSED_ON_STATUSES = new Set([400, 403, 404, 409, 410, 412, 422, 423]);
+
+/** Longest upstream `error_msg` passed on; the rest of a longer one is cut. */
+export const MAX_UPSTREAM_MESSAGE_CHARS = 512;
+
+/**
+ * Huawei's `{"error_code":"DBS.200001","error_msg":"..."}`, or undefined for any other body.
+ * The message is capped and its control characters escaped here, the one place an upstream
+ * error is read, because it is echoed to the caller and may end up in an audit row.
+ */
 function dbsError(body: unknown): DbsError | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
   const { error_code: code, error_msg: message } = body as Record<string, unknown>;
   if (typeof code !== 'string' || !ERROR_CODE_PATTERN.test(code)) return undefined;
-  return { code, message: typeof message === 'string' ? message : `TaurusDB answered ${code}` };
+  return {
+    code,
+    message:
+      typeof message === 'string' && message !== ''
+        ? boundedText(message, MAX_UPSTREAM_MESSAGE_CHARS)
+        : `TaurusDB answered ${code}`,
+  };
 }
 
 /**
@@ -80,9 +106,9 @@ function dbsError(body: unknown): DbsError | undefined {
  * |----------------------------------------|--------------------------------------------------|
  * | 401                                    | UpstreamUnauthorizedError (502 GW.UPSTREAM_ERROR) |
  * | 429                                    | 429, upstream code or GW.RATE_LIMITED, Retry-After |
- * | other 4xx with an error_code body      | same status, error_code and error_msg as they came |
- * | other 4xx without one                  | same status, GW.UPSTREAM_ERROR                   |
- * | 5xx, 1xx/3xx (redirects not followed)  | 502 GW.UPSTREAM_ERROR                            |
+ * | a passed-on 4xx with a DBS/APIGW code  | same status and code, error_msg capped, cleaned  |
+ * | a passed-on 4xx without one            | same status, GW.UPSTREAM_ERROR                   |
+ * | other 4xx, 5xx, 1xx/3xx (no redirects) | 502 GW.UPSTREAM_ERROR                            |
  * | malformed or oversized answer          | 502 GW.UPSTREAM_ERROR                            |
  * | deadline passed                        | 504 GW.UPSTREAM_TIMEOUT                          |
  * | refused, DNS, reset, circuit open      | 503 GW.UPSTREAM_UNAVAILABLE                      |
@@ -139,7 +165,7 @@ function mapAnswer(
       { upstreamStatus: status, outcomeUncertain: false, retryAfterSeconds },
     );
   }
-  if (status >= 400 && status < 500) {
+  if (PASSED_ON_STATUSES.has(status)) {
     return new UpstreamError(
       dbs?.code ?? GwCode.UPSTREAM_ERROR,
       status,

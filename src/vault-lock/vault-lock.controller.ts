@@ -69,11 +69,13 @@ export class VaultLockController {
   async showVaultLock(
     @Param() path: VaultLockPathDto,
     @Req() req: GatewayRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<unknown> {
     const state = await this.vaultLocks.showLock(callContextOf(req, 'rest'), {
       projectId: path.project_id,
       instanceId: path.instance_id,
     });
+    if (state.auditId !== undefined) void reply.header('x-audit-id', state.auditId);
     return state.upstream;
   }
 }

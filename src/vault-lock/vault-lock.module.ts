@@ -1,14 +1,22 @@
 import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
 import { AuditModule } from '../audit/audit.module.js';
 import { AuthModule } from '../auth/auth.module.js';
 import { PolicyModule } from '../policy/policy.module.js';
 import { TaurusDbModule } from '../taurusdb/taurusdb.module.js';
 import { VaultLockController } from './vault-lock.controller.js';
 import { VaultLockResolver } from './vault-lock.resolver.js';
+import { vaultLockConfig } from './vault-lock.config.js';
 import { VaultLockService } from './vault-lock.service.js';
 
 @Module({
-  imports: [AuthModule, PolicyModule, AuditModule, TaurusDbModule],
+  imports: [
+    ConfigModule.forFeature(vaultLockConfig),
+    AuthModule,
+    PolicyModule,
+    AuditModule,
+    TaurusDbModule,
+  ],
   controllers: [VaultLockController],
   providers: [VaultLockService, VaultLockResolver],
 })

@@ -1,5 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
-import type { AuditAttempt, AuditCompletion, AuditOutcome } from '../audit/audit-record.js';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type {
+  AuditAction,
+  AuditAttempt,
+  AuditCompletion,
+  AuditOutcome,
+} from '../audit/audit-record.js';
 import { AuditTrail } from '../audit/audit-trail.js';
 import { IamTokenProvider } from '../auth/iam/iam-token-provider.js';
 import type { IamToken } from '../auth/iam/iam-token.js';
@@ -13,8 +18,9 @@ import type { CallerRequest, PolicyAction, PolicyDecision } from '../policy/poli
 import { InstanceDetailsCache } from '../taurusdb/instance-details-cache.js';
 import { TaurusDbClient } from '../taurusdb/taurusdb-client.js';
 import type { UpstreamCredentials } from '../taurusdb/taurusdb-client.js';
-import type { InstanceDetails } from '../taurusdb/taurusdb.types.js';
+import type { InstanceDetails, VaultLockInfo } from '../taurusdb/taurusdb.types.js';
 import { UpstreamError, UpstreamUnauthorizedError } from '../taurusdb/upstream-error.js';
+import { vaultLockConfig, type VaultLockConfig } from './vault-lock.config.js';
 import type { VaultLockAction } from './vault-lock.rules.js';
 
 export interface LockTarget {
@@ -35,6 +41,13 @@ export interface SetVaultLockResult {
   decision: PolicyDecision;
 }
 
+/** What an audit row says was attempted: a lock change, or a read (`show`). */
+interface AuditSubject extends LockTarget {
+  action: AuditAction;
+  retentionDays: number | null;
+  dryRun: boolean;
+}
+
 export interface VaultLockState extends LockTarget {
   enabled: boolean;
   retentionDays: number | null;
@@ -42,6 +55,8 @@ export interface VaultLockState extends LockTarget {
   endsAt: Date | null;
   /** TaurusDB's answer as it came, for the REST drop-in. */
   upstream: unknown;
+  /** The read's audit row, when reads are audited (`AUDIT_READS=all`). */
+  auditId?: string;
 }
 
 /**
@@ -61,31 +76,16 @@ export class VaultLockService {
     private readonly policyStore: PolicyStore,
     private readonly audit: AuditTrail,
     private readonly clock: Clock,
+    @Inject(vaultLockConfig.KEY) private readonly config: VaultLockConfig,
   ) {}
 
   async setLock(ctx: CallContext, command: SetVaultLockCommand): Promise<SetVaultLockResult> {
     const startedMs = this.clock.monotonicMs();
     const elapsedMs = () => Math.round(this.clock.monotonicMs() - startedMs);
-    let decision = this.policy.denyForCaller(
-      callerRequestOf(ctx, command, command.action, command.retentionDays),
-    );
-    if (!decision) {
-      try {
-        const instance = await this.instanceOf(ctx, command);
-        decision = this.decide(ctx, command, command.action, instance, command.retentionDays);
-      } catch (error) {
-        throw await this.recordFailureBeforeDecision(ctx, command, error, elapsedMs);
-      }
-    }
-
+    const decision = await this.decisionFor(ctx, command, elapsedMs, true);
     const attempt = attemptOf(ctx, command, decisionFields(decision));
     if (!decision.allowed) {
-      const auditId = await this.audit.recordSealed(attempt, {
-        outcome: 'denied',
-        errorCode: GwCode.POLICY_DENIED,
-        durationMs: elapsedMs(),
-      });
-      throw policyDenied(decision, auditId);
+      throw policyDenied(decision, await this.recordDenial(attempt, elapsedMs()));
     }
     if (command.dryRun) {
       const auditId = await this.audit.recordSealed(attempt, {
@@ -113,10 +113,7 @@ export class VaultLockService {
         ),
       );
     } catch (error) {
-      const failure = toGatewayError(error);
-      failure.auditId = auditId;
-      await this.completeQuietly(auditId, completionOf(failure, error, elapsedMs()));
-      throw failure;
+      throw await this.sealFailure(auditId, error, elapsedMs);
     }
     await this.completeQuietly(auditId, {
       outcome: 'succeeded',
@@ -126,17 +123,41 @@ export class VaultLockService {
     return { result: 'success', requestId: ctx.requestId, auditId, decision };
   }
 
+  /**
+   * A read changes nothing, but a refused one is reconnaissance: `AUDIT_READS` (default
+   * `denied`) records every read that was not allowed, `all` every read, the way a mutation is
+   * recorded (an attempt before TaurusDB's GET, sealed after it), and `none` none.
+   */
   async showLock(ctx: CallContext, target: LockTarget): Promise<VaultLockState> {
-    const callerDenial = this.policy.denyForCaller(callerRequestOf(ctx, target, 'show'));
-    if (callerDenial) throw policyDenied(callerDenial);
-    const instance = await this.instanceOf(ctx, target);
-    const decision = this.decide(ctx, target, 'show', instance);
+    const startedMs = this.clock.monotonicMs();
+    const elapsedMs = () => Math.round(this.clock.monotonicMs() - startedMs);
+    const audited = this.config.auditReads;
+    const read: AuditSubject = { ...target, action: 'show', retentionDays: null, dryRun: false };
+    const decision = await this.decisionFor(ctx, read, elapsedMs, audited !== 'none');
+    const attempt = attemptOf(ctx, read, decisionFields(decision));
     if (!decision.allowed) {
-      throw policyDenied(decision);
+      const auditId =
+        audited === 'none' ? undefined : await this.recordDenial(attempt, elapsedMs());
+      throw policyDenied(decision, auditId);
     }
-    const upstream = await this.withIamToken(ctx, target.projectId, (credentials) =>
-      this.taurusDb.getVaultLock(credentials, target.projectId, target.instanceId, ctx.requestId),
-    );
+
+    const auditId = audited === 'all' ? await this.audit.recordAttempt(attempt) : undefined;
+    let upstream: VaultLockInfo;
+    try {
+      upstream = await this.withIamToken(ctx, target.projectId, (credentials) =>
+        this.taurusDb.getVaultLock(credentials, target.projectId, target.instanceId, ctx.requestId),
+      );
+    } catch (error) {
+      if (auditId === undefined) throw error;
+      throw await this.sealFailure(auditId, error, elapsedMs);
+    }
+    if (auditId !== undefined) {
+      await this.completeQuietly(auditId, {
+        outcome: 'succeeded',
+        upstreamStatus: 200,
+        durationMs: elapsedMs(),
+      });
+    }
     const info = upstream.backup_vaultlock_info;
     const enabled = info?.lock_policy === true;
     return {
@@ -146,7 +167,42 @@ export class VaultLockService {
       startsAt: enabled ? dateOf(info?.lock_start_time) : null,
       endsAt: enabled ? dateOf(info?.lock_end_time) : null,
       upstream,
+      auditId,
     };
+  }
+
+  /**
+   * The policy decision: from the caller alone when no rule can match whatever the instance,
+   * else on the instance's details. A failure on the way (IAM refused, unknown instance,
+   * upstream down) leaves a row when `recordFailure`.
+   */
+  private async decisionFor(
+    ctx: CallContext,
+    subject: AuditSubject,
+    elapsedMs: () => number,
+    recordFailure: boolean,
+  ): Promise<PolicyDecision> {
+    const retentionDays = subject.retentionDays ?? undefined;
+    const callerDenial = this.policy.denyForCaller(
+      callerRequestOf(ctx, subject, subject.action, retentionDays),
+    );
+    if (callerDenial) return callerDenial;
+    try {
+      const instance = await this.instanceOf(ctx, subject);
+      return this.decide(ctx, subject, subject.action, instance, retentionDays);
+    } catch (error) {
+      if (!recordFailure) throw error;
+      throw await this.recordFailureBeforeDecision(ctx, subject, error, elapsedMs);
+    }
+  }
+
+  /** A denial makes no upstream call: its row is written sealed. */
+  private recordDenial(attempt: AuditAttempt, durationMs: number): Promise<string> {
+    return this.audit.recordSealed(attempt, {
+      outcome: 'denied',
+      errorCode: GwCode.POLICY_DENIED,
+      durationMs,
+    });
   }
 
   private instanceOf(ctx: CallContext, target: LockTarget): Promise<InstanceDetails> {
@@ -195,7 +251,7 @@ export class VaultLockService {
   /** Failing before a decision (IAM refused, unknown instance, upstream down) still leaves a row. */
   private async recordFailureBeforeDecision(
     ctx: CallContext,
-    command: SetVaultLockCommand,
+    subject: AuditSubject,
     error: unknown,
     elapsedMs: () => number,
   ): Promise<GatewayError> {
@@ -206,10 +262,22 @@ export class VaultLockService {
       decisionReasons: [`not evaluated: ${failure.message}`],
       policyVersion: this.policyStore.current().version,
     };
-    failure.auditId = await this.audit.recordSealed(attemptOf(ctx, command, notEvaluated), {
+    failure.auditId = await this.audit.recordSealed(attemptOf(ctx, subject, notEvaluated), {
       ...completionOf(failure, error, elapsedMs()),
       outcome: failure.status < 500 ? 'rejected' : 'failed',
     });
+    return failure;
+  }
+
+  /** Seals the open row of a call that failed upstream; answers the error for the caller. */
+  private async sealFailure(
+    auditId: string,
+    error: unknown,
+    elapsedMs: () => number,
+  ): Promise<GatewayError> {
+    const failure = toGatewayError(error);
+    failure.auditId = auditId;
+    await this.completeQuietly(auditId, completionOf(failure, error, elapsedMs()));
     return failure;
   }
 
@@ -238,7 +306,7 @@ type DecisionFields = Pick<
 
 function attemptOf(
   ctx: CallContext,
-  command: SetVaultLockCommand,
+  subject: AuditSubject,
   decision: DecisionFields,
 ): AuditAttempt {
   return {
@@ -248,11 +316,11 @@ function attemptOf(
     principalIss: ctx.principal.issuer,
     principalSub: ctx.principal.subject,
     callerAddress: ctx.callerAddress,
-    projectId: command.projectId,
-    instanceId: command.instanceId,
-    action: command.action,
-    retentionDays: command.retentionDays,
-    dryRun: command.dryRun,
+    projectId: subject.projectId,
+    instanceId: subject.instanceId,
+    action: subject.action,
+    retentionDays: subject.retentionDays,
+    dryRun: subject.dryRun,
     ...decision,
   };
 }
@@ -266,15 +334,11 @@ function callerRequestOf(
   return { groups: ctx.principal.groups, projectId: target.projectId, action, retentionDays };
 }
 
+/** The caller hears the explanation meant for it; the audit row keeps the full reasons. */
 function policyDenied(decision: PolicyDecision, auditId?: string): GatewayError {
-  return new GatewayError(
-    GwCode.POLICY_DENIED,
-    403,
-    `policy denied: ${decision.reasons.join('; ')}`,
-    {
-      auditId,
-    },
-  );
+  return new GatewayError(GwCode.POLICY_DENIED, 403, `policy denied: ${decision.explanation}`, {
+    auditId,
+  });
 }
 
 function decisionFields(decision: PolicyDecision): DecisionFields {
