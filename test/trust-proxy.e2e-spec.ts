@@ -41,14 +41,14 @@ async function auditedAddresses(h: Harness, token: string): Promise<Record<strin
   });
   expect(((await response.json()) as { errors?: unknown }).errors).toBeUndefined();
 
-  const listed = await rest<{ events: { request_id: string; caller_address: string }[] }>(
+  const listed = await rest<{ events: { correlation_id: string; caller_address: string }[] }>(
     h,
     'GET',
     `/v1/audit-events?instance_id=${instanceId}&limit=10`,
     { token },
   );
-  const addressOf = (requestId: string) =>
-    listed.body.events.find((event) => event.request_id === requestId)?.caller_address;
+  const addressOf = (correlationId: string) =>
+    listed.body.events.find((event) => event.correlation_id === correlationId)?.caller_address;
   return { rest: addressOf(restRequestId)!, graphql: addressOf(graphqlRequestId)! };
 }
 
