@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import {
-  AUDIT_COLUMNS,
+  AUDIT_COLUMN_TABLE,
   type AuditAttempt,
   type AuditCompletion,
   type AuditEvent,
@@ -36,13 +36,14 @@ export type VerifyResult =
     };
 
 /**
- * RFC 8785 JSON of every column except `hash`, keyed by column name and holding the domain
- * values (booleans, the reasons array), so the form does not depend on how a store encodes them.
+ * RFC 8785 JSON of every hashed column (all but `hash`), keyed by column name and holding the
+ * domain values (booleans, the reasons array), so the form does not depend on how a store
+ * encodes them.
  */
 export function canonicalRow(row: Omit<AuditEvent, 'hash'>): string {
-  const columns = Object.entries(AUDIT_COLUMNS).filter(([field]) => field !== 'hash');
+  const columns = Object.entries(AUDIT_COLUMN_TABLE).filter(([, column]) => column.hashed);
   const values = Object.fromEntries(
-    columns.map(([field, column]) => [column, row[field as keyof typeof row] ?? null]),
+    columns.map(([field, column]) => [column.name, row[field as keyof typeof row] ?? null]),
   );
   const json = canonicalize(values);
   if (json === undefined) throw new Error('audit row has no canonical JSON form');

@@ -4,7 +4,8 @@ import { CommonModule } from '../common/common.module.js';
 import { AuditTrail } from './audit-trail.js';
 import { auditConfig } from './audit.config.js';
 import { AuditModule } from './audit.module.js';
-import { SqliteAuditTrail } from './sqlite-audit-trail.js';
+import { AuditStore } from './audit-store.js';
+import { ThreadedSqliteAuditStore } from './threaded-sqlite-audit-store.js';
 import { anAttempt, AuditStoreDir } from './testing/audit-fixtures.js';
 
 describe('AuditModule', () => {
@@ -27,8 +28,8 @@ describe('AuditModule', () => {
     }).compile();
     await app.init();
 
+    expect(app.get(AuditStore)).toBeInstanceOf(ThreadedSqliteAuditStore);
     const trail = app.get(AuditTrail);
-    expect(trail).toBeInstanceOf(SqliteAuditTrail);
     await trail.recordSealed(anAttempt(), { outcome: 'succeeded', durationMs: 1 });
     expect(await trail.verify()).toEqual({ ok: true, rows: 1 });
     await app.close();
