@@ -50,6 +50,8 @@ describe('auditConfig', () => {
     expect(auditConfig()).toEqual({
       sqlitePath: `${process.cwd()}/data/audit.sqlite`,
       databaseUrl: null,
+      migrate: 'auto',
+      replicaLeaseSeconds: 30,
     });
   });
 
@@ -62,6 +64,18 @@ describe('auditConfig', () => {
       process.env.AUDIT_DATABASE_URL = url;
       expect(auditConfig().databaseUrl).toBe(url);
     }
+  });
+
+  it('reads AUDIT_MIGRATE and AUDIT_REPLICA_LEASE_SECONDS, and names a wrong one', () => {
+    process.env.AUDIT_MIGRATE = 'off';
+    process.env.AUDIT_REPLICA_LEASE_SECONDS = '5';
+    expect(auditConfig()).toMatchObject({ migrate: 'off', replicaLeaseSeconds: 5 });
+
+    process.env.AUDIT_MIGRATE = 'sometimes';
+    expect(() => auditConfig()).toThrow(/AUDIT_MIGRATE must be auto or off/);
+    process.env.AUDIT_MIGRATE = 'auto';
+    process.env.AUDIT_REPLICA_LEASE_SECONDS = '0';
+    expect(() => auditConfig()).toThrow(/AUDIT_REPLICA_LEASE_SECONDS/);
   });
 
   it('names a wrong AUDIT_DATABASE_URL without repeating it', () => {

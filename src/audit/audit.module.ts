@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { Clock } from '../common/clock.js';
 import { AuditStore } from './audit-store.js';
 import { AuditTrail } from './audit-trail.js';
 import { auditConfig, type AuditConfig } from './audit.config.js';
@@ -10,8 +11,8 @@ import { createAuditStore } from './create-audit-store.js';
   providers: [
     {
       provide: AuditStore,
-      inject: [auditConfig.KEY],
-      useFactory: (config: AuditConfig) => createAuditStore(config),
+      inject: [auditConfig.KEY, Clock],
+      useFactory: (config: AuditConfig, clock: Clock) => createAuditStore(config, clock),
     },
     AuditTrail,
   ],

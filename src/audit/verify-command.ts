@@ -1,4 +1,4 @@
-import type { AuditConfig } from './audit.config.js';
+import { DEFAULT_REPLICA_LEASE_SECONDS, type AuditConfig } from './audit.config.js';
 import type { AuditStore } from './audit-store.js';
 import { createAuditStore } from './create-audit-store.js';
 
@@ -9,10 +9,17 @@ export interface VerifyCommandResult {
 }
 
 /** `npm run audit:verify`: recomputes the chain of the configured store, read-only. */
-export async function runVerify(config: AuditConfig): Promise<VerifyCommandResult> {
+export async function runVerify(
+  config: Pick<AuditConfig, 'sqlitePath' | 'databaseUrl'>,
+): Promise<VerifyCommandResult> {
   let store: AuditStore | undefined;
   try {
-    store = createAuditStore(config);
+    // Verification only reads: it never migrates and holds no lease.
+    store = createAuditStore({
+      ...config,
+      migrate: 'off',
+      replicaLeaseSeconds: DEFAULT_REPLICA_LEASE_SECONDS,
+    });
     await store.open('readonly');
     const result = await store.verify();
     if (result.ok) return { exitCode: 0, output: `audit chain OK: ${result.rows} rows\n` };
