@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { Clock } from '../../common/clock.js';
@@ -110,6 +110,27 @@ await describeWithPostgres('PostgresAuditStore', () => {
           Array.from({ length: latestVersion() }, (_, n) => n + 1),
         );
         expect(await db.query('SELECT replica_id FROM audit_replicas')).toHaveLength(2);
+      });
+
+      it('migrates with npm run migrate (the built CLI), once', () => {
+        const migrateCli = (env: Record<string, string>) =>
+          spawnSync(process.execPath, ['dist/audit/postgres/migrate.cli.js'], {
+            env: { PATH: process.env.PATH, ...env },
+            encoding: 'utf8',
+          });
+
+        expect(migrateCli({ AUDIT_DATABASE_URL: db.url })).toMatchObject({
+          status: 0,
+          stdout: `audit schema migrated: ${Array.from({ length: latestVersion() }, (_, n) => n + 1).join(', ')}\n`,
+        });
+        expect(migrateCli({ AUDIT_DATABASE_URL: db.url })).toMatchObject({
+          status: 0,
+          stdout: 'audit schema up to date\n',
+        });
+        expect(migrateCli({})).toMatchObject({
+          status: 2,
+          stderr: 'AUDIT_DATABASE_URL is not set: nothing to migrate\n',
+        });
       });
 
       it('refuses to start on a database that was not migrated, with AUDIT_MIGRATE=off', async () => {

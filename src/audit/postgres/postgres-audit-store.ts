@@ -81,7 +81,7 @@ class SealingTransaction {
   ) {}
 
   /** Seals `open` after the head, and moves the head onto it. */
-  async seal(open: AuditEvent, completion: SealFields, at: string): Promise<AuditEvent> {
+  seal(open: AuditEvent, completion: SealFields, at: string): AuditEvent {
     const sealed = sealRow(open, this.head, completion, at);
     this.head = { seq: sealed.seq as number, hash: sealed.hash as string };
     return sealed;
@@ -190,11 +190,9 @@ export class PostgresAuditStore extends AuditStore {
   }
 
   recordSealed(attempt: AuditAttempt, completion: AuditCompletion, at: string): Promise<string> {
-    // The id is chosen before the transaction: a retried write is then refused as a duplicate
-    // instead of writing the row twice.
     const open = openEvent(attempt, uuidv7(), at);
     return this.groupCommit(true, async (tx) => {
-      const sealed = await tx.seal(open, completion, at);
+      const sealed = tx.seal(open, completion, at);
       await tx.client.query(INSERT_ROW, this.insertValues(sealed));
       return sealed.id;
     });
@@ -312,7 +310,7 @@ export class PostgresAuditStore extends AuditStore {
     completion: SealFields,
     at: string,
   ): Promise<void> {
-    const row = encodeRow(await tx.seal(open, completion, at), 'boolean');
+    const row = encodeRow(tx.seal(open, completion, at), 'boolean');
     await tx.client.query(SEAL_ROW, [...SEAL_COLUMN_NAMES.map((column) => row[column]), open.id]);
   }
 
@@ -343,8 +341,9 @@ export class PostgresAuditStore extends AuditStore {
   /**
    * Group commit: the writes asked for while a transaction is in flight are applied together in
    * the next one, which takes the chain lock once for all of them when any of them seals. A write
-   * refused for what it asks leaves the others in place; when the transaction itself fails, each
-   * write of the batch is tried again on its own, so that one bad write does not fail the rest.
+   * refused for what it asks leaves the others in place; when the server rejects a statement,
+   * each write of the batch is tried again on its own, so that one bad write does not fail the
+   * rest.
    * No promise resolves before the commit that made its row durable.
    */
   private groupCommit<T>(seals: boolean, work: (tx: SealingTransaction) => Promise<T>): Promise<T> {
@@ -385,8 +384,11 @@ export class PostgresAuditStore extends AuditStore {
         }
       });
     } catch (error) {
-      if (batch.length === 1) batch[0].reject(error);
-      else for (const write of batch) await this.commit([write]);
+      if (batch.length > 1 && rejectedStatement(error)) {
+        for (const write of batch) await this.commit([write]);
+      } else {
+        for (const write of batch) write.reject(error);
+      }
       return;
     }
     this.onCommit(batch.length);
@@ -396,4 +398,13 @@ export class PostgresAuditStore extends AuditStore {
       else write.reject(error);
     });
   }
+}
+
+/**
+ * The server refused one of the batch's statements (a constraint, say), as opposed to the
+ * connection or the server failing (classes 08 and 57P), which a retry of each write would only
+ * meet again, one timeout after another.
+ */
+function rejectedStatement(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && !/^(08|57P)/.test(error.code ?? '');
 }

@@ -1,4 +1,5 @@
 import { validate as isUuid, version as uuidVersion } from 'uuid';
+import type { Channel } from '../../common/call-context.js';
 import { Clock } from '../../common/clock.js';
 import { GatewayError, GwCode } from '../../common/gateway-error.js';
 import { GatewayMetrics } from '../../common/gateway-metrics.js';
@@ -180,6 +181,23 @@ export function auditStoreContract(name: string, newHarness: () => Promise<Audit
       expect(second.status).toBe('fulfilled');
       const kept = (await allEvents(trail)).map((event) => event.requestId).sort();
       expect(kept).toEqual(['kept-1', 'kept-2']);
+    });
+
+    it('fails only the write whose row the store rejects, committing the rest of its batch', async () => {
+      const [first, rejected, second] = await Promise.allSettled([
+        trail.recordSealed(anAttempt({ requestId: 'kept-1' }), succeeded),
+        trail.recordSealed(anAttempt({ requestId: 'bad', channel: 'soap' as Channel }), succeeded),
+        trail.recordSealed(anAttempt({ requestId: 'kept-2' }), succeeded),
+      ]);
+      expect([first.status, rejected.status, second.status]).toEqual([
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+      ]);
+      await expectUnavailable(Promise.reject((rejected as PromiseRejectedResult).reason));
+      const kept = (await allEvents(trail)).map((event) => event.requestId).sort();
+      expect(kept).toEqual(['kept-1', 'kept-2']);
+      expect(await trail.verify()).toEqual({ ok: true, rows: 2 });
     });
 
     it('refuses to seal a row twice or a row that does not exist', async () => {
