@@ -104,6 +104,8 @@ export class PostgresAuditStore extends AuditStore {
   private readonly logger = new Logger(PostgresAuditStore.name);
   private pool: pg.Pool | null = null;
   private closing = false;
+  /** Holds a lease: opened for writing. */
+  private leased = false;
   private pending: PendingWrite[] = [];
   private flushing: Promise<void> | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -155,7 +157,8 @@ export class PostgresAuditStore extends AuditStore {
       throw error;
     }
     this.pool = pool;
-    if (mode === 'readwrite') this.startBackgroundWork();
+    this.leased = mode === 'readwrite';
+    if (this.leased) this.startBackgroundWork();
   }
 
   async close(): Promise<void> {
@@ -165,7 +168,13 @@ export class PostgresAuditStore extends AuditStore {
     for (const timer of this.timers.splice(0)) clearInterval(timer);
     // Writes already asked for are committed, not dropped: on shutdown a seal may still be queued.
     await this.flushing;
-    await pool.query(RELEASE_LEASE, [this.replicaId]).catch(() => undefined);
+    if (this.leased) {
+      await pool
+        .query(RELEASE_LEASE, [this.replicaId])
+        .catch((error: Error) =>
+          this.logger.warn(`audit replica lease not given up: ${error.message}`),
+        );
+    }
     this.pool = null;
     await pool.end();
   }
