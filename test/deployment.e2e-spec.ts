@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { OPEN_ATTEMPTS_DRAIN_MS } from '../src/audit/sqlite-audit-trail.js';
+import { OPEN_ATTEMPTS_DRAIN_MS } from '../src/audit/audit-trail.js';
 import { DEFAULT_UPSTREAM_TIMEOUT_MS } from '../src/config/upstream.config.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';

@@ -55,7 +55,7 @@ describe('operations endpoints', () => {
     const broken = await startHarness();
     try {
       const trail = broken.app.get(AuditTrail);
-      await (trail as unknown as { worker: Worker }).worker.terminate();
+      await (trail as unknown as { store: { worker: Worker } }).store.worker.terminate();
 
       const live = await fetch(`${broken.url}/health/live`);
       expect(live.status).toBe(503);

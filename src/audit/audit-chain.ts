@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { toWellFormed } from '../common/unicode-text.js';
 import {
-  AUDIT_COLUMNS,
-  LATER_COLUMNS,
+  AUDIT_COLUMN_TABLE,
   type AuditAttempt,
   type AuditCompletion,
   type AuditEvent,
@@ -38,15 +37,17 @@ export type VerifyResult =
     };
 
 /**
- * RFC 8785 JSON of every column except `hash`, keyed by column name and holding the domain
- * values (booleans, the reasons array), so the form does not depend on how a store encodes them.
+ * RFC 8785 JSON of every hashed column (all but `hash`), keyed by column name and holding the
+ * domain values (booleans, the reasons array), so the form does not depend on how a store
+ * encodes them.
  */
 export function canonicalRow(row: Omit<AuditEvent, 'hash'>): string {
-  const columns = Object.entries(AUDIT_COLUMNS).filter(([field]) => field !== 'hash');
+  const columns = Object.entries(AUDIT_COLUMN_TABLE).filter(([, column]) => column.hashed);
   const values = Object.fromEntries(
     columns
       .map(([field, column]) => [column, row[field as keyof typeof row] ?? null] as const)
-      .filter(([column, value]) => value !== null || !LATER_COLUMNS.has(column)),
+      .filter(([column, value]) => value !== null || !column.hashedOnlyWhenSet)
+      .map(([column, value]) => [column.name, value]),
   );
   const json = canonicalize(values);
   if (json === undefined) throw new Error('audit row has no canonical JSON form');

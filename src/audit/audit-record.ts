@@ -79,43 +79,85 @@ export interface AuditPage {
 }
 
 /**
- * The stored column of every field. The map is complete by type, so a field added to
- * AuditEvent cannot be left out of the stores or of the hashed canonical form.
+ * How a field is stored, in every store: `text`, `integer` and `boolean` as the SQL types of
+ * those names (a store without booleans keeps 0/1), `json` as the JSON text of the value.
  */
-export const AUDIT_COLUMNS: { readonly [K in keyof AuditEvent]-?: string } = {
-  id: 'id',
-  seq: 'seq',
-  startedAt: 'started_at',
-  completedAt: 'completed_at',
-  requestId: 'request_id',
-  correlationId: 'correlation_id',
-  channel: 'channel',
-  principalIss: 'principal_iss',
-  principalSub: 'principal_sub',
-  callerAddress: 'caller_address',
-  projectId: 'project_id',
-  instanceId: 'instance_id',
-  action: 'action',
-  retentionDays: 'retention_days',
-  dryRun: 'dry_run',
-  decisionAllowed: 'decision_allowed',
-  decisionRule: 'decision_rule',
-  decisionReasons: 'decision_reasons',
-  policyVersion: 'policy_version',
-  outcome: 'outcome',
-  upstreamStatus: 'upstream_status',
-  errorCode: 'error_code',
-  durationMs: 'duration_ms',
-  prevHash: 'prev_hash',
-  hash: 'hash',
-};
+export type AuditColumnType = 'text' | 'integer' | 'boolean' | 'json';
+
+export interface AuditColumn {
+  /** The column's name in every store, and the field's name in REST answers. */
+  readonly name: string;
+  readonly type: AuditColumnType;
+  /** NOT NULL when false. */
+  readonly nullable: boolean;
+  /** The only values the column accepts (a CHECK constraint). */
+  readonly oneOf?: readonly string[];
+  /** Written when an open attempt is sealed; every other column is written once, with the attempt. */
+  readonly setBySeal: boolean;
+  /** Part of the canonical JSON that the row's hash covers. */
+  readonly hashed: boolean;
+  /**
+   * Added after trails were already written: hashed only when it holds a value, so a row written
+   * before it existed (hashed without it) still verifies, and setting or clearing it later breaks
+   * the hash like any other change.
+   */
+  readonly hashedOnlyWhenSet?: boolean;
+}
+
+const attempt = (
+  name: string,
+  type: AuditColumnType,
+  nullable = false,
+  oneOf?: readonly string[],
+): AuditColumn => ({ name, type, nullable, oneOf, setBySeal: false, hashed: true });
+
+const sealing = (name: string, type: AuditColumnType, oneOf?: readonly string[]): AuditColumn => ({
+  name,
+  type,
+  nullable: true,
+  oneOf,
+  setBySeal: true,
+  hashed: name !== 'hash',
+});
 
 /**
- * Columns added after trails were already written. Each is hashed only when it holds a value, so
- * a row written before it existed (hashed without it) still verifies, and setting or clearing it
- * later breaks the hash like any other change.
+ * The audit row, defined once: every store derives its statements and its row mapping from this
+ * table, and the chain hashes the columns marked `hashed`. Complete by type, so a field added to
+ * AuditEvent cannot be left out of the stores or of the hashed canonical form. A new column is one
+ * line here (plus, for PostgreSQL, a migration that adds it).
  */
-export const LATER_COLUMNS: ReadonlySet<string> = new Set([AUDIT_COLUMNS.correlationId]);
+export const AUDIT_COLUMN_TABLE: { readonly [K in keyof AuditEvent]-?: AuditColumn } = {
+  id: attempt('id', 'text'),
+  seq: sealing('seq', 'integer'),
+  startedAt: attempt('started_at', 'text'),
+  completedAt: sealing('completed_at', 'text'),
+  requestId: attempt('request_id', 'text'),
+  correlationId: { ...attempt('correlation_id', 'text', true), hashedOnlyWhenSet: true },
+  channel: attempt('channel', 'text', false, ['graphql', 'rest']),
+  principalIss: attempt('principal_iss', 'text'),
+  principalSub: attempt('principal_sub', 'text'),
+  callerAddress: attempt('caller_address', 'text'),
+  projectId: attempt('project_id', 'text'),
+  instanceId: attempt('instance_id', 'text'),
+  action: attempt('action', 'text', false, ['enable', 'extend', 'show']),
+  retentionDays: attempt('retention_days', 'integer', true),
+  dryRun: attempt('dry_run', 'boolean'),
+  decisionAllowed: attempt('decision_allowed', 'boolean'),
+  decisionRule: attempt('decision_rule', 'text', true),
+  decisionReasons: attempt('decision_reasons', 'json'),
+  policyVersion: attempt('policy_version', 'text'),
+  outcome: sealing('outcome', 'text', AUDIT_OUTCOMES),
+  upstreamStatus: sealing('upstream_status', 'integer'),
+  errorCode: sealing('error_code', 'text'),
+  durationMs: sealing('duration_ms', 'integer'),
+  prevHash: sealing('prev_hash', 'text'),
+  hash: sealing('hash', 'text'),
+};
+
+/** The stored column name of every field. */
+export const AUDIT_COLUMNS = Object.fromEntries(
+  Object.entries(AUDIT_COLUMN_TABLE).map(([field, column]) => [field, column.name]),
+) as { readonly [K in keyof AuditEvent]-?: string };
 
 export const AUDIT_LIST_MAX_LIMIT = 500;
 export const AUDIT_LIST_DEFAULT_LIMIT = 50;

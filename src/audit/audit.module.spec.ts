@@ -4,7 +4,8 @@ import { CommonModule } from '../common/common.module.js';
 import { AuditTrail } from './audit-trail.js';
 import { auditConfig } from './audit.config.js';
 import { AuditModule } from './audit.module.js';
-import { SqliteAuditTrail } from './sqlite-audit-trail.js';
+import { AuditStore } from './audit-store.js';
+import { ThreadedSqliteAuditStore } from './threaded-sqlite-audit-store.js';
 import { anAttempt, AuditStoreDir } from './testing/audit-fixtures.js';
 
 describe('AuditModule', () => {
@@ -27,8 +28,8 @@ describe('AuditModule', () => {
     }).compile();
     await app.init();
 
+    expect(app.get(AuditStore)).toBeInstanceOf(ThreadedSqliteAuditStore);
     const trail = app.get(AuditTrail);
-    expect(trail).toBeInstanceOf(SqliteAuditTrail);
     await trail.recordSealed(anAttempt(), { outcome: 'succeeded', durationMs: 1 });
     expect(await trail.verify()).toEqual({ ok: true, rows: 1 });
     await app.close();
@@ -49,6 +50,8 @@ describe('auditConfig', () => {
     expect(auditConfig()).toEqual({
       sqlitePath: `${process.cwd()}/data/audit.sqlite`,
       databaseUrl: null,
+      migrate: 'auto',
+      replicaLeaseSeconds: 30,
     });
   });
 
@@ -61,6 +64,18 @@ describe('auditConfig', () => {
       process.env.AUDIT_DATABASE_URL = url;
       expect(auditConfig().databaseUrl).toBe(url);
     }
+  });
+
+  it('reads AUDIT_MIGRATE and AUDIT_REPLICA_LEASE_SECONDS, and names a wrong one', () => {
+    process.env.AUDIT_MIGRATE = 'off';
+    process.env.AUDIT_REPLICA_LEASE_SECONDS = '5';
+    expect(auditConfig()).toMatchObject({ migrate: 'off', replicaLeaseSeconds: 5 });
+
+    process.env.AUDIT_MIGRATE = 'sometimes';
+    expect(() => auditConfig()).toThrow(/AUDIT_MIGRATE must be auto or off/);
+    process.env.AUDIT_MIGRATE = 'auto';
+    process.env.AUDIT_REPLICA_LEASE_SECONDS = '0';
+    expect(() => auditConfig()).toThrow(/AUDIT_REPLICA_LEASE_SECONDS/);
   });
 
   it('names a wrong AUDIT_DATABASE_URL without repeating it', () => {

@@ -11,43 +11,21 @@ import {
   type VerifyResult,
 } from './audit-chain.js';
 import {
-  AUDIT_COLUMNS,
-  AUDIT_OUTCOMES,
+  AUDIT_COLUMN_TABLE,
   CRASHED_ERROR_CODE,
   type AuditAttempt,
   type AuditCompletion,
   type AuditEvent,
-  type AuditOutcome,
 } from './audit-record.js';
-
-/** A row as SQLite holds it: booleans as 0/1, the reasons as JSON text. */
-interface SqliteAuditRow {
-  id: string;
-  seq: number | null;
-  started_at: string;
-  completed_at: string | null;
-  request_id: string;
-  correlation_id: string | null;
-  channel: AuditEvent['channel'];
-  principal_iss: string;
-  principal_sub: string;
-  caller_address: string;
-  project_id: string;
-  instance_id: string;
-  action: AuditEvent['action'];
-  retention_days: number | null;
-  dry_run: number;
-  decision_allowed: number;
-  decision_rule: string | null;
-  decision_reasons: string;
-  policy_version: string;
-  outcome: AuditOutcome | null;
-  upstream_status: number | null;
-  error_code: string | null;
-  duration_ms: number | null;
-  prev_hash: string | null;
-  hash: string | null;
-}
+import {
+  AUDIT_COLUMN_NAMES,
+  columnDefinition,
+  decodeRow,
+  encodeRow,
+  SEAL_COLUMN_NAMES,
+  type StoredRow,
+} from './audit-row.js';
+import { AuditWriteRefused, type AuditListing, type AuditQuery } from './audit-store.js';
 
 interface PendingWrite {
   work: (db: Database.Database) => unknown;
@@ -55,20 +33,17 @@ interface PendingWrite {
   reject: (error: unknown) => void;
 }
 
-/** A write the store refuses because of what it asks (sealing a row that is not open), not because the store failed. */
-export class AuditWriteRefused extends Error {}
+/** SQLite's names for the column types; booleans are kept as 0/1. */
+const SQLITE_TYPES = {
+  text: 'TEXT',
+  integer: 'INTEGER',
+  boolean: 'INTEGER',
+  json: 'TEXT',
+} as const;
 
-/** The filters of a listing, as stored values: times as ISO strings, the cursor as the last id seen. */
-export interface AuditQuery {
-  projectId?: string;
-  instanceId?: string;
-  outcome?: AuditOutcome;
-  since?: string;
-  until?: string;
-  beforeId?: string;
-}
-
-const sqlList = (values: readonly string[]): string => values.map((v) => `'${v}'`).join(', ');
+const COLUMN_DEFINITIONS = Object.values(AUDIT_COLUMN_TABLE)
+  .map((column) => `  ${columnDefinition(column, SQLITE_TYPES, 'integer')},`)
+  .join('\n');
 
 /**
  * STRICT keeps every value the type it was hashed with. The triggers stop the gateway itself
@@ -77,31 +52,9 @@ const sqlList = (values: readonly string[]): string => values.map((v) => `'${v}'
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS audit_events (
-  id TEXT PRIMARY KEY NOT NULL,
-  seq INTEGER UNIQUE,
-  started_at TEXT NOT NULL,
-  completed_at TEXT,
-  request_id TEXT NOT NULL,
-  correlation_id TEXT,
-  channel TEXT NOT NULL CHECK (channel IN ('graphql', 'rest')),
-  principal_iss TEXT NOT NULL,
-  principal_sub TEXT NOT NULL,
-  caller_address TEXT NOT NULL,
-  project_id TEXT NOT NULL,
-  instance_id TEXT NOT NULL,
-  action TEXT NOT NULL CHECK (action IN ('enable', 'extend', 'show')),
-  retention_days INTEGER,
-  dry_run INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
-  decision_allowed INTEGER NOT NULL CHECK (decision_allowed IN (0, 1)),
-  decision_rule TEXT,
-  decision_reasons TEXT NOT NULL,
-  policy_version TEXT NOT NULL,
-  outcome TEXT CHECK (outcome IN (${sqlList(AUDIT_OUTCOMES)})),
-  upstream_status INTEGER,
-  error_code TEXT,
-  duration_ms INTEGER,
-  prev_hash TEXT,
-  hash TEXT,
+${COLUMN_DEFINITIONS}
+  PRIMARY KEY (id),
+  UNIQUE (seq),
   CHECK ((seq IS NULL) = (hash IS NULL) AND (seq IS NULL) = (outcome IS NULL))
 ) STRICT;
 CREATE INDEX IF NOT EXISTS audit_events_instance ON audit_events (project_id, instance_id, id);
@@ -119,13 +72,13 @@ CREATE TABLE IF NOT EXISTS audit_heartbeat (
 ) STRICT;
 `;
 
-const COLUMN_NAMES = Object.values(AUDIT_COLUMNS);
-const INSERT_ROW = `INSERT INTO audit_events (${COLUMN_NAMES.join(', ')})
-  VALUES (${COLUMN_NAMES.map((c) => `@${c}`).join(', ')})`;
-const SEAL_ROW = `UPDATE audit_events SET seq = @seq, completed_at = @completed_at,
-  outcome = @outcome, upstream_status = @upstream_status, error_code = @error_code,
-  duration_ms = @duration_ms, prev_hash = @prev_hash, hash = @hash
+const INSERT_ROW = `INSERT INTO audit_events (${AUDIT_COLUMN_NAMES.join(', ')})
+  VALUES (${AUDIT_COLUMN_NAMES.map((c) => `@${c}`).join(', ')})`;
+const SEAL_ROW = `UPDATE audit_events SET ${SEAL_COLUMN_NAMES.map((c) => `${c} = @${c}`).join(', ')}
   WHERE id = @id AND seq IS NULL`;
+// Every column, read by name: a file opened read-only before it was migrated lacks the columns
+// added later, which then read as null.
+const SELECT_ROWS = 'SELECT * FROM audit_events';
 const CHAIN_HEAD = `SELECT seq, hash FROM audit_events
   WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1`;
 
@@ -135,8 +88,8 @@ const CHAIN_HEAD = `SELECT seq, hash FROM audit_events
  * same file can never seal onto the same chain head. Reconciling closes every open row, so one
  * file belongs to one gateway process.
  *
- * Every call here blocks its thread while SQLite works (fsync included): the gateway runs it in
- * a worker thread of its own (`sqlite-audit-worker.ts`); `npm run audit:verify` runs it directly.
+ * Every call here blocks its thread while SQLite works (fsync included), so it runs in a worker
+ * thread of its own (`sqlite-audit-worker.ts`), driven by ThreadedSqliteAuditStore.
  * Times come from the caller, whose clock is the gateway's.
  */
 export class SqliteAuditStore {
@@ -190,25 +143,24 @@ export class SqliteAuditStore {
   recordAttempt(attempt: AuditAttempt, startedAt: string): Promise<string> {
     return this.groupCommit((db) => {
       const open = openEvent(attempt, uuidv7(), startedAt);
-      this.statement(db, INSERT_ROW).run(toRow(open));
+      this.statement(db, INSERT_ROW).run(encodeRow(open, 'integer'));
       return open.id;
     });
   }
 
   complete(id: string, completion: AuditCompletion, completedAt: string): Promise<void> {
     return this.groupCommit((db) => {
-      const row = this.statement(db, 'SELECT * FROM audit_events WHERE id = ? AND seq IS NULL').get(
-        id,
-      ) as SqliteAuditRow | undefined;
+      const row = this.statement(db, `${SELECT_ROWS} WHERE id = ? AND seq IS NULL`).get(id) as
+        StoredRow | undefined;
       if (!row) throw new AuditWriteRefused(`audit row ${id} is not an open attempt`);
-      this.seal(db, toEvent(row), completion, completedAt);
+      this.seal(db, decodeRow(row), completion, completedAt);
     });
   }
 
   recordSealed(attempt: AuditAttempt, completion: AuditCompletion, at: string): Promise<string> {
     return this.groupCommit((db) => {
       const sealed = sealRow(openEvent(attempt, uuidv7(), at), this.head(db), completion, at);
-      this.statement(db, INSERT_ROW).run(toRow(sealed));
+      this.statement(db, INSERT_ROW).run(encodeRow(sealed, 'integer'));
       return sealed.id;
     });
   }
@@ -220,12 +172,12 @@ export class SqliteAuditStore {
       .transaction(() => {
         const open = this.statement(
           db,
-          'SELECT * FROM audit_events WHERE seq IS NULL ORDER BY id',
-        ).all() as SqliteAuditRow[];
+          `${SELECT_ROWS} WHERE seq IS NULL ORDER BY id`,
+        ).all() as StoredRow[];
         for (const row of open) {
           this.seal(
             db,
-            toEvent(row),
+            decodeRow(row),
             { outcome: 'unknown', errorCode: CRASHED_ERROR_CODE, durationMs: null },
             at,
           );
@@ -236,7 +188,7 @@ export class SqliteAuditStore {
   }
 
   /** Newest first; one row more than `limit` tells the caller that another page exists. */
-  list(query: AuditQuery, limit: number): { events: AuditEvent[]; more: boolean } {
+  list(query: AuditQuery, limit: number): AuditListing {
     const conditions: [sql: string, value: string | undefined][] = [
       ['project_id = ?', query.projectId],
       ['instance_id = ?', query.instanceId],
@@ -249,23 +201,23 @@ export class SqliteAuditStore {
     const where = applied.length > 0 ? `WHERE ${applied.map(([sql]) => sql).join(' AND ')}` : '';
     const rows = this.statement(
       this.connection(),
-      `SELECT * FROM audit_events ${where} ORDER BY id DESC LIMIT ?`,
-    ).all(...applied.map(([, value]) => value), limit + 1) as SqliteAuditRow[];
-    return { events: rows.slice(0, limit).map(toEvent), more: rows.length > limit };
+      `${SELECT_ROWS} ${where} ORDER BY id DESC LIMIT ?`,
+    ).all(...applied.map(([, value]) => value), limit + 1) as StoredRow[];
+    return { events: rows.slice(0, limit).map((row) => decodeRow(row)), more: rows.length > limit };
   }
 
   verify(): VerifyResult {
     const rows = this.statement(
       this.connection(),
-      'SELECT * FROM audit_events WHERE seq IS NOT NULL ORDER BY seq',
-    ).iterate() as IterableIterator<SqliteAuditRow>;
+      `${SELECT_ROWS} WHERE seq IS NOT NULL ORDER BY seq`,
+    ).iterate() as IterableIterator<StoredRow>;
     const verifier = new ChainVerifier();
     for (const row of rows) {
       let event: AuditEvent;
       try {
-        event = toEvent(row);
+        event = decodeRow(row);
       } catch (error) {
-        verifier.addUnreadable(row.seq ?? 0, row.id, (error as Error).message);
+        verifier.addUnreadable(Number(row.seq), String(row.id), (error as Error).message);
         break;
       }
       if (!verifier.add(event)) break;
@@ -347,7 +299,7 @@ export class SqliteAuditStore {
   /** Must run inside an immediate transaction, which holds the chain head still. */
   private seal(db: Database.Database, open: AuditEvent, completion: SealFields, at: string): void {
     const sealed = sealRow(open, this.head(db), completion, at);
-    this.statement(db, SEAL_ROW).run(toRow(sealed));
+    this.statement(db, SEAL_ROW).run(encodeRow(sealed, 'integer'));
   }
 
   private head(db: Database.Database): ChainHead | null {
@@ -376,73 +328,4 @@ function migrate(db: Database.Database): void {
     const coverage = shared === undefined ? '' : ` WHERE id > '${newest.replace(/'/g, "''")}'`;
     db.exec(`CREATE UNIQUE INDEX audit_events_request_id ON audit_events (request_id)${coverage}`);
   }).immediate();
-}
-
-function toRow(event: AuditEvent): SqliteAuditRow {
-  return {
-    id: event.id,
-    seq: event.seq,
-    started_at: event.startedAt,
-    completed_at: event.completedAt,
-    request_id: event.requestId,
-    correlation_id: event.correlationId,
-    channel: event.channel,
-    principal_iss: event.principalIss,
-    principal_sub: event.principalSub,
-    caller_address: event.callerAddress,
-    project_id: event.projectId,
-    instance_id: event.instanceId,
-    action: event.action,
-    retention_days: event.retentionDays,
-    dry_run: event.dryRun ? 1 : 0,
-    decision_allowed: event.decisionAllowed ? 1 : 0,
-    decision_rule: event.decisionRule,
-    decision_reasons: JSON.stringify(event.decisionReasons),
-    policy_version: event.policyVersion,
-    outcome: event.outcome,
-    upstream_status: event.upstreamStatus,
-    error_code: event.errorCode,
-    duration_ms: event.durationMs,
-    prev_hash: event.prevHash,
-    hash: event.hash,
-  };
-}
-
-function toEvent(row: SqliteAuditRow): AuditEvent {
-  return {
-    id: row.id,
-    seq: row.seq,
-    startedAt: row.started_at,
-    completedAt: row.completed_at,
-    requestId: row.request_id,
-    // Absent from files written before the column existed, when read without migrating.
-    correlationId: row.correlation_id ?? null,
-    channel: row.channel,
-    principalIss: row.principal_iss,
-    principalSub: row.principal_sub,
-    callerAddress: row.caller_address,
-    projectId: row.project_id,
-    instanceId: row.instance_id,
-    action: row.action,
-    retentionDays: row.retention_days,
-    dryRun: row.dry_run === 1,
-    decisionAllowed: row.decision_allowed === 1,
-    decisionRule: row.decision_rule,
-    decisionReasons: decodeReasons(row),
-    policyVersion: row.policy_version,
-    outcome: row.outcome,
-    upstreamStatus: row.upstream_status,
-    errorCode: row.error_code,
-    durationMs: row.duration_ms,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  };
-}
-
-function decodeReasons(row: SqliteAuditRow): string[] {
-  try {
-    return JSON.parse(row.decision_reasons) as string[];
-  } catch {
-    throw new Error(`audit row seq ${row.seq} (id ${row.id}) has unreadable decision_reasons`);
-  }
 }

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { AuditAttempt, AuditCompletion } from './audit-record.js';
-import { AuditWriteRefused, type AuditQuery, SqliteAuditStore } from './sqlite-audit-store.js';
+import { AuditWriteRefused, type AuditQuery } from './audit-store.js';
+import { SqliteAuditStore } from './sqlite-audit-store.js';
 
 /**
  * The audit store's own thread. SQLite blocks the thread it runs on until a commit is on disk;

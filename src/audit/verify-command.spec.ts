@@ -60,16 +60,16 @@ describe('runVerify (npm run audit:verify)', () => {
     expect(result.output).toContain(`audit chain not verified: ${dir.file('missing.sqlite')}`);
   });
 
-  it('exits 2 rather than verify the SQLite file when a PostgreSQL store is configured', async () => {
+  it('verifies the PostgreSQL store, not the SQLite file, when AUDIT_DATABASE_URL is set', async () => {
     await storeWithRows(1);
 
     const result = await runVerify({
       sqlitePath: dir.file(),
-      databaseUrl: 'postgres://audit:s3cret-pw@db.internal/audit',
+      databaseUrl: 'postgres://audit:s3cret-pw@127.0.0.1:1/audit',
     });
 
     expect(result.exitCode).toBe(2);
-    expect(result.output).toContain('AUDIT_DATABASE_URL is set');
+    expect(result.output).toContain('audit chain not verified: postgresql://127.0.0.1:1/audit');
     expect(result.output).not.toContain('s3cret-pw');
   });
 });

@@ -1,5 +1,6 @@
-import type { AuditConfig } from './audit.config.js';
-import { SqliteAuditStore } from './sqlite-audit-store.js';
+import { DEFAULT_REPLICA_LEASE_SECONDS, type AuditConfig } from './audit.config.js';
+import type { AuditStore } from './audit-store.js';
+import { createAuditStore } from './create-audit-store.js';
 
 export interface VerifyCommandResult {
   /** 0 chain intact, 1 chain broken, 2 the store could not be verified at all. */
@@ -8,27 +9,28 @@ export interface VerifyCommandResult {
 }
 
 /** `npm run audit:verify`: recomputes the chain of the configured store, read-only. */
-export function runVerify(config: AuditConfig): VerifyCommandResult {
-  if (config.databaseUrl !== null) {
-    return {
-      exitCode: 2,
-      output:
-        'AUDIT_DATABASE_URL is set, but this release can verify only the SQLite audit store ' +
-        '(AUDIT_SQLITE_PATH)\n',
-    };
-  }
-  let store: SqliteAuditStore | undefined;
+export async function runVerify(
+  config: Pick<AuditConfig, 'sqlitePath' | 'databaseUrl'>,
+): Promise<VerifyCommandResult> {
+  let store: AuditStore | undefined;
   try {
-    store = SqliteAuditStore.open(config.sqlitePath, 'readonly');
-    const result = store.verify();
+    // Verification only reads: it never migrates and holds no lease.
+    store = createAuditStore({
+      ...config,
+      migrate: 'off',
+      replicaLeaseSeconds: DEFAULT_REPLICA_LEASE_SECONDS,
+    });
+    await store.open('readonly');
+    const result = await store.verify();
     if (result.ok) return { exitCode: 0, output: `audit chain OK: ${result.rows} rows\n` };
     const { seq, id, reason } = result.firstBroken;
     return { exitCode: 1, output: `audit chain BROKEN at seq ${seq} (id ${id}): ${reason}\n` };
   } catch (error) {
     // The store's own words ("unable to open database file").
     const reason = error instanceof Error ? error.message : String(error);
-    return { exitCode: 2, output: `audit chain not verified: ${config.sqlitePath}: ${reason}\n` };
+    const location = store?.location ?? 'the audit store';
+    return { exitCode: 2, output: `audit chain not verified: ${location}: ${reason}\n` };
   } finally {
-    store?.close();
+    await store?.close();
   }
 }

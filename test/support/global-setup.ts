@@ -1,14 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 
 /**
  * Builds `dist/` first: the audit writer thread and every gateway a suite spawns run the built
  * JavaScript, so a single suite run with `npx jest <path>` must not test yesterday's build.
  */
 function build(): void {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  // The build script, not tsc alone: it also copies the SQL migrations beside the compiled code.
+  execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
 }
 
 export default function globalSetup(): void {

@@ -6,9 +6,11 @@ import { INSTANCES, PROJECTS } from '../../simulator/fixtures.js';
 import { Clock } from '../../common/clock.js';
 import { GatewayMetrics } from '../../common/gateway-metrics.js';
 import type { AuditAttempt } from '../audit-record.js';
-import { SqliteAuditTrail } from '../sqlite-audit-trail.js';
+import type { AuditStore } from '../audit-store.js';
+import { AuditTrail } from '../audit-trail.js';
+import { ThreadedSqliteAuditStore } from '../threaded-sqlite-audit-store.js';
 
-/** Test support for the audit specs: attempts and real SQLite stores in a temp directory. */
+/** Test support for the audit specs: attempts, and real SQLite stores in a temp directory. */
 
 export function anAttempt(overrides: Partial<AuditAttempt> = {}): AuditAttempt {
   return {
@@ -31,38 +33,39 @@ export function anAttempt(overrides: Partial<AuditAttempt> = {}): AuditAttempt {
   };
 }
 
+/** A trail as AuditModule starts it (open, migrate, reconcile). */
+export async function startTrail(
+  store: AuditStore,
+  metrics = new GatewayMetrics(),
+  clock = new Clock(),
+): Promise<AuditTrail> {
+  const trail = new AuditTrail(store, clock, metrics);
+  await trail.onModuleInit();
+  return trail;
+}
+
 export class AuditStoreDir {
   readonly path = mkdtempSync(join(tmpdir(), 'audit-'));
-  private readonly trails: SqliteAuditTrail[] = [];
+  private readonly stores: AuditStore[] = [];
 
   file(name = 'audit.sqlite'): string {
     return join(this.path, name);
   }
 
-  /** A store as AuditModule starts it (open, migrate, reconcile), closed by `cleanup()`. */
-  async start(
-    sqlitePath = this.file(),
-    metrics = new GatewayMetrics(),
-    clock = new Clock(),
-  ): Promise<SqliteAuditTrail> {
-    const trail = this.create(sqlitePath, metrics, clock);
-    await trail.onModuleInit();
-    return trail;
+  /** A store that has not been opened yet, closed by `cleanup()`. */
+  store(sqlitePath = this.file()): ThreadedSqliteAuditStore {
+    const store = new ThreadedSqliteAuditStore(sqlitePath);
+    this.stores.push(store);
+    return store;
   }
 
-  /** A store that has not been opened yet. */
-  create(
-    sqlitePath = this.file(),
-    metrics = new GatewayMetrics(),
-    clock = new Clock(),
-  ): SqliteAuditTrail {
-    const trail = new SqliteAuditTrail({ sqlitePath, databaseUrl: null }, clock, metrics);
-    this.trails.push(trail);
-    return trail;
+  /** A trail as AuditModule starts it, on the store at `sqlitePath`. */
+  start(sqlitePath = this.file(), metrics?: GatewayMetrics, clock?: Clock): Promise<AuditTrail> {
+    return startTrail(this.store(sqlitePath), metrics, clock);
   }
 
   async cleanup(): Promise<void> {
-    await Promise.all(this.trails.map((trail) => trail.close()));
+    await Promise.all(this.stores.map((store) => store.close()));
     rmSync(this.path, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,20 @@
+import { Clock } from '../common/clock.js';
+import type { AuditStore } from './audit-store.js';
+import type { AuditConfig } from './audit.config.js';
+import { PostgresAuditStore } from './postgres/postgres-audit-store.js';
+import { ThreadedSqliteAuditStore } from './threaded-sqlite-audit-store.js';
+
+/** The configured store, not yet open: PostgreSQL when AUDIT_DATABASE_URL is set, else SQLite. */
+export function createAuditStore(config: AuditConfig, clock = new Clock()): AuditStore {
+  if (config.databaseUrl !== null) {
+    return new PostgresAuditStore(
+      {
+        databaseUrl: config.databaseUrl,
+        migrate: config.migrate,
+        replicaLeaseSeconds: config.replicaLeaseSeconds,
+      },
+      clock,
+    );
+  }
+  return new ThreadedSqliteAuditStore(config.sqlitePath);
+}

@@ -1,0 +1,411 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { Clock } from '../../common/clock.js';
+import { GatewayMetrics } from '../../common/gateway-metrics.js';
+import { AUDIT_COLUMN_TABLE, CRASHED_ERROR_CODE } from '../audit-record.js';
+import { AuditTrail } from '../audit-trail.js';
+import { anAttempt, startTrail } from '../testing/audit-fixtures.js';
+import { auditStoreContract, expectUnavailable } from '../testing/audit-store.contract.js';
+import { describeWithPostgres, TestDatabase } from '../testing/postgres-test-database.js';
+import { runVerify } from '../verify-command.js';
+import { latestVersion } from './migrations.js';
+import pg from 'pg';
+import { CHAIN_LOCK, PostgresAuditStore } from './postgres-audit-store.js';
+
+const succeeded = { outcome: 'succeeded', upstreamStatus: 200, durationMs: 41 } as const;
+
+/**
+ * The grants the README gives the gateway's role, taken from the README itself, so that what
+ * the operator is told is what is tested.
+ */
+function readmeGrants(role: string, database: string): string[] {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const block = /```sql\n(-- The gateway's role[\s\S]*?)```/.exec(readme)?.[1];
+  if (!block) throw new Error("README has no sql block starting with -- The gateway's role");
+  return block
+    .replace(/--.*$/gm, '')
+    .split(';')
+    .map((statement) => statement.trim())
+    .filter((statement) => statement.startsWith('GRANT'))
+    .map((grant) =>
+      grant.replaceAll('vlg_gateway', role).replace(/ON DATABASE \w+/, `ON DATABASE ${database}`),
+    );
+}
+
+/** A database migrated by its owner, and a role holding only the README's grants on it. */
+async function migratedDatabase(): Promise<{ db: TestDatabase; gateway: string }> {
+  const db = await TestDatabase.create();
+  const owner = new PostgresAuditStore({
+    databaseUrl: db.url,
+    migrate: 'auto',
+    replicaLeaseSeconds: 30,
+  });
+  await owner.open('readwrite');
+  await owner.close();
+  const gateway = await db.createRole();
+  for (const grant of readmeGrants(gateway, db.name)) await db.query(grant);
+  return { db, gateway };
+}
+
+function storeOn(url: string, replicaLeaseSeconds = 30): PostgresAuditStore {
+  return new PostgresAuditStore({ databaseUrl: url, migrate: 'off', replicaLeaseSeconds });
+}
+
+await describeWithPostgres('PostgresAuditStore', () => {
+  auditStoreContract('PostgresAuditStore, as a role with the README grants', async () => {
+    const { db, gateway } = await migratedDatabase();
+    const stores: PostgresAuditStore[] = [];
+    return {
+      store: () => {
+        const store = storeOn(db.urlAs(gateway));
+        stores.push(store);
+        return store;
+      },
+      // The owner with triggers off (session_replication_role=replica skips user triggers).
+      tamper: async (sql) => {
+        await db.query(
+          `SET session_replication_role = replica; ${sql}; SET session_replication_role = origin`,
+        );
+      },
+      asGateway: (sql) => db.queryAs(gateway, sql),
+      cleanup: async () => {
+        await Promise.all(stores.map((store) => store.close()));
+        await db.drop();
+      },
+    };
+  });
+
+  describe('PostgresAuditStore', () => {
+    let db: TestDatabase;
+    const stores: PostgresAuditStore[] = [];
+    const track = (store: PostgresAuditStore) => (stores.push(store), store);
+
+    beforeEach(async () => {
+      db = await TestDatabase.create();
+    });
+
+    afterEach(async () => {
+      await Promise.all(stores.splice(0).map((store) => store.close()));
+      await db.drop();
+    });
+
+    describe('migrations', () => {
+      it('migrates an empty database once when two replicas start on it together', async () => {
+        const [a, b] = [0, 1].map(() =>
+          track(
+            new PostgresAuditStore({
+              databaseUrl: db.url,
+              migrate: 'auto',
+              replicaLeaseSeconds: 30,
+            }),
+          ),
+        );
+        await Promise.all([a.open('readwrite'), b.open('readwrite')]);
+
+        const applied = await db.query<{ version: number }>(
+          'SELECT version FROM audit_schema_migrations ORDER BY version',
+        );
+        expect(applied.map((row) => row.version)).toEqual(
+          Array.from({ length: latestVersion() }, (_, n) => n + 1),
+        );
+        expect(await db.query('SELECT replica_id FROM audit_replicas')).toHaveLength(2);
+      });
+
+      it('migrates with npm run migrate (the built CLI), once', () => {
+        const migrateCli = (env: Record<string, string>) =>
+          spawnSync(process.execPath, ['dist/audit/postgres/migrate.cli.js'], {
+            env: { PATH: process.env.PATH, ...env },
+            encoding: 'utf8',
+          });
+
+        expect(migrateCli({ AUDIT_DATABASE_URL: db.url })).toMatchObject({
+          status: 0,
+          stdout: `audit schema migrated: ${Array.from({ length: latestVersion() }, (_, n) => n + 1).join(', ')}\n`,
+        });
+        expect(migrateCli({ AUDIT_DATABASE_URL: db.url })).toMatchObject({
+          status: 0,
+          stdout: 'audit schema up to date\n',
+        });
+        expect(migrateCli({})).toMatchObject({
+          status: 2,
+          stderr: 'AUDIT_DATABASE_URL is not set: nothing to migrate\n',
+        });
+      });
+
+      it('refuses to start on a database that was not migrated, with AUDIT_MIGRATE=off', async () => {
+        await expect(storeOn(db.url).open('readwrite')).rejects.toThrow(
+          `the audit schema is at version 0, this gateway needs ${latestVersion()}: run npm run migrate`,
+        );
+        expect(await db.query(`SELECT to_regclass('audit_events') AS t`)).toEqual([{ t: null }]);
+      });
+
+      it('creates every column of the audit column table with its type, plus the replica id', async () => {
+        await track(
+          new PostgresAuditStore({ databaseUrl: db.url, migrate: 'auto', replicaLeaseSeconds: 30 }),
+        ).open('readwrite');
+        const columns = await db.query<{
+          column_name: string;
+          data_type: string;
+          is_nullable: string;
+        }>(
+          `SELECT column_name, data_type, is_nullable FROM information_schema.columns
+           WHERE table_name = 'audit_events'`,
+        );
+        const sqlType = { text: 'text', integer: 'integer', boolean: 'boolean', json: 'text' };
+        const expected = Object.values(AUDIT_COLUMN_TABLE).map((column) => ({
+          column_name: column.name,
+          data_type: column.name === 'seq' ? 'bigint' : sqlType[column.type],
+          is_nullable: column.nullable || column.setBySeal ? 'YES' : 'NO',
+        }));
+        expected.push({ column_name: 'replica_id', data_type: 'text', is_nullable: 'YES' });
+        // By name: a column added by a later migration comes last in the table, wherever it
+        // stands in the column table.
+        const byName = (a: { column_name: string }, b: { column_name: string }) =>
+          a.column_name < b.column_name ? -1 : 1;
+        expect(columns.sort(byName)).toEqual(expected.sort(byName));
+      });
+    });
+
+    describe('a role with the README grants', () => {
+      let gateway: string;
+
+      beforeEach(async () => {
+        await db.drop();
+        ({ db, gateway } = await migratedDatabase());
+        const trail = await startTrail(track(storeOn(db.urlAs(gateway))));
+        await trail.recordSealed(anAttempt(), succeeded);
+        await trail.recordAttempt(anAttempt({ requestId: 'still-open' }));
+      });
+
+      it('cannot delete, truncate or rewrite a sealed row, nor change what an open row records', async () => {
+        const as = (sql: string) => db.queryAs(gateway, sql);
+        await expect(as('DELETE FROM audit_events')).rejects.toThrow(
+          'permission denied for table audit_events',
+        );
+        await expect(as('TRUNCATE audit_events')).rejects.toThrow(
+          'permission denied for table audit_events',
+        );
+        await expect(
+          as("UPDATE audit_events SET outcome = 'failed' WHERE seq = 1"),
+        ).rejects.toThrow('sealed audit rows cannot be changed');
+        await expect(
+          as("UPDATE audit_events SET hash = repeat('0', 64) WHERE seq = 1"),
+        ).rejects.toThrow('sealed audit rows cannot be changed');
+        await expect(
+          as("UPDATE audit_events SET principal_sub = 'mallory' WHERE seq IS NULL"),
+        ).rejects.toThrow('permission denied for table audit_events');
+        await expect(as('INSERT INTO audit_replicas SELECT * FROM audit_replicas')).rejects.toThrow(
+          /duplicate key/,
+        );
+        await expect(as('DROP TABLE audit_events')).rejects.toThrow(/must be owner/);
+        const rows = await db.query('SELECT seq, outcome FROM audit_events ORDER BY seq');
+        expect(rows).toEqual([
+          { seq: '1', outcome: 'succeeded' },
+          { seq: null, outcome: null },
+        ]);
+      });
+
+      it('leaves even the owner unable to delete or rewrite a row while the trigger stands', async () => {
+        await expect(db.query('DELETE FROM audit_events WHERE seq IS NULL')).rejects.toThrow(
+          'audit rows cannot be deleted',
+        );
+        await expect(db.query('TRUNCATE audit_events')).rejects.toThrow(
+          'audit rows cannot be deleted',
+        );
+        await expect(
+          db.query("UPDATE audit_events SET request_id = 'x' WHERE seq = 1"),
+        ).rejects.toThrow('sealed audit rows cannot be changed');
+        await expect(
+          db.query("UPDATE audit_events SET request_id = 'x' WHERE seq IS NULL"),
+        ).rejects.toThrow('only sealing may change an open audit row');
+      });
+    });
+
+    describe('replicas', () => {
+      beforeEach(async () => {
+        const owner = track(
+          new PostgresAuditStore({ databaseUrl: db.url, migrate: 'auto', replicaLeaseSeconds: 30 }),
+        );
+        await owner.open('readwrite');
+      });
+
+      /** A replica in a process of its own that writes one open attempt, then is SIGKILLed. */
+      async function killedReplicaWithOpenRow(
+        leaseSeconds: number,
+      ): Promise<{ id: string; replicaId: string }> {
+        const script = `
+          const { PostgresAuditStore } = await import(${JSON.stringify(new URL('../../../dist/audit/postgres/postgres-audit-store.js', import.meta.url).href)});
+          const store = new PostgresAuditStore({ databaseUrl: process.env.URL, migrate: 'off', replicaLeaseSeconds: ${leaseSeconds} });
+          await store.open('readwrite');
+          const id = await store.recordAttempt(JSON.parse(process.env.ATTEMPT), new Date().toISOString());
+          process.stdout.write('OPEN ' + JSON.stringify({ id, replicaId: store.replicaId }) + '\\n');
+          setInterval(() => undefined, 1000);`;
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+          env: {
+            PATH: process.env.PATH,
+            URL: db.url,
+            ATTEMPT: JSON.stringify(anAttempt({ requestId: 'killed' })),
+          },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let output = '';
+        const opened = await new Promise<string>((resolve, reject) => {
+          child.stdout.on('data', (chunk: Buffer) => {
+            output += chunk.toString();
+            const line = /OPEN (\{.*\})/.exec(output)?.[1];
+            if (line) resolve(line);
+          });
+          child.once('exit', (code) => reject(new Error(`replica exited with ${code}: ${output}`)));
+        });
+        const exited = once(child, 'exit');
+        child.kill('SIGKILL');
+        await exited;
+        return JSON.parse(opened) as { id: string; replicaId: string };
+      }
+
+      const leaseLive = async (replicaId: string) =>
+        (
+          await db.query<{ live: boolean }>(
+            'SELECT lease_until > now() AS live FROM audit_replicas WHERE replica_id = $1',
+            [replicaId],
+          )
+        )[0]?.live;
+
+      it('leaves the open row of a killed replica alone while its lease lives, then a survivor closes it as unknown', async () => {
+        const killed = await killedReplicaWithOpenRow(6);
+        const survivorStore = track(storeOn(db.url, 1));
+        const survivor = await startTrail(survivorStore);
+
+        // Its start-up reconcile ran while the killed replica's lease was still live.
+        expect(await leaseLive(killed.replicaId)).toBe(true);
+        const [open] = (await survivor.list({}, 10)).events;
+        expect(open).toMatchObject({ id: killed.id, seq: null, outcome: null });
+
+        // The survivor's own periodic reconcile closes it once the lease has run out.
+        const deadline = Date.now() + 20_000;
+        let row = open;
+        while (row.seq === null && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          [row] = (await survivor.list({}, 10)).events;
+        }
+        expect(row).toMatchObject({
+          id: killed.id,
+          seq: 1,
+          outcome: 'unknown',
+          errorCode: CRASHED_ERROR_CODE,
+        });
+        expect(await leaseLive(killed.replicaId)).toBeUndefined();
+        expect(await survivor.verify()).toEqual({ ok: true, rows: 1 });
+      }, 40_000);
+
+      it('serialises seals in the database: a seal waits while another transaction holds the chain lock', async () => {
+        const trail = await startTrail(track(storeOn(db.url)));
+        const replica = await startTrail(track(storeOn(db.url)));
+        const other = new pg.Client({ connectionString: db.url });
+        await other.connect();
+        try {
+          await other.query('BEGIN');
+          await other.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
+          let sealed = false;
+          const sealing = trail.recordSealed(anAttempt(), succeeded).then(() => {
+            sealed = true;
+          });
+          const waiting = () =>
+            db.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`);
+          while ((await waiting()).length === 0) await new Promise((r) => setTimeout(r, 20));
+          // An open attempt takes no chain lock: another replica writes one while the seal waits.
+          await replica.recordAttempt(anAttempt());
+          expect(sealed).toBe(false);
+
+          await other.query('COMMIT');
+          await sealing;
+          expect(await trail.verify()).toEqual({ ok: true, rows: 1 });
+        } finally {
+          await other.end();
+        }
+      });
+
+      it('never closes the open rows of another live replica', async () => {
+        const [a, b] = [track(storeOn(db.url, 1)), track(storeOn(db.url, 1))];
+        const trailA = await startTrail(a);
+        const trailB = await startTrail(b);
+        const id = await trailA.recordAttempt(anAttempt());
+
+        // Longer than A's lease: only its heartbeat keeps the row its own.
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
+        expect(await trailB.reconcileOpenAttempts()).toBe(0);
+        await trailA.complete(id, succeeded);
+        expect((await trailB.list({}, 1)).events[0]).toMatchObject({
+          id,
+          seq: 1,
+          outcome: 'succeeded',
+        });
+      });
+    });
+
+    describe('when PostgreSQL goes away', () => {
+      it('answers 503 GW.AUDIT_UNAVAILABLE, and recovers without a restart once it is back', async () => {
+        const store = track(
+          new PostgresAuditStore({ databaseUrl: db.url, migrate: 'auto', replicaLeaseSeconds: 30 }),
+        );
+        const trail = new AuditTrail(store, new Clock(), new GatewayMetrics());
+        await trail.onModuleInit();
+
+        await db.refuseConnections();
+        await expectUnavailable(trail.recordAttempt(anAttempt()));
+        await expectUnavailable(trail.recordSealed(anAttempt(), succeeded));
+        await expectUnavailable(trail.checkWritable());
+        expect(trail.isAlive()).toBe(true);
+
+        await db.acceptConnections();
+        await trail.recordSealed(anAttempt(), succeeded);
+        await expect(trail.checkWritable()).resolves.toBeUndefined();
+        expect(await trail.verify()).toEqual({ ok: true, rows: 1 });
+      });
+    });
+
+    describe('npm run audit:verify', () => {
+      it('verifies the chain in PostgreSQL, names a changed row, and never prints the password', async () => {
+        const trail = await startTrail(
+          track(
+            new PostgresAuditStore({
+              databaseUrl: db.url,
+              migrate: 'auto',
+              replicaLeaseSeconds: 30,
+            }),
+          ),
+        );
+        const ids: string[] = [];
+        for (let n = 0; n < 3; n += 1) ids.push(await trail.recordSealed(anAttempt(), succeeded));
+        await trail.recordAttempt(anAttempt({ requestId: 'open' }));
+        const withPassword = db.url.replace('postgres@', 'postgres:s3cret-pw@');
+        const verify = (databaseUrl: string) =>
+          runVerify({ sqlitePath: '/nonexistent', databaseUrl });
+
+        expect(await verify(withPassword)).toEqual({
+          exitCode: 0,
+          output: 'audit chain OK: 3 rows\n',
+        });
+        expect(
+          await db.query('SELECT count(*)::int AS open FROM audit_events WHERE seq IS NULL'),
+        ).toEqual([{ open: 1 }]);
+
+        await db.query(
+          "SET session_replication_role = replica; UPDATE audit_events SET principal_sub = 'mallory' WHERE seq = 2",
+        );
+        expect(await verify(withPassword)).toEqual({
+          exitCode: 1,
+          output: `audit chain BROKEN at seq 2 (id ${ids[1]}): hash does not match the row contents\n`,
+        });
+
+        const missing = await verify(withPassword.replace(db.name, 'vlg_no_such_database'));
+        expect(missing.exitCode).toBe(2);
+        expect(missing.output).toContain(
+          'audit chain not verified: postgresql://127.0.0.1:5432/vlg_no_such_database',
+        );
+        expect(missing.output).not.toContain('s3cret-pw');
+      });
+    });
+  });
+});

@@ -1,0 +1,502 @@
+import { validate as isUuid, version as uuidVersion } from 'uuid';
+import type { Channel } from '../../common/call-context.js';
+import { Clock } from '../../common/clock.js';
+import { GatewayError, GwCode } from '../../common/gateway-error.js';
+import { GatewayMetrics } from '../../common/gateway-metrics.js';
+import { INSTANCES, PROJECTS } from '../../simulator/fixtures.js';
+import { computeHash, GENESIS_HASH } from '../audit-chain.js';
+import { CRASHED_ERROR_CODE, type AuditEvent, type AuditFilter } from '../audit-record.js';
+import { AUDIT_COLUMN_NAMES } from '../audit-row.js';
+import type { AuditStore } from '../audit-store.js';
+import type { AuditTrail } from '../audit-trail.js';
+import { anAttempt, startTrail } from './audit-fixtures.js';
+
+/**
+ * The contract every AuditStore passes, run through the AuditTrail that the gateway builds on
+ * it. A store's spec calls `auditStoreContract` with a harness over real storage of its kind.
+ */
+export interface AuditStoreHarness {
+  /** A new, unopened store on this harness's storage; every store of one harness shares it. */
+  store(): AuditStore;
+  /** SQL with every right and the append-only triggers off: what the database's owner can do. */
+  tamper(sql: string): Promise<void>;
+  /** SQL with the rights the gateway itself has. */
+  asGateway(sql: string): Promise<void>;
+  /** Removes the storage; the stores it handed out are closed first. */
+  cleanup(): Promise<void>;
+}
+
+export class SettableClock extends Clock {
+  constructor(public at: Date) {
+    super();
+  }
+
+  override now(): Date {
+    return new Date(this.at);
+  }
+}
+
+const succeeded = { outcome: 'succeeded', upstreamStatus: 200, durationMs: 41 } as const;
+
+async function writes(metrics: GatewayMetrics): Promise<Record<string, number>> {
+  const { values } = await metrics.auditWrites.get();
+  return Object.fromEntries(values.map((v) => [`${v.labels.kind}/${v.labels.result}`, v.value]));
+}
+
+async function allEvents(trail: AuditTrail): Promise<AuditEvent[]> {
+  return (await trail.list({}, 500)).events;
+}
+
+export async function expectUnavailable(promise: Promise<unknown>): Promise<void> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(GatewayError);
+  expect(error).toMatchObject({
+    errorCode: GwCode.AUDIT_UNAVAILABLE,
+    status: 503,
+    message: 'audit trail unavailable',
+  });
+}
+
+/** Copies the row `seq = copiedSeq` as a new row, with the given columns replaced by literals. */
+function forgedInsert(copiedSeq: number, replaced: Record<string, string>): string {
+  const values = AUDIT_COLUMN_NAMES.map((column) => replaced[column] ?? column);
+  return `INSERT INTO audit_events (${AUDIT_COLUMN_NAMES.join(', ')})
+    SELECT ${values.join(', ')} FROM audit_events WHERE seq = ${copiedSeq}`;
+}
+
+export function auditStoreContract(name: string, newHarness: () => Promise<AuditStoreHarness>) {
+  describe(`${name}: the audit store contract`, () => {
+    let harness: AuditStoreHarness;
+    let metrics: GatewayMetrics;
+    let trail: AuditTrail;
+
+    beforeEach(async () => {
+      harness = await newHarness();
+      metrics = new GatewayMetrics();
+      trail = await startTrail(harness.store(), metrics);
+    });
+
+    afterEach(() => harness.cleanup());
+
+    async function sealedChain(length: number): Promise<AuditEvent[]> {
+      for (let n = 0; n < length; n += 1) {
+        await trail.recordSealed(anAttempt({ requestId: `req-${n}` }), succeeded);
+      }
+      return (await allEvents(trail)).reverse();
+    }
+
+    it('writes an open attempt, then seals it as the first link of the chain', async () => {
+      const id = await trail.recordAttempt(anAttempt({ decisionReasons: ['rule a: no match'] }));
+
+      expect(isUuid(id) && uuidVersion(id)).toBe(7);
+      const [open] = await allEvents(trail);
+      expect(open).toMatchObject({ id, seq: null, outcome: null, hash: null, prevHash: null });
+
+      await trail.complete(id, succeeded);
+
+      const [sealed] = await allEvents(trail);
+      expect(sealed).toMatchObject({
+        ...anAttempt({ decisionReasons: ['rule a: no match'] }),
+        id,
+        seq: 1,
+        outcome: 'succeeded',
+        upstreamStatus: 200,
+        errorCode: null,
+        durationMs: 41,
+        prevHash: GENESIS_HASH,
+      });
+      expect(sealed.hash).toBe(computeHash(GENESIS_HASH, sealed));
+      expect(await trail.verify()).toEqual({ ok: true, rows: 1 });
+      expect(await writes(metrics)).toEqual({ 'attempt/ok': 1, 'outcome/ok': 1 });
+    });
+
+    it('writes a decision without an upstream call sealed in one step, chained after the last', async () => {
+      const first = await trail.recordAttempt(anAttempt());
+      await trail.complete(first, succeeded);
+
+      const id = await trail.recordSealed(anAttempt({ dryRun: true }), {
+        outcome: 'denied',
+        errorCode: GwCode.POLICY_DENIED,
+        durationMs: 3,
+      });
+
+      const [denied, completed] = await allEvents(trail);
+      expect(denied).toMatchObject({ id, seq: 2, dryRun: true, outcome: 'denied' });
+      expect(denied.prevHash).toBe(completed.hash);
+      expect(denied.startedAt).toBe(denied.completedAt);
+      expect(await trail.verify()).toEqual({ ok: true, rows: 2 });
+      expect(await writes(metrics)).toMatchObject({ 'sealed/ok': 1 });
+    });
+
+    it('chains 200 interleaved attempts from two stores on the same storage, completed in random order', async () => {
+      const other = await startTrail(harness.store());
+      const trails = [trail, other];
+      const ids = await Promise.all(
+        Array.from({ length: 200 }, (_, n) =>
+          trails[n % 2].recordAttempt(anAttempt({ requestId: `req-${n}` })),
+        ),
+      );
+      const shuffled = [...ids].sort(() => Math.random() - 0.5);
+
+      await Promise.all(shuffled.map((id, n) => trails[n % 2].complete(id, succeeded)));
+
+      expect(await trail.verify()).toEqual({ ok: true, rows: 200 });
+      const events = await allEvents(other);
+      expect(events.map((e) => e.seq).sort((a, b) => (a as number) - (b as number))).toEqual(
+        Array.from({ length: 200 }, (_, n) => n + 1),
+      );
+      expect(new Set(events.map((e) => e.id))).toEqual(new Set(ids));
+    });
+
+    it('commits concurrent writes together, every one of them durable and chained', async () => {
+      const ids = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          trail.recordAttempt(anAttempt({ requestId: `g-${i}` })),
+        ),
+      );
+      await Promise.all(
+        ids.map((id) => trail.complete(id, { outcome: 'succeeded', durationMs: 1 })),
+      );
+
+      expect(await writes(metrics)).toEqual({ 'attempt/ok': 40, 'outcome/ok': 40 });
+      const commits = (await metrics.auditCommitBatch.get()).values.find(
+        (v) => v.metricName === 'gateway_audit_commit_batch_size_count',
+      )?.value;
+      // 80 writes in a handful of transactions (one per burst), not 80 commits.
+      expect(commits).toBeLessThan(10);
+      expect(await trail.verify()).toEqual({ ok: true, rows: 40 });
+    });
+
+    it('rolls back only the failing write of a group commit', async () => {
+      const [first, missing, second] = await Promise.allSettled([
+        trail.recordAttempt(anAttempt({ requestId: 'kept-1' })),
+        trail.complete('0190a000-0000-7000-8000-00000000dead', succeeded),
+        trail.recordAttempt(anAttempt({ requestId: 'kept-2' })),
+      ]);
+      expect(first.status).toBe('fulfilled');
+      expect(missing.status).toBe('rejected');
+      expect(second.status).toBe('fulfilled');
+      const kept = (await allEvents(trail)).map((event) => event.requestId).sort();
+      expect(kept).toEqual(['kept-1', 'kept-2']);
+    });
+
+    it('fails only the write whose row the store rejects, committing the rest of its batch', async () => {
+      const [first, rejected, second] = await Promise.allSettled([
+        trail.recordSealed(anAttempt({ requestId: 'kept-1' }), succeeded),
+        trail.recordSealed(anAttempt({ requestId: 'bad', channel: 'soap' as Channel }), succeeded),
+        trail.recordSealed(anAttempt({ requestId: 'kept-2' }), succeeded),
+      ]);
+      expect([first.status, rejected.status, second.status]).toEqual([
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+      ]);
+      await expectUnavailable(Promise.reject((rejected as PromiseRejectedResult).reason));
+      const kept = (await allEvents(trail)).map((event) => event.requestId).sort();
+      expect(kept).toEqual(['kept-1', 'kept-2']);
+      expect(await trail.verify()).toEqual({ ok: true, rows: 2 });
+    });
+
+    it("refuses a second row with a request id already in the trail, and keeps the caller's correlation id beside it", async () => {
+      await trail.recordSealed(
+        anAttempt({ requestId: 'gateway-1', correlationId: 'caller-trace-1' }),
+        succeeded,
+      );
+      await expect(
+        trail.recordSealed(anAttempt({ requestId: 'gateway-1' }), succeeded),
+      ).rejects.toThrow();
+      const [event] = await allEvents(trail);
+      expect(event).toMatchObject({ requestId: 'gateway-1', correlationId: 'caller-trace-1' });
+      expect(await trail.verify()).toEqual({ ok: true, rows: 1 });
+    });
+
+    it('refuses to seal a row twice or a row that does not exist', async () => {
+      const id = await trail.recordAttempt(anAttempt());
+      await trail.complete(id, succeeded);
+
+      for (const target of [id, '0190a000-0000-7000-8000-000000000000']) {
+        await expect(trail.complete(target, succeeded)).rejects.toMatchObject({
+          errorCode: GwCode.INTERNAL,
+        });
+      }
+      expect((await allEvents(trail))[0].seq).toBe(1);
+    });
+
+    it('does not let a sealed row be changed or deleted with the gateway rights', async () => {
+      await sealedChain(1);
+
+      await expect(harness.asGateway("UPDATE audit_events SET outcome = 'failed'")).rejects.toThrow(
+        'sealed audit rows cannot be changed',
+      );
+      await expect(harness.asGateway('DELETE FROM audit_events')).rejects.toThrow(
+        /audit rows cannot be deleted|permission denied for table audit_events/,
+      );
+      expect(await trail.verify()).toEqual({ ok: true, rows: 1 });
+    });
+
+    describe('tampering', () => {
+      let rows: AuditEvent[];
+
+      beforeEach(async () => {
+        rows = await sealedChain(5);
+      });
+
+      it('finds a changed field', async () => {
+        await harness.tamper('UPDATE audit_events SET retention_days = 3650 WHERE seq = 3');
+
+        expect(await trail.verify()).toEqual({
+          ok: false,
+          rows: 2,
+          firstBroken: { seq: 3, id: rows[2].id, reason: 'hash does not match the row contents' },
+        });
+      });
+
+      it('names a row whose stored reasons no longer decode instead of giving up', async () => {
+        await harness.tamper(`UPDATE audit_events SET decision_reasons = 'not json' WHERE seq = 4`);
+
+        expect(await trail.verify()).toMatchObject({
+          ok: false,
+          rows: 3,
+          firstBroken: { seq: 4, id: rows[3].id, reason: expect.stringMatching(/unreadable/) },
+        });
+      });
+
+      it('finds a deleted row', async () => {
+        await harness.tamper('DELETE FROM audit_events WHERE seq = 2');
+
+        expect(await trail.verify()).toEqual({
+          ok: false,
+          rows: 1,
+          firstBroken: {
+            seq: 3,
+            id: rows[2].id,
+            reason: 'expected seq 2, found 3: a sealed row is missing',
+          },
+        });
+      });
+
+      it('finds two rows whose seq were swapped', async () => {
+        await harness.tamper('UPDATE audit_events SET seq = -seq WHERE seq IN (2, 4)');
+        await harness.tamper(
+          'UPDATE audit_events SET seq = CASE seq WHEN -2 THEN 4 ELSE 2 END WHERE seq < 0',
+        );
+
+        expect(await trail.verify()).toMatchObject({
+          ok: false,
+          rows: 1,
+          firstBroken: { seq: 2, id: rows[3].id },
+        });
+      });
+
+      it('finds a forged row appended to the chain', async () => {
+        const forgedId = '0190a000-0000-7000-8000-000000000001';
+        await harness.tamper(
+          forgedInsert(5, {
+            id: `'${forgedId}'`,
+            seq: '6',
+            request_id: "'forged-1'",
+            prev_hash: `'${rows[4].hash}'`,
+            hash: `'${'a'.repeat(64)}'`,
+          }),
+        );
+
+        expect(await trail.verify()).toEqual({
+          ok: false,
+          rows: 5,
+          firstBroken: { seq: 6, id: forgedId, reason: 'hash does not match the row contents' },
+        });
+      });
+
+      it('finds a forged row slipped into the middle with a correctly computed hash', async () => {
+        const forged: AuditEvent = {
+          ...rows[1],
+          id: '0190a000-0000-7000-8000-000000000002',
+          seq: 3,
+          requestId: 'forged-2',
+        };
+        forged.prevHash = rows[1].hash;
+        forged.hash = computeHash(forged.prevHash as string, forged);
+        await harness.tamper('UPDATE audit_events SET seq = seq + 100 WHERE seq >= 3');
+        await harness.tamper('UPDATE audit_events SET seq = seq - 99 WHERE seq > 100');
+        await harness.tamper(
+          forgedInsert(2, {
+            id: `'${forged.id}'`,
+            seq: '3',
+            request_id: `'${forged.requestId}'`,
+            prev_hash: `'${forged.prevHash}'`,
+            hash: `'${forged.hash}'`,
+          }),
+        );
+
+        expect(await trail.verify()).toMatchObject({
+          ok: false,
+          rows: 3,
+          firstBroken: { seq: 4, id: rows[2].id },
+        });
+      });
+    });
+
+    it('closes attempts left open by a writer that stopped as unknown when the next one starts', async () => {
+      const done = await trail.recordAttempt(anAttempt({ requestId: 'done' }));
+      const lost = await trail.recordAttempt(anAttempt({ requestId: 'lost' }));
+      await trail.complete(done, succeeded);
+      await trail.close();
+
+      const restarted = await startTrail(harness.store());
+      expect(await restarted.reconcileOpenAttempts()).toBe(0);
+
+      const [closed] = await allEvents(restarted);
+      expect(closed).toMatchObject({
+        id: lost,
+        seq: 2,
+        outcome: 'unknown',
+        errorCode: CRASHED_ERROR_CODE,
+        durationMs: null,
+        upstreamStatus: null,
+      });
+      expect(closed.completedAt).not.toBeNull();
+      expect(await restarted.verify()).toEqual({ ok: true, rows: 2 });
+    });
+
+    describe('list', () => {
+      const other = INSTANCES.financeStaging.id;
+      let ids: string[];
+
+      beforeEach(async () => {
+        const clock = new SettableClock(new Date('2025-03-01T10:00:00.000Z'));
+        await trail.close();
+        trail = await startTrail(harness.store(), metrics, clock);
+        ids = [];
+        const record = async (at: string, instanceId: string, outcome: 'succeeded' | 'denied') => {
+          clock.at = new Date(at);
+          ids.push(await trail.recordSealed(anAttempt({ instanceId }), { ...succeeded, outcome }));
+        };
+        await record('2025-03-01T10:00:00.000Z', INSTANCES.financeProd.id, 'succeeded');
+        await record('2025-03-02T10:00:00.000Z', other, 'denied');
+        await record('2025-03-03T10:00:00.000Z', INSTANCES.financeProd.id, 'denied');
+        await record('2025-03-04T10:00:00.000Z', other, 'succeeded');
+        await record('2025-03-05T10:00:00.000Z', INSTANCES.financeProd.id, 'succeeded');
+      });
+
+      const listed = async (filter: AuditFilter) =>
+        (await trail.list(filter, 100)).events.map((e) => ids.indexOf(e.id));
+
+      it('answers newest first', async () => {
+        expect(await listed({})).toEqual([4, 3, 2, 1, 0]);
+      });
+
+      it('filters by project, instance and outcome', async () => {
+        expect(await listed({ projectId: PROJECTS.cnNorth4.id })).toEqual([4, 3, 2, 1, 0]);
+        expect(await listed({ projectId: PROJECTS.apSoutheast1.id })).toEqual([]);
+        expect(await listed({ instanceId: other })).toEqual([3, 1]);
+        expect(await listed({ outcome: 'denied' })).toEqual([2, 1]);
+        expect(await listed({ instanceId: other, outcome: 'denied' })).toEqual([1]);
+      });
+
+      it('filters by start time, since inclusive and until exclusive', async () => {
+        expect(await listed({ since: new Date('2025-03-02T10:00:00.000Z') })).toEqual([4, 3, 2, 1]);
+        expect(await listed({ until: new Date('2025-03-02T10:00:00.000Z') })).toEqual([0]);
+        expect(
+          await listed({
+            since: new Date('2025-03-02T00:00:00.000Z'),
+            until: new Date('2025-03-04T00:00:00.000Z'),
+          }),
+        ).toEqual([2, 1]);
+      });
+
+      it('pages with an opaque cursor until the last page', async () => {
+        const first = await trail.list({ instanceId: INSTANCES.financeProd.id }, 2);
+        expect(first.events.map((e) => ids.indexOf(e.id))).toEqual([4, 2]);
+        expect(first.nextCursor).not.toContain(ids[2]);
+
+        const second = await trail.list(
+          { instanceId: INSTANCES.financeProd.id },
+          2,
+          first.nextCursor as string,
+        );
+        expect(second.events.map((e) => ids.indexOf(e.id))).toEqual([0]);
+        expect(second.nextCursor).toBeNull();
+
+        const exact = await trail.list({}, 5);
+        expect(exact.nextCursor).toBeNull();
+      });
+
+      it('refuses a limit out of range, a cursor it did not issue and a time it cannot compare', async () => {
+        for (const limit of [0, 501, 1.5]) {
+          await expect(trail.list({}, limit)).rejects.toMatchObject({
+            errorCode: GwCode.VALIDATION,
+            status: 400,
+          });
+        }
+        await expect(trail.list({}, 10, 'bm90LWEtY3Vyc29y')).rejects.toMatchObject({
+          errorCode: GwCode.VALIDATION,
+        });
+        await expect(trail.list({ since: new Date('nope') }, 10)).rejects.toMatchObject({
+          errorCode: GwCode.VALIDATION,
+        });
+        // Stored times are four-digit-year text: a six-digit year would compare below all of them.
+        await expect(
+          trail.list({ since: new Date('+010000-01-01T00:00:00Z') }, 10),
+        ).rejects.toMatchObject({ errorCode: GwCode.VALIDATION, message: /since: .*year/ });
+      });
+    });
+
+    it('answers 503 GW.AUDIT_UNAVAILABLE once closed', async () => {
+      const id = await trail.recordAttempt(anAttempt());
+      await trail.close();
+
+      await expectUnavailable(trail.recordAttempt(anAttempt()));
+      await expectUnavailable(trail.complete(id, succeeded));
+      await expectUnavailable(trail.checkWritable());
+      await expectUnavailable(trail.verify());
+    });
+
+    it('commits and answers every write asked for before close, and refuses the ones after', async () => {
+      // The race this guards against (answers of the last commit still on their way when the
+      // store stopped) showed in most rounds, not all: ten rounds make it certain.
+      await trail.close();
+      for (let round = 0; round < 10; round += 1) {
+        const closing = await startTrail(harness.store());
+        const queued = Array.from({ length: 50 }, (_, n) =>
+          closing.recordSealed(anAttempt({ requestId: `queued-${n}` }), succeeded),
+        );
+        await closing.close();
+
+        const settled = await Promise.race([
+          Promise.allSettled(queued),
+          new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 2000)),
+        ]);
+        expect(settled).not.toBe('hung');
+        expect((settled as PromiseSettledResult<string>[]).map((s) => s.status)).toEqual(
+          Array(50).fill('fulfilled'),
+        );
+        await expectUnavailable(closing.recordAttempt(anAttempt()));
+      }
+      const reader = await startTrail(harness.store());
+      expect(await reader.verify()).toEqual({ ok: true, rows: 500 });
+    });
+
+    it('waits at shutdown for open attempts to be sealed before it closes', async () => {
+      const id = await trail.recordAttempt(anAttempt());
+      let shutDown = false;
+      const shutdown = trail.onApplicationShutdown().then(() => {
+        shutDown = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(shutDown).toBe(false);
+
+      await trail.complete(id, succeeded);
+      await shutdown;
+      const reader = await startTrail(harness.store());
+      expect((await allEvents(reader)).map((e) => e.outcome)).toEqual(['succeeded']);
+    });
+
+    it('passes the write probe while it can be written', async () => {
+      await expect(trail.checkWritable()).resolves.toBeUndefined();
+      expect(trail.isAlive()).toBe(true);
+    });
+  });
+}

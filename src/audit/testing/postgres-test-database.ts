@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+/**
+ * Test support for the PostgreSQL suites: a database of their own on the test server, made from
+ * its `postgres` maintenance database and dropped afterwards.
+ */
+
+/** The server the suites use (trust authentication, user `postgres`). */
+export const TEST_POSTGRES_URL =
+  process.env.VLG_TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * Registers a suite that needs PostgreSQL. Outside CI, an unreachable server skips it with a
+ * loud warning; with CI=true it is a failure, so that a green CI run means the suite ran.
+ */
+export async function describeWithPostgres(suite: string, register: () => void): Promise<void> {
+  const client = new pg.Client({
+    connectionString: TEST_POSTGRES_URL,
+    connectionTimeoutMillis: 3_000,
+  });
+  try {
+    await client.connect();
+    register();
+  } catch (error) {
+    const message = `PostgreSQL at ${new URL(TEST_POSTGRES_URL).host} is unreachable (${(error as Error).message})`;
+    if (process.env.CI === 'true')
+      throw new Error(`${message}: "${suite}" cannot run, and CI=true`);
+    // eslint-disable-next-line no-console -- the skip must be seen, not buried in a log file
+    console.warn(`\n!!! SKIPPED "${suite}": ${message}. Start PostgreSQL to run it. !!!\n`);
+    describe.skip(suite, () => it('needs PostgreSQL', () => undefined));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function withDatabase(url: string, database: string, user?: string): string {
+  const next = new URL(url);
+  next.pathname = `/${database}`;
+  if (user !== undefined) {
+    next.username = user;
+    next.password = '';
+  }
+  return next.toString();
+}
+
+async function onMaintenanceDatabase(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A database created for one test (`vlg_test_<random>`), and the roles made for it. */
+export class TestDatabase {
+  private readonly roles: string[] = [];
+  private owner: pg.Pool | null = null;
+
+  private constructor(readonly name: string) {}
+
+  static async create(): Promise<TestDatabase> {
+    const database = new TestDatabase(`vlg_test_${randomBytes(6).toString('hex')}`);
+    await onMaintenanceDatabase(`CREATE DATABASE ${database.name}`);
+    return database;
+  }
+
+  /** Connects as the server's superuser. */
+  get url(): string {
+    return withDatabase(TEST_POSTGRES_URL, this.name);
+  }
+
+  /** Connects as `role` (the server trusts loopback connections). */
+  urlAs(role: string): string {
+    return withDatabase(TEST_POSTGRES_URL, this.name, role);
+  }
+
+  /** SQL as the superuser, on this database. */
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params: unknown[] = [],
+  ): Promise<R[]> {
+    if (!this.owner) {
+      this.owner = new pg.Pool({ connectionString: this.url, max: 2 });
+      // An idle connection cut by the server (a database dropped or closed to connections) is
+      // expected here; the queries' own errors still reach their callers.
+      this.owner.on('error', () => undefined);
+    }
+    return (await this.owner.query<R>(sql, params)).rows;
+  }
+
+  /** SQL as `role`, on a connection of its own. */
+  async queryAs(role: string, sql: string): Promise<void> {
+    const client = new pg.Client({ connectionString: this.urlAs(role) });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** A login role that exists only as long as this database. */
+  async createRole(): Promise<string> {
+    const role = `vlg_test_role_${randomBytes(6).toString('hex')}`;
+    await onMaintenanceDatabase(`CREATE ROLE ${role} LOGIN`);
+    this.roles.push(role);
+    return role;
+  }
+
+  /** New connections are refused and open ones cut, as when the server goes away. */
+  async refuseConnections(): Promise<void> {
+    await this.owner?.end();
+    this.owner = null;
+    await onMaintenanceDatabase(`ALTER DATABASE ${this.name} WITH ALLOW_CONNECTIONS false`);
+    await onMaintenanceDatabase(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${this.name}'`,
+    );
+  }
+
+  async acceptConnections(): Promise<void> {
+    await onMaintenanceDatabase(`ALTER DATABASE ${this.name} WITH ALLOW_CONNECTIONS true`);
+  }
+
+  async drop(): Promise<void> {
+    await this.owner?.end();
+    this.owner = null;
+    await onMaintenanceDatabase(`DROP DATABASE IF EXISTS ${this.name} WITH (FORCE)`);
+    for (const role of this.roles.splice(0)) await onMaintenanceDatabase(`DROP ROLE ${role}`);
+  }
+}

@@ -1,0 +1,173 @@
+import { existsSync } from 'node:fs';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { Logger } from '@nestjs/common';
+import type { VerifyResult } from './audit-chain.js';
+import type { AuditAttempt, AuditCompletion } from './audit-record.js';
+import {
+  AuditStore,
+  AuditWriteRefused,
+  type AuditListing,
+  type AuditQuery,
+} from './audit-store.js';
+import type { AuditRequest, AuditWorkerData, AuditWorkerMessage } from './sqlite-audit-worker.js';
+
+interface AwaitedAnswer {
+  worker: Worker;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The writer thread runs compiled JavaScript. Under jest this module is loaded from its
+ * TypeScript source, with no .js beside it; the build's copy is used then (jest's global setup
+ * builds first).
+ */
+function workerScript(): URL {
+  const beside = new URL('./sqlite-audit-worker.js', import.meta.url);
+  if (existsSync(beside)) return beside;
+  const built = new URL('../../dist/audit/sqlite-audit-worker.js', import.meta.url);
+  if (!existsSync(built)) throw new Error(`audit writer not built: run npm run build (${built})`);
+  return built;
+}
+
+/**
+ * The audit trail in one SQLite file (`SqliteAuditStore`), kept by a worker thread so that the
+ * store's fsyncs never stall the event loop. Each promise settles when the worker answers, and
+ * the worker answers a write only once its commit is on disk. Reconciling closes every open row,
+ * so one file belongs to one gateway process.
+ */
+export class ThreadedSqliteAuditStore extends AuditStore {
+  private readonly logger = new Logger(ThreadedSqliteAuditStore.name);
+  private worker: Worker | null = null;
+  private readonly awaited = new Map<number, AwaitedAnswer>();
+  private calls = 0;
+  private writerLost = false;
+
+  constructor(private readonly sqlitePath: string) {
+    super();
+  }
+
+  get location(): string {
+    return this.sqlitePath;
+  }
+
+  /** Starts the writer thread; rejects with SQLite's own message when the file cannot be opened. */
+  async open(mode: AuditWorkerData['mode']): Promise<void> {
+    await this.close();
+    const workerData: AuditWorkerData = { sqlitePath: this.sqlitePath, mode };
+    // The writer allocates little and keeps less; V8's default young generation (tens of MB)
+    // would only add to the process's RSS. Measured in docs/PERFORMANCE.md, run 5.
+    const worker = new Worker(workerScript(), {
+      workerData,
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    });
+    const [first] = (await Promise.race([
+      once(worker, 'message'),
+      once(worker, 'error').then(([error]) => {
+        throw error;
+      }),
+    ])) as [AuditWorkerMessage];
+    if (first.type !== 'opened') {
+      await worker.terminate();
+      throw new Error(first.type === 'notOpened' ? first.message : 'audit writer did not start');
+    }
+    worker.on('message', (message: AuditWorkerMessage) => this.receive(message));
+    worker.on('error', (error) => this.lost(worker, error));
+    // An answer that cannot be read would leave its caller waiting for ever.
+    worker.on('messageerror', (error) => this.lost(worker, error));
+    worker.on('exit', (code) => this.lost(worker, new Error(`audit writer exited with ${code}`)));
+    this.worker = worker;
+  }
+
+  /** Commits what is queued, then stops the writer thread. */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    const closed = this.call({ op: 'close' });
+    this.worker = null;
+    await closed.catch(() => undefined);
+    await worker.terminate();
+    this.failAwaited(worker, 'the audit store is closed');
+  }
+
+  recordAttempt(attempt: AuditAttempt, at: string): Promise<string> {
+    return this.call({ op: 'recordAttempt', attempt, at });
+  }
+
+  complete(id: string, completion: AuditCompletion, at: string): Promise<void> {
+    return this.call({ op: 'complete', id, completion, at });
+  }
+
+  recordSealed(attempt: AuditAttempt, completion: AuditCompletion, at: string): Promise<string> {
+    return this.call({ op: 'recordSealed', attempt, completion, at });
+  }
+
+  reconcileOpenAttempts(at: string): Promise<number> {
+    return this.call({ op: 'reconcileOpenAttempts', at });
+  }
+
+  list(query: AuditQuery, limit: number): Promise<AuditListing> {
+    return this.call({ op: 'list', query, limit });
+  }
+
+  verify(): Promise<VerifyResult> {
+    return this.call({ op: 'verify' });
+  }
+
+  checkWritable(at: string): Promise<void> {
+    return this.call({ op: 'checkWritable', at });
+  }
+
+  isAlive(): boolean {
+    return !this.writerLost;
+  }
+
+  private call<T>(request: AuditRequest): Promise<T> {
+    const worker = this.worker;
+    if (!worker) return Promise.reject(new Error('the audit store is not open'));
+    return new Promise<T>((resolve, reject) => {
+      const call = ++this.calls;
+      this.awaited.set(call, { worker, resolve: resolve as (value: unknown) => void, reject });
+      try {
+        worker.postMessage({ call, request });
+      } catch (error) {
+        this.awaited.delete(call);
+        reject(error);
+      }
+    });
+  }
+
+  private receive(message: AuditWorkerMessage): void {
+    if (message.type === 'committed') {
+      this.onCommit(message.writes);
+      return;
+    }
+    if (message.type !== 'answer' && message.type !== 'failed') return;
+    const awaited = this.awaited.get(message.call);
+    if (!awaited) return;
+    this.awaited.delete(message.call);
+    if (message.type === 'answer') awaited.resolve(message.value);
+    else if (message.refused) awaited.reject(new AuditWriteRefused(message.message));
+    else awaited.reject(new Error(message.message));
+  }
+
+  /** The writer thread died: nothing it was asked is known to be durable, and nothing more is asked. */
+  private lost(worker: Worker, error: Error): void {
+    if (this.worker === worker) {
+      this.worker = null;
+      this.writerLost = true;
+      this.logger.error(`audit writer stopped: ${error.message}; restart the gateway`);
+    }
+    this.failAwaited(worker, error.message);
+  }
+
+  /** Whatever `worker` had not answered fails: no answer is coming. */
+  private failAwaited(worker: Worker, reason: string): void {
+    for (const [call, awaited] of this.awaited) {
+      if (awaited.worker !== worker) continue;
+      this.awaited.delete(call);
+      awaited.reject(new Error(reason));
+    }
+  }
+}
