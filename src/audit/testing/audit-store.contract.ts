@@ -89,7 +89,8 @@ export function auditStoreContract(name: string, newHarness: () => Promise<Audit
     }
 
     it('writes an open attempt, then seals it as the first link of the chain', async () => {
-      const id = await trail.recordAttempt(anAttempt({ decisionReasons: ['rule a: no match'] }));
+      const attempt = anAttempt({ decisionReasons: ['rule a: no match'] });
+      const id = await trail.recordAttempt(attempt);
 
       expect(isUuid(id) && uuidVersion(id)).toBe(7);
       const [open] = await allEvents(trail);
@@ -99,7 +100,7 @@ export function auditStoreContract(name: string, newHarness: () => Promise<Audit
 
       const [sealed] = await allEvents(trail);
       expect(sealed).toMatchObject({
-        ...anAttempt({ decisionReasons: ['rule a: no match'] }),
+        ...attempt,
         id,
         seq: 1,
         outcome: 'succeeded',
@@ -461,7 +462,7 @@ export function auditStoreContract(name: string, newHarness: () => Promise<Audit
       for (let round = 0; round < 10; round += 1) {
         const closing = await startTrail(harness.store());
         const queued = Array.from({ length: 50 }, (_, n) =>
-          closing.recordSealed(anAttempt({ requestId: `queued-${n}` }), succeeded),
+          closing.recordSealed(anAttempt({ requestId: `queued-${round}-${n}` }), succeeded),
         );
         await closing.close();
 
