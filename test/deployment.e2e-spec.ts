@@ -79,7 +79,8 @@ function sources(dir = 'src'): string {
   return readdirSync(dir, { withFileTypes: true })
     .map((entry) => {
       const path = join(dir, entry.name);
-      if (entry.isDirectory()) return sources(path);
+      // `testing/` folders hold test helpers, left out of the build: not the gateway's variables.
+    if (entry.isDirectory()) return entry.name === 'testing' ? '' : sources(path);
       return entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts')
         ? readFileSync(path, 'utf8')
         : '';
