@@ -92,7 +92,11 @@ export class HealthController {
    */
   private async checkRedis(): Promise<HealthIndicatorResult<'redis'> | undefined> {
     if (!this.redis.configured) return undefined;
-    return this.probe('redis', () => this.redis.ping());
+    // Not cached: a PING costs little, and a disconnected client fails it without a round trip.
+    return this.indicators
+      .check('redis')
+      .attempt(() => this.redis.ping())
+      .withTimeout(PROBE_TIMEOUT_MS);
   }
 
   @Get('metrics')

@@ -1,13 +1,9 @@
-import { createHash } from 'node:crypto';
-import { type ExecutionContext, Injectable } from '@nestjs/common';
+import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { GqlExecutionContext, type GqlContextType } from '@nestjs/graphql';
-import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { channelOf, type GatewayRequest } from '../common/gateway-request.js';
+import { RateLimits, type CallKind } from './rate-limits.js';
 
-export type CallKind = 'mutations' | 'reads';
-
-/** PUTs and GraphQL mutations are mutations; GETs and GraphQL queries are reads. */
 export function callKindOf(context: ExecutionContext): CallKind {
   if (context.getType<GqlContextType>() === 'graphql') {
     const operation = GqlExecutionContext.create(context).getInfo().operation.operation;
@@ -18,40 +14,26 @@ export function callKindOf(context: ExecutionContext): CallKind {
 }
 
 /**
- * The throttler, keyed by the authenticated principal (`iss#sub`) rather than by address, with
- * one counter per kind of call shared by both channels and every route. Registered after the
- * authentication guard: an unauthenticated request is refused before it is counted, and
- * routes without a principal (health, metrics) are not limited.
+ * Limits each authenticated principal (`iss#sub`), one counter per kind of call shared by both
+ * channels and every route. Registered after the authentication guard: an unauthenticated
+ * request is refused before it is counted, and routes without a principal (health, metrics)
+ * are not limited. In GraphQL each root field counts as one call.
  */
 @Injectable()
-export class PrincipalRateLimitGuard extends ThrottlerGuard {
-  protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
-    return channelOf(context).req.principal === undefined;
-  }
+export class PrincipalRateLimitGuard implements CanActivate {
+  constructor(private readonly limits: RateLimits) {}
 
-  protected override getRequestResponse(context: ExecutionContext) {
-    const { req, reply } = channelOf(context);
-    return { req, res: reply };
-  }
-
-  protected override async getTracker(req: GatewayRequest): Promise<string> {
-    return req.principal!.id;
-  }
-
-  protected override generateKey(_context: ExecutionContext, tracker: string, name: string) {
-    return `rate:${name}:${createHash('sha256').update(tracker).digest('base64url')}`;
-  }
-
-  protected override async throwThrottlingException(
-    context: ExecutionContext,
-    { limit, timeToBlockExpire }: ThrottlerLimitDetail,
-  ): Promise<void> {
-    const retryAfterSeconds = Math.max(1, timeToBlockExpire);
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const principal = channelOf(context).req.principal;
+    if (principal === undefined) return true;
+    const kind = callKindOf(context);
+    const refusal = await this.limits.consume(kind, principal.id);
+    if (refusal === undefined) return true;
     throw new GatewayError(
       GwCode.RATE_LIMITED,
       429,
-      `rate limit: at most ${limit} ${callKindOf(context)} per minute per caller; retry after ${retryAfterSeconds} s`,
-      { retryAfterSeconds },
+      `rate limit: at most ${refusal.limit} ${kind} per minute per caller; retry after ${refusal.retryAfterSeconds} s`,
+      { retryAfterSeconds: refusal.retryAfterSeconds },
     );
   }
 }
