@@ -12,7 +12,7 @@ import { RedisIamTokenCache } from './redis-iam-token-cache.js';
 import { tokenCacheConfig, type TokenCacheConfig } from './token-cache.config.js';
 import { TokenCipher } from './token-cipher.js';
 
-/** In memory without REDIS_URL; in Redis, encrypted, with memory as the fallback, with it. */
+/** Without REDIS_URL, in memory; with it, in Redis, encrypted, memory standing in while it is down. */
 function tokenCacheFor(
   redis: RedisConnection,
   { key }: TokenCacheConfig,
