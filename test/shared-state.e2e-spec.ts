@@ -88,7 +88,9 @@ function expectRateLimitedRest(answer: HttpAnswer): void {
   expect(retryAfter).toBeLessThanOrEqual(60);
 }
 
+/** GraphQL convention: the refusal is an error in a 200 answer, with the same Retry-After. */
 function expectRateLimitedGraphql(answer: Awaited<ReturnType<typeof graphql>>): void {
+  expect(answer.status).toBe(200);
   expect(answer.data ?? null).toBeNull();
   expect(answer.errors?.[0].extensions).toMatchObject({
     code: 'RATE_LIMITED',
@@ -100,16 +102,23 @@ function expectRateLimitedGraphql(answer: Awaited<ReturnType<typeof graphql>>): 
   expect(answer.errors?.[0].extensions?.retryAfterSeconds).toBe(retryAfter);
 }
 
-/** The audit row of a mutation, read back through the gateway's own audit API. */
-async function auditedOutcome(h: Harness, auditId: string): Promise<string | undefined> {
-  const auditor = await h.simulator.mintToken({ sub: `auditor-${auditId}`, groups: ['auditor'] });
+/** The instance's audit rows, read back through the gateway's own audit API. */
+async function auditRows(h: Harness): Promise<{ id: string; outcome: string }[]> {
+  const auditor = await h.simulator.mintToken({
+    sub: `auditor-${randomBytes(4).toString('hex')}`,
+    groups: ['auditor'],
+  });
   const trail = await rest<{ events: { id: string; outcome: string }[] }>(
     h,
     'GET',
-    `/v1/audit-events?instance_id=${instanceId}`,
+    `/v1/audit-events?instance_id=${instanceId}&limit=500`,
     { token: auditor },
   );
-  return trail.body.events.find((event) => event.id === auditId)?.outcome;
+  return trail.body.events;
+}
+
+async function auditedOutcome(h: Harness, auditId: string): Promise<string | undefined> {
+  return (await auditRows(h)).find((event) => event.id === auditId)?.outcome;
 }
 
 describeWithRedis('two gateways sharing one Redis', () => {
@@ -175,11 +184,15 @@ describeWithRedis('two gateways sharing one Redis', () => {
     ];
     expect(allowed).toEqual([200, undefined, 200]);
 
+    const rowsBefore = [(await auditRows(a)).length, (await auditRows(b)).length];
     expectRateLimitedRest(await restDryRun(a, rita));
     expectRateLimitedGraphql(await graphqlDryRun(b, rita));
     expectRateLimitedRest(
       await rest(a, 'PUT', path, { token: rita, body: lockBody('enable', 30) }),
     );
+    // Refused before anything was decided or sent: no audit row, no PUT upstream.
+    expect([(await auditRows(a)).length, (await auditRows(b)).length]).toEqual(rowsBefore);
+    expect(a.simulator.calls()['taurusdb.putLock'] ?? 0).toBe(0);
 
     // Another caller, Rita's reads, and requests without a caller are not held back by it.
     expect((await restDryRun(b, other)).status).toBe(200);
