@@ -15,6 +15,8 @@ import { loggerParams } from './common/logging.js';
 import { GatewayValidationPipe } from './common/validation.js';
 import { appConfig, type AppConfig } from './config/app.config.js';
 import { HealthModule } from './health/health.module.js';
+import { PrincipalRateLimitGuard } from './rate-limit/principal-rate-limit.guard.js';
+import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { VaultLockModule } from './vault-lock/vault-lock.module.js';
 
 @Module({
@@ -36,10 +38,13 @@ import { VaultLockModule } from './vault-lock/vault-lock.module.js';
     VaultLockModule,
     AuditEventsModule,
     HealthModule,
+    RateLimitModule,
   ],
   // Every cross-cutting filter, pipe and guard is registered here and nowhere else.
   providers: [
+    // In this order: a caller is counted against its rate limit only once authenticated.
     { provide: APP_GUARD, useClass: InternalAuthGuard },
+    { provide: APP_GUARD, useClass: PrincipalRateLimitGuard },
     { provide: APP_PIPE, useClass: GatewayValidationPipe },
     { provide: APP_FILTER, useClass: GatewayExceptionFilter },
   ],

@@ -80,7 +80,7 @@ function sources(dir = 'src'): string {
     .map((entry) => {
       const path = join(dir, entry.name);
       // `testing/` folders hold test helpers, left out of the build: not the gateway's variables.
-    if (entry.isDirectory()) return entry.name === 'testing' ? '' : sources(path);
+      if (entry.isDirectory()) return entry.name === 'testing' ? '' : sources(path);
       return entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts')
         ? readFileSync(path, 'utf8')
         : '';

@@ -17,12 +17,13 @@ export class GatewayExceptionFilter implements ExceptionFilter, GqlExceptionFilt
     const { channel, req, reply } = channelOf(host);
     this.log(error, exception);
 
-    if (channel === 'graphql') return toGraphqlError(error, req.id);
-
-    if (error.auditId) void reply.header('x-audit-id', error.auditId);
+    // GraphQL answers 200 with the error, but a throttled caller is told when to retry alike.
     if (error.retryAfterSeconds !== undefined) {
       void reply.header('retry-after', String(error.retryAfterSeconds));
     }
+    if (channel === 'graphql') return toGraphqlError(error, req.id);
+
+    if (error.auditId) void reply.header('x-audit-id', error.auditId);
     void reply.status(error.status).send(
       // A request to the GraphQL endpoint refused before Apollo saw it (a body that is not JSON,
       // or too large) is still answered the way a GraphQL client reads errors.

@@ -81,6 +81,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly redisFallbacks = new Counter({
+    name: 'gateway_redis_fallbacks_total',
+    help: 'Operations served from in-process state because Redis was unavailable, by use',
+    labelNames: ['use'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -15,13 +15,19 @@ import {
   type SecurityRequirementObject,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import {
+  HealthCheck,
+  HealthCheckService,
+  HealthIndicatorService,
+  type HealthIndicatorResult,
+} from '@nestjs/terminus';
 import { AuditTrail } from '../audit/audit-trail.js';
 import { IamTokenExchange } from '../auth/iam/iam-token-exchange.js';
 import { Public } from '../auth/public.decorator.js';
 import { answerHeaders } from '../common/api-responses.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { PolicyStore } from '../policy/policy-store.js';
+import { RedisConnection } from '../redis/redis-connection.js';
 import { TaurusDbClient } from '../taurusdb/taurusdb-client.js';
 import { HealthReportDto } from './dto/health-report.dto.js';
 
@@ -68,6 +74,7 @@ export class HealthController {
     private readonly iam: IamTokenExchange,
     private readonly taurusDb: TaurusDbClient,
     private readonly metrics: GatewayMetrics,
+    private readonly redis: RedisConnection,
   ) {}
 
   @Get('health/live')
@@ -95,8 +102,12 @@ export class HealthController {
     security: PUBLIC,
   })
   @ApiHealthReport('A check is down; the report names it')
-  ready(@Res({ passthrough: true }) reply: FastifyReply) {
-    return this.report(reply, () => this.checkReadiness());
+  async ready(@Res({ passthrough: true }) reply: FastifyReply) {
+    const [report, redis] = await Promise.all([
+      this.report(reply, () => this.checkReadiness()),
+      this.checkRedis(),
+    ]);
+    return redis === undefined ? report : withSharedState(report as HealthReport, redis);
   }
 
   /**
@@ -125,6 +136,19 @@ export class HealthController {
     ]);
   }
 
+  /**
+   * Redis holds only what this process can stand in for (token cache, exchange lock, rate
+   * counters), so its loss degrades the gateway without making it unready.
+   */
+  private async checkRedis(): Promise<HealthIndicatorResult<'redis'> | undefined> {
+    if (!this.redis.configured) return undefined;
+    // Not cached: a PING costs little, and a disconnected client fails it without a round trip.
+    return this.indicators
+      .check('redis')
+      .attempt(() => this.redis.ping())
+      .withTimeout(PROBE_TIMEOUT_MS);
+  }
+
   @Get('metrics')
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   @ApiOperation({ summary: 'Prometheus metrics, text format', security: PUBLIC })
@@ -145,4 +169,23 @@ export class HealthController {
       .withTimeout(PROBE_TIMEOUT_MS)
       .cacheFor(PROBE_TTL_MS);
   }
+}
+
+interface HealthReport {
+  status: string;
+  info?: Record<string, unknown>;
+  error?: Record<string, unknown>;
+  details: Record<string, unknown>;
+}
+
+/** Adds the Redis check to a readiness report: down turns an `ok` report into `degraded`. */
+function withSharedState(report: HealthReport, redis: HealthIndicatorResult<'redis'>) {
+  const up = redis.redis.status === 'up';
+  const section = up ? 'info' : 'error';
+  return {
+    ...report,
+    status: !up && report.status === 'ok' ? 'degraded' : report.status,
+    [section]: { ...report[section], ...redis },
+    details: { ...report.details, ...redis },
+  };
 }

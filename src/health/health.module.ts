@@ -3,6 +3,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { AuditModule } from '../audit/audit.module.js';
 import { AuthModule } from '../auth/auth.module.js';
 import { PolicyModule } from '../policy/policy.module.js';
+import { RedisModule } from '../redis/redis.module.js';
 import { TaurusDbModule } from '../taurusdb/taurusdb.module.js';
 import { HealthController } from './health.controller.js';
 
@@ -13,6 +14,7 @@ import { HealthController } from './health.controller.js';
     PolicyModule,
     AuditModule,
     TaurusDbModule,
+    RedisModule,
   ],
   controllers: [HealthController],
 })

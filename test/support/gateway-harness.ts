@@ -22,9 +22,13 @@ let suiteCounter = 0;
 /**
  * One simulator and one gateway, both on loopback ports, configured the way an operator would:
  * through environment variables. Logs go to a file that the global teardown scans for secrets.
+ * Given `shared.simulator`, a second gateway (a replica) uses that one and leaves it running.
  */
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
-  const simulator = await startSimulator({ port: 0 });
+export async function startHarness(
+  env: Record<string, string> = {},
+  shared: { simulator?: RunningSimulator } = {},
+): Promise<Harness> {
+  const simulator = shared.simulator ?? (await startSimulator({ port: 0 }));
   const auditPath =
     env.AUDIT_SQLITE_PATH ?? join(mkdtempSync(join(tmpdir(), 'vlg-audit-')), 'audit.sqlite');
   const logFile = join(
@@ -44,6 +48,9 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     POLICY_FILE: 'config/policy.example.yaml',
     UPSTREAM_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'info',
+    // Suites that are not about rate limits send far more than one caller's minute allows.
+    RATE_LIMIT_MUTATIONS_PER_MINUTE: '100000',
+    RATE_LIMIT_READS_PER_MINUTE: '100000',
     LOG_FILE: logFile,
     ...env,
   });
@@ -59,7 +66,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     logFile: process.env.LOG_FILE ?? logFile,
     async close() {
       await app.close();
-      await simulator.close();
+      if (!shared.simulator) await simulator.close();
     },
   };
 }

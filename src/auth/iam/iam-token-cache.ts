@@ -3,14 +3,25 @@ import { Clock } from '../../common/clock.js';
 import type { IamToken } from './iam-token.js';
 
 /**
- * Where IAM tokens are kept between calls. In memory for one replica; a shared store (Redis)
- * goes behind the same class so that replicas do not each exchange their own tokens.
+ * Where IAM tokens are kept between calls. In memory for one replica; in Redis, shared and
+ * encrypted, so that replicas do not each exchange their own tokens.
  */
 export abstract class IamTokenCache {
   abstract get(key: string): Promise<IamToken | undefined>;
   abstract set(key: string, token: IamToken): Promise<void>;
   /** With `ifValue`, removes the entry only while it still holds that same token. */
   abstract delete(key: string, ifValue?: IamToken): Promise<void>;
+
+  /**
+   * Stores and answers the token that `exchange` fetches. A shared cache lets one replica
+   * exchange while the others wait for its token; `replacing` is the token being superseded,
+   * which a waiter must not take for the new one.
+   */
+  abstract fill(
+    key: string,
+    exchange: () => Promise<IamToken>,
+    replacing?: IamToken,
+  ): Promise<IamToken>;
 }
 
 @Injectable()
@@ -45,6 +56,13 @@ export class InMemoryIamTokenCache extends IamTokenCache {
     if (stored && (ifValue === undefined || stored.sameAs(ifValue))) {
       this.#tokens.delete(key);
     }
+  }
+
+  /** One process: the provider's in-process single-flight already shares the exchange. */
+  async fill(key: string, exchange: () => Promise<IamToken>): Promise<IamToken> {
+    const token = await exchange();
+    await this.set(key, token);
+    return token;
   }
 
   private isExpired(token: IamToken): boolean {

@@ -47,11 +47,11 @@ export class IamTokenProvider {
     if (cached?.isUsableAt(nowMs)) {
       this.metrics.iamTokenCache.inc({ result: 'hit' });
       if (cached.isDueForRefreshAt(nowMs)) {
-        this.refreshInBackground(key, principal, projectId);
+        this.refreshInBackground(key, principal, projectId, cached);
       }
       return cached;
     }
-    const { result, shared } = this.exchangeAndStore(key, principal, projectId);
+    const { result, shared } = this.exchangeAndStore(key, principal, projectId, cached);
     this.metrics.iamTokenCache.inc({ result: shared ? 'shared' : 'miss' });
     return result;
   }
@@ -66,20 +66,25 @@ export class IamTokenProvider {
     return `${this.config.mode}|${this.tokenOwner ?? principal.id}|${projectId}`;
   }
 
+  /** Shared in this process first, then, through the cache, with the other replicas. */
   private exchangeAndStore(
     key: string,
     principal: Principal,
     projectId: string,
+    replacing: IamToken | undefined,
   ): { result: Promise<IamToken>; shared: boolean } {
-    return this.exchanges.run(key, async () => {
-      const token = await this.exchange.exchange(principal, projectId);
-      await this.cache.set(key, token);
-      return token;
-    });
+    return this.exchanges.run(key, () =>
+      this.cache.fill(key, () => this.exchange.exchange(principal, projectId), replacing),
+    );
   }
 
-  private refreshInBackground(key: string, principal: Principal, projectId: string): void {
-    const { result, shared } = this.exchangeAndStore(key, principal, projectId);
+  private refreshInBackground(
+    key: string,
+    principal: Principal,
+    projectId: string,
+    replacing: IamToken,
+  ): void {
+    const { result, shared } = this.exchangeAndStore(key, principal, projectId, replacing);
     if (shared) {
       return;
     }

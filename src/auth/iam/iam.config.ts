@@ -1,6 +1,5 @@
 import { registerAs } from '@nestjs/config';
 import {
-  IsEmpty,
   IsIn,
   IsNotEmpty,
   IsOptional,
@@ -46,12 +45,6 @@ class IamEnv {
   @ValidateIf(requiredIn('agency')) @IsNotEmpty({ message: missingFor }) IAM_AGENCY_DOMAIN?: string;
 
   @ValidateIf(requiredIn('agency')) @IsNotEmpty({ message: missingFor }) IAM_AGENCY_NAME?: string;
-
-  /** Refused rather than ignored: replicas would each exchange and cache tokens on their own. */
-  @IsEmpty({
-    message: 'is set, but this version keeps the IAM token cache in memory only: unset it',
-  })
-  REDIS_URL?: string;
 }
 
 /**

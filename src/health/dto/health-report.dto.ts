@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, type ApiPropertyOptions } from '@nestjs/swagger';
 
-/** Checks by name (policy, audit, iam, taurusdb), each with its status and, if down, why. */
+/** Checks by name (policy, audit, iam, taurusdb, and redis when configured), each with its status and, if down, why. */
 const checks = (description: string): ApiPropertyOptions => ({
   type: 'object',
   description,
@@ -14,7 +14,11 @@ const checks = (description: string): ApiPropertyOptions => ({
 
 /** The report of a health check, as `@nestjs/terminus` writes it, for 200 and 503 alike. */
 export class HealthReportDto {
-  @ApiProperty({ enum: ['ok', 'error', 'shutting_down'] })
+  @ApiProperty({
+    enum: ['ok', 'degraded', 'error', 'shutting_down'],
+    description:
+      '`degraded` (still 200): Redis is configured but down, and in-process fallbacks serve',
+  })
   status!: string;
 
   @ApiPropertyOptional(checks('The checks that are up'))

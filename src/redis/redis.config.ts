@@ -1,0 +1,31 @@
+import { registerAs } from '@nestjs/config';
+import { IsOptional, IsUrl, Matches } from 'class-validator';
+import { validateEnv } from '../config/validate-env.js';
+
+class RedisEnv {
+  // The message never repeats the value: a Redis URL may carry a password.
+  @IsOptional()
+  @IsUrl(
+    { require_tld: false, require_protocol: true, protocols: ['redis', 'rediss'] },
+    { message: 'must be a redis:// or rediss:// URL' },
+  )
+  REDIS_URL?: string;
+
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9:_.-]{1,64}$/, {
+    message: 'must be 1 to 64 letters, digits or ":_.-"',
+  })
+  REDIS_KEY_PREFIX?: string;
+}
+
+export interface RedisConfig {
+  /** Unset: every shared state stays in this process's memory. */
+  url?: string;
+  /** Put before every key the gateway writes, so that several deployments can share a Redis. */
+  keyPrefix: string;
+}
+
+export const redisConfig = registerAs('redis', (): RedisConfig => {
+  const env = validateEnv(process.env, RedisEnv);
+  return { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX ?? 'vlg:' };
+});
