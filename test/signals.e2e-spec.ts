@@ -87,7 +87,7 @@ describe('signals', () => {
       const answer = await inFlight;
       expect(answer.status).toBe(200);
       expect(await stopped).toEqual({ code: null, signal });
-      expect(runVerify({ sqlitePath: auditPath, databaseUrl: null })).toEqual({
+      expect(await runVerify({ sqlitePath: auditPath, databaseUrl: null })).toEqual({
         exitCode: 0,
         output: 'audit chain OK: 1 rows\n',
       });
