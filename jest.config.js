@@ -13,12 +13,14 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
-    // @fastify/static (CommonJS, used by /docs) requires content-disposition, which is ESM-only
-    // and relies on Node's require(esm); jest's module loader has no require(esm) on Node 20,
-    // so this one package is compiled to CommonJS for the tests.
+    // @fastify/static (CommonJS, used by /docs) requires content-disposition, which is ESM-only.
+    // Jest's loader has its own require(esm) only where Node's vm can evaluate a module
+    // synchronously (24.9+); elsewhere it loads the file as CommonJS. `useESM` lets jest say
+    // which one it needs for each load: CommonJS output for the CommonJS path, ESM untouched
+    // for the ESM path. A fixed CommonJS output would be run as ESM on Node 24 and fail.
     'node_modules/content-disposition/.+\\.js$': [
       'ts-jest',
-      { useESM: false, tsconfig: { allowJs: true, module: 'commonjs', isolatedModules: true } },
+      { useESM: true, tsconfig: { allowJs: true, isolatedModules: true } },
     ],
   },
   transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],

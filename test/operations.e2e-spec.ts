@@ -48,7 +48,11 @@ describe('operations endpoints', () => {
     expect(document.paths['/v1/audit-events']).toBeDefined();
     const page = await fetch(`${h.url}/docs`);
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('swagger');
+    expect(await page.text()).toContain('swagger-ui.css');
+    // The page's own assets come from @fastify/static, a separate plugin.
+    const stylesheet = await fetch(`${h.url}/docs/swagger-ui.css`);
+    expect(stylesheet.status).toBe(200);
+    expect(stylesheet.headers.get('content-type')).toContain('text/css');
   });
 
   it('fails liveness, and refuses mutations with 503, once the audit writer thread is gone', async () => {
