@@ -11,11 +11,11 @@ import {
 import { Clock } from '../../common/clock.js';
 import { GatewayError, GwCode } from '../../common/gateway-error.js';
 import { GatewayMetrics } from '../../common/gateway-metrics.js';
+import { UpstreamAttempts } from '../../common/upstream-attempt.js';
 import {
   TransportFailure,
   type TransportFault,
   type UpstreamAnswer,
-  UpstreamHttp,
 } from '../../common/upstream-http.js';
 import { upstreamConfig, type UpstreamConfig } from '../../config/upstream.config.js';
 import type { Principal } from '../principal.js';
@@ -64,7 +64,7 @@ const projectScope = (projectId: string) => ({ project: { id: projectId } });
 @Injectable()
 export class IamTokenExchange implements OnApplicationShutdown {
   private readonly logger = new Logger(IamTokenExchange.name);
-  private readonly http: UpstreamHttp;
+  private readonly attempts: UpstreamAttempts;
   private readonly deadlineMs: number;
   private readonly policy;
   /** Agency mode: the service account's own login per project, reused until due for refresh. */
@@ -78,7 +78,7 @@ export class IamTokenExchange implements OnApplicationShutdown {
     private readonly metrics: GatewayMetrics,
   ) {
     this.deadlineMs = upstream.timeoutMs;
-    this.http = new UpstreamHttp(this.deadlineMs);
+    this.attempts = new UpstreamAttempts('iam', this.deadlineMs, metrics, clock);
     this.policy = wrap(
       timeout(this.deadlineMs, TimeoutStrategy.Aggressive),
       retry(
@@ -117,7 +117,7 @@ export class IamTokenExchange implements OnApplicationShutdown {
 
   /** Once the HTTP server has closed, so that requests still in flight can finish their calls. */
   async onApplicationShutdown(): Promise<void> {
-    await this.http.close();
+    await this.attempts.close();
   }
 
   private async exchangeFor(principal: Principal, projectId: string): Promise<IamToken> {
@@ -218,32 +218,23 @@ export class IamTokenExchange implements OnApplicationShutdown {
     });
   }
 
-  /** One HTTP request to IAM, measured. Network failures become IamCallFailure. */
+  /** One HTTP request to IAM. Network failures become IamCallFailure. */
   private async attempt(
     operation: IamOperation,
     request: IamRequest,
     signal: AbortSignal,
   ): Promise<UpstreamAnswer> {
-    const started = this.clock.monotonicMs();
-    let status = 'network';
     try {
-      const answer = await this.http.request({
+      return await this.attempts.send(operation, {
         method: request.method,
         url: `${this.config.endpoint}${request.path}`,
         headers: request.headers ?? {},
         body: request.body,
         signal,
       });
-      status = String(answer.status);
-      return answer;
     } catch (error) {
       if (!(error instanceof TransportFailure)) throw error;
-      status = error.fault.kind;
       throw new IamCallFailure(FAILURE_KIND_OF_FAULT[error.fault.kind]);
-    } finally {
-      const labels = { service: 'iam', operation };
-      this.metrics.upstreamRequests.inc({ ...labels, status });
-      this.metrics.upstreamDuration.observe(labels, (this.clock.monotonicMs() - started) / 1000);
     }
   }
 
