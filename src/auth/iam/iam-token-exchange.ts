@@ -21,7 +21,6 @@ import { upstreamConfig, type UpstreamConfig } from '../../config/upstream.confi
 import type { Principal } from '../principal.js';
 import { iamConfig, type IamConfig, type ServiceAccount } from './iam.config.js';
 import { IamToken } from './iam-token.js';
-import { SingleFlight } from '../../common/single-flight.js';
 
 type IamOperation = 'oidc' | 'password' | 'assumeRole' | 'serviceAccountLogin' | 'ping';
 type FailureKind = 'refused' | 'unavailable' | 'timeout' | 'unexpected';
@@ -42,6 +41,16 @@ class IamCallFailure extends Error {
   ) {
     super(status === undefined ? kind : `${kind} (HTTP ${status})`);
   }
+}
+
+/**
+ * Agency mode: the service account's own token for a project. It is kept where every other
+ * IAM token is kept (IamTokenProvider's cache), not by the exchange.
+ */
+export interface ServiceAccountLogins {
+  tokenFor(projectId: string): Promise<IamToken>;
+  /** IAM refused `token` (revoked): it must not be reused for the next caller. */
+  revoked(token: IamToken): Promise<void>;
 }
 
 /** Throttling and server errors may pass; any other 4xx is IAM's considered answer. */
@@ -67,14 +76,11 @@ export class IamTokenExchange implements OnApplicationShutdown {
   private readonly attempts: UpstreamAttempts;
   private readonly deadlineMs: number;
   private readonly policy;
-  /** Agency mode: the service account's own login per project, reused until due for refresh. */
-  private readonly serviceAccountTokens = new Map<string, IamToken>();
-  private readonly serviceAccountLogins = new SingleFlight<string, IamToken>();
 
   constructor(
     @Inject(iamConfig.KEY) private readonly config: IamConfig,
     @Inject(upstreamConfig.KEY) upstream: UpstreamConfig,
-    private readonly clock: Clock,
+    clock: Clock,
     private readonly metrics: GatewayMetrics,
   ) {
     this.deadlineMs = upstream.timeoutMs;
@@ -88,10 +94,15 @@ export class IamTokenExchange implements OnApplicationShutdown {
     );
   }
 
-  async exchange(principal: Principal, projectId: string): Promise<IamToken> {
+  /** `logins` is where agency mode gets the service account's own token; other modes need none. */
+  async exchange(
+    principal: Principal,
+    projectId: string,
+    logins?: ServiceAccountLogins,
+  ): Promise<IamToken> {
     const mode = this.config.mode;
     try {
-      const token = await this.exchangeFor(principal, projectId);
+      const token = await this.exchangeFor(principal, projectId, logins);
       this.metrics.iamExchanges.inc({ mode, outcome: 'ok' });
       return token;
     } catch (error) {
@@ -120,7 +131,23 @@ export class IamTokenExchange implements OnApplicationShutdown {
     await this.attempts.close();
   }
 
-  private async exchangeFor(principal: Principal, projectId: string): Promise<IamToken> {
+  /**
+   * Agency mode: the service account logs itself in, scoped to the project. Meant to be called
+   * from `ServiceAccountLogins.tokenFor` during `exchange`, which turns its failure into the
+   * caller's answer.
+   */
+  async serviceAccountLogin(projectId: string): Promise<IamToken> {
+    if (this.config.mode !== 'agency') {
+      throw new Error(`the service account logs itself in only in agency mode`);
+    }
+    return this.passwordLogin('serviceAccountLogin', this.config.serviceAccount, projectId);
+  }
+
+  private async exchangeFor(
+    principal: Principal,
+    projectId: string,
+    logins: ServiceAccountLogins | undefined,
+  ): Promise<IamToken> {
     const scope = projectScope(projectId);
     switch (this.config.mode) {
       case 'oidc': {
@@ -137,8 +164,11 @@ export class IamTokenExchange implements OnApplicationShutdown {
       case 'password':
         return this.passwordLogin('password', this.config.serviceAccount, projectId);
       case 'agency': {
-        const { serviceAccount, agency } = this.config;
-        const login = await this.serviceAccountTokenFor(serviceAccount, projectId);
+        if (logins === undefined) {
+          throw new Error('an agency exchange needs the service account login');
+        }
+        const { agency } = this.config;
+        const login = await logins.tokenFor(projectId);
         const body = {
           auth: {
             identity: {
@@ -159,7 +189,7 @@ export class IamTokenExchange implements OnApplicationShutdown {
         } catch (error) {
           // A revoked service account token must not be reused for the next caller.
           if (error instanceof IamCallFailure && error.status === 401) {
-            this.forgetServiceAccountToken(login);
+            await logins.revoked(login);
           }
           throw error;
         }
@@ -178,27 +208,6 @@ export class IamTokenExchange implements OnApplicationShutdown {
       body: passwordAuth(account, projectId),
     });
     return projectTokenFrom(response, projectId);
-  }
-
-  private async serviceAccountTokenFor(
-    account: ServiceAccount,
-    projectId: string,
-  ): Promise<IamToken> {
-    const current = this.serviceAccountTokens.get(projectId);
-    if (current && !current.isDueForRefreshAt(this.clock.nowMs())) {
-      return current;
-    }
-    return this.serviceAccountLogins.run(projectId, async () => {
-      const token = await this.passwordLogin('serviceAccountLogin', account, projectId);
-      this.serviceAccountTokens.set(projectId, token);
-      return token;
-    }).result;
-  }
-
-  private forgetServiceAccountToken(token: IamToken): void {
-    if (this.serviceAccountTokens.get(token.projectId)?.sameAs(token)) {
-      this.serviceAccountTokens.delete(token.projectId);
-    }
   }
 
   /** One IAM token call: retried on throttling, 5xx and network errors, within the deadline. */
