@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { Principal } from '../auth/principal.js';
+import { Principal } from '../domain/principal.js';
 import { CommonModule } from '../common/common.module.js';
 import { INSTANCES } from '../simulator/fixtures.js';
 import { startSimulator, type RunningSimulator } from '../simulator/simulator.js';

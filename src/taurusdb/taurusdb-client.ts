@@ -17,7 +17,7 @@ import {
 import { Clock } from '../common/clock.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
-import { INSTANCE_ID_RULE, PROJECT_ID_RULE, isInstanceId, isProjectId } from '../common/ids.js';
+import { INSTANCE_ID_RULE, PROJECT_ID_RULE, isInstanceId, isProjectId } from '../domain/ids.js';
 import { UpstreamAttempts } from '../common/upstream-attempt.js';
 import {
   TransportFailure,

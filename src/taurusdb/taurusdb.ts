@@ -1,5 +1,5 @@
-import type { Principal } from '../auth/principal.js';
-import type { VaultLockAction } from '../vault-lock/vault-lock.rules.js';
+import type { Principal } from '../domain/principal.js';
+import type { VaultLockAction } from '../domain/actions.js';
 import type { InstanceDetails, SetVaultLockResult, VaultLockInfo } from './taurusdb.types.js';
 
 /** Who a TaurusDB call is made for, and the request it belongs to (sent as `X-Request-Id`). */

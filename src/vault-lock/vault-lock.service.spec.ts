@@ -7,7 +7,7 @@ import type {
   AuditPage,
 } from '../audit/audit-record.js';
 import { AuditTrail } from '../audit/audit-trail.js';
-import { Principal } from '../auth/principal.js';
+import { Principal } from '../domain/principal.js';
 import type { CallContext } from '../common/call-context.js';
 import { Clock } from '../common/clock.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';

@@ -12,12 +12,12 @@ import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { toGatewayError } from '../common/to-gateway-error.js';
 import { PolicyEvaluator } from '../policy/policy-evaluator.js';
 import { PolicyStore } from '../policy/policy-store.js';
-import type { CallerRequest, PolicyAction, PolicyDecision } from '../policy/policy.types.js';
+import type { CallerRequest, PolicyDecision } from '../policy/policy.types.js';
 import { TaurusDb } from '../taurusdb/taurusdb.js';
 import type { InstanceDetails, VaultLockInfo } from '../taurusdb/taurusdb.types.js';
 import { UpstreamError } from '../taurusdb/upstream-error.js';
 import { vaultLockConfig, type VaultLockConfig } from './vault-lock.config.js';
-import type { VaultLockAction } from './vault-lock.rules.js';
+import type { Action, VaultLockAction } from '../domain/actions.js';
 
 export interface LockTarget {
   projectId: string;
@@ -186,7 +186,7 @@ export class VaultLockService {
   private decide(
     ctx: CallContext,
     target: LockTarget,
-    action: PolicyAction,
+    action: Action,
     instance: InstanceDetails,
     retentionDays?: number,
   ): PolicyDecision {
@@ -277,7 +277,7 @@ function attemptOf(
 function callerRequestOf(
   ctx: CallContext,
   target: LockTarget,
-  action: PolicyAction,
+  action: Action,
   retentionDays?: number,
 ): CallerRequest {
   return { groups: ctx.principal.groups, projectId: target.projectId, action, retentionDays };

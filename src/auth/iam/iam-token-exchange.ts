@@ -18,7 +18,7 @@ import {
   type UpstreamAnswer,
 } from '../../common/upstream-http.js';
 import { upstreamConfig, type UpstreamConfig } from '../../config/upstream.config.js';
-import type { Principal } from '../principal.js';
+import type { Principal } from '../../domain/principal.js';
 import { iamConfig, type IamConfig, type ServiceAccount } from './iam.config.js';
 import { IamToken } from './iam-token.js';
 

@@ -4,7 +4,7 @@ import { Clock } from '../../common/clock.js';
 import { GatewayMetrics } from '../../common/gateway-metrics.js';
 import { PROJECTS } from '../../simulator/fixtures.js';
 import { startSimulator } from '../../simulator/simulator.js';
-import { Principal } from '../principal.js';
+import { Principal } from '../../domain/principal.js';
 import { ServiceAccount, type IamConfig } from './iam.config.js';
 import { InMemoryIamTokenCache } from './iam-token-cache.js';
 import { IamTokenExchange } from './iam-token-exchange.js';

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../../common/clock.js';
 import { GatewayMetrics } from '../../common/gateway-metrics.js';
-import type { Principal } from '../principal.js';
+import type { Principal } from '../../domain/principal.js';
 import { iamConfig, type IamConfig } from './iam.config.js';
 import type { IamToken } from './iam-token.js';
 import { IamTokenCache } from './iam-token-cache.js';
