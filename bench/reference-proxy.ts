@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { Pool } from 'undici';
-import { isInstanceId, isProjectId } from '../src/common/ids.js';
+import { isInstanceId, isProjectId } from '../src/domain/ids.js';
 import { exchangeOidcToken, type IamToken } from './iam-token.js';
 
 /** Configured like the gateway, from the same variables (DESIGN §4). */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IamTokenProvider } from '../src/auth/iam/iam-token-provider.js';
-import { Principal } from '../src/auth/principal.js';
+import { Principal } from '../src/domain/principal.js';
 import { closedPort } from '../src/redis/testing/closed-port.js';
 import { requireRedis, TEST_REDIS_URL, TestRedisSpace } from '../src/redis/testing/test-redis.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';

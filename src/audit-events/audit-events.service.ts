@@ -3,7 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import type { AuditFilter, AuditPage } from '../audit/audit-record.js';
 import { AuditTrail } from '../audit/audit-trail.js';
 import { authConfig } from '../auth/auth.config.js';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../domain/principal.js';
 import { GatewayError } from '../common/gateway-error.js';
 
 /** Reading the trail is itself a privilege: only the auditor group may. */

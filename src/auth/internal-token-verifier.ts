@@ -6,7 +6,7 @@ import { ExpiringMap } from '../common/expiring-map.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { identityFlaw } from '../common/unicode-text.js';
 import { authConfig } from './auth.config.js';
-import { Principal } from './principal.js';
+import { Principal } from '../domain/principal.js';
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/;
 /** Larger tokens are refused before any parsing: no legitimate internal token comes close. */

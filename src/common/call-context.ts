@@ -1,4 +1,4 @@
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../domain/principal.js';
 
 export type Channel = 'graphql' | 'rest';
 

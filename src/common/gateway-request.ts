@@ -1,7 +1,7 @@
 import type { ArgumentsHost } from '@nestjs/common';
 import { GqlArgumentsHost, type GqlContextType } from '@nestjs/graphql';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../domain/principal.js';
 import type { CallContext, Channel } from './call-context.js';
 
 /** A caller's request id is kept only if it is short and plain enough to log and echo safely. */

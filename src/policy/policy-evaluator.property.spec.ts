@@ -3,7 +3,8 @@ import { ENTERPRISE_PROJECTS, PROJECTS } from '../simulator/fixtures.js';
 import { decide } from './policy-evaluator.js';
 import { parsePolicy, type LoadedPolicy } from './policy-loader.js';
 import type { PolicyRule } from './policy-rule.js';
-import { POLICY_ACTIONS, type PolicyRequest } from './policy.types.js';
+import { ACTIONS } from '../domain/actions.js';
+import type { PolicyRequest } from './policy.types.js';
 
 /** Small value sets, so that generated rules and requests often match and often do not. */
 const GROUPS = ['dba', 'ops', 'auditor'];
@@ -21,7 +22,7 @@ const ruleBody = fc.record(
     projects: allowlist(PROJECT_IDS),
     enterpriseProjects: allowlist(ENTERPRISE_PROJECT_IDS),
     tags: fc.dictionary(fc.constantFrom(...TAG_KEYS), allowlist(TAG_VALUES), { maxKeys: 2 }),
-    actions: fc.uniqueArray(fc.constantFrom(...POLICY_ACTIONS), { minLength: 1 }),
+    actions: fc.uniqueArray(fc.constantFrom(...ACTIONS), { minLength: 1 }),
     maxRetentionDays: fc.integer({ min: 1, max: 36500 }),
   },
   { requiredKeys: ['groups', 'projects', 'enterpriseProjects', 'tags', 'actions'] },
@@ -52,7 +53,7 @@ const request: fc.Arbitrary<PolicyRequest> = fc.record(
     tags: fc
       .dictionary(fc.constantFrom(...TAG_KEYS), fc.constantFrom(...TAG_VALUES))
       .map((tags) => Object.entries(tags).map(([key, value]) => ({ key, value }))),
-    action: fc.constantFrom(...POLICY_ACTIONS),
+    action: fc.constantFrom(...ACTIONS),
     retentionDays: fc.integer({ min: 1, max: 36500 }),
   },
   { requiredKeys: ['groups', 'projectId', 'enterpriseProjectId', 'tags', 'action'] },
@@ -145,7 +146,7 @@ describe('policy decisions (properties)', () => {
           groups: ['*'],
           projects: ['*'],
           enterpriseProjects: ['*'],
-          actions: [...POLICY_ACTIONS],
+          actions: [...ACTIONS],
           maxRetentionDays: undefined,
         },
       ]),

@@ -7,7 +7,8 @@ import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { ENTERPRISE_PROJECTS, INSTANCES, type FixtureInstance } from '../simulator/fixtures.js';
 import { MAX_REASON_CHARS, PolicyEvaluator } from './policy-evaluator.js';
 import { PolicyModule } from './policy.module.js';
-import type { PolicyAction, PolicyRequest } from './policy.types.js';
+import type { Action } from '../domain/actions.js';
+import type { PolicyRequest } from './policy.types.js';
 
 const EXAMPLE_FILE = 'config/policy.example.yaml';
 const EXAMPLE_VERSION = `sha256:${createHash('sha256')
@@ -18,7 +19,7 @@ const EXAMPLE_VERSION = `sha256:${createHash('sha256')
 const requestFor = (
   instance: FixtureInstance,
   groups: string[],
-  action: PolicyAction,
+  action: Action,
   retentionDays?: number,
 ): PolicyRequest => ({
   groups,

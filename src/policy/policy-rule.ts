@@ -9,8 +9,8 @@ import {
   ValidateIf,
   type ValidationArguments,
 } from 'class-validator';
-import { MAX_RETENTION_DAYS } from '../vault-lock/vault-lock.rules.js';
-import { POLICY_ACTIONS, type PolicyAction } from './policy.types.js';
+import { ACTIONS, type Action } from '../domain/actions.js';
+import { MAX_RETENTION_DAYS } from '../domain/retention.js';
 
 /** In an allowlist, admits any value. */
 export const ANY = '*';
@@ -53,7 +53,7 @@ function IsTagAllowlist(): PropertyDecorator {
   });
 }
 
-const ACTIONS_RULE = `must be a non-empty list of distinct actions from ${POLICY_ACTIONS.join(', ')}`;
+const ACTIONS_RULE = `must be a non-empty list of distinct actions from ${ACTIONS.join(', ')}`;
 
 function IsActionList(): PropertyDecorator {
   return ValidateBy({
@@ -63,7 +63,7 @@ function IsActionList(): PropertyDecorator {
         Array.isArray(value) &&
         value.length > 0 &&
         new Set(value).size === value.length &&
-        value.every((action) => (POLICY_ACTIONS as readonly unknown[]).includes(action)),
+        value.every((action) => (ACTIONS as readonly unknown[]).includes(action)),
       defaultMessage: () => ACTIONS_RULE,
     },
   });
@@ -88,7 +88,7 @@ export class PolicyRule {
   @IsNonEmptyStringList() projects!: string[];
   @IsNonEmptyStringList() enterpriseProjects!: string[];
   @IsTagAllowlist() tags!: Record<string, string[]>;
-  @IsActionList() actions!: PolicyAction[];
+  @IsActionList() actions!: Action[];
 
   @unlessAbsent
   @IsInt({ message: RETENTION_RULE })

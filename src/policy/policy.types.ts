@@ -1,6 +1,4 @@
-export const POLICY_ACTIONS = ['enable', 'extend', 'show'] as const;
-
-export type PolicyAction = (typeof POLICY_ACTIONS)[number];
+import type { Action } from '../domain/actions.js';
 
 /** What the policy is asked about: the caller, the instance as TaurusDB describes it, the call. */
 export interface PolicyRequest {
@@ -8,7 +6,7 @@ export interface PolicyRequest {
   projectId: string;
   enterpriseProjectId: string;
   tags: readonly { key: string; value: string }[];
-  action: PolicyAction;
+  action: Action;
   retentionDays?: number;
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { isInstanceId, isProjectId } from '../common/ids.js';
+import { isInstanceId, isProjectId } from '../domain/ids.js';
 import { instanceById, projectById, type FixtureInstance } from './fixtures.js';
 import type { IamTokenStore } from './iam.js';
 import { header, isJsonObject, pick } from './request-input.js';

@@ -422,8 +422,14 @@ describe('TaurusDbClient against the simulator', () => {
   });
 
   it('is provided by TaurusDbModule from the environment', async () => {
-    const saved = process.env.TAURUSDB_ENDPOINT;
-    process.env.TAURUSDB_ENDPOINT = `${sim.url}/{region}`;
+    const names = ['TAURUSDB_ENDPOINT', 'IAM_ENDPOINT', 'IAM_IDP_ID'] as const;
+    const saved = names.map((name) => process.env[name]);
+    // The module also provides the TaurusDb port, whose IAM tokens come from the IAM module.
+    Object.assign(process.env, {
+      TAURUSDB_ENDPOINT: `${sim.url}/{region}`,
+      IAM_ENDPOINT: sim.url,
+      IAM_IDP_ID: 'sim-idp',
+    });
     try {
       const moduleRef = await Test.createTestingModule({
         imports: [CommonModule, TaurusDbModule],
@@ -434,8 +440,10 @@ describe('TaurusDbClient against the simulator', () => {
       });
       await moduleRef.close();
     } finally {
-      if (saved === undefined) delete process.env.TAURUSDB_ENDPOINT;
-      else process.env.TAURUSDB_ENDPOINT = saved;
+      names.forEach((name, i) => {
+        if (saved[i] === undefined) delete process.env[name];
+        else process.env[name] = saved[i];
+      });
     }
   });
 });

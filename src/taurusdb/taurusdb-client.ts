@@ -17,13 +17,13 @@ import {
 import { Clock } from '../common/clock.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
-import { INSTANCE_ID_RULE, PROJECT_ID_RULE, isInstanceId, isProjectId } from '../common/ids.js';
+import { INSTANCE_ID_RULE, PROJECT_ID_RULE, isInstanceId, isProjectId } from '../domain/ids.js';
+import { UpstreamAttempts } from '../common/upstream-attempt.js';
 import {
   TransportFailure,
   type TransportFault,
   type UpstreamAnswer,
   type UpstreamRequest,
-  UpstreamHttp,
 } from '../common/upstream-http.js';
 import { upstreamConfig } from '../config/upstream.config.js';
 import { CallDeadline } from './call-deadline.js';
@@ -67,7 +67,6 @@ interface UpstreamCall<T> {
   parse: (body: unknown) => T | undefined;
 }
 
-const SERVICE = 'taurusdb';
 const MAX_ATTEMPTS = 3;
 /** A longer Retry-After is passed on to the caller instead of being waited out here. */
 const MAX_RETRY_AFTER_MS = 5000;
@@ -84,7 +83,7 @@ const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;
 @Injectable()
 export class TaurusDbClient implements OnApplicationShutdown {
   private readonly logger = new Logger(TaurusDbClient.name);
-  private readonly http: UpstreamHttp;
+  private readonly attempts: UpstreamAttempts;
   private readonly breakers = new Map<string, CircuitBreakerPolicy>();
   private readonly backoff = new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 });
 
@@ -92,10 +91,10 @@ export class TaurusDbClient implements OnApplicationShutdown {
     private readonly endpoints: TaurusDbEndpoints,
     @Inject(taurusdbConfig.KEY) private readonly config: ConfigType<typeof taurusdbConfig>,
     @Inject(upstreamConfig.KEY) private readonly upstream: ConfigType<typeof upstreamConfig>,
-    private readonly metrics: GatewayMetrics,
+    metrics: GatewayMetrics,
     private readonly clock: Clock,
   ) {
-    this.http = new UpstreamHttp(upstream.timeoutMs);
+    this.attempts = new UpstreamAttempts('taurusdb', upstream.timeoutMs, metrics, clock);
   }
 
   async getInstance(
@@ -187,7 +186,7 @@ export class TaurusDbClient implements OnApplicationShutdown {
 
   /** Once the HTTP server has closed, so that requests still in flight can finish their calls. */
   async onApplicationShutdown(): Promise<void> {
-    await this.http.close();
+    await this.attempts.close();
   }
 
   private async call<T>(call: UpstreamCall<T>): Promise<T> {
@@ -202,11 +201,7 @@ export class TaurusDbClient implements OnApplicationShutdown {
     } catch (error) {
       if (isBrokenCircuitError(error)) {
         // Not sent, but operators should still see that calls are being turned away.
-        this.metrics.upstreamRequests.inc({
-          service: SERVICE,
-          operation: call.operation,
-          status: 'circuit-open',
-        });
+        this.attempts.countNotSent(call.operation, 'circuit-open');
       }
       throw asUpstreamError(error, call.method === 'PUT');
     } finally {
@@ -245,23 +240,11 @@ export class TaurusDbClient implements OnApplicationShutdown {
 
   /** One HTTP exchange; transport failures come out as UpstreamFailure. */
   private async send(operation: Operation, request: UpstreamRequest): Promise<UpstreamAnswer> {
-    const started = this.clock.monotonicMs();
-    let status = 'error';
     try {
-      const answer = await this.http.request(request);
-      status = String(answer.status);
-      return answer;
+      return await this.attempts.send(operation, request);
     } catch (error) {
       if (!(error instanceof TransportFailure)) throw error;
-      const outcome = transportOutcome(error.fault);
-      status = outcome.kind;
-      throw new UpstreamFailure(outcome);
-    } finally {
-      this.metrics.upstreamRequests.inc({ service: SERVICE, operation, status });
-      this.metrics.upstreamDuration.observe(
-        { service: SERVICE, operation },
-        (this.clock.monotonicMs() - started) / 1000,
-      );
+      throw new UpstreamFailure(transportOutcome(error.fault));
     }
   }
 

@@ -1,4 +1,4 @@
-import type { VaultLockAction } from '../vault-lock/vault-lock.rules.js';
+import type { VaultLockAction } from '../domain/actions.js';
 /** Shapes of TaurusDB's answers and requests (DESIGN §1), as the gateway uses them. */
 
 export interface InstanceTag {

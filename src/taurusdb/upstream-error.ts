@@ -46,8 +46,8 @@ export class UpstreamError extends GatewayError {
 }
 
 /**
- * TaurusDB refused the IAM token (expired, or revoked after a permission change). The use case
- * evicts the cached token and retries once with a fresh one.
+ * TaurusDB refused the IAM token (expired, or revoked after a permission change). The TaurusDb
+ * port evicts the cached token and retries once with a fresh one.
  */
 export class UpstreamUnauthorizedError extends UpstreamError {
   constructor() {

@@ -1,14 +1,8 @@
 import { applyDecorators } from '@nestjs/common';
 import { Equals, IsInt, Max, Min } from 'class-validator';
+import { MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, RETENTION_RULE } from '../domain/retention.js';
 
-/** Upstream rules of DESIGN §1, shared by the REST DTOs and the GraphQL input. */
-export const MIN_RETENTION_DAYS = 1;
-export const MAX_RETENTION_DAYS = 36500;
-const RETENTION_RULE = `must be an integer from ${MIN_RETENTION_DAYS} to ${MAX_RETENTION_DAYS}`;
-
-export const VAULT_LOCK_ACTIONS = ['enable', 'extend'] as const;
-export type VaultLockAction = (typeof VAULT_LOCK_ACTIONS)[number];
-
+/** Upstream rules of DESIGN §1 as validation decorators, shared by the REST DTOs and the GraphQL input. */
 export const IsRetentionDays = () =>
   applyDecorators(
     IsInt({ message: RETENTION_RULE }),

@@ -6,22 +6,18 @@ import type {
   AuditOutcome,
 } from '../audit/audit-record.js';
 import { AuditTrail } from '../audit/audit-trail.js';
-import { IamTokenProvider } from '../auth/iam/iam-token-provider.js';
-import type { IamToken } from '../auth/iam/iam-token.js';
 import type { CallContext } from '../common/call-context.js';
 import { Clock } from '../common/clock.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { toGatewayError } from '../common/to-gateway-error.js';
 import { PolicyEvaluator } from '../policy/policy-evaluator.js';
 import { PolicyStore } from '../policy/policy-store.js';
-import type { CallerRequest, PolicyAction, PolicyDecision } from '../policy/policy.types.js';
-import { InstanceDetailsCache } from '../taurusdb/instance-details-cache.js';
-import { TaurusDbClient } from '../taurusdb/taurusdb-client.js';
-import type { UpstreamCredentials } from '../taurusdb/taurusdb-client.js';
+import type { CallerRequest, PolicyDecision } from '../policy/policy.types.js';
+import { TaurusDb } from '../taurusdb/taurusdb.js';
 import type { InstanceDetails, VaultLockInfo } from '../taurusdb/taurusdb.types.js';
-import { UpstreamError, UpstreamUnauthorizedError } from '../taurusdb/upstream-error.js';
+import { UpstreamError } from '../taurusdb/upstream-error.js';
 import { vaultLockConfig, type VaultLockConfig } from './vault-lock.config.js';
-import type { VaultLockAction } from './vault-lock.rules.js';
+import type { Action, VaultLockAction } from '../domain/actions.js';
 
 export interface LockTarget {
   projectId: string;
@@ -69,9 +65,7 @@ export class VaultLockService {
   private readonly logger = new Logger(VaultLockService.name);
 
   constructor(
-    private readonly iam: IamTokenProvider,
-    private readonly taurusDb: TaurusDbClient,
-    private readonly instances: InstanceDetailsCache,
+    private readonly taurusDb: TaurusDb,
     private readonly policy: PolicyEvaluator,
     private readonly policyStore: PolicyStore,
     private readonly audit: AuditTrail,
@@ -97,21 +91,7 @@ export class VaultLockService {
 
     const auditId = await this.audit.recordAttempt(attempt);
     try {
-      await this.withIamToken(ctx, command.projectId, (credentials) =>
-        this.taurusDb.setVaultLock(
-          credentials,
-          command.projectId,
-          command.instanceId,
-          {
-            backup_vaultlock_info: {
-              lock_retention_days: command.retentionDays,
-              lock_policy: true,
-            },
-            action: command.action,
-          },
-          ctx.requestId,
-        ),
-      );
+      await this.taurusDb.setLock(ctx, command, command);
     } catch (error) {
       throw await this.sealFailure(auditId, error, elapsedMs);
     }
@@ -144,9 +124,7 @@ export class VaultLockService {
     const auditId = audited === 'all' ? await this.audit.recordAttempt(attempt) : undefined;
     let upstream: VaultLockInfo;
     try {
-      upstream = await this.withIamToken(ctx, target.projectId, (credentials) =>
-        this.taurusDb.getVaultLock(credentials, target.projectId, target.instanceId, ctx.requestId),
-      );
+      upstream = await this.taurusDb.showLock(ctx, target);
     } catch (error) {
       if (auditId === undefined) throw error;
       throw await this.sealFailure(auditId, error, elapsedMs);
@@ -188,7 +166,7 @@ export class VaultLockService {
     );
     if (callerDenial) return callerDenial;
     try {
-      const instance = await this.instanceOf(ctx, subject);
+      const instance = await this.taurusDb.instanceDetails(ctx, subject);
       return this.decide(ctx, subject, subject.action, instance, retentionDays);
     } catch (error) {
       if (!recordFailure) throw error;
@@ -205,18 +183,10 @@ export class VaultLockService {
     });
   }
 
-  private instanceOf(ctx: CallContext, target: LockTarget): Promise<InstanceDetails> {
-    return this.instances.get(`${ctx.principal.id}|${target.projectId}|${target.instanceId}`, () =>
-      this.withIamToken(ctx, target.projectId, (credentials) =>
-        this.taurusDb.getInstance(credentials, target.projectId, target.instanceId, ctx.requestId),
-      ),
-    );
-  }
-
   private decide(
     ctx: CallContext,
     target: LockTarget,
-    action: PolicyAction,
+    action: Action,
     instance: InstanceDetails,
     retentionDays?: number,
   ): PolicyDecision {
@@ -225,27 +195,6 @@ export class VaultLockService {
       enterpriseProjectId: instance.enterpriseProjectId,
       tags: instance.tags,
     });
-  }
-
-  /**
-   * TaurusDB answers 401 when IAM revoked a token early (up to 30 min after a permission
-   * change): the cached token is dropped and the call tried once more with a fresh one. A 401
-   * means the call was refused, so repeating even the PUT cannot apply it twice.
-   */
-  private async withIamToken<T>(
-    ctx: CallContext,
-    projectId: string,
-    call: (credentials: UpstreamCredentials) => Promise<T>,
-  ): Promise<T> {
-    const token = await this.iam.tokenFor(ctx.principal, projectId);
-    try {
-      return await call(credentialsOf(token));
-    } catch (error) {
-      if (!(error instanceof UpstreamUnauthorizedError)) throw error;
-      await this.iam.evict(ctx.principal, projectId, token);
-      const fresh = await this.iam.tokenFor(ctx.principal, projectId);
-      return call(credentialsOf(fresh));
-    }
   }
 
   /** Failing before a decision (IAM refused, unknown instance, upstream down) still leaves a row. */
@@ -328,7 +277,7 @@ function attemptOf(
 function callerRequestOf(
   ctx: CallContext,
   target: LockTarget,
-  action: PolicyAction,
+  action: Action,
   retentionDays?: number,
 ): CallerRequest {
   return { groups: ctx.principal.groups, projectId: target.projectId, action, retentionDays };
@@ -364,10 +313,6 @@ function completionOf(failure: GatewayError, error: unknown, durationMs: number)
     errorCode: failure.errorCode,
     durationMs,
   };
-}
-
-function credentialsOf(token: IamToken): UpstreamCredentials {
-  return { token: token.value(), region: token.region };
 }
 
 function dateOf(timestamp: number | null | undefined): Date | null {

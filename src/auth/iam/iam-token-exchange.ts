@@ -11,17 +11,16 @@ import {
 import { Clock } from '../../common/clock.js';
 import { GatewayError, GwCode } from '../../common/gateway-error.js';
 import { GatewayMetrics } from '../../common/gateway-metrics.js';
+import { UpstreamAttempts } from '../../common/upstream-attempt.js';
 import {
   TransportFailure,
   type TransportFault,
   type UpstreamAnswer,
-  UpstreamHttp,
 } from '../../common/upstream-http.js';
 import { upstreamConfig, type UpstreamConfig } from '../../config/upstream.config.js';
-import type { Principal } from '../principal.js';
+import type { Principal } from '../../domain/principal.js';
 import { iamConfig, type IamConfig, type ServiceAccount } from './iam.config.js';
 import { IamToken } from './iam-token.js';
-import { SingleFlight } from '../../common/single-flight.js';
 
 type IamOperation = 'oidc' | 'password' | 'assumeRole' | 'serviceAccountLogin' | 'ping';
 type FailureKind = 'refused' | 'unavailable' | 'timeout' | 'unexpected';
@@ -44,6 +43,16 @@ class IamCallFailure extends Error {
   }
 }
 
+/**
+ * Agency mode: the service account's own token for a project. It is kept where every other
+ * IAM token is kept (IamTokenProvider's cache), not by the exchange.
+ */
+export interface ServiceAccountLogins {
+  tokenFor(projectId: string): Promise<IamToken>;
+  /** IAM refused `token` (revoked): it must not be reused for the next caller. */
+  revoked(token: IamToken): Promise<void>;
+}
+
 /** Throttling and server errors may pass; any other 4xx is IAM's considered answer. */
 const isRetryableStatus = (status: number): boolean => status === 429 || status >= 500;
 
@@ -64,21 +73,18 @@ const projectScope = (projectId: string) => ({ project: { id: projectId } });
 @Injectable()
 export class IamTokenExchange implements OnApplicationShutdown {
   private readonly logger = new Logger(IamTokenExchange.name);
-  private readonly http: UpstreamHttp;
+  private readonly attempts: UpstreamAttempts;
   private readonly deadlineMs: number;
   private readonly policy;
-  /** Agency mode: the service account's own login per project, reused until due for refresh. */
-  private readonly serviceAccountTokens = new Map<string, IamToken>();
-  private readonly serviceAccountLogins = new SingleFlight<string, IamToken>();
 
   constructor(
     @Inject(iamConfig.KEY) private readonly config: IamConfig,
     @Inject(upstreamConfig.KEY) upstream: UpstreamConfig,
-    private readonly clock: Clock,
+    clock: Clock,
     private readonly metrics: GatewayMetrics,
   ) {
     this.deadlineMs = upstream.timeoutMs;
-    this.http = new UpstreamHttp(this.deadlineMs);
+    this.attempts = new UpstreamAttempts('iam', this.deadlineMs, metrics, clock);
     this.policy = wrap(
       timeout(this.deadlineMs, TimeoutStrategy.Aggressive),
       retry(
@@ -88,10 +94,15 @@ export class IamTokenExchange implements OnApplicationShutdown {
     );
   }
 
-  async exchange(principal: Principal, projectId: string): Promise<IamToken> {
+  /** `logins` is where agency mode gets the service account's own token; other modes need none. */
+  async exchange(
+    principal: Principal,
+    projectId: string,
+    logins?: ServiceAccountLogins,
+  ): Promise<IamToken> {
     const mode = this.config.mode;
     try {
-      const token = await this.exchangeFor(principal, projectId);
+      const token = await this.exchangeFor(principal, projectId, logins);
       this.metrics.iamExchanges.inc({ mode, outcome: 'ok' });
       return token;
     } catch (error) {
@@ -117,10 +128,26 @@ export class IamTokenExchange implements OnApplicationShutdown {
 
   /** Once the HTTP server has closed, so that requests still in flight can finish their calls. */
   async onApplicationShutdown(): Promise<void> {
-    await this.http.close();
+    await this.attempts.close();
   }
 
-  private async exchangeFor(principal: Principal, projectId: string): Promise<IamToken> {
+  /**
+   * Agency mode: the service account logs itself in, scoped to the project. Meant to be called
+   * from `ServiceAccountLogins.tokenFor` during `exchange`, which turns its failure into the
+   * caller's answer.
+   */
+  async serviceAccountLogin(projectId: string): Promise<IamToken> {
+    if (this.config.mode !== 'agency') {
+      throw new Error(`the service account logs itself in only in agency mode`);
+    }
+    return this.passwordLogin('serviceAccountLogin', this.config.serviceAccount, projectId);
+  }
+
+  private async exchangeFor(
+    principal: Principal,
+    projectId: string,
+    logins: ServiceAccountLogins | undefined,
+  ): Promise<IamToken> {
     const scope = projectScope(projectId);
     switch (this.config.mode) {
       case 'oidc': {
@@ -137,8 +164,11 @@ export class IamTokenExchange implements OnApplicationShutdown {
       case 'password':
         return this.passwordLogin('password', this.config.serviceAccount, projectId);
       case 'agency': {
-        const { serviceAccount, agency } = this.config;
-        const login = await this.serviceAccountTokenFor(serviceAccount, projectId);
+        if (logins === undefined) {
+          throw new Error('an agency exchange needs the service account login');
+        }
+        const { agency } = this.config;
+        const login = await logins.tokenFor(projectId);
         const body = {
           auth: {
             identity: {
@@ -159,7 +189,7 @@ export class IamTokenExchange implements OnApplicationShutdown {
         } catch (error) {
           // A revoked service account token must not be reused for the next caller.
           if (error instanceof IamCallFailure && error.status === 401) {
-            this.forgetServiceAccountToken(login);
+            await logins.revoked(login);
           }
           throw error;
         }
@@ -180,27 +210,6 @@ export class IamTokenExchange implements OnApplicationShutdown {
     return projectTokenFrom(response, projectId);
   }
 
-  private async serviceAccountTokenFor(
-    account: ServiceAccount,
-    projectId: string,
-  ): Promise<IamToken> {
-    const current = this.serviceAccountTokens.get(projectId);
-    if (current && !current.isDueForRefreshAt(this.clock.nowMs())) {
-      return current;
-    }
-    return this.serviceAccountLogins.run(projectId, async () => {
-      const token = await this.passwordLogin('serviceAccountLogin', account, projectId);
-      this.serviceAccountTokens.set(projectId, token);
-      return token;
-    }).result;
-  }
-
-  private forgetServiceAccountToken(token: IamToken): void {
-    if (this.serviceAccountTokens.get(token.projectId)?.sameAs(token)) {
-      this.serviceAccountTokens.delete(token.projectId);
-    }
-  }
-
   /** One IAM token call: retried on throttling, 5xx and network errors, within the deadline. */
   private async call(operation: IamOperation, request: IamRequest): Promise<UpstreamAnswer> {
     return this.policy.execute(async ({ signal }) => {
@@ -218,32 +227,23 @@ export class IamTokenExchange implements OnApplicationShutdown {
     });
   }
 
-  /** One HTTP request to IAM, measured. Network failures become IamCallFailure. */
+  /** One HTTP request to IAM. Network failures become IamCallFailure. */
   private async attempt(
     operation: IamOperation,
     request: IamRequest,
     signal: AbortSignal,
   ): Promise<UpstreamAnswer> {
-    const started = this.clock.monotonicMs();
-    let status = 'network';
     try {
-      const answer = await this.http.request({
+      return await this.attempts.send(operation, {
         method: request.method,
         url: `${this.config.endpoint}${request.path}`,
         headers: request.headers ?? {},
         body: request.body,
         signal,
       });
-      status = String(answer.status);
-      return answer;
     } catch (error) {
       if (!(error instanceof TransportFailure)) throw error;
-      status = error.fault.kind;
       throw new IamCallFailure(FAILURE_KIND_OF_FAULT[error.fault.kind]);
-    } finally {
-      const labels = { service: 'iam', operation };
-      this.metrics.upstreamRequests.inc({ ...labels, status });
-      this.metrics.upstreamDuration.observe(labels, (this.clock.monotonicMs() - started) / 1000);
     }
   }
 

@@ -4,7 +4,7 @@ import { Clock } from '../../common/clock.js';
 import { GatewayMetrics } from '../../common/gateway-metrics.js';
 import { PROJECTS } from '../../simulator/fixtures.js';
 import { startSimulator } from '../../simulator/simulator.js';
-import { Principal } from '../principal.js';
+import { Principal } from '../../domain/principal.js';
 import { ServiceAccount, type IamConfig } from './iam.config.js';
 import { InMemoryIamTokenCache } from './iam-token-cache.js';
 import { IamTokenExchange } from './iam-token-exchange.js';
@@ -104,6 +104,59 @@ describe('IamTokenProvider against the simulator', () => {
 
     expect(forBob).toBe(forAlice);
     expect(sim.calls()['iam.password']).toBe(1);
+  });
+
+  describe('in agency mode', () => {
+    const agencyConfig = (): IamConfig => ({
+      endpoint: sim.url,
+      mode: 'agency',
+      serviceAccount: new ServiceAccount('sim-domain', 'sim-service', 'sim-password'),
+      agency: { domainName: 'tenant-domain', agencyName: 'vault-lock-agency' },
+    });
+    const loginKey = (projectId: string) => `agency|login|sim-domain/sim-service|${projectId}`;
+    const CN = PROJECTS.cnNorth4.id;
+
+    it("keeps the service account's own login in the token cache, one per project", async () => {
+      const { provider, cache } = providerWith(agencyConfig());
+      const [alice, bob] = await Promise.all([principal('alice'), principal('bob')]);
+
+      const [ap, cn, cnForBob] = await Promise.all([
+        provider.tokenFor(alice, PROJECT),
+        provider.tokenFor(alice, CN),
+        provider.tokenFor(bob, CN),
+      ]);
+      // TaurusDB refused the agency token: the next one is assumed with the cached login.
+      await provider.evict(alice, CN, cn);
+      const again = await provider.tokenFor(bob, CN);
+
+      expect(ap).toMatchObject({ projectId: PROJECT, region: 'ap-southeast-1' });
+      expect(cnForBob).toBe(cn);
+      expect(again.sameAs(cn)).toBe(false);
+      expect(await cache.get(loginKey(CN))).toMatchObject({ projectId: CN });
+      expect(await cache.get(loginKey(PROJECT))).toMatchObject({ projectId: PROJECT });
+      expect(sim.calls()['iam.password']).toBe(2);
+      expect(sim.calls()['iam.assumeRole']).toBe(3);
+    });
+
+    it('logs the service account in again once IAM has revoked its token', async () => {
+      const { provider, cache } = providerWith(agencyConfig());
+      const alice = await principal();
+      const first = await provider.tokenFor(alice, CN);
+      const login = await cache.get(loginKey(CN));
+      await admin('tokens/revoke', {});
+      await provider.evict(alice, CN, first);
+
+      await expect(provider.tokenFor(alice, CN)).rejects.toMatchObject({
+        status: 403,
+        errorCode: 'GW.IAM_REFUSED',
+      });
+      const second = await provider.tokenFor(alice, CN);
+
+      expect(second.sameAs(first)).toBe(false);
+      expect(login && (await cache.get(loginKey(CN)))?.sameAs(login)).toBe(false);
+      expect(sim.calls()['iam.password']).toBe(2);
+      expect(sim.calls()['iam.assumeRole']).toBe(3);
+    });
   });
 
   it('evicts only the token that failed, not one that already replaced it', async () => {

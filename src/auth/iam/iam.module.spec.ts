@@ -3,7 +3,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { CommonModule } from '../../common/common.module.js';
 import { PROJECTS } from '../../simulator/fixtures.js';
 import { startSimulator } from '../../simulator/simulator.js';
-import { Principal } from '../principal.js';
+import { Principal } from '../../domain/principal.js';
 import { IamModule } from './iam.module.js';
 import { IamTokenExchange } from './iam-token-exchange.js';
 import { IamTokenProvider } from './iam-token-provider.js';

@@ -1,11 +1,17 @@
 import { Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import type { InternalTokenVerifier } from '../../auth/internal-token-verifier.js';
+import type { Principal } from '../../domain/principal.js';
 import { GatewayError, GwCode } from '../gateway-error.js';
 import { toGraphqlError } from '../gateway-exception.filter.js';
 import type { GatewayRequest, GraphqlContext } from '../gateway-request.js';
 import { toGatewayError } from '../to-gateway-error.js';
 import { documentNestingRefusal } from './document-limits.rule.js';
+
+/** What admitting a request needs of authentication (the internal token verifier does it). */
+export interface CallerAuthenticator {
+  /** The caller behind an `Authorization` header; rejects when none can be verified. */
+  authenticate(authorization: string | undefined): Promise<Principal>;
+}
 
 /**
  * Apollo builds the context once per HTTP request, before it reads the document, so this is
@@ -15,7 +21,7 @@ import { documentNestingRefusal } from './document-limits.rule.js';
  * is refused before the parser sees it. The principal stays on the request for the guard and the
  * resolvers.
  */
-export function graphqlContext(verifier: InternalTokenVerifier) {
+export function graphqlContext(verifier: CallerAuthenticator) {
   const logger = new Logger('GraphqlContext');
   return async (req: GatewayRequest, reply: FastifyReply): Promise<GraphqlContext> => {
     try {

@@ -1,9 +1,8 @@
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import type { ApolloDriverConfig } from '@nestjs/apollo';
-import type { InternalTokenVerifier } from '../../auth/internal-token-verifier.js';
 import type { AppConfig } from '../../config/app.config.js';
 import { DateTimeScalar } from '../date-time.js';
-import { graphqlContext } from './graphql-context.js';
+import { type CallerAuthenticator, graphqlContext } from './graphql-context.js';
 import { documentLimitsRule } from './document-limits.rule.js';
 import { formatGraphqlError } from './format-graphql-error.js';
 import { hideSuggestionsPlugin } from './hide-suggestions.plugin.js';
@@ -13,7 +12,7 @@ export const GRAPHQL_PATH = '/graphql';
 
 export function graphqlOptions(
   config: AppConfig,
-  verifier: InternalTokenVerifier,
+  verifier: CallerAuthenticator,
 ): ApolloDriverConfig {
   return {
     path: GRAPHQL_PATH,

@@ -1,12 +1,8 @@
 import { Field, ID, InputType, Int, registerEnumType } from '@nestjs/graphql';
 import { IsBoolean, IsEnum } from 'class-validator';
 import { IsInstanceId, IsProjectId } from '../../common/id-validators.js';
-import {
-  IsLockPolicy,
-  IsRetentionDays,
-  MAX_RETENTION_DAYS,
-  MIN_RETENTION_DAYS,
-} from '../vault-lock.rules.js';
+import { MAX_RETENTION_DAYS, MIN_RETENTION_DAYS } from '../../domain/retention.js';
+import { IsLockPolicy, IsRetentionDays } from '../vault-lock.rules.js';
 
 export enum VaultLockActionInput {
   ENABLE = 'enable',

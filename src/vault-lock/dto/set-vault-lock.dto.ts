@@ -1,14 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { IsDefined, IsIn, IsObject, IsOptional, ValidateNested } from 'class-validator';
-import {
-  IsLockPolicy,
-  IsRetentionDays,
-  MAX_RETENTION_DAYS,
-  MIN_RETENTION_DAYS,
-  VAULT_LOCK_ACTIONS,
-  type VaultLockAction,
-} from '../vault-lock.rules.js';
+import { VAULT_LOCK_ACTIONS, type VaultLockAction } from '../../domain/actions.js';
+import { MAX_RETENTION_DAYS, MIN_RETENTION_DAYS } from '../../domain/retention.js';
+import { IsLockPolicy, IsRetentionDays } from '../vault-lock.rules.js';
 
 export class VaultLockInfoDto {
   @ApiProperty({

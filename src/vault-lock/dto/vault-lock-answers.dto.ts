@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { MAX_RETENTION_DAYS, MIN_RETENTION_DAYS } from '../vault-lock.rules.js';
+import { MAX_RETENTION_DAYS, MIN_RETENTION_DAYS } from '../../domain/retention.js';
 
 /** TaurusDB's own PUT answer, and the gateway's answer to a dry run. */
 export class SetVaultLockAnswerDto {

@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { Principal } from '../domain/principal.js';
+import { CommonModule } from '../common/common.module.js';
+import { INSTANCES } from '../simulator/fixtures.js';
+import { startSimulator, type RunningSimulator } from '../simulator/simulator.js';
+import { TaurusDb, type TaurusDbCaller } from './taurusdb.js';
+import { TaurusDbModule } from './taurusdb.module.js';
+
+const { financeProd, financeStaging } = INSTANCES;
+const refOf = (instance: typeof financeProd) => ({
+  projectId: instance.projectId,
+  instanceId: instance.id,
+});
+
+describe('TaurusDb port (IAM token, 401 retry, instance cache) against the simulator', () => {
+  const names = ['TAURUSDB_ENDPOINT', 'IAM_ENDPOINT', 'IAM_IDP_ID'] as const;
+  const saved = names.map((name) => process.env[name]);
+  let sim: RunningSimulator;
+  let moduleRef: TestingModule;
+  let taurusDb: TaurusDb;
+  let caller: TaurusDbCaller;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0 });
+    Object.assign(process.env, {
+      TAURUSDB_ENDPOINT: `${sim.url}/{region}`,
+      IAM_ENDPOINT: sim.url,
+      IAM_IDP_ID: 'sim-idp',
+    });
+    moduleRef = await Test.createTestingModule({
+      imports: [CommonModule, TaurusDbModule],
+    }).compile();
+    taurusDb = moduleRef.get(TaurusDb);
+  });
+
+  afterAll(async () => {
+    await moduleRef.close();
+    await sim.close();
+    names.forEach((name, i) => {
+      if (saved[i] === undefined) delete process.env[name];
+      else process.env[name] = saved[i];
+    });
+  });
+
+  beforeEach(async () => {
+    const sub = `caller-${Math.random().toString(36).slice(2)}`;
+    const raw = await sim.mintToken({ sub, groups: ['dba'] });
+    caller = { principal: new Principal(sim.idpIssuer, sub, ['dba'], raw), requestId: 'req-1' };
+  });
+
+  it("exchanges the caller's token once and keeps the instance details briefly", async () => {
+    const before = sim.calls();
+
+    const first = await taurusDb.instanceDetails(caller, refOf(financeProd));
+    const again = await taurusDb.instanceDetails(caller, refOf(financeProd));
+    await taurusDb.showLock(caller, refOf(financeProd));
+
+    expect(first).toMatchObject({ id: financeProd.id, tags: financeProd.tags });
+    expect(again).toEqual(first);
+    const after = sim.calls();
+    expect(after['iam.oidc'] - before['iam.oidc']).toBe(1);
+    expect(after['taurusdb.instance'] - before['taurusdb.instance']).toBe(1);
+  });
+
+  it('evicts a token TaurusDB refuses and tries once more with a fresh one', async () => {
+    await taurusDb.showLock(caller, refOf(financeStaging));
+    await fetch(`${sim.url}/__admin/tokens/revoke`, { method: 'POST' });
+    const before = sim.calls();
+
+    await expect(
+      taurusDb.setLock(caller, refOf(financeStaging), { action: 'enable', retentionDays: 7 }),
+    ).resolves.toHaveProperty('result');
+    const state = await taurusDb.showLock(caller, refOf(financeStaging));
+
+    const after = sim.calls();
+    expect(after['iam.oidc'] - before['iam.oidc']).toBe(1);
+    expect(after['taurusdb.putLock'] - before['taurusdb.putLock']).toBe(2);
+    expect(state.backup_vaultlock_info).toMatchObject({
+      lock_policy: true,
+      lock_retention_days: 7,
+    });
+  });
+});

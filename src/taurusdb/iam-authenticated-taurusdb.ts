@@ -1,0 +1,77 @@
+import { Injectable } from '@nestjs/common';
+import { IamTokenProvider } from '../auth/iam/iam-token-provider.js';
+import type { IamToken } from '../auth/iam/iam-token.js';
+import { InstanceDetailsCache } from './instance-details-cache.js';
+import { TaurusDbClient, type UpstreamCredentials } from './taurusdb-client.js';
+import { TaurusDb, type InstanceRef, type LockChange, type TaurusDbCaller } from './taurusdb.js';
+import type { InstanceDetails, SetVaultLockResult, VaultLockInfo } from './taurusdb.types.js';
+import { UpstreamUnauthorizedError } from './upstream-error.js';
+
+/** TaurusDB called with the IAM token of the caller (or of the service account, by IAM mode). */
+@Injectable()
+export class IamAuthenticatedTaurusDb extends TaurusDb {
+  constructor(
+    private readonly iam: IamTokenProvider,
+    private readonly client: TaurusDbClient,
+    private readonly instances: InstanceDetailsCache,
+  ) {
+    super();
+  }
+
+  /** Keyed by caller too: details fetched with one caller's token are not handed to another. */
+  instanceDetails(caller: TaurusDbCaller, instance: InstanceRef): Promise<InstanceDetails> {
+    const { projectId, instanceId } = instance;
+    return this.instances.get(`${caller.principal.id}|${projectId}|${instanceId}`, () =>
+      this.withIamToken(caller, projectId, (credentials) =>
+        this.client.getInstance(credentials, projectId, instanceId, caller.requestId),
+      ),
+    );
+  }
+
+  showLock(caller: TaurusDbCaller, instance: InstanceRef): Promise<VaultLockInfo> {
+    const { projectId, instanceId } = instance;
+    return this.withIamToken(caller, projectId, (credentials) =>
+      this.client.getVaultLock(credentials, projectId, instanceId, caller.requestId),
+    );
+  }
+
+  setLock(
+    caller: TaurusDbCaller,
+    instance: InstanceRef,
+    change: LockChange,
+  ): Promise<SetVaultLockResult> {
+    const { projectId, instanceId } = instance;
+    const body = {
+      backup_vaultlock_info: { lock_retention_days: change.retentionDays, lock_policy: true },
+      action: change.action,
+    } as const;
+    return this.withIamToken(caller, projectId, (credentials) =>
+      this.client.setVaultLock(credentials, projectId, instanceId, body, caller.requestId),
+    );
+  }
+
+  /**
+   * TaurusDB answers 401 when IAM revoked a token early (up to 30 min after a permission
+   * change): the cached token is dropped and the call tried once more with a fresh one. A 401
+   * means the call was refused, so repeating even the PUT cannot apply it twice.
+   */
+  private async withIamToken<T>(
+    caller: TaurusDbCaller,
+    projectId: string,
+    call: (credentials: UpstreamCredentials) => Promise<T>,
+  ): Promise<T> {
+    const token = await this.iam.tokenFor(caller.principal, projectId);
+    try {
+      return await call(credentialsOf(token));
+    } catch (error) {
+      if (!(error instanceof UpstreamUnauthorizedError)) throw error;
+      await this.iam.evict(caller.principal, projectId, token);
+      const fresh = await this.iam.tokenFor(caller.principal, projectId);
+      return call(credentialsOf(fresh));
+    }
+  }
+}
+
+function credentialsOf(token: IamToken): UpstreamCredentials {
+  return { token: token.value(), region: token.region };
+}

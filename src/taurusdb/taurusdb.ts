@@ -1,0 +1,39 @@
+import type { Principal } from '../domain/principal.js';
+import type { VaultLockAction } from '../domain/actions.js';
+import type { InstanceDetails, SetVaultLockResult, VaultLockInfo } from './taurusdb.types.js';
+
+/** Who a TaurusDB call is made for, and the request it belongs to (sent as `X-Request-Id`). */
+export interface TaurusDbCaller {
+  principal: Principal;
+  requestId: string;
+}
+
+/** One instance of one project; both IDs are checked before any URL is built from them. */
+export interface InstanceRef {
+  projectId: string;
+  instanceId: string;
+}
+
+export interface LockChange {
+  action: VaultLockAction;
+  retentionDays: number;
+}
+
+/**
+ * TaurusDB as the use case sees it: calls made on a caller's behalf. Whose IAM token is sent,
+ * refreshing a token TaurusDB refused, and how long instance details are kept are the
+ * implementation's business. Failures are UpstreamError (or GatewayError for IAM).
+ */
+export abstract class TaurusDb {
+  /** The instance's enterprise project and tags, which the policy reads; briefly cached. */
+  abstract instanceDetails(caller: TaurusDbCaller, instance: InstanceRef): Promise<InstanceDetails>;
+
+  abstract showLock(caller: TaurusDbCaller, instance: InstanceRef): Promise<VaultLockInfo>;
+
+  /** Irreversible: enables or extends the lock, which can never be switched off again. */
+  abstract setLock(
+    caller: TaurusDbCaller,
+    instance: InstanceRef,
+    change: LockChange,
+  ): Promise<SetVaultLockResult>;
+}
