@@ -1,15 +1,17 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module.js';
 import { AuthModule } from '../auth/auth.module.js';
+import { IdempotencyModule } from '../idempotency/idempotency.module.js';
 import { PolicyModule } from '../policy/policy.module.js';
 import { TaurusDbModule } from '../taurusdb/taurusdb.module.js';
+import { IdempotentSetLock } from './idempotent-set-lock.js';
 import { VaultLockController } from './vault-lock.controller.js';
 import { VaultLockResolver } from './vault-lock.resolver.js';
 import { VaultLockService } from './vault-lock.service.js';
 
 @Module({
-  imports: [AuthModule, PolicyModule, AuditModule, TaurusDbModule],
+  imports: [AuthModule, PolicyModule, AuditModule, TaurusDbModule, IdempotencyModule],
   controllers: [VaultLockController],
-  providers: [VaultLockService, VaultLockResolver],
+  providers: [VaultLockService, IdempotentSetLock, VaultLockResolver],
 })
 export class VaultLockModule {}
