@@ -228,7 +228,10 @@ export function ApiErrorResponses(
           status,
           type: ErrorBody,
           description: sameStatus.map((c) => `${c.errorCode}: ${c.when}.`).join('\n\n'),
-          headers: answerHeaders({ ...headers, retryAfter: status === 429 || status === 409 }),
+          headers: answerHeaders({
+            ...headers,
+            retryAfter: status === 429 || sameStatus.includes(ErrorCases.idempotencyInProgress),
+          }),
         }),
       ),
   );
