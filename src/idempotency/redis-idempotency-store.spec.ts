@@ -77,6 +77,18 @@ describeWithRedis('RedisIdempotencyStore', () => {
     expect(a.memory.peek('shared-key')).toBeUndefined();
   });
 
+  it('honours what this replica kept in memory while Redis was down, once Redis is back', async () => {
+    const { store, memory } = await replica(space());
+    // As a call during an outage leaves it: claimed and answered in memory only.
+    await claimOf(await memory.claim('outage-key', 'fp')).complete(ANSWER);
+
+    expect(await store.claim('outage-key', 'fp')).toEqual({
+      kind: 'done',
+      fingerprint: 'fp',
+      answer: ANSWER,
+    });
+  });
+
   it('keeps a claim for its lease and an answer for its keeping time, under one key', async () => {
     const keySpace = space();
     const times = { leaseMs: 30_000, keepMs: 24 * 3_600_000 };
