@@ -72,9 +72,10 @@ const GRAPHQL_ERROR_SCHEMA: SchemaObject = {
 const graphqlAnswer = (
   description: string,
   properties: Record<string, SchemaObject>,
+  headers = answerHeaders(),
 ): ResponseObject => ({
   description,
-  headers: answerHeaders(),
+  headers,
   content: { 'application/json': { schema: { type: 'object', properties } } },
 });
 
@@ -108,8 +109,9 @@ function describeGraphqlEndpoint(document: OpenAPIObject): void {
       },
       responses: {
         '200': graphqlAnswer(
-          'The result; errors raised while resolving come here too, one per failed field',
+          'The result; errors raised while resolving come here too, one per failed field. Idempotent-Replayed: true when a setBackupVaultLock in it answered with the stored answer of an earlier request with the same idempotencyKey',
           { data: { type: 'object', nullable: true, additionalProperties: true }, errors },
+          answerHeaders({ replayed: true }),
         ),
         '400': graphqlAnswer(
           'Refused before execution: a document that does not parse, fails validation or exceeds the depth, alias, nesting or size limit; a malformed request envelope; a persisted query (not supported); a batch; a request a browser could send cross-site',

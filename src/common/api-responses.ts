@@ -91,6 +91,16 @@ export const ErrorCases = {
     errorCode: GwCode.VALIDATION,
     when: 'the body is not application/json',
   },
+  idempotencyInProgress: {
+    status: 409,
+    errorCode: GwCode.IDEMPOTENCY_IN_PROGRESS,
+    when: 'the first request with this Idempotency-Key is still running; retry after Retry-After seconds',
+  },
+  idempotencyKeyReused: {
+    status: 422,
+    errorCode: GwCode.IDEMPOTENCY_KEY_REUSED,
+    when: 'this caller used this Idempotency-Key for a different request in the last 24 h',
+  },
   upstreamThrottled: {
     status: 429,
     errorCode: `${GwCode.RATE_LIMITED} or DBS.*`,
@@ -172,12 +182,19 @@ export const ANSWER_HEADERS: Record<string, HeaderObject> = {
     description: 'Seconds to wait before trying again',
     schema: { type: 'integer' },
   },
+  'Idempotent-Replayed': {
+    description:
+      "true when this is the stored answer of an earlier request with the same Idempotency-Key (its body and X-Audit-Id are that request's); absent otherwise",
+    schema: { type: 'string', enum: ['true'] },
+  },
 };
 
 export interface AnswerHeaderOptions {
   /** The route writes an audit row and names it in `X-Audit-Id`. */
   auditId?: boolean;
   retryAfter?: boolean;
+  /** The route takes an Idempotency-Key and may answer with a replay. */
+  replayed?: boolean;
 }
 
 /** The headers an answer carries: always `X-Request-Id`, and the others the route says. */
@@ -186,6 +203,7 @@ export function answerHeaders(options: AnswerHeaderOptions = {}): HeadersObject 
     'X-Request-Id',
     ...(options.auditId ? ['X-Audit-Id'] : []),
     ...(options.retryAfter ? ['Retry-After'] : []),
+    ...(options.replayed ? ['Idempotent-Replayed'] : []),
   ];
   return Object.fromEntries(names.map((name) => [name, { $ref: `#/components/headers/${name}` }]));
 }
@@ -196,7 +214,7 @@ export function answerHeaders(options: AnswerHeaderOptions = {}): HeadersObject 
  */
 export function ApiErrorResponses(
   cases: readonly ErrorCase[],
-  headers: Pick<AnswerHeaderOptions, 'auditId'> = {},
+  headers: Pick<AnswerHeaderOptions, 'auditId' | 'replayed'> = {},
 ): MethodDecorator & ClassDecorator {
   const byStatus = new Map<number, ErrorCase[]>();
   for (const errorCase of cases) {
@@ -210,7 +228,10 @@ export function ApiErrorResponses(
           status,
           type: ErrorBody,
           description: sameStatus.map((c) => `${c.errorCode}: ${c.when}.`).join('\n\n'),
-          headers: answerHeaders({ ...headers, retryAfter: status === 429 }),
+          headers: answerHeaders({
+            ...headers,
+            retryAfter: status === 429 || sameStatus.includes(ErrorCases.idempotencyInProgress),
+          }),
         }),
       ),
   );

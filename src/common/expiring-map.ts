@@ -28,4 +28,8 @@ export class ExpiringMap<K, V> {
     }
     this.entries.set(key, { value, until: untilMs });
   }
+
+  delete(key: K): void {
+    this.entries.delete(key);
+  }
 }

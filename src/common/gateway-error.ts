@@ -30,6 +30,8 @@ export const GwCode = {
   UPSTREAM_UNAVAILABLE: 'GW.UPSTREAM_UNAVAILABLE',
   UPSTREAM_TIMEOUT: 'GW.UPSTREAM_TIMEOUT',
   AUDIT_UNAVAILABLE: 'GW.AUDIT_UNAVAILABLE',
+  IDEMPOTENCY_KEY_REUSED: 'GW.IDEMPOTENCY_KEY_REUSED',
+  IDEMPOTENCY_IN_PROGRESS: 'GW.IDEMPOTENCY_IN_PROGRESS',
   INTERNAL: 'GW.INTERNAL',
 } as const;
 
@@ -59,12 +61,15 @@ export interface GatewayErrorOptions {
   retryAfterSeconds?: number;
   /** The audit row this failure was recorded in, when one was written. */
   auditId?: string;
+  /** The request that produced this answer, when it is an earlier request's, replayed. */
+  requestId?: string;
   cause?: unknown;
 }
 
 export class GatewayError extends Error {
   readonly graphqlCode: GraphqlErrorCode;
   readonly retryAfterSeconds?: number;
+  readonly requestId?: string;
   auditId?: string;
 
   constructor(
@@ -78,6 +83,7 @@ export class GatewayError extends Error {
     this.graphqlCode = graphqlCodeForStatus(status);
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.auditId = options.auditId;
+    this.requestId = options.requestId;
   }
 
   /** `field` is the name the caller used (REST snake_case or GraphQL camelCase). */

@@ -15,21 +15,23 @@ export class GatewayExceptionFilter implements ExceptionFilter, GqlExceptionFilt
   catch(exception: unknown, host: ArgumentsHost): unknown {
     const error = toGatewayError(exception);
     const { channel, req, reply } = channelOf(host);
+    // A replayed answer names the request that produced it, as it did the first time.
+    const requestId = error.requestId ?? req.id;
     this.log(error, exception);
 
     // GraphQL answers 200 with the error, but a throttled caller is told when to retry alike.
     if (error.retryAfterSeconds !== undefined) {
       void reply.header('retry-after', String(error.retryAfterSeconds));
     }
-    if (channel === 'graphql') return toGraphqlError(error, req.id);
+    if (channel === 'graphql') return toGraphqlError(error, requestId);
 
     if (error.auditId) void reply.header('x-audit-id', error.auditId);
     void reply.status(error.status).send(
       // A request to the GraphQL endpoint refused before Apollo saw it (a body that is not JSON,
       // or too large) is still answered the way a GraphQL client reads errors.
       req.routeOptions.url === GRAPHQL_PATH
-        ? { errors: [toGraphqlError(error, req.id).toJSON()] }
-        : restErrorBody(error, req.id),
+        ? { errors: [toGraphqlError(error, requestId).toJSON()] }
+        : restErrorBody(error, requestId),
     );
     return undefined;
   }

@@ -17,7 +17,7 @@ export const REDIS_CLIENT_OPTIONS: RedisOptions = {
 };
 
 /** Which shared state fell back to this process's memory, for the fallback counter. */
-export type RedisUse = 'token-cache' | 'exchange-lock' | 'rate-limit';
+export type RedisUse = 'token-cache' | 'exchange-lock' | 'rate-limit' | 'idempotency';
 
 /**
  * The one connection to Redis, when `REDIS_URL` is set. Every use goes through `run`, which

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Put, Query, Req, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import {
   ApiErrorResponses,
@@ -9,9 +9,15 @@ import {
   UPSTREAM_CALL_ERRORS,
 } from '../common/api-responses.js';
 import { callContextOf, type GatewayRequest } from '../common/gateway-request.js';
+import {
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENCY_KEY_PATTERN,
+  IdempotencyKeyHeader,
+} from '../idempotency/idempotency-key.js';
 import { SetVaultLockBodyDto, SetVaultLockQueryDto } from './dto/set-vault-lock.dto.js';
 import { SetVaultLockAnswerDto, VaultLockStateDto } from './dto/vault-lock-answers.dto.js';
 import { VaultLockPathDto } from './dto/vault-lock-path.dto.js';
+import { IdempotentSetLock } from './idempotent-set-lock.js';
 import { VaultLockService } from './vault-lock.service.js';
 
 const VAULT_LOCK_PATH = 'v3/:project_id/instances/:instance_id/backups/vault-lock';
@@ -20,15 +26,25 @@ const VAULT_LOCK_PATH = 'v3/:project_id/instances/:instance_id/backups/vault-loc
 @ApiTags('vault-lock')
 @Controller()
 export class VaultLockController {
-  constructor(private readonly vaultLocks: VaultLockService) {}
+  constructor(
+    private readonly vaultLocks: VaultLockService,
+    private readonly idempotentSetLock: IdempotentSetLock,
+  ) {}
 
   @Put(VAULT_LOCK_PATH)
   @HttpCode(200)
   @ApiOperation({ summary: 'Enable or extend the backup vault lock (irreversible)' })
+  @ApiHeader({
+    name: IDEMPOTENCY_KEY_HEADER,
+    required: false,
+    description:
+      '1-255 printable ASCII characters, chosen by the caller. The same key with the same request (project, instance, action, retention), by the same caller within 24 h, on either channel, replays the first answer (status, body, X-Audit-Id, plus Idempotent-Replayed: true) without calling TaurusDB again. Stored: every answer except a 429 and a 5xx that certainly changed nothing, which let the key go. Not stored for dry runs',
+    schema: { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN.source, maxLength: 255 },
+  })
   @ApiOkResponse({
     type: SetVaultLockAnswerDto,
     description: 'Enabled or extended (or, for a dry run, allowed); the attempt is audited',
-    headers: answerHeaders({ auditId: true }),
+    headers: answerHeaders({ auditId: true, replayed: true }),
   })
   @ApiErrorResponses(
     [
@@ -37,23 +53,31 @@ export class VaultLockController {
       ErrorCases.bodyTooLarge,
       ErrorCases.notJson,
       ErrorCases.auditUnavailable,
+      ErrorCases.idempotencyInProgress,
+      ErrorCases.idempotencyKeyReused,
     ],
-    { auditId: true },
+    { auditId: true, replayed: true },
   )
   async setVaultLock(
     @Param() path: VaultLockPathDto,
     @Query() query: SetVaultLockQueryDto,
     @Body() body: SetVaultLockBodyDto,
+    @IdempotencyKeyHeader() idempotencyKey: string | undefined,
     @Req() req: GatewayRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<SetVaultLockAnswerDto> {
-    const outcome = await this.vaultLocks.setLock(callContextOf(req, 'rest'), {
-      projectId: path.project_id,
-      instanceId: path.instance_id,
-      action: body.action,
-      retentionDays: body.backup_vaultlock_info.lock_retention_days,
-      dryRun: query.dry_run === 'true',
-    });
+    const outcome = await this.idempotentSetLock.setLock(
+      callContextOf(req, 'rest'),
+      {
+        projectId: path.project_id,
+        instanceId: path.instance_id,
+        action: body.action,
+        retentionDays: body.backup_vaultlock_info.lock_retention_days,
+        dryRun: query.dry_run === 'true',
+      },
+      idempotencyKey,
+      reply,
+    );
     void reply.header('x-audit-id', outcome.auditId);
     return { result: outcome.result };
   }

@@ -2,8 +2,10 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { AuditModule } from '../audit/audit.module.js';
 import { AuthModule } from '../auth/auth.module.js';
+import { IdempotencyModule } from '../idempotency/idempotency.module.js';
 import { PolicyModule } from '../policy/policy.module.js';
 import { TaurusDbModule } from '../taurusdb/taurusdb.module.js';
+import { IdempotentSetLock } from './idempotent-set-lock.js';
 import { VaultLockController } from './vault-lock.controller.js';
 import { VaultLockResolver } from './vault-lock.resolver.js';
 import { vaultLockConfig } from './vault-lock.config.js';
@@ -16,8 +18,9 @@ import { VaultLockService } from './vault-lock.service.js';
     PolicyModule,
     AuditModule,
     TaurusDbModule,
+    IdempotencyModule,
   ],
   controllers: [VaultLockController],
-  providers: [VaultLockService, VaultLockResolver],
+  providers: [VaultLockService, IdempotentSetLock, VaultLockResolver],
 })
 export class VaultLockModule {}

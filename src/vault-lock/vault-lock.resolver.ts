@@ -1,5 +1,6 @@
 import { Args, Context, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { callContextOf, type GraphqlContext } from '../common/gateway-request.js';
+import { IdempotentSetLock } from './idempotent-set-lock.js';
 import { BackupVaultLockArgs } from './dto/backup-vault-lock.args.js';
 import { SetBackupVaultLockInput } from './dto/set-backup-vault-lock.input.js';
 import { BackupVaultLock } from './models/backup-vault-lock.model.js';
@@ -8,20 +9,28 @@ import { VaultLockService } from './vault-lock.service.js';
 
 @Resolver(() => BackupVaultLock)
 export class VaultLockResolver {
-  constructor(private readonly vaultLocks: VaultLockService) {}
+  constructor(
+    private readonly vaultLocks: VaultLockService,
+    private readonly idempotentSetLock: IdempotentSetLock,
+  ) {}
 
   @Mutation(() => SetBackupVaultLockPayload)
   setBackupVaultLock(
     @Args('input') input: SetBackupVaultLockInput,
     @Context() context: GraphqlContext,
   ): Promise<SetBackupVaultLockPayload> {
-    return this.vaultLocks.setLock(callContextOf(context.req, 'graphql'), {
-      projectId: input.projectId,
-      instanceId: input.instanceId,
-      action: input.action,
-      retentionDays: input.lockRetentionDays,
-      dryRun: input.dryRun,
-    });
+    return this.idempotentSetLock.setLock(
+      callContextOf(context.req, 'graphql'),
+      {
+        projectId: input.projectId,
+        instanceId: input.instanceId,
+        action: input.action,
+        retentionDays: input.lockRetentionDays,
+        dryRun: input.dryRun,
+      },
+      input.idempotencyKey,
+      context.reply,
+    );
   }
 
   @Query(() => BackupVaultLock)

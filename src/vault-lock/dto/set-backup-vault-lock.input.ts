@@ -1,6 +1,7 @@
 import { Field, ID, InputType, Int, registerEnumType } from '@nestjs/graphql';
 import { IsBoolean, IsEnum } from 'class-validator';
 import { IsInstanceId, IsProjectId } from '../../common/id-validators.js';
+import { IsIdempotencyKey } from '../../idempotency/idempotency-key.js';
 import { MAX_RETENTION_DAYS, MIN_RETENTION_DAYS } from '../../domain/retention.js';
 import { IsLockPolicy, IsRetentionDays } from '../vault-lock.rules.js';
 
@@ -36,4 +37,12 @@ export class SetBackupVaultLockInput {
   @Field({ defaultValue: false, description: 'Decide and audit, never call TaurusDB PUT' })
   @IsBoolean()
   dryRun!: boolean;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      '1-255 printable ASCII characters, chosen by the caller; the same key and request within 24 h replay the first answer instead of calling TaurusDB again. Not stored for dry runs',
+  })
+  @IsIdempotencyKey()
+  idempotencyKey?: string | null;
 }

@@ -1,0 +1,124 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Clock } from '../common/clock.js';
+import { GatewayMetrics } from '../common/gateway-metrics.js';
+import { RedisConnection } from '../redis/redis-connection.js';
+import { closedPort } from '../redis/testing/closed-port.js';
+import { requireRedis, TEST_REDIS_URL, TestRedisSpace } from '../redis/testing/test-redis.js';
+import { InMemoryIdempotencyStore, type IdempotencyTimes } from './idempotency-store.js';
+import { RedisIdempotencyStore } from './redis-idempotency-store.js';
+import {
+  claimOf,
+  CONTRACT_TIMES,
+  describeIdempotencyStoreContract,
+} from './testing/idempotency-store.contract.js';
+
+const describeWithRedis = (await requireRedis()) ? describe : describe.skip;
+
+const opened: { connections: RedisConnection[]; spaces: TestRedisSpace[] } = {
+  connections: [],
+  spaces: [],
+};
+
+function space(): TestRedisSpace {
+  const created = new TestRedisSpace();
+  opened.spaces.push(created);
+  return created;
+}
+
+/** One replica's store: its own connection to Redis under the test's prefix. */
+async function replica(
+  keySpace: TestRedisSpace,
+  url = TEST_REDIS_URL,
+  times: IdempotencyTimes = CONTRACT_TIMES,
+) {
+  const metrics = new GatewayMetrics();
+  const connection = new RedisConnection({ url, keyPrefix: keySpace.prefix }, metrics);
+  opened.connections.push(connection);
+  for (let round = 0; round < 200 && url === TEST_REDIS_URL && !connection.isReady(); round++) {
+    await sleep(10);
+  }
+  const memory = new InMemoryIdempotencyStore(times, new Clock());
+  return { store: new RedisIdempotencyStore(connection, memory, times), memory, metrics };
+}
+
+afterEach(async () => {
+  await Promise.all(opened.connections.splice(0).map((c) => c.onApplicationShutdown()));
+  await Promise.all(opened.spaces.splice(0).map((s) => s.close()));
+});
+
+const ANSWER = {
+  kind: 'result',
+  value: { result: 'success', auditId: 'audit-1' },
+} as const;
+
+describeWithRedis('RedisIdempotencyStore', () => {
+  describeIdempotencyStoreContract(
+    'RedisIdempotencyStore',
+    async () => (await replica(space())).store,
+  );
+
+  it('shares keys between replicas: one claims, the other sees it running, then its answer', async () => {
+    const keySpace = space();
+    const [a, b] = [await replica(keySpace), await replica(keySpace)];
+
+    const claim = claimOf(await a.store.claim('shared-key', 'fp'));
+    expect(await b.store.claim('shared-key', 'fp')).toEqual({
+      kind: 'in-progress',
+      fingerprint: 'fp',
+    });
+    await claim.complete(ANSWER);
+
+    expect(await b.store.claim('shared-key', 'fp')).toEqual({
+      kind: 'done',
+      fingerprint: 'fp',
+      answer: ANSWER,
+    });
+    expect(a.memory.peek('shared-key')).toBeUndefined();
+  });
+
+  it('honours what this replica kept in memory while Redis was down, once Redis is back', async () => {
+    const { store, memory } = await replica(space());
+    // As a call during an outage leaves it: claimed and answered in memory only.
+    await claimOf(await memory.claim('outage-key', 'fp')).complete(ANSWER);
+
+    expect(await store.claim('outage-key', 'fp')).toEqual({
+      kind: 'done',
+      fingerprint: 'fp',
+      answer: ANSWER,
+    });
+  });
+
+  it('keeps a claim for its lease and an answer for its keeping time, under one key', async () => {
+    const keySpace = space();
+    const times = { leaseMs: 30_000, keepMs: 24 * 3_600_000 };
+    const { store } = await replica(keySpace, TEST_REDIS_URL, times);
+
+    const claim = claimOf(await store.claim('timed-key', 'fp'));
+    const [name] = await keySpace.keys();
+    expect(name).toBe(`${keySpace.prefix}idempotency:timed-key`);
+    expect(await keySpace.client.pttl(name)).toBeGreaterThan(29_000);
+    expect(await keySpace.client.pttl(name)).toBeLessThanOrEqual(30_000);
+
+    await claim.complete(ANSWER);
+    expect(await keySpace.keys()).toEqual([name]);
+    expect(await keySpace.client.pttl(name)).toBeGreaterThan(24 * 3_600_000 - 60_000);
+  });
+});
+
+describe('RedisIdempotencyStore with Redis unreachable', () => {
+  it('keeps keys in this process instead, and counts the fallbacks', async () => {
+    const keySpace = { prefix: 'unused:' } as TestRedisSpace;
+    const { store, memory, metrics } = await replica(
+      keySpace,
+      `redis://127.0.0.1:${await closedPort()}`,
+    );
+
+    await claimOf(await store.claim('down-key', 'fp')).complete(ANSWER);
+
+    expect(memory.peek('down-key')).toMatchObject({ state: 'done', answer: ANSWER });
+    expect(await store.claim('down-key', 'fp')).toMatchObject({ kind: 'done', answer: ANSWER });
+    const fallbacks = (await metrics.redisFallbacks.get()).values;
+    expect(fallbacks.find((v) => v.labels.use === 'idempotency')?.value).toBeGreaterThan(0);
+  });
+});
