@@ -49,7 +49,7 @@ async function replica(
   const clock = new Clock();
   const memory = new InMemoryIamTokenCache(clock);
   const cache = new RedisIamTokenCache(connection, new TokenCipher(key), memory, clock, LOCK_MS);
-  return { cache, memory, metrics, key };
+  return { cache, memory, metrics, key, connection };
 }
 
 async function until(condition: () => boolean): Promise<void> {
@@ -159,6 +159,46 @@ describeWithRedis('RedisIamTokenCache', () => {
     expect(state.calls).toBe(1);
     expect(fromA.sameAs(fromB)).toBe(true);
     expect(await keySpace.keys()).toHaveLength(1);
+  });
+
+  it('makes no second exchange when the first replica stores its token and unlocks between the miss and the lock', async () => {
+    const keySpace = space();
+    const { cache: a, key } = await replica(keySpace);
+    const { cache: b, connection } = await replica(keySpace, key);
+    const { state, exchange } = slowExchange(0);
+    // B has missed the token and is about to take the lock when A's whole fill runs: A stores
+    // its token and lets the lock go, so the lock B then takes is free.
+    let firstLockAttempt = true;
+    const run = connection.run.bind(connection);
+    connection.run = (use, operation, fallback) =>
+      run(
+        use,
+        (redis) =>
+          operation(
+            new Proxy(redis, {
+              get(target, property) {
+                if (property === 'set') {
+                  return async (...args: Parameters<typeof target.set>) => {
+                    if (firstLockAttempt && args.includes('NX')) {
+                      firstLockAttempt = false;
+                      await a.fill(KEY, exchange);
+                    }
+                    return target.set(...args);
+                  };
+                }
+                const value: unknown = Reflect.get(target, property, target);
+                return typeof value === 'function' ? value.bind(target) : value;
+              },
+            }),
+          ),
+        fallback,
+      );
+
+    const fromB = await b.fill(KEY, exchange);
+
+    expect(firstLockAttempt).toBe(false);
+    expect(state.calls).toBe(1);
+    expectSameToken(await a.get(KEY), fromB);
   });
 
   it('lets a waiting replica exchange itself once the lock holder failed', async () => {

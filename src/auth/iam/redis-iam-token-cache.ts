@@ -130,6 +130,13 @@ export class RedisIamTokenCache extends IamTokenCache {
     if (ready && this.isSuccessor(ready, replacing)) return { kind: 'found', token: ready };
     const lockKey = this.lockKey(key);
     if ((await redis.set(lockKey, owner, 'PX', this.lockMs, 'NX')) === 'OK') {
+      // A holder stores its token before it lets the lock go, so a token stored between the
+      // read above and this lock is visible now: taken, not exchanged a second time.
+      const stored = await this.read(redis, key);
+      if (stored && this.isSuccessor(stored, replacing)) {
+        await redis.eval(DELETE_IF_EQUAL, 1, lockKey, owner);
+        return { kind: 'found', token: stored };
+      }
       return { kind: 'won' };
     }
     const giveUpAt = this.clock.monotonicMs() + this.lockMs;
