@@ -26,11 +26,10 @@ import {
   type StoredRow,
 } from './audit-row.js';
 import { AuditWriteRefused, type AuditListing, type AuditQuery } from './audit-store.js';
+import { settleGroupCommit, type GroupedWrite, type WriteOutcome } from './group-commit.js';
 
-interface PendingWrite {
+interface PendingWrite extends GroupedWrite {
   work: (db: Database.Database) => unknown;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
 }
 
 /** SQLite's names for the column types; booleans are kept as 0/1. */
@@ -268,7 +267,7 @@ export class SqliteAuditStore {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    const outcomes: { value?: unknown; error?: unknown }[] = [];
+    const outcomes: WriteOutcome[] = [];
     try {
       const db = this.connection();
       db.transaction(() => {
@@ -288,12 +287,7 @@ export class SqliteAuditStore {
       for (const job of batch) job.reject(error);
       return;
     }
-    this.onCommit(batch.length);
-    batch.forEach((job, index) => {
-      const { value, error } = outcomes[index];
-      if (error === undefined) job.resolve(value);
-      else job.reject(error);
-    });
+    settleGroupCommit(this.onCommit, batch, outcomes);
   }
 
   /** Must run inside an immediate transaction, which holds the chain head still. */
