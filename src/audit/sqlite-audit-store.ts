@@ -24,6 +24,7 @@ import {
   encodeRow,
   SEAL_COLUMN_NAMES,
   type StoredRow,
+  verifyStoredRow,
 } from './audit-row.js';
 import { AuditWriteRefused, type AuditListing, type AuditQuery } from './audit-store.js';
 import { settleGroupCommit, type GroupedWrite, type WriteOutcome } from './group-commit.js';
@@ -212,14 +213,7 @@ export class SqliteAuditStore {
     ).iterate() as IterableIterator<StoredRow>;
     const verifier = new ChainVerifier();
     for (const row of rows) {
-      let event: AuditEvent;
-      try {
-        event = decodeRow(row);
-      } catch (error) {
-        verifier.addUnreadable(Number(row.seq), String(row.id), (error as Error).message);
-        break;
-      }
-      if (!verifier.add(event)) break;
+      if (!verifyStoredRow(verifier, row)) break;
     }
     return verifier.result();
   }

@@ -23,6 +23,7 @@ import {
   encodeRow,
   SEAL_COLUMN_NAMES,
   type StoredRow,
+  verifyStoredRow,
 } from '../audit-row.js';
 import {
   AuditStore,
@@ -253,14 +254,8 @@ export class PostgresAuditStore extends AuditStore {
         [after],
       );
       for (const row of rows) {
-        let event: AuditEvent;
-        try {
-          event = decodeRow(row);
-        } catch (error) {
-          verifier.addUnreadable(Number(row.seq), String(row.id), (error as Error).message);
-          return verifier.result();
-        }
-        if (!verifier.add(event)) return verifier.result();
+        const event = verifyStoredRow(verifier, row);
+        if (!event) return verifier.result();
         after = event.seq as number;
       }
       if (rows.length < VERIFY_PAGE) return verifier.result();
