@@ -87,13 +87,13 @@ export class TestRedisConnections {
   }
 
   /**
-   * One replica's connection, with metrics of its own, keys under `keyPrefix`. On the test Redis
-   * it waits (two seconds at most) until the connection is ready, so the test starts on Redis
-   * rather than on the fallback.
+   * One replica's connection, with metrics of its own, keys under `keyPrefix` (no Redis at all
+   * when `url` is undefined). On the test Redis it waits (two seconds at most) until the
+   * connection is ready, so the test starts on Redis rather than on the fallback.
    */
   async connect(
     keyPrefix: string,
-    url: string | undefined = TEST_REDIS_URL,
+    url: string | undefined,
   ): Promise<{ connection: RedisConnection; metrics: GatewayMetrics }> {
     const metrics = new GatewayMetrics();
     const connection = new RedisConnection({ url, keyPrefix }, metrics);
