@@ -1,3 +1,4 @@
+import type { ChainVerifier } from './audit-chain.js';
 import {
   AUDIT_COLUMN_TABLE,
   type AuditColumn,
@@ -56,6 +57,21 @@ export function decodeRow(row: StoredRow): AuditEvent {
   return Object.fromEntries(
     ENTRIES.map(([field, column]) => [field, decode(row, column)]),
   ) as unknown as AuditEvent;
+}
+
+/**
+ * Hands the next stored row of the chain (in `seq` order) to `verifier`; a row that cannot be
+ * read back breaks the chain there. The row's event while the chain holds, else undefined.
+ */
+export function verifyStoredRow(verifier: ChainVerifier, row: StoredRow): AuditEvent | undefined {
+  let event: AuditEvent;
+  try {
+    event = decodeRow(row);
+  } catch (error) {
+    verifier.addUnreadable(Number(row.seq), String(row.id), (error as Error).message);
+    return undefined;
+  }
+  return verifier.add(event) ? event : undefined;
 }
 
 function encode(value: unknown, type: AuditColumnType, booleans: BooleanStorage): unknown {

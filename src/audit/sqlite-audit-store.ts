@@ -24,13 +24,13 @@ import {
   encodeRow,
   SEAL_COLUMN_NAMES,
   type StoredRow,
+  verifyStoredRow,
 } from './audit-row.js';
 import { AuditWriteRefused, type AuditListing, type AuditQuery } from './audit-store.js';
+import { settleGroupCommit, type GroupedWrite, type WriteOutcome } from './group-commit.js';
 
-interface PendingWrite {
+interface PendingWrite extends GroupedWrite {
   work: (db: Database.Database) => unknown;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
 }
 
 /** SQLite's names for the column types; booleans are kept as 0/1. */
@@ -213,14 +213,7 @@ export class SqliteAuditStore {
     ).iterate() as IterableIterator<StoredRow>;
     const verifier = new ChainVerifier();
     for (const row of rows) {
-      let event: AuditEvent;
-      try {
-        event = decodeRow(row);
-      } catch (error) {
-        verifier.addUnreadable(Number(row.seq), String(row.id), (error as Error).message);
-        break;
-      }
-      if (!verifier.add(event)) break;
+      if (!verifyStoredRow(verifier, row)) break;
     }
     return verifier.result();
   }
@@ -268,7 +261,7 @@ export class SqliteAuditStore {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    const outcomes: { value?: unknown; error?: unknown }[] = [];
+    const outcomes: WriteOutcome[] = [];
     try {
       const db = this.connection();
       db.transaction(() => {
@@ -288,12 +281,7 @@ export class SqliteAuditStore {
       for (const job of batch) job.reject(error);
       return;
     }
-    this.onCommit(batch.length);
-    batch.forEach((job, index) => {
-      const { value, error } = outcomes[index];
-      if (error === undefined) job.resolve(value);
-      else job.reject(error);
-    });
+    settleGroupCommit(this.onCommit, batch, outcomes);
   }
 
   /** Must run inside an immediate transaction, which holds the chain head still. */

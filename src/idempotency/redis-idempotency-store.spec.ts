@@ -1,10 +1,12 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Clock } from '../common/clock.js';
-import { GatewayMetrics } from '../common/gateway-metrics.js';
-import { RedisConnection } from '../redis/redis-connection.js';
 import { closedPort } from '../redis/testing/closed-port.js';
-import { requireRedis, TEST_REDIS_URL, TestRedisSpace } from '../redis/testing/test-redis.js';
+import {
+  requireRedis,
+  TEST_REDIS_URL,
+  TestRedisConnections,
+  TestRedisSpace,
+} from '../redis/testing/test-redis.js';
 import { InMemoryIdempotencyStore, type IdempotencyTimes } from './idempotency-store.js';
 import { RedisIdempotencyStore } from './redis-idempotency-store.js';
 import {
@@ -15,16 +17,8 @@ import {
 
 const describeWithRedis = (await requireRedis()) ? describe : describe.skip;
 
-const opened: { connections: RedisConnection[]; spaces: TestRedisSpace[] } = {
-  connections: [],
-  spaces: [],
-};
-
-function space(): TestRedisSpace {
-  const created = new TestRedisSpace();
-  opened.spaces.push(created);
-  return created;
-}
+const redis = new TestRedisConnections();
+const space = () => redis.space();
 
 /** One replica's store: its own connection to Redis under the test's prefix. */
 async function replica(
@@ -32,20 +26,12 @@ async function replica(
   url = TEST_REDIS_URL,
   times: IdempotencyTimes = CONTRACT_TIMES,
 ) {
-  const metrics = new GatewayMetrics();
-  const connection = new RedisConnection({ url, keyPrefix: keySpace.prefix }, metrics);
-  opened.connections.push(connection);
-  for (let round = 0; round < 200 && url === TEST_REDIS_URL && !connection.isReady(); round++) {
-    await sleep(10);
-  }
+  const { connection, metrics } = await redis.connect(keySpace.prefix, url);
   const memory = new InMemoryIdempotencyStore(times, new Clock());
   return { store: new RedisIdempotencyStore(connection, memory, times), memory, metrics };
 }
 
-afterEach(async () => {
-  await Promise.all(opened.connections.splice(0).map((c) => c.onApplicationShutdown()));
-  await Promise.all(opened.spaces.splice(0).map((s) => s.close()));
-});
+afterEach(() => redis.close());
 
 const ANSWER = {
   kind: 'result',

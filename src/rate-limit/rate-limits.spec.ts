@@ -1,8 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { GatewayMetrics } from '../common/gateway-metrics.js';
-import { RedisConnection } from '../redis/redis-connection.js';
 import { closedPort } from '../redis/testing/closed-port.js';
-import { requireRedis, TEST_REDIS_URL, TestRedisSpace } from '../redis/testing/test-redis.js';
+import { requireRedis, TEST_REDIS_URL, TestRedisConnections } from '../redis/testing/test-redis.js';
 import { RateLimits } from './rate-limits.js';
 
 const describeWithRedis = (await requireRedis()) ? describe : describe.skip;
@@ -11,16 +9,10 @@ const LIMITS = { mutationsPerMinute: 3, readsPerMinute: 5 };
 const ALICE = 'https://idp.example#alice';
 const BOB = 'https://idp.example#bob';
 
-const connections: RedisConnection[] = [];
-const spaces: TestRedisSpace[] = [];
+const redis = new TestRedisConnections();
 
 async function limitsOn(url: string | undefined, prefix = 'unused:') {
-  const metrics = new GatewayMetrics();
-  const connection = new RedisConnection({ url, keyPrefix: prefix }, metrics);
-  connections.push(connection);
-  for (let round = 0; url === TEST_REDIS_URL && !connection.isReady() && round < 200; round++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  const { connection, metrics } = await redis.connect(prefix, url);
   return { limits: new RateLimits(LIMITS, connection), metrics };
 }
 
@@ -36,10 +28,7 @@ async function consumeAll(limits: RateLimits[], kind: 'mutations' | 'reads', pri
   };
 }
 
-afterEach(async () => {
-  await Promise.all(connections.splice(0).map((c) => c.onApplicationShutdown()));
-  await Promise.all(spaces.splice(0).map((s) => s.close()));
-});
+afterEach(() => redis.close());
 
 describe('RateLimits in memory (no REDIS_URL)', () => {
   it('refuses the call after the limit, saying when to retry', async () => {
@@ -61,8 +50,7 @@ describe('RateLimits in memory (no REDIS_URL)', () => {
 
 describeWithRedis('RateLimits in Redis', () => {
   it('counts one principal across replicas', async () => {
-    const space = new TestRedisSpace();
-    spaces.push(space);
+    const space = redis.space();
     const [a, b] = [
       await limitsOn(TEST_REDIS_URL, space.prefix),
       await limitsOn(TEST_REDIS_URL, space.prefix),
@@ -75,8 +63,7 @@ describeWithRedis('RateLimits in Redis', () => {
   });
 
   it('keeps counters that expire with their window and do not name the principal', async () => {
-    const space = new TestRedisSpace();
-    spaces.push(space);
+    const space = redis.space();
     const { limits } = await limitsOn(TEST_REDIS_URL, space.prefix);
 
     await limits.consume('reads', ALICE);

@@ -23,6 +23,7 @@ import {
   encodeRow,
   SEAL_COLUMN_NAMES,
   type StoredRow,
+  verifyStoredRow,
 } from '../audit-row.js';
 import {
   AuditStore,
@@ -30,6 +31,7 @@ import {
   type AuditListing,
   type AuditQuery,
 } from '../audit-store.js';
+import { settleGroupCommit, type GroupedWrite, type WriteOutcome } from '../group-commit.js';
 import { expectCurrentSchema, migrate } from './migrations.js';
 
 export interface PostgresAuditStoreOptions {
@@ -64,12 +66,10 @@ const RELEASE_LEASE = 'UPDATE audit_replicas SET lease_until = now() WHERE repli
 const FORGET_GONE_REPLICAS = `DELETE FROM audit_replicas r WHERE lease_until <= now()
   AND NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.replica_id = r.replica_id AND e.seq IS NULL)`;
 
-interface PendingWrite {
+interface PendingWrite extends GroupedWrite {
   /** Takes the chain lock: the write assigns a seq. */
   seals: boolean;
   work: (tx: SealingTransaction) => Promise<unknown>;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
 }
 
 /** One transaction of the group commit; holds the chain lock when any write in it seals. */
@@ -254,14 +254,8 @@ export class PostgresAuditStore extends AuditStore {
         [after],
       );
       for (const row of rows) {
-        let event: AuditEvent;
-        try {
-          event = decodeRow(row);
-        } catch (error) {
-          verifier.addUnreadable(Number(row.seq), String(row.id), (error as Error).message);
-          return verifier.result();
-        }
-        if (!verifier.add(event)) return verifier.result();
+        const event = verifyStoredRow(verifier, row);
+        if (!event) return verifier.result();
         after = event.seq as number;
       }
       if (rows.length < VERIFY_PAGE) return verifier.result();
@@ -373,7 +367,7 @@ export class PostgresAuditStore extends AuditStore {
   }
 
   private async commit(batch: PendingWrite[]): Promise<void> {
-    const outcomes: { value?: unknown; error?: unknown }[] = [];
+    const outcomes: WriteOutcome[] = [];
     try {
       await this.inTransaction(async (client) => {
         let head: ChainHead | null = null;
@@ -400,12 +394,7 @@ export class PostgresAuditStore extends AuditStore {
       }
       return;
     }
-    this.onCommit(batch.length);
-    batch.forEach((write, index) => {
-      const { value, error } = outcomes[index];
-      if (error === undefined) write.resolve(value);
-      else write.reject(error);
-    });
+    settleGroupCommit(this.onCommit, batch, outcomes);
   }
 }
 

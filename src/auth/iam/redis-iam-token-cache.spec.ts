@@ -2,10 +2,13 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Clock } from '../../common/clock.js';
-import { GatewayMetrics } from '../../common/gateway-metrics.js';
-import { RedisConnection } from '../../redis/redis-connection.js';
 import { closedPort } from '../../redis/testing/closed-port.js';
-import { requireRedis, TEST_REDIS_URL, TestRedisSpace } from '../../redis/testing/test-redis.js';
+import {
+  requireRedis,
+  TEST_REDIS_URL,
+  TestRedisConnections,
+  TestRedisSpace,
+} from '../../redis/testing/test-redis.js';
 import { InMemoryIamTokenCache } from './iam-token-cache.js';
 import type { IamToken } from './iam-token.js';
 import { RedisIamTokenCache } from './redis-iam-token-cache.js';
@@ -24,17 +27,8 @@ const LOCK_MS = 2_000;
 const PRINCIPAL = 'https://idp.example#alice';
 const KEY = `oidc|${PRINCIPAL}|${CONTRACT_PROJECT}`;
 
-/** Connections and key spaces opened by a test, closed and emptied after it. */
-const opened: { connections: RedisConnection[]; spaces: TestRedisSpace[] } = {
-  connections: [],
-  spaces: [],
-};
-
-function space(): TestRedisSpace {
-  const created = new TestRedisSpace();
-  opened.spaces.push(created);
-  return created;
-}
+const redis = new TestRedisConnections();
+const space = () => redis.space();
 
 /** One replica's cache: its own connection to Redis under the test's prefix. */
 async function replica(
@@ -42,18 +36,11 @@ async function replica(
   key = new TokenCacheKey(randomBytes(32)),
   url = TEST_REDIS_URL,
 ) {
-  const metrics = new GatewayMetrics();
-  const connection = new RedisConnection({ url, keyPrefix: keySpace.prefix }, metrics);
-  opened.connections.push(connection);
-  await until(() => connection.isReady() || url !== TEST_REDIS_URL);
+  const { connection, metrics } = await redis.connect(keySpace.prefix, url);
   const clock = new Clock();
   const memory = new InMemoryIamTokenCache(clock);
   const cache = new RedisIamTokenCache(connection, new TokenCipher(key), memory, clock, LOCK_MS);
   return { cache, memory, metrics, key, connection };
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  for (let round = 0; round < 200 && !condition(); round++) await sleep(10);
 }
 
 /** An exchange that IAM takes a while to answer, counting how often it is called. */
@@ -67,10 +54,7 @@ function slowExchange(delayMs = 100) {
   return { state, exchange };
 }
 
-afterEach(async () => {
-  await Promise.all(opened.connections.splice(0).map((c) => c.onApplicationShutdown()));
-  await Promise.all(opened.spaces.splice(0).map((s) => s.close()));
-});
+afterEach(() => redis.close());
 
 describeWithRedis('RedisIamTokenCache', () => {
   describeIamTokenCacheContract('RedisIamTokenCache', async () => (await replica(space())).cache);

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { GatewayMetrics } from '../../common/gateway-metrics.js';
 import { requireService } from '../../common/testing/require-service.js';
+import { RedisConnection } from '../redis-connection.js';
 
 /** The Redis the suites run against: the machine's own, as in CI. */
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -66,5 +69,43 @@ export class TestRedisSpace {
   async close(): Promise<void> {
     await this.clear();
     await this.client.quit();
+  }
+}
+
+/**
+ * The gateway's Redis connections and the key spaces a test opens, one connection per replica;
+ * `close` (from `afterEach`) shuts the connections and empties the spaces.
+ */
+export class TestRedisConnections {
+  private readonly connections: RedisConnection[] = [];
+  private readonly spaces: TestRedisSpace[] = [];
+
+  space(): TestRedisSpace {
+    const created = new TestRedisSpace();
+    this.spaces.push(created);
+    return created;
+  }
+
+  /**
+   * One replica's connection, with metrics of its own, keys under `keyPrefix` (no Redis at all
+   * when `url` is undefined). On the test Redis it waits (two seconds at most) until the
+   * connection is ready, so the test starts on Redis rather than on the fallback.
+   */
+  async connect(
+    keyPrefix: string,
+    url: string | undefined,
+  ): Promise<{ connection: RedisConnection; metrics: GatewayMetrics }> {
+    const metrics = new GatewayMetrics();
+    const connection = new RedisConnection({ url, keyPrefix }, metrics);
+    this.connections.push(connection);
+    for (let round = 0; round < 200 && url === TEST_REDIS_URL && !connection.isReady(); round++) {
+      await sleep(10);
+    }
+    return { connection, metrics };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.connections.splice(0).map((c) => c.onApplicationShutdown()));
+    await Promise.all(this.spaces.splice(0).map((s) => s.close()));
   }
 }
