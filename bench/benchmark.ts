@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchEnvironment, TargetName } from './environment.js';
 import { runLoad, type LoadResult, type Operation } from './load.js';
 import { readPeakRssBytes, sampleResources } from './processes.js';
+import type { Store } from './stores.js';
 
 export interface Scenario {
   name: string;
@@ -79,6 +80,8 @@ export interface BenchReport {
   date: string;
   machine: Machine;
   options: BenchOptions & { upstreamLatencyMs: number };
+  /** Where the gateway kept its state. */
+  store: Store;
   gatewayReadyMs: number;
   /** High-water mark of the gateway's RSS over the whole run. */
   gatewayPeakRssMb: number;
@@ -157,6 +160,7 @@ export async function runBenchmark(
     date: new Date().toISOString(),
     machine: describeMachine(loadAverageAtStart),
     options,
+    store: env.store,
     gatewayReadyMs: env.gatewayReadyMs,
     gatewayPeakRssMb: readPeakRssBytes(env.gateway.pid) / MB,
     iamExchanges,

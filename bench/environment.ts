@@ -8,6 +8,7 @@ import { exchangeOidcToken } from './iam-token.js';
 import type { Target } from './load.js';
 import { spawnGateway, spawnReferenceProxy, type ChildService } from './processes.js';
 import type { ReferenceProxyConfig, RunningService } from './reference-proxy.js';
+import { prepareStore, type Store, type StoreSetup } from './stores.js';
 
 /** What the load is sent to: the gateway, the reference proxy, or TaurusDB (the simulator) itself. */
 export type TargetName = 'gateway' | 'reference' | 'upstream';
@@ -15,6 +16,8 @@ export type TargetName = 'gateway' | 'reference' | 'upstream';
 export interface EnvironmentOptions {
   /** Fixed delay the simulator adds to every TaurusDB call. */
   upstreamLatencyMs: number;
+  /** Where the gateway keeps its state; `sqlite` unless told otherwise. */
+  store?: Store;
   /** The gateway's variables beyond the ones that point it at the simulator. */
   gatewayEnv?: Record<string, string>;
   /** How the reference proxy runs; its own process unless told otherwise. */
@@ -27,7 +30,10 @@ export interface BenchEnvironment {
   /** From spawn to the first 200 from `/health/ready`. */
   gatewayReadyMs: number;
   targets: Record<TargetName, Target>;
-  /** Where the gateway's and the reference proxy's output and the audit database are. */
+  store: Store;
+  /** For `postgres`: the run's database and Redis key prefix, removed by `close`. */
+  shared: StoreSetup['shared'];
+  /** Where the gateway's and the reference proxy's output (and a SQLite audit file) are. */
   workDir: string;
   /** Clears the simulator's locks (and its counts, which are kept here) and puts the latency back. */
   resetUpstream(): Promise<void>;
@@ -49,10 +55,21 @@ export async function startBenchEnvironment(
   options: EnvironmentOptions,
 ): Promise<BenchEnvironment> {
   const workDir = mkdtempSync(join(tmpdir(), 'vlg-bench-'));
+  const store = options.store ?? 'sqlite';
   const simulator = await startSimulator({ port: 0 });
   const services: { close(): Promise<void> }[] = [simulator];
-  const closeAll = () => Promise.all(services.reverse().map((service) => service.close()));
+  // In reverse order of start, each after the ones started later: the store's database and
+  // keys go only once the gateway that writes them has stopped.
+  const closeAll = async () => {
+    const failures: unknown[] = [];
+    for (const service of services.reverse()) {
+      await service.close().catch((error: unknown) => failures.push(error));
+    }
+    if (failures.length > 0) throw new AggregateError(failures, 'closing the bench environment');
+  };
   try {
+    const storeSetup = await prepareStore(store, workDir);
+    services.push(storeSetup);
     const upstreamEnv = {
       TAURUSDB_ENDPOINT: `${simulator.url}/{region}`,
       IAM_ENDPOINT: simulator.url,
@@ -66,7 +83,7 @@ export async function startBenchEnvironment(
         ...upstreamEnv,
         NODE_ENV: 'production',
         POLICY_FILE: 'config/policy.example.yaml',
-        AUDIT_SQLITE_PATH: join(workDir, 'audit.sqlite'),
+        ...storeSetup.env,
         LOG_LEVEL: 'warn',
         // The load comes from a handful of callers, far over any caller's real rate limit.
         RATE_LIMIT_MUTATIONS_PER_MINUTE: '1000000',
@@ -129,6 +146,8 @@ export async function startBenchEnvironment(
       gateway,
       gatewayReadyMs: gateway.readyMs,
       targets,
+      store,
+      shared: storeSetup.shared,
       workDir,
       async resetUpstream() {
         exchangesBeforeReset += simulator.calls()['iam.oidc'];

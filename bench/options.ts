@@ -33,3 +33,24 @@ export function parseOptionArgs(names: string[]): Record<string, string | boolea
     options: Object.fromEntries(names.map((name) => [name, { type: 'string' as const }])),
   }).values;
 }
+
+/**
+ * One of `choices` from `--name=value`, else from the environment variable, else the default;
+ * any other value stops the run with a message naming the option and the choices.
+ */
+export function choiceOption<Choice extends string>(
+  values: Record<string, string | boolean | undefined>,
+  name: string,
+  variable: string,
+  choices: readonly Choice[],
+  fallback: Choice,
+): Choice {
+  const raw = values[name] ?? process.env[variable];
+  if (raw === undefined) return fallback;
+  if (typeof raw !== 'string' || !(choices as readonly string[]).includes(raw)) {
+    throw new Error(
+      `--${name} (${variable}) must be one of ${choices.join(', ')}, not ${String(raw)}`,
+    );
+  }
+  return raw as Choice;
+}

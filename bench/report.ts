@@ -1,4 +1,5 @@
 import type { BenchReport, RunReport } from './benchmark.js';
+import type { Store } from './stores.js';
 
 /** A target of issue 3, checked against one run's figures. */
 export interface TargetCheck {
@@ -7,6 +8,11 @@ export interface TargetCheck {
   /** Undefined when the run did not measure it (a scenario or concurrency left out). */
   met?: boolean;
 }
+
+const STORE_DESCRIPTIONS: Record<Store, string> = {
+  sqlite: 'audit in SQLite, shared state in memory',
+  postgres: 'audit in PostgreSQL, shared state in Redis',
+};
 
 const fixed = (value: number | undefined, digits = 2) =>
   value === undefined ? '—' : value.toFixed(digits);
@@ -97,7 +103,8 @@ export function renderBenchmark(report: BenchReport): string {
     `${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}, ` +
       `load average ${machine.loadAverageAtStart.toFixed(1)} at start; ` +
       `${options.durationSeconds} s per run after ${options.warmupSeconds} s of warm-up per ` +
-      `scenario; upstream latency ${options.upstreamLatencyMs} ms.`,
+      `scenario; upstream latency ${options.upstreamLatencyMs} ms; ` +
+      `${STORE_DESCRIPTIONS[report.store]}.`,
     '',
     table(
       [

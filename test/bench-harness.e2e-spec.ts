@@ -1,10 +1,27 @@
+import { Redis } from 'ioredis';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { runBenchmark } from '../bench/benchmark.js';
 import { startBenchEnvironment, type BenchEnvironment } from '../bench/environment.js';
+import { choiceOption } from '../bench/options.js';
 import { startReferenceProxy } from '../bench/reference-proxy.js';
 import { checkTargets, renderBenchmark } from '../bench/report.js';
 import { renderSoak, runSoak } from '../bench/soak.js';
+import { STORES } from '../bench/stores.js';
+import {
+  describeWithPostgres,
+  TEST_POSTGRES_URL,
+} from '../src/audit/testing/postgres-test-database.js';
+import { requireRedis, TEST_REDIS_URL } from '../src/redis/testing/test-redis.js';
+
+const describeWithRedis = (await requireRedis()) ? describe : describe.skip;
+
+/** The gateway logs at info into the directory whose lines the global teardown scans for secrets. */
+const gatewayEnv = (name: string) => ({
+  LOG_LEVEL: 'info',
+  LOG_FILE: join(process.env.VLG_TEST_LOG_DIR ?? tmpdir(), `${name}-${process.pid}.log`),
+});
 
 /**
  * The benchmark harness on a tiny load, so it cannot silently break: shapes and zero errors,
@@ -18,10 +35,7 @@ describe('benchmark harness', () => {
     env = await startBenchEnvironment({
       upstreamLatencyMs: 1,
       startReference: (config) => startReferenceProxy(config),
-      gatewayEnv: {
-        LOG_LEVEL: 'info',
-        LOG_FILE: join(process.env.VLG_TEST_LOG_DIR ?? tmpdir(), `bench-${process.pid}.log`),
-      },
+      gatewayEnv: gatewayEnv('bench'),
     });
   }, 60_000);
 
@@ -64,7 +78,20 @@ describe('benchmark harness', () => {
     expect(report.gatewayReadyMs).toBeGreaterThan(0);
     expect(checkTargets(report).map((check) => check.target)).toHaveLength(7);
     expect(renderBenchmark(report)).toContain('| REST PUT | 2 |');
+    expect(report.store).toBe('sqlite');
+    expect(env.shared).toBeUndefined();
+    expect(renderBenchmark(report)).toContain('audit in SQLite, shared state in memory');
   }, 60_000);
+
+  it('takes --store as sqlite or postgres and refuses anything else by name', () => {
+    const store = (value?: string) =>
+      choiceOption({ store: value }, 'store', 'BENCH_STORE', STORES, 'sqlite');
+    expect(store(undefined)).toBe('sqlite');
+    expect(store('postgres')).toBe('postgres');
+    expect(() => store('mysql')).toThrow(
+      '--store (BENCH_STORE) must be one of sqlite, postgres, not mysql',
+    );
+  });
 
   it('samples RSS and event-loop delay during a soak at a steady rate', async () => {
     const report = await runSoak(env, {
@@ -85,4 +112,83 @@ describe('benchmark harness', () => {
     expect(Number.isFinite(report.rssGrowthPercent)).toBe(true);
     expect(renderSoak(report)).toContain('RSS growth over the soak');
   }, 60_000);
+});
+
+await describeWithPostgres('benchmark harness with --store=postgres', () => {
+  describeWithRedis('benchmark harness on PostgreSQL and Redis', () => {
+    let server: pg.Client;
+    let redis: Redis;
+
+    beforeAll(async () => {
+      server = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+      await server.connect();
+      redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+    });
+
+    afterAll(async () => {
+      await server?.end();
+      await redis?.quit();
+    });
+
+    const databaseExists = async (name: string) =>
+      (await server.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
+
+    async function auditRows(database: string): Promise<number> {
+      const url = new URL(TEST_POSTGRES_URL);
+      url.pathname = `/${database}`;
+      const client = new pg.Client({ connectionString: url.toString() });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ n: string }>(
+          'SELECT count(*) AS n FROM audit_events',
+        );
+        return Number(rows[0].n);
+      } finally {
+        await client.end();
+      }
+    }
+
+    it('gives the gateway a database and a key prefix of its own and removes both on close', async () => {
+      const env = await startBenchEnvironment({
+        upstreamLatencyMs: 0,
+        store: 'postgres',
+        startReference: (config) => startReferenceProxy(config),
+        gatewayEnv: gatewayEnv('bench-postgres'),
+      });
+      let open = true;
+      try {
+        const { database, redisKeyPrefix } = env.shared!;
+        expect(database).toMatch(/^vlg_bench_[0-9a-f]{12}$/);
+        expect(redisKeyPrefix).toMatch(/^vlg-bench:[0-9a-f]{12}:$/);
+
+        const report = await runBenchmark(env, {
+          concurrencies: [2],
+          durationSeconds: 1,
+          warmupSeconds: 1,
+          upstreamLatencyMs: 0,
+          scenarios: ['REST PUT', 'GraphQL mutation'],
+        });
+        for (const run of report.runs) {
+          expect(run.errors.total).toBe(0);
+          expect(run.requests).toBeGreaterThan(0);
+        }
+        expect(report.store).toBe('postgres');
+        expect(report.iamExchanges.gateway).toBe(1);
+        expect(renderBenchmark(report)).toContain('audit in PostgreSQL, shared state in Redis');
+
+        // Every answered mutation, warm-up included, has its row in the run's own database, and
+        // the shared state (IAM token, rate-limit counters) sits under the run's own prefix.
+        const answered = report.runs.reduce((sum, run) => sum + run.requests, 0);
+        expect(await auditRows(database)).toBeGreaterThanOrEqual(answered);
+        expect(await redis.keys(`${redisKeyPrefix}*`)).not.toHaveLength(0);
+
+        open = false;
+        await env.close();
+        expect(await databaseExists(database)).toBe(false);
+        expect(await redis.keys(`${redisKeyPrefix}*`)).toEqual([]);
+      } finally {
+        if (open) await env.close();
+      }
+    }, 90_000);
+  });
 });

@@ -54,15 +54,18 @@ async function onMaintenanceDatabase(sql: string): Promise<void> {
   }
 }
 
-/** A database created for one test (`vlg_test_<random>`), and the roles made for it. */
+/**
+ * A database created for one test (`vlg_test_<random>`) or one benchmark run (`vlg_bench_<random>`),
+ * and the roles made for it.
+ */
 export class TestDatabase {
   private readonly roles: string[] = [];
   private owner: pg.Pool | null = null;
 
   private constructor(readonly name: string) {}
 
-  static async create(): Promise<TestDatabase> {
-    const database = new TestDatabase(`vlg_test_${randomBytes(6).toString('hex')}`);
+  static async create(namePrefix = 'vlg_test'): Promise<TestDatabase> {
+    const database = new TestDatabase(`${namePrefix}_${randomBytes(6).toString('hex')}`);
     await onMaintenanceDatabase(`CREATE DATABASE ${database.name}`);
     return database;
   }

@@ -27,12 +27,17 @@ export async function requireRedis(): Promise<boolean> {
 }
 
 /**
- * A key prefix of the test's own, and a client that sees the keys under it with the prefix
- * included (to read what the gateway stored there). `clear` removes every key under it.
+ * A key prefix of the test's (or the benchmark run's) own, and a client that sees the keys under
+ * it with the prefix included (to read what the gateway stored there). `clear` removes every key
+ * under it.
  */
 export class TestRedisSpace {
-  readonly prefix = `vlg-test:${randomBytes(6).toString('hex')}:`;
+  readonly prefix: string;
   readonly client = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+
+  constructor(namespace = 'vlg-test') {
+    this.prefix = `${namespace}:${randomBytes(6).toString('hex')}:`;
+  }
 
   async keys(): Promise<string[]> {
     const found: string[] = [];
