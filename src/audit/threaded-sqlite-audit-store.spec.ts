@@ -8,7 +8,12 @@ import { Clock } from '../common/clock.js';
 
 const succeeded = { outcome: 'succeeded', upstreamStatus: 200, durationMs: 41 } as const;
 
-/** Runs `sql` on a connection of its own, as someone with access to the file would. */
+/**
+ * Runs `sql` on a connection of its own, as someone with access to the file would. SQLite's
+ * refusals are rethrown as plain errors: better-sqlite3's `SqliteError` is no real Error (it has
+ * Error's prototype, not its internal slot), so whether jest's `toThrow` recognises it depends on
+ * which realm loaded the driver first, and that differs with the suites a jest worker ran before.
+ */
 function onOwnConnection(file: string, sql: string, dropTriggers: boolean): void {
   const db = new Database(file);
   try {
@@ -18,6 +23,10 @@ function onOwnConnection(file: string, sql: string, dropTriggers: boolean): void
       );
     }
     db.prepare(sql).run();
+  } catch (error) {
+    throw new Error(
+      error instanceof Object && 'message' in error ? String(error.message) : String(error),
+    );
   } finally {
     db.close();
   }
