@@ -57,7 +57,7 @@ export class ThreadedSqliteAuditStore extends AuditStore {
     await this.close();
     const workerData: AuditWorkerData = { sqlitePath: this.sqlitePath, mode };
     // The writer allocates little and keeps less; V8's default young generation (tens of MB)
-    // would only add to the process's RSS. Measured in docs/PERFORMANCE.md, run 5.
+    // would only add to the process's RSS (measured; see docs/PERFORMANCE.md).
     const worker = new Worker(workerScript(), {
       workerData,
       resourceLimits: { maxYoungGenerationSizeMb: 4 },
