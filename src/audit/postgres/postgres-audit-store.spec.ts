@@ -326,6 +326,20 @@ await describeWithPostgres('PostgresAuditStore', () => {
         }
       });
 
+      it('leaves a replica the rows it opens after its lease ran out (an outage longer than the lease)', async () => {
+        const [a, b] = [track(storeOn(db.url, 1)), track(storeOn(db.url, 1))];
+        const trailA = await startTrail(a);
+        const trailB = await startTrail(b);
+        // As if PostgreSQL had been unreachable for longer than A's lease.
+        await db.query(`UPDATE audit_replicas SET lease_until = now() - interval '1 minute'`);
+        const id = await trailA.recordAttempt(anAttempt());
+
+        expect(await trailB.reconcileOpenAttempts()).toBe(0);
+        expect(await trailA.reconcileOpenAttempts()).toBe(0);
+        await trailA.complete(id, succeeded);
+        expect((await trailB.list({}, 1)).events[0]).toMatchObject({ id, outcome: 'succeeded' });
+      });
+
       it('never closes the open rows of another live replica', async () => {
         const [a, b] = [track(storeOn(db.url, 1)), track(storeOn(db.url, 1))];
         const trailA = await startTrail(a);

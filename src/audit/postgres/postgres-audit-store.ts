@@ -55,7 +55,7 @@ const SELECT_ROWS = `SELECT ${AUDIT_COLUMN_NAMES.join(', ')} FROM audit_events`;
 const CHAIN_HEAD = `SELECT seq, hash FROM audit_events
   WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1`;
 /** Open rows whose replica holds no live lease: its process is gone (or was never seen). */
-const ORPHANED_ROWS = `${SELECT_ROWS} e WHERE seq IS NULL AND NOT EXISTS (
+const ORPHANED_ROWS = `${SELECT_ROWS} e WHERE seq IS NULL AND e.replica_id <> $1 AND NOT EXISTS (
     SELECT 1 FROM audit_replicas r WHERE r.replica_id = e.replica_id AND r.lease_until > now()
   ) ORDER BY id FOR UPDATE`;
 const RENEW_LEASE = `INSERT INTO audit_replicas (replica_id, lease_until)
@@ -79,6 +79,9 @@ class SealingTransaction {
     /** The chain's last sealed row as this transaction has extended it. */
     public head: ChainHead | null,
   ) {}
+
+  /** Whether this transaction has renewed the replica's lease (once is enough). */
+  leaseRenewed = false;
 
   /** Seals `open` after the head, and moves the head onto it. */
   seal(open: AuditEvent, completion: SealFields, at: string): AuditEvent {
@@ -181,8 +184,15 @@ export class PostgresAuditStore extends AuditStore {
 
   recordAttempt(attempt: AuditAttempt, at: string): Promise<string> {
     const open = openEvent(attempt, uuidv7(), at);
-    return this.groupCommit(false, async ({ client }) => {
-      await client.query(INSERT_ROW, this.insertValues(open));
+    return this.groupCommit(false, async (tx) => {
+      // The open row and a live lease become visible together: after an outage longer than the
+      // lease, another replica's reconcile must not take a row whose PUT is about to be sent
+      // for a row of a replica that is gone.
+      if (!tx.leaseRenewed) {
+        await tx.client.query(RENEW_LEASE, [this.replicaId, this.options.replicaLeaseSeconds]);
+        tx.leaseRenewed = true;
+      }
+      await tx.client.query(INSERT_ROW, this.insertValues(open));
       return open.id;
     });
   }
@@ -211,7 +221,8 @@ export class PostgresAuditStore extends AuditStore {
     return this.inTransaction(async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
       const tx = new SealingTransaction(client, await this.head(client));
-      const { rows } = await client.query<StoredRow>(ORPHANED_ROWS);
+      // Never this replica's own rows: it is alive, whatever its lease says.
+      const { rows } = await client.query<StoredRow>(ORPHANED_ROWS, [this.replicaId]);
       for (const row of rows) {
         await this.sealOpen(
           tx,
