@@ -20,7 +20,10 @@ export const CRASHED_ERROR_CODE = 'GW.CRASHED';
 
 /** Everything known before the upstream call. No token, secret or JWT belongs here, ever. */
 export interface AuditAttempt {
-  /** Made by the gateway, unique per request (and per row). */
+  /**
+   * Made by the gateway, new for every HTTP request, whatever the caller sends. Not unique per
+   * row: one GraphQL request may hold several audited calls (aliases), each a row of its own.
+   */
   requestId: string;
   /** The caller's own X-Request-Id, when it sent a sane one. */
   correlationId: string | null;

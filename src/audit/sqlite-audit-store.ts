@@ -65,7 +65,7 @@ CREATE TRIGGER IF NOT EXISTS audit_events_sealed_no_update
 CREATE TRIGGER IF NOT EXISTS audit_events_sealed_no_delete
   BEFORE DELETE ON audit_events WHEN OLD.seq IS NOT NULL
   BEGIN SELECT RAISE(ABORT, 'sealed audit rows cannot be deleted'); END;
-CREATE UNIQUE INDEX IF NOT EXISTS audit_events_request_id ON audit_events (request_id);
+CREATE INDEX IF NOT EXISTS audit_events_request ON audit_events (request_id);
 CREATE TABLE IF NOT EXISTS audit_heartbeat (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   checked_at TEXT NOT NULL
@@ -297,23 +297,12 @@ export class SqliteAuditStore {
 
 /**
  * Brings a file written by an earlier version up to SCHEMA, before SCHEMA's own statements run:
- * `correlation_id` is added (null in older rows, which were hashed without it), and the unique
- * index on `request_id` is created. Older rows may share a request id (callers' ids were stored
- * there); the index then covers the rows written from now on only.
+ * `correlation_id` is added, null in older rows (which were hashed without it).
  */
 function migrate(db: Database.Database): void {
   const columns = db.prepare("SELECT name FROM pragma_table_info('audit_events')").all() as {
     name: string;
   }[];
   if (columns.length === 0 || columns.some((c) => c.name === 'correlation_id')) return;
-  db.transaction(() => {
-    db.exec('ALTER TABLE audit_events ADD COLUMN correlation_id TEXT');
-    const shared = db
-      .prepare('SELECT 1 FROM audit_events GROUP BY request_id HAVING count(*) > 1 LIMIT 1')
-      .get();
-    const newest = (db.prepare('SELECT max(id) AS id FROM audit_events').get() as { id: string })
-      .id;
-    const coverage = shared === undefined ? '' : ` WHERE id > '${newest.replace(/'/g, "''")}'`;
-    db.exec(`CREATE UNIQUE INDEX audit_events_request_id ON audit_events (request_id)${coverage}`);
-  }).immediate();
+  db.exec('ALTER TABLE audit_events ADD COLUMN correlation_id TEXT');
 }

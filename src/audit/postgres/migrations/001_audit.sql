@@ -15,8 +15,9 @@ CREATE TABLE audit_events (
   seq bigint,
   started_at text NOT NULL,
   completed_at text,
-  -- The gateway's own id for the call, unique; the caller's X-Request-Id is the correlation id.
-  request_id text NOT NULL UNIQUE,
+  -- The gateway's own id for the HTTP request (several rows when one GraphQL request holds
+  -- several audited calls); the caller's X-Request-Id is the correlation id.
+  request_id text NOT NULL,
   correlation_id text,
   channel text NOT NULL CHECK (channel IN ('graphql', 'rest')),
   principal_iss text NOT NULL,
@@ -45,6 +46,7 @@ CREATE TABLE audit_events (
   CHECK (seq IS NOT NULL OR replica_id IS NOT NULL)
 );
 CREATE INDEX audit_events_instance ON audit_events (project_id, instance_id, id);
+CREATE INDEX audit_events_request ON audit_events (request_id);
 CREATE INDEX audit_events_open ON audit_events (replica_id) WHERE seq IS NULL;
 
 -- Grants alone cannot stop a role that may seal rows from rewriting a sealed one, nor the
