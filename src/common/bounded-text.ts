@@ -1,3 +1,5 @@
+import { toWellFormed } from './unicode-text.js';
+
 /**
  * Text that came from outside (an upstream error message, a tag value, a caller's group) made
  * safe to echo and to store: control characters (C0, DEL, C1, and the Unicode line and paragraph
@@ -8,9 +10,12 @@
 export function boundedText(text: string, maxChars: number): string {
   // Only the head can survive the cut, so a huge input costs no more than a short one.
   const head = text.length > maxChars ? text.slice(0, maxChars) : text;
-  const clean = head
-    .replace(CONTROL_CHARACTERS, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
-    .replace(LONE_SURROGATE, '\uFFFD');
+  const clean = toWellFormed(
+    head.replace(
+      CONTROL_CHARACTERS,
+      (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    ),
+  );
   if (clean.length <= maxChars && head.length === text.length) return clean;
   // The cut must not leave half of a surrogate pair or of an escape behind.
   let cut = clean.slice(0, maxChars - 1);
@@ -20,4 +25,3 @@ export function boundedText(text: string, maxChars: number): string {
 
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
