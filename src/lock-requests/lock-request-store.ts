@@ -1,0 +1,65 @@
+import type { LockRequest, LockRequestState } from '../domain/lock-request.js';
+
+/** The filters of a listing. Newest first; the cursor is the last id seen. */
+export interface LockRequestQuery {
+  state?: LockRequestState;
+  projectId?: string;
+  instanceId?: string;
+  /** `mine`: requests made by this principal. */
+  requester?: { iss: string; sub: string };
+  /**
+   * `awaitingMyApproval`: PENDING_APPROVAL requests that one of these groups may approve, that
+   * this principal did not make and has not yet approved or denied.
+   */
+  awaitingApprovalBy?: { iss: string; sub: string; groups: readonly string[] };
+  beforeId?: string;
+}
+
+export interface LockRequestListing {
+  requests: LockRequest[];
+  /** Another page follows. */
+  more: boolean;
+}
+
+/**
+ * Where lock requests are kept: the SQLite file of the audit trail when embedded, the same
+ * PostgreSQL database when shared (DESIGN §5). Every store passes the one contract suite
+ * (`testing/lock-request-store.contract.ts`).
+ *
+ * Every change is a compare-and-set on `version`, so that of two replicas (or two approvers)
+ * racing on one request exactly one wins; the state machine itself lives in the service.
+ * A write resolves once it is durable. Times are the gateway clock's, as ISO strings.
+ */
+export abstract class LockRequestStore {
+  /** Where the requests are, for the log: never a password. */
+  abstract readonly location: string;
+
+  /** Connects and creates or migrates the schema. */
+  abstract open(): Promise<void>;
+
+  /** Stores a new request (version 1). */
+  abstract insert(request: LockRequest): Promise<void>;
+
+  abstract get(id: string): Promise<LockRequest | null>;
+
+  /**
+   * Writes `next` (whose version is one more than `expectedVersion`) only if the stored request
+   * still has `expectedVersion`; false when another writer came first.
+   */
+  abstract update(next: LockRequest, expectedVersion: number): Promise<boolean>;
+
+  /** Newest first, at most `limit`. */
+  abstract list(query: LockRequestQuery, limit: number): Promise<LockRequestListing>;
+
+  /**
+   * Requests background work may have to move at `now`, oldest first, at most `limit`:
+   * PENDING_APPROVAL past `expiresAt`; SCHEDULED at or past `notBefore`; EXECUTING past
+   * `claimUntil` (its executor is gone); UNKNOWN.
+   */
+  abstract listActionable(now: string, limit: number): Promise<LockRequest[]>;
+
+  /** Readiness. */
+  abstract check(): Promise<void>;
+
+  abstract close(): Promise<void>;
+}
