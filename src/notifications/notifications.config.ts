@@ -3,7 +3,7 @@ import { registerAs } from '@nestjs/config';
 import { IsByteLength, IsOptional, IsUrl, ValidateIf } from 'class-validator';
 import { validateEnv } from '../config/validate-env.js';
 
-/** Below this a secret is guessable; 32 bytes is what `openssl rand -hex 32` gives as 64. */
+/** As long as the SHA-256 output the key protects; `openssl rand -hex 32` gives 64 bytes of text. */
 const MIN_SECRET_BYTES = 32;
 
 class NotificationsEnv {
