@@ -7,6 +7,8 @@ export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9]{32}in07$/;
 
 export const PROJECT_ID_RULE = 'must be exactly 32 letters or digits';
 export const INSTANCE_ID_RULE = 'must be exactly 36 letters or digits ending in in07';
+/** The gateway makes lock request ids (UUIDv7); a caller only ever repeats one. */
+export const LOCK_REQUEST_ID_RULE = 'must be a lock request id (a UUID)';
 
 export const isProjectId = (value: unknown): value is string =>
   typeof value === 'string' && PROJECT_ID_PATTERN.test(value);
