@@ -1,6 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { Clock } from '../../common/clock.js';
 import { GatewayMetrics } from '../../common/gateway-metrics.js';
 import { openEvent, sealRow, type ChainHead } from '../audit-chain.js';
@@ -9,31 +8,17 @@ import { encodeRow } from '../audit-row.js';
 import { AuditTrail } from '../audit-trail.js';
 import { anAttempt, startTrail } from '../testing/audit-fixtures.js';
 import { auditStoreContract, expectUnavailable } from '../testing/audit-store.contract.js';
-import { describeWithPostgres, TestDatabase } from '../testing/postgres-test-database.js';
+import {
+  describeWithPostgres,
+  readmeGrants,
+  TestDatabase,
+} from '../testing/postgres-test-database.js';
 import { runVerify } from '../verify-command.js';
 import { latestVersion, migrations } from './migrations.js';
 import pg from 'pg';
 import { CHAIN_LOCK, PostgresAuditStore } from './postgres-audit-store.js';
 
 const succeeded = { outcome: 'succeeded', upstreamStatus: 200, durationMs: 41 } as const;
-
-/**
- * The grants the README gives the gateway's role, taken from the README itself, so that what
- * the operator is told is what is tested.
- */
-function readmeGrants(role: string, database: string): string[] {
-  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-  const block = /```sql\n(-- The gateway's role[\s\S]*?)```/.exec(readme)?.[1];
-  if (!block) throw new Error("README has no sql block starting with -- The gateway's role");
-  return block
-    .replace(/--.*$/gm, '')
-    .split(';')
-    .map((statement) => statement.trim())
-    .filter((statement) => statement.startsWith('GRANT'))
-    .map((grant) =>
-      grant.replaceAll('vlg_gateway', role).replace(/ON DATABASE \w+/, `ON DATABASE ${database}`),
-    );
-}
 
 /** A database migrated by its owner, and a role holding only the README's grants on it. */
 async function migratedDatabase(): Promise<{ db: TestDatabase; gateway: string }> {
