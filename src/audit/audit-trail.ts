@@ -123,6 +123,7 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
       instanceId: filter.instanceId,
       outcome: filter.outcome,
       lockRequestId: filter.lockRequestId,
+      settlesAuditId: filter.settlesAuditId,
       since: filter.since && isoOf('since', filter.since),
       until: filter.until && isoOf('until', filter.until),
       beforeId: cursor === undefined ? undefined : decodeCursor(cursor),
