@@ -45,7 +45,11 @@ describe('parsePolicy', () => {
     const digest = createHash('sha256').update(bytes).digest('hex');
     expect(policy.version).toBe(`sha256:${digest.slice(0, 16)}`);
     expect(policy.source).toBe(EXAMPLE_FILE);
-    expect(policy.rules.map((rule) => rule.id)).toEqual(['finance-dba', 'auditors-read']);
+    expect(policy.rules.map((rule) => rule.id)).toEqual([
+      'finance-dba',
+      'auditors-read',
+      'marketing-four-eyes',
+    ]);
     expect(policy.rules[0]).toMatchObject({
       groups: ['dba'],
       enterpriseProjects: ['0', '5a1e0c9e-7d4b-4c2a-9f3e-1b2c3d4e5f60'],
@@ -53,6 +57,12 @@ describe('parsePolicy', () => {
       maxRetentionDays: 3650,
     });
     expect(policy.rules[1].maxRetentionDays).toBeUndefined();
+    expect(policy.rules[2]).toMatchObject({
+      actions: ['enable'],
+      approval: { required: 2, approverGroups: ['dba-lead'], aboveRetentionDays: 0 },
+      coolingOff: '72h',
+      minRetentionDays: 7,
+    });
   });
 
   it('reads JSON as well as YAML', () => {
