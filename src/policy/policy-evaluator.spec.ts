@@ -37,7 +37,16 @@ describe('PolicyEvaluator with the example policy', () => {
   let evaluator: PolicyEvaluator;
 
   beforeAll(async () => {
-    process.env.POLICY_FILE = EXAMPLE_FILE;
+    // The example policy has a four-eyes rule: oidc mode needs a service account for it.
+    Object.assign(process.env, {
+      POLICY_FILE: EXAMPLE_FILE,
+      IAM_ENDPOINT: 'http://127.0.0.1:9',
+      IAM_TOKEN_MODE: 'oidc',
+      IAM_IDP_ID: 'idp',
+      IAM_DOMAIN_NAME: 'sim-domain',
+      IAM_USER_NAME: 'sim-service',
+      IAM_PASSWORD: 'sim-password',
+    });
     const moduleRef = await Test.createTestingModule({
       imports: [CommonModule, PolicyModule],
     }).compile();
