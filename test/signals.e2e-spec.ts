@@ -8,6 +8,7 @@ import { INSTANCES } from '../src/simulator/fixtures.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';
 import { freePort, startGatewayProcess, stop, type Launched } from './support/child-processes.js';
 import { injectFault, lockBody, lockPath } from './support/clients.js';
+import { SERVICE_ACCOUNT_ENV } from './support/service-account.js';
 
 const { projectId, id: instanceId } = INSTANCES.financeStaging;
 
@@ -47,6 +48,7 @@ describe('signals', () => {
       TAURUSDB_ENDPOINT: `${simulator.url}/{region}`,
       IAM_ENDPOINT: simulator.url,
       IAM_IDP_ID: 'signals-idp',
+      ...SERVICE_ACCOUNT_ENV,
       AUTH_JWKS_URL: simulator.jwksUrl,
       AUTH_ISSUER: simulator.idpIssuer,
       AUTH_AUDIENCE: simulator.audience,
