@@ -11,6 +11,7 @@ import { INSTANCES, LOAD_INSTANCES, type FixtureInstance } from '../src/simulato
 import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';
 import { freePort, startGatewayProcess, stop, type Launched } from './support/child-processes.js';
 import { injectFault, lockBody, lockPath, SET_LOCK_MUTATION } from './support/clients.js';
+import { SERVICE_ACCOUNT_ENV } from './support/service-account.js';
 
 /**
  * Two replicas of the built gateway (child processes) on one PostgreSQL database and one Redis
@@ -300,6 +301,7 @@ await describeWithPostgres('replicas on one PostgreSQL and one Redis', () => {
         IAM_ENDPOINT: simulator.url,
         IAM_TOKEN_MODE: 'oidc',
         IAM_IDP_ID: 'replicas-idp',
+        ...SERVICE_ACCOUNT_ENV,
         AUTH_JWKS_URL: simulator.jwksUrl,
         AUTH_ISSUER: simulator.idpIssuer,
         AUTH_AUDIENCE: simulator.audience,

@@ -8,6 +8,8 @@ import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { PolicyEvaluator } from '../policy/policy-evaluator.js';
 import { PolicyStore } from '../policy/policy-store.js';
+import { PolicyAdmission } from '../policy/policy-admission.js';
+import { ServiceAccount } from '../auth/iam/iam.config.js';
 import { INSTANCES, type FixtureInstance } from '../simulator/fixtures.js';
 import {
   TaurusDb,
@@ -173,7 +175,15 @@ const enableOn = (instance: FixtureInstance, changes: Partial<SetVaultLockComman
 
 describe('VaultLockService (decide, record, call)', () => {
   const metrics = new GatewayMetrics();
-  const policyStore = new PolicyStore({ file: 'config/policy.example.yaml' }, metrics);
+  const policyStore = new PolicyStore(
+    { file: 'config/policy.example.yaml' },
+    metrics,
+    new PolicyAdmission({
+      endpoint: 'http://127.0.0.1:9',
+      mode: 'password',
+      serviceAccount: new ServiceAccount('sim-domain', 'sim-service', 'sim-password'),
+    }),
+  );
   let journal: Journal;
   let audit: InMemoryAuditTrail;
   let taurusDb: InMemoryTaurusDb;
