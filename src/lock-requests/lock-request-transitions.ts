@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { GwCode } from '../common/gateway-error.js';
 import type { VaultLockAction } from '../domain/actions.js';
 import {
   ENDED_LOCK_REQUEST_STATES,
@@ -29,23 +30,15 @@ export interface LockRequestTimings {
   executionWindowSeconds: number;
 }
 
-export const LockRequestRefusalCode = {
-  NOT_AN_APPROVER: 'GW.NOT_AN_APPROVER',
-  SELF_APPROVAL: 'GW.SELF_APPROVAL',
-  ALREADY_DECIDED: 'GW.ALREADY_DECIDED',
-  REQUEST_CLOSED: 'GW.REQUEST_CLOSED',
-  REQUEST_NOT_DUE: 'GW.REQUEST_NOT_DUE',
+/** The refusals of a transition, and the status each is answered with. */
+const REFUSAL_STATUS = {
+  [GwCode.NOT_AN_APPROVER]: 403,
+  [GwCode.SELF_APPROVAL]: 403,
+  [GwCode.ALREADY_DECIDED]: 409,
+  [GwCode.REQUEST_CLOSED]: 409,
+  [GwCode.REQUEST_NOT_DUE]: 409,
 } as const;
-export type LockRequestRefusalCode =
-  (typeof LockRequestRefusalCode)[keyof typeof LockRequestRefusalCode];
-
-const REFUSAL_STATUS: Record<LockRequestRefusalCode, number> = {
-  'GW.NOT_AN_APPROVER': 403,
-  'GW.SELF_APPROVAL': 403,
-  'GW.ALREADY_DECIDED': 409,
-  'GW.REQUEST_CLOSED': 409,
-  'GW.REQUEST_NOT_DUE': 409,
-};
+export type LockRequestRefusalCode = keyof typeof REFUSAL_STATUS;
 
 export interface LockRequestRefusal {
   errorCode: LockRequestRefusalCode;
@@ -187,7 +180,7 @@ export function cancelLockRequest(
 ): LockRequestTransition {
   if (!isRequester(request, actor) && !isApprover(request, actor)) {
     return refused({
-      errorCode: LockRequestRefusalCode.NOT_AN_APPROVER,
+      errorCode: GwCode.NOT_AN_APPROVER,
       message: `only the requester or ${approversText(request)} may cancel this request`,
     });
   }
@@ -203,7 +196,7 @@ export function expireLockRequest(request: LockRequest, now: Date): LockRequestT
   }
   if (now.getTime() < Date.parse(request.expiresAt)) {
     return refused({
-      errorCode: LockRequestRefusalCode.REQUEST_NOT_DUE,
+      errorCode: GwCode.REQUEST_NOT_DUE,
       message: `lock request ${request.id} expires at ${request.expiresAt}, not before`,
     });
   }
@@ -228,7 +221,7 @@ export function claimLockRequest(
   const dueMs = Date.parse(request.notBefore ?? request.expiresAt);
   if (now.getTime() < dueMs) {
     return refused({
-      errorCode: LockRequestRefusalCode.REQUEST_NOT_DUE,
+      errorCode: GwCode.REQUEST_NOT_DUE,
       message: `lock request ${request.id} is not due before ${request.notBefore}`,
     });
   }
@@ -305,13 +298,13 @@ function approverRefusal(
 ): Refusal | undefined {
   if (isRequester(request, actor)) {
     return {
-      errorCode: LockRequestRefusalCode.SELF_APPROVAL,
+      errorCode: GwCode.SELF_APPROVAL,
       message: `the requester may not ${verb} their own lock request`,
     };
   }
   if (!isApprover(request, actor)) {
     return {
-      errorCode: LockRequestRefusalCode.NOT_AN_APPROVER,
+      errorCode: GwCode.NOT_AN_APPROVER,
       message: `only ${approversText(request)} may ${verb} this request`,
     };
   }
@@ -320,7 +313,7 @@ function approverRefusal(
   );
   if (earlier) {
     return {
-      errorCode: LockRequestRefusalCode.ALREADY_DECIDED,
+      errorCode: GwCode.ALREADY_DECIDED,
       message: `this approver already gave their ${earlier.decision} at ${earlier.at}; each approver counts once`,
     };
   }
@@ -341,7 +334,7 @@ function notStarted(request: LockRequest, now: Date): Refusal | undefined {
 
 function closedRefusal(request: LockRequest): Refusal {
   return {
-    errorCode: LockRequestRefusalCode.REQUEST_CLOSED,
+    errorCode: GwCode.REQUEST_CLOSED,
     message: `lock request ${request.id} is ${request.state}`,
   };
 }
@@ -349,7 +342,7 @@ function closedRefusal(request: LockRequest): Refusal {
 /** Past its deadline a request is closed, even before the background work marks it EXPIRED. */
 function expiredRefusal(request: LockRequest): Refusal {
   return {
-    errorCode: LockRequestRefusalCode.REQUEST_CLOSED,
+    errorCode: GwCode.REQUEST_CLOSED,
     message: `lock request ${request.id} expired at ${request.expiresAt}`,
   };
 }
