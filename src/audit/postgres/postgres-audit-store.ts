@@ -241,6 +241,7 @@ export class PostgresAuditStore extends AuditStore {
       ['project_id', '=', query.projectId],
       ['instance_id', '=', query.instanceId],
       ['outcome', '=', query.outcome],
+      ['lock_request_id', '=', query.lockRequestId],
       ['started_at', '>=', query.since],
       ['started_at', '<', query.until],
       ['id', '<', query.beforeId],
