@@ -32,6 +32,7 @@ import {
   type AuditQuery,
 } from '../audit-store.js';
 import { settleGroupCommit, type GroupedWrite, type WriteOutcome } from '../group-commit.js';
+import { databaseLocation } from './database-location.js';
 import { expectCurrentSchema, migrate } from './migrations.js';
 
 export interface PostgresAuditStoreOptions {
@@ -122,9 +123,7 @@ export class PostgresAuditStore extends AuditStore {
 
   /** The database's address without user, password or parameters. */
   get location(): string {
-    const url = new URL(this.options.databaseUrl);
-    const host = url.host || (url.searchParams.get('host') ?? 'localhost');
-    return `postgresql://${host}${url.pathname}`;
+    return databaseLocation(this.options.databaseUrl);
   }
 
   async open(mode: 'readwrite' | 'readonly'): Promise<void> {
