@@ -69,13 +69,7 @@ const scheduled = () =>
     ),
   );
 const executing = () =>
-  accepted(
-    claimLockRequest(
-      scheduled(),
-      { executor: 'replica-1', claimUntil: at(700), executionAuditId: 'audit-1' },
-      at(620),
-    ),
-  );
+  accepted(claimLockRequest(scheduled(), { executor: 'replica-1', claimUntil: at(700) }, at(620)));
 
 describe('createLockRequest', () => {
   it('waits for approvals until the approval TTL runs out', () => {
@@ -339,14 +333,13 @@ describe('expireLockRequest', () => {
 });
 
 describe('claimLockRequest', () => {
-  const claim = { executor: 'replica-1', claimUntil: at(700), executionAuditId: 'audit-1' };
+  const claim = { executor: 'replica-1', claimUntil: at(700) };
 
   it('takes a due scheduled request for execution', () => {
     expect(executing()).toMatchObject({
       state: 'EXECUTING',
       executor: 'replica-1',
       claimUntil: at(700).toISOString(),
-      executionAuditId: 'audit-1',
       version: 4,
     });
   });
@@ -371,7 +364,6 @@ describe('voidLockRequest, finishLockRequest, settleLockRequest', () => {
       reason: 'lock changed',
       executor: null,
       claimUntil: null,
-      executionAuditId: 'audit-1',
     });
     expect(accepted(voidLockRequest(scheduled(), 'policy changed', at(630))).state).toBe('VOIDED');
     expect(refusal(voidLockRequest(pending(), 'x', at(630))).errorCode).toBe('GW.REQUEST_CLOSED');
@@ -438,7 +430,7 @@ describe('every sequence of transitions', () => {
       case 'claim':
         return claimLockRequest(
           request,
-          { executor: 'r', claimUntil: new Date(now.getTime() + 60_000), executionAuditId: 'a' },
+          { executor: 'r', claimUntil: new Date(now.getTime() + 60_000) },
           now,
         );
       case 'void':

@@ -208,13 +208,13 @@ export function expireLockRequest(request: LockRequest, now: Date): LockRequestT
 }
 
 /**
- * A replica takes a due SCHEDULED request for execution, holding it until `claimUntil`.
- * `executionAuditId` is the audit row opened for the PUT before the claim, so that a crash
- * leaves the request pointing at the row that settles it.
+ * A replica takes a due SCHEDULED request for execution, holding it until `claimUntil`. The
+ * recorder stamps `executionAuditId` with the `execute` row it opened for the claim, so that a
+ * crash leaves the request pointing at the row that settles it.
  */
 export function claimLockRequest(
   request: LockRequest,
-  claim: { executor: string; claimUntil: Date; executionAuditId: string },
+  claim: { executor: string; claimUntil: Date },
   now: Date,
 ): LockRequestTransition {
   if (request.state !== 'SCHEDULED') return refused(closedRefusal(request));
@@ -234,7 +234,6 @@ export function claimLockRequest(
       state: 'EXECUTING',
       executor: claim.executor,
       claimUntil: claim.claimUntil.toISOString(),
-      executionAuditId: claim.executionAuditId,
     },
     now,
   );
