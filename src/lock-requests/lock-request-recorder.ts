@@ -11,6 +11,7 @@ import { Clock } from '../common/clock.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { toGatewayError } from '../common/to-gateway-error.js';
 import type { LockRequest } from '../domain/lock-request.js';
+import { LockRequestNotifier, lockRequestEvent } from '../notifications/lock-request-notifier.js';
 import { LockRequestStore } from './lock-request-store.js';
 import type { LockRequestRefusal, LockRequestTransition } from './lock-request-transitions.js';
 
@@ -65,8 +66,9 @@ export function partyOf(ctx: CallContext): TransitionParty {
 
 /**
  * Every change of a lock request, made the one way the audit trail can vouch for: the audit row
- * first, then the compare-and-set on the store, then the seal, then the notification. A refused
- * step is a row as well (`denied` for a 403, `rejected` for a 409), and no change.
+ * first, then the compare-and-set on the store, then the seal, then the notification (which
+ * returns at once). A refused step is a row as well (`denied` for a 403, `rejected` for a 409),
+ * and no change and no notification.
  */
 @Injectable()
 export class LockRequestRecorder {
@@ -76,6 +78,7 @@ export class LockRequestRecorder {
     private readonly store: LockRequestStore,
     private readonly audit: AuditTrail,
     private readonly clock: Clock,
+    private readonly notifier: LockRequestNotifier,
   ) {}
 
   /**
@@ -108,6 +111,7 @@ export class LockRequestRecorder {
       outcome: 'succeeded',
       durationMs: this.elapsedSince(startedMs),
     });
+    this.notifier.notify(lockRequestEvent(request));
     return { request, auditId };
   }
 
@@ -162,6 +166,7 @@ export class LockRequestRecorder {
             durationMs: this.elapsedSince(startedMs),
           });
         }
+        this.notifier.notify(lockRequestEvent(changed));
         return { request: changed, auditId };
       }
       const fresh = await this.stored(this.store.get(current.id));

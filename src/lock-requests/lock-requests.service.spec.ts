@@ -8,6 +8,10 @@ import { Clock } from '../common/clock.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { Principal } from '../domain/principal.js';
+import {
+  LockRequestNotifier,
+  type LockRequestEvent,
+} from '../notifications/lock-request-notifier.js';
 import { INSTANCES } from '../simulator/fixtures.js';
 import { TaurusDb, type TaurusDbCaller } from '../taurusdb/taurusdb.js';
 import type { VaultLockInfo } from '../taurusdb/taurusdb.types.js';
@@ -80,6 +84,15 @@ class RacingStore extends SqliteLockRequestStore {
   }
 }
 
+/** The events a webhook would be sent, in order. */
+class RecordingNotifier extends LockRequestNotifier {
+  readonly events: LockRequestEvent[] = [];
+
+  notify(event: LockRequestEvent): void {
+    this.events.push(event);
+  }
+}
+
 const ISSUER = 'https://idp.example.test';
 const contextOf = (subject: string, groups: string[]): CallContext => ({
   requestId: randomUUID(),
@@ -116,6 +129,7 @@ describe('LockRequestsService', () => {
   let clock: ManualClock;
   let taurusDb: LockReadingTaurusDb;
   let service: LockRequestsService;
+  let notifier: RecordingNotifier;
 
   beforeEach(async () => {
     dir = new AuditStoreDir();
@@ -124,9 +138,10 @@ describe('LockRequestsService', () => {
     store = new RacingStore(dir.file());
     await store.open();
     taurusDb = new LockReadingTaurusDb();
+    notifier = new RecordingNotifier();
     service = new LockRequestsService(
       store,
-      new LockRequestRecorder(store, audit, clock),
+      new LockRequestRecorder(store, audit, clock, notifier),
       taurusDb,
       clock,
       TIMINGS,
@@ -212,6 +227,7 @@ describe('LockRequestsService', () => {
         errorCode: GwCode.UPSTREAM_UNAVAILABLE,
       });
       expect((await store.list({}, 10)).requests).toEqual([]);
+      expect(notifier.events).toEqual([]);
     });
   });
 
@@ -219,10 +235,10 @@ describe('LockRequestsService', () => {
     it('takes two distinct approvals to schedule, each a row of its approver', async () => {
       const made = await requested();
       clock.advance(60);
-      const once = await service.approve(bob, made.id, 'looks right');
+      const { request: once } = await service.approve(bob, made.id, 'looks right');
       expect(once).toMatchObject({ state: 'PENDING_APPROVAL', version: 2 });
       clock.advance(60);
-      const twice = await service.approve(carol, made.id, null);
+      const { request: twice } = await service.approve(carol, made.id, null);
       expect(twice).toMatchObject({
         state: 'SCHEDULED',
         version: 3,
@@ -236,6 +252,11 @@ describe('LockRequestsService', () => {
         ['approve', 'bob', 'succeeded'],
         ['approve', 'carol', 'succeeded'],
       ]);
+      expect(notifier.events.map((e) => [e.event, e.lockRequest.approvals.length])).toEqual([
+        ['lock_request.pending_approval', 0],
+        ['lock_request.pending_approval', 1],
+        ['lock_request.scheduled', 2],
+      ]);
     });
 
     it.each([
@@ -248,6 +269,7 @@ describe('LockRequestsService', () => {
       expect(refusal).toBeInstanceOf(GatewayError);
       expect(refusal).toMatchObject({ errorCode, status });
       expect(await store.get(made.id)).toEqual(made);
+      expect(notifier.events).toHaveLength(1);
       const rows = await rowsOf(made.id);
       expect(rows[1]).toMatchObject({
         id: (refusal as GatewayError).auditId,
@@ -292,7 +314,7 @@ describe('LockRequestsService', () => {
 
     it('ends the request with one deny, keeping the comment', async () => {
       const made = await requested();
-      expect(await service.deny(bob, made.id, 'not this one')).toMatchObject({
+      expect((await service.deny(bob, made.id, 'not this one')).request).toMatchObject({
         state: 'DENIED',
         reason: 'not this one',
         approvals: [{ approverSub: 'bob', decision: 'deny', comment: 'not this one' }],
@@ -301,7 +323,7 @@ describe('LockRequestsService', () => {
 
     it('lets the requester cancel, and stores comments with their control characters escaped', async () => {
       const made = await requested();
-      expect(await service.cancel(alice, made.id, 'typo\u0007 in days')).toMatchObject({
+      expect((await service.cancel(alice, made.id, 'typo\u0007 in days')).request).toMatchObject({
         state: 'CANCELLED',
         reason: 'typo\\u0007 in days',
       });
@@ -320,7 +342,7 @@ describe('LockRequestsService', () => {
     it('applies an approval again on what a racing writer left, and counts it', async () => {
       const made = await requested();
       store.lose = 2;
-      const approved = await service.approve(bob, made.id, null);
+      const { request: approved } = await service.approve(bob, made.id, null);
       expect(approved).toMatchObject({ state: 'PENDING_APPROVAL', version: 4 });
       expect(approved.approvals.map((a) => a.approverSub)).toEqual(['bob']);
       expect((await rowsOf(made.id)).map((row) => row.outcome)).toEqual(['succeeded', 'succeeded']);

@@ -112,9 +112,16 @@ export class LockRequestsService {
     });
   }
 
+  /** The request, or null when there is none or the caller may not read it. */
+  async find(ctx: CallContext, id: string): Promise<LockRequest | null> {
+    const request = await this.recorder.stored(this.store.get(id));
+    return request !== null && this.mayRead(ctx, request) ? request : null;
+  }
+
+  /** The request, or 404 when there is none or the caller may not read it. */
   async get(ctx: CallContext, id: string): Promise<LockRequest> {
-    const request = await this.find(id);
-    if (!this.mayRead(ctx, request)) throw notFound(id);
+    const request = await this.find(ctx, id);
+    if (request === null) throw notFound(id);
     return request;
   }
 
@@ -151,21 +158,21 @@ export class LockRequestsService {
     };
   }
 
-  approve(ctx: CallContext, id: string, comment: string | null): Promise<LockRequest> {
+  approve(ctx: CallContext, id: string, comment: string | null): Promise<RecordedTransition> {
     const text = commentOf(comment);
     return this.change(ctx, id, 'approve', (current, actor, now) =>
       approveLockRequest(current, actor, text, now, this.timings),
     );
   }
 
-  deny(ctx: CallContext, id: string, comment: string): Promise<LockRequest> {
+  deny(ctx: CallContext, id: string, comment: string): Promise<RecordedTransition> {
     const text = commentOf(comment) ?? '';
     return this.change(ctx, id, 'deny', (current, actor, now) =>
       denyLockRequest(current, actor, text, now),
     );
   }
 
-  cancel(ctx: CallContext, id: string, comment: string | null): Promise<LockRequest> {
+  cancel(ctx: CallContext, id: string, comment: string | null): Promise<RecordedTransition> {
     const text = commentOf(comment);
     return this.change(ctx, id, 'cancel', (current, actor, now) =>
       cancelLockRequest(current, actor, text, now),
@@ -181,18 +188,17 @@ export class LockRequestsService {
     id: string,
     action: 'approve' | 'deny' | 'cancel',
     step: (current: LockRequest, actor: LockRequestActor, now: Date) => LockRequestTransition,
-  ): Promise<LockRequest> {
-    const request = await this.find(id);
+  ): Promise<RecordedTransition> {
+    const request = await this.load(id);
     const actor = actorOf(ctx);
-    const { request: changed } = await this.recorder.transition(request, {
+    return this.recorder.transition(request, {
       action,
       party: partyOf(ctx),
       apply: (current) => step(current, actor, this.clock.now()),
     });
-    return changed;
   }
 
-  private async find(id: string): Promise<LockRequest> {
+  private async load(id: string): Promise<LockRequest> {
     const request = await this.recorder.stored(this.store.get(id));
     if (request === null) throw notFound(id);
     return request;

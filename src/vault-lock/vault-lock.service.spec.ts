@@ -6,6 +6,7 @@ import { AuditTrail } from '../audit/audit-trail.js';
 import type { AuthConfig } from '../auth/auth.config.js';
 import { LockRequestRecorder } from '../lock-requests/lock-request-recorder.js';
 import { LockRequestsService } from '../lock-requests/lock-requests.service.js';
+import { NoWebhookLockRequestNotifier } from '../notifications/lock-request-notifier.js';
 import { SqliteLockRequestStore } from '../lock-requests/sqlite-lock-request-store.js';
 import { Principal } from '../domain/principal.js';
 import type { CallContext } from '../common/call-context.js';
@@ -191,7 +192,12 @@ describe('VaultLockService (decide, record, call)', () => {
     const lockRequestStore = new SqliteLockRequestStore(join(tmpdir(), 'never-opened.sqlite'));
     const lockRequests = new LockRequestsService(
       lockRequestStore,
-      new LockRequestRecorder(lockRequestStore, audit as unknown as AuditTrail, clock),
+      new LockRequestRecorder(
+        lockRequestStore,
+        audit as unknown as AuditTrail,
+        clock,
+        new NoWebhookLockRequestNotifier(),
+      ),
       taurusDb,
       clock,
       { approvalTtlSeconds: 86_400, executionWindowSeconds: 3_600 },
