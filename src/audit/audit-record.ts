@@ -156,8 +156,10 @@ const sealing = (name: string, type: AuditColumnType, oneOf?: readonly string[])
 /**
  * The audit row, defined once: every store derives its statements and its row mapping from this
  * table, and the chain hashes the columns marked `hashed`. Complete by type, so a field added to
- * AuditEvent cannot be left out of the stores or of the hashed canonical form. A new column is one
- * line here (plus, for PostgreSQL, a migration that adds it).
+ * AuditEvent cannot be left out of the stores or of the hashed canonical form. A new column, or a
+ * change to the values one accepts, is one line here plus a PostgreSQL migration; SQLite files
+ * are rebuilt to match at start. A column added to written trails is nullable and
+ * `hashedOnlyWhenSet`.
  */
 export const AUDIT_COLUMN_TABLE: { readonly [K in keyof AuditEvent]-?: AuditColumn } = {
   id: attempt('id', 'text'),

@@ -199,6 +199,40 @@ export function lockRequestStoreContract(
         expect(await store.get(request.id)).toEqual(cancelled);
       });
 
+      it('refuses to rewrite what a request was made for and decided on, and writes nothing', async () => {
+        const [request] = await inserted(
+          aLockRequest({ approverGroups: ['dba-leads', 'security'] }),
+        );
+        const rewrites: Partial<LockRequest>[] = [
+          { projectId: 'f'.repeat(32) },
+          { instanceId: INSTANCES.financeStaging.id },
+          { action: 'extend' },
+          { retentionDays: 31 },
+          { requesterIss: 'https://other.example.test' },
+          { requesterSub: 'mallory' },
+          { ruleId: 'another-rule' },
+          { policyVersion: 'sha256:another' },
+          { approvalsRequired: 1 },
+          { approverGroups: ['dba-leads'] },
+          { approverGroups: ['security', 'dba-leads'] },
+          { coolingOffSeconds: 0 },
+          { lockAtRequest: { ...request.lockAtRequest, enabled: true } },
+          { lockAtRequest: { ...request.lockAtRequest, retentionDays: 30 } },
+          { lockAtRequest: { ...request.lockAtRequest, endsAtMs: 4_102_444_800_000 } },
+          { fingerprint: 'e'.repeat(64) },
+          { createdAt: secondsFromNow(1) },
+        ];
+        for (const rewrite of rewrites) {
+          await rejection(
+            store.update(
+              next(request, { state: 'SCHEDULED', notBefore: FIXTURE_NOW, ...rewrite }),
+              1,
+            ),
+          );
+        }
+        expect(await store.get(request.id)).toEqual(request);
+      });
+
       it('answers false for a request it does not have, and creates none', async () => {
         const unknown = next(aLockRequest(), { state: 'CANCELLED' });
 

@@ -44,3 +44,24 @@ CREATE INDEX lock_requests_state_claim_until ON lock_requests (state, claim_unti
 -- The listings: `mine`, and one instance's requests, newest first.
 CREATE INDEX lock_requests_requester ON lock_requests (requester_iss, requester_sub, id);
 CREATE INDEX lock_requests_instance ON lock_requests (project_id, instance_id, id);
+
+-- What a request was made for and decided on (what its approvals bind to, among others) never
+-- changes, whoever updates it: a bug in a transition cannot rewrite it. Only the columns that
+-- transitions move may differ.
+CREATE FUNCTION lock_requests_bound_fields() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF to_jsonb(NEW) - ARRAY['state', 'approvals', 'not_before', 'expires_at', 'updated_at',
+                           'reason', 'executor', 'claim_until', 'execution_audit_id', 'version']
+     IS DISTINCT FROM
+     to_jsonb(OLD) - ARRAY['state', 'approvals', 'not_before', 'expires_at', 'updated_at',
+                           'reason', 'executor', 'claim_until', 'execution_audit_id', 'version'] THEN
+    RAISE EXCEPTION 'what a lock request was made for and decided on never changes'
+      USING ERRCODE = 'check_violation';
+  END IF;
+  RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER lock_requests_bound_fields
+  BEFORE UPDATE ON lock_requests
+  FOR EACH ROW EXECUTE FUNCTION lock_requests_bound_fields();
