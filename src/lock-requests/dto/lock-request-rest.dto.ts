@@ -4,7 +4,9 @@ import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-va
 import {
   INSTANCE_ID_SCHEMA,
   IsInstanceId,
+  IsLockRequestId,
   IsProjectId,
+  LOCK_REQUEST_ID_SCHEMA,
   PROJECT_ID_SCHEMA,
 } from '../../common/id-validators.js';
 import { VAULT_LOCK_ACTIONS } from '../../domain/actions.js';
@@ -15,18 +17,13 @@ import {
   LOCK_REQUEST_LIST_MAX_LIMIT,
   MAX_COMMENT_CHARS,
 } from '../lock-requests.service.js';
-import {
-  IsComment,
-  IsLockRequestId,
-  IsRequiredComment,
-  LOCK_REQUEST_ID_RULE,
-} from './lock-request.rules.js';
+import { IsComment, IsRequiredComment } from './lock-request.rules.js';
 
 const LIMIT_RULE = `must be an integer from 1 to ${LOCK_REQUEST_LIST_MAX_LIMIT}`;
 const FLAG_RULE = 'must be true or false';
 
 export class LockRequestPathDto {
-  @ApiProperty({ format: 'uuid', description: LOCK_REQUEST_ID_RULE })
+  @ApiProperty(LOCK_REQUEST_ID_SCHEMA)
   @IsLockRequestId()
   id!: string;
 }
@@ -105,7 +102,7 @@ export class ApprovalDto {
 
 /** A lock request as REST answers it and as webhooks receive it. */
 export class LockRequestDto {
-  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty(LOCK_REQUEST_ID_SCHEMA) id!: string;
   @ApiProperty({ enum: LOCK_REQUEST_STATES }) state!: string;
   @ApiProperty(PROJECT_ID_SCHEMA) project_id!: string;
   @ApiProperty(INSTANCE_ID_SCHEMA) instance_id!: string;

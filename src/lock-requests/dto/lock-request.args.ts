@@ -11,14 +11,14 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { IsInstanceId, IsProjectId } from '../../common/id-validators.js';
+import { IsInstanceId, IsLockRequestId, IsProjectId } from '../../common/id-validators.js';
 import { LOCK_REQUEST_STATES, type LockRequestState } from '../../domain/lock-request.js';
 import {
   LOCK_REQUEST_LIST_DEFAULT_LIMIT,
   LOCK_REQUEST_LIST_MAX_LIMIT,
 } from '../lock-requests.service.js';
 import { LockRequestStateEnum } from '../models/lock-request.model.js';
-import { IsComment, IsLockRequestId, IsRequiredComment } from './lock-request.rules.js';
+import { IsComment, IsRequiredComment } from './lock-request.rules.js';
 
 const FIRST_RULE = `must be an integer from 1 to ${LOCK_REQUEST_LIST_MAX_LIMIT}`;
 

@@ -1,12 +1,9 @@
 import { applyDecorators } from '@nestjs/common';
-import { IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { IsString, Matches, MaxLength } from 'class-validator';
 import { MAX_COMMENT_CHARS } from '../lock-requests.service.js';
 
-export const LOCK_REQUEST_ID_RULE = 'must be a lock request id (a UUID)';
 export const COMMENT_RULE = `must be a string of at most ${MAX_COMMENT_CHARS} characters`;
 export const REQUIRED_COMMENT_RULE = `must say why, in 1 to ${MAX_COMMENT_CHARS} characters that are not all blank`;
-
-export const IsLockRequestId = () => IsUUID('all', { message: LOCK_REQUEST_ID_RULE });
 
 export const IsComment = () =>
   applyDecorators(
