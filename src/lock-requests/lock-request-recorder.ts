@@ -42,6 +42,10 @@ export interface TransitionStep {
    * row of a claim is sealed once the PUT has answered).
    */
   keepOpen?: boolean;
+  /** Why the background made the move (what differed, what the lock proved), for the row. */
+  reasons?: readonly string[];
+  /** The `unknown` row a `settle` step settles. */
+  settlesAuditId?: string | null;
 }
 
 export interface RecordedTransition {
@@ -92,7 +96,7 @@ export class LockRequestRecorder {
     build: () => Promise<LockRequest>,
   ): Promise<RecordedTransition> {
     const startedMs = this.clock.monotonicMs();
-    const auditId = await this.audit.recordAttempt(attemptOf(party, 'request', subject, null));
+    const auditId = await this.audit.recordAttempt(attemptOf({ party, action: 'request' }, subject, null));
     let request: LockRequest;
     try {
       request = await build();
@@ -125,13 +129,13 @@ export class LockRequestRecorder {
     let next = step.apply(current);
     if (!next.ok) {
       const auditId = await this.audit.recordSealed(
-        attemptOf(step.party, step.action, current, next.refusal),
+        attemptOf(step, current, next.refusal),
         refusalCompletion(next.refusal, this.elapsedSince(startedMs)),
       );
       throw refusalError(next.refusal, auditId);
     }
     const auditId = await this.audit.recordAttempt(
-      attemptOf(step.party, step.action, current, null),
+      attemptOf(step, current, null),
     );
     const fail = async (failure: GatewayError, completion: AuditCompletion): Promise<never> => {
       failure.auditId = auditId;
@@ -190,6 +194,30 @@ export class LockRequestRecorder {
   }
 
   /**
+   * Ends an execution: the executor's own claim stands, so one compare-and-set, then the seal of
+   * the `execute` row the claim opened, with what the PUT answered. Losing the compare-and-set
+   * means the claim ran out and another replica settled the request by reading the lock; the
+   * row is sealed all the same, since it says what was sent and what came back.
+   */
+  async finish(
+    claimed: LockRequest,
+    next: LockRequestTransition,
+    executeAuditId: string,
+    completion: AuditCompletion,
+  ): Promise<LockRequest | null> {
+    let won = false;
+    try {
+      if (!next.ok) throw new Error(next.refusal.message);
+      won = await this.stored(this.store.update(next.request, claimed.version));
+    } finally {
+      await this.sealQuietly(executeAuditId, completion);
+    }
+    if (!won || !next.ok) return null;
+    this.notifier.notify(lockRequestEvent(next.request));
+    return next.request;
+  }
+
+  /**
    * The store shares the audit trail's database: when it cannot be reached, the answer is the
    * trail's 503, and the database's message goes to the log only.
    */
@@ -207,7 +235,7 @@ export class LockRequestRecorder {
   }
 
   /** A row that cannot be sealed now is closed as unknown by the reconcile; the failure stands. */
-  private async sealQuietly(auditId: string, completion: AuditCompletion): Promise<void> {
+  async sealQuietly(auditId: string, completion: AuditCompletion): Promise<void> {
     try {
       await this.audit.complete(auditId, completion);
     } catch {
@@ -233,23 +261,23 @@ export type LockRequestSubject = Pick<
  * and policy version the request was made under, or refused with the refusal as the reason.
  */
 function attemptOf(
-  party: TransitionParty,
-  action: LockRequestAuditAction,
+  step: Pick<TransitionStep, 'party' | 'action' | 'reasons' | 'settlesAuditId'>,
   subject: LockRequestSubject,
   refusal: LockRequestRefusal | null,
 ): AuditAttempt {
   return {
-    ...party,
+    ...step.party,
     projectId: subject.projectId,
     instanceId: subject.instanceId,
-    action,
+    action: step.action,
     retentionDays: subject.retentionDays,
     dryRun: false,
     decisionAllowed: refusal === null,
     decisionRule: subject.ruleId,
-    decisionReasons: refusal === null ? [] : [refusal.message],
+    decisionReasons: refusal === null ? [...(step.reasons ?? [])] : [refusal.message],
     policyVersion: subject.policyVersion,
     lockRequestId: subject.id,
+    settlesAuditId: step.settlesAuditId ?? null,
   };
 }
 

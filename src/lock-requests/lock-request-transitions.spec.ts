@@ -8,6 +8,7 @@ import {
   denyLockRequest,
   expireLockRequest,
   finishLockRequest,
+  releaseLockRequest,
   isEnded,
   lockRequestFingerprint,
   settleLockRequest,
@@ -37,6 +38,7 @@ function fields(overrides: Partial<NewLockRequest> = {}): NewLockRequest {
     retentionDays: 30,
     requesterIss: requester.iss,
     requesterSub: requester.sub,
+    requesterGroups: requester.groups,
     ruleId: 'finance-prod',
     policyVersion: 'v1',
     approvalsRequired: 2,
@@ -375,6 +377,18 @@ describe('voidLockRequest, finishLockRequest, settleLockRequest', () => {
       executor: null,
       claimUntil: null,
     });
+  });
+
+  it('releases an execution that sent nothing back to SCHEDULED, and only an executing one', () => {
+    const claimed = executing();
+    expect(accepted(releaseLockRequest(claimed, at(640)))).toMatchObject({
+      state: 'SCHEDULED',
+      notBefore: claimed.notBefore,
+      executor: null,
+      claimUntil: null,
+      version: claimed.version + 1,
+    });
+    expect(refusal(releaseLockRequest(scheduled(), at(640))).errorCode).toBe('GW.REQUEST_CLOSED');
   });
 
   it('finishes only an executing request', () => {

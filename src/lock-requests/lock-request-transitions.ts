@@ -58,6 +58,7 @@ export interface NewLockRequest {
   retentionDays: number;
   requesterIss: string;
   requesterSub: string;
+  requesterGroups: readonly string[];
   ruleId: string;
   policyVersion: string;
   approvalsRequired: number;
@@ -107,6 +108,7 @@ export function createLockRequest(
   const at = now.toISOString();
   const base: LockRequest = {
     ...fields,
+    requesterGroups: [...fields.requesterGroups],
     approverGroups: [...fields.approverGroups],
     state: 'PENDING_APPROVAL',
     approvals: [],
@@ -252,6 +254,15 @@ export function voidLockRequest(
     return refused(closedRefusal(request));
   }
   return changed({ ...request, state: 'VOIDED', reason, executor: null, claimUntil: null }, now);
+}
+
+/**
+ * The executor could not read the lock or the instance before the PUT: nothing was sent, so the
+ * request waits again for the next pass, within its execution window.
+ */
+export function releaseLockRequest(request: LockRequest, now: Date): LockRequestTransition {
+  if (request.state !== 'EXECUTING') return refused(closedRefusal(request));
+  return changed({ ...request, state: 'SCHEDULED', executor: null, claimUntil: null }, now);
 }
 
 /** The execution's end as its executor saw it; UNKNOWN when the PUT may have reached TaurusDB. */
