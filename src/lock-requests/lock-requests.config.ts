@@ -23,16 +23,23 @@ function IsDeadline(): PropertyDecorator {
 class LockRequestsEnv {
   @IsOptional() @IsDeadline() APPROVAL_TTL?: string;
   @IsOptional() @IsDeadline() EXECUTION_WINDOW?: string;
+  @IsOptional() @IsDeadline() LOCK_REQUEST_POLL_INTERVAL?: string;
 }
 
 export const DEFAULT_APPROVAL_TTL = '24h';
 export const DEFAULT_EXECUTION_WINDOW = '1h';
+export const DEFAULT_POLL_INTERVAL = '5s';
 
 export interface LockRequestsConfig {
   /** How long a request waits for its approvals before it expires. */
   approvalTtlSeconds: number;
   /** How long after `notBefore` a request may still be started before it expires. */
   executionWindowSeconds: number;
+  /**
+   * How often each replica looks for due work (expiries, executions, settlements): how late a
+   * request may start after its notBefore.
+   */
+  pollIntervalSeconds: number;
 }
 
 export const lockRequestsConfig = registerAs('lockRequests', (): LockRequestsConfig => {
@@ -41,12 +48,14 @@ export const lockRequestsConfig = registerAs('lockRequests', (): LockRequestsCon
     {
       APPROVAL_TTL: process.env.APPROVAL_TTL,
       EXECUTION_WINDOW: process.env.EXECUTION_WINDOW,
+      LOCK_REQUEST_POLL_INTERVAL: process.env.LOCK_REQUEST_POLL_INTERVAL,
     },
     LockRequestsEnv,
   );
   return {
     approvalTtlSeconds: secondsOf(env.APPROVAL_TTL ?? DEFAULT_APPROVAL_TTL),
     executionWindowSeconds: secondsOf(env.EXECUTION_WINDOW ?? DEFAULT_EXECUTION_WINDOW),
+    pollIntervalSeconds: secondsOf(env.LOCK_REQUEST_POLL_INTERVAL ?? DEFAULT_POLL_INTERVAL),
   };
 });
 
