@@ -279,6 +279,14 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
    * cut-off execution that the lock does not explain becomes UNKNOWN, for a person to look at.
    */
   private async settle(request: LockRequest, now: Date): Promise<void> {
+    // A PUT whose answer was lost may still be applied a little later: the lock proves
+    // nothing until the claim it ran under has passed.
+    if (
+      request.state === 'UNKNOWN' &&
+      now.getTime() < Date.parse(request.updatedAt) + this.claimMs
+    ) {
+      return;
+    }
     const party = schedulerParty();
     const lock = lockSnapshotOf(
       await this.taurusDb.showLock(backgroundCaller(party.requestId), request),
@@ -292,7 +300,8 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
       settlesAuditId: request.executionAuditId,
       apply: (current) => {
         if (current.state === 'EXECUTING') {
-          const outcome = settlement.outcome === 'undecided' ? 'UNKNOWN' : upper(settlement.outcome);
+          const outcome =
+            settlement.outcome === 'undecided' ? 'UNKNOWN' : upper(settlement.outcome);
           return finishLockRequest(current, outcome, settlement.reason, now);
         }
         return settleLockRequest(
