@@ -199,7 +199,7 @@ describe('approveLockRequest', () => {
     expect(refusal(approveLockRequest(once, lead1, null, at(11), TIMINGS))).toEqual({
       errorCode: 'GW.ALREADY_DECIDED',
       status: 409,
-      message: `this approver already gave their approve at ${at(10).toISOString()}; each approver counts once`,
+      message: `this approver already approved at ${at(10).toISOString()}; each approver counts once`,
     });
   });
 
