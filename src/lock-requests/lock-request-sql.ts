@@ -18,6 +18,7 @@ export interface LockRequestRow {
   retention_days: number;
   requester_iss: string;
   requester_sub: string;
+  requester_groups: string[];
   rule_id: string;
   policy_version: string;
   approvals_required: number;
@@ -50,6 +51,7 @@ export const LOCK_REQUEST_COLUMNS: readonly LockRequestColumn[] = [
   'retention_days',
   'requester_iss',
   'requester_sub',
+  'requester_groups',
   'rule_id',
   'policy_version',
   'approvals_required',
@@ -88,6 +90,7 @@ export function toRow(request: LockRequest): LockRequestRow {
     retention_days: request.retentionDays,
     requester_iss: request.requesterIss,
     requester_sub: request.requesterSub,
+    requester_groups: request.requesterGroups,
     rule_id: request.ruleId,
     policy_version: request.policyVersion,
     approvals_required: request.approvalsRequired,
@@ -120,6 +123,7 @@ export function fromRow(row: LockRequestRow): LockRequest {
     retentionDays: row.retention_days,
     requesterIss: row.requester_iss,
     requesterSub: row.requester_sub,
+    requesterGroups: row.requester_groups,
     ruleId: row.rule_id,
     policyVersion: row.policy_version,
     approvalsRequired: row.approvals_required,

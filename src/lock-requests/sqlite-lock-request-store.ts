@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS lock_requests (
   retention_days INTEGER NOT NULL CHECK (retention_days >= 1),
   requester_iss TEXT NOT NULL,
   requester_sub TEXT NOT NULL,
+  requester_groups TEXT NOT NULL
+    CHECK (json_valid(requester_groups) AND json_type(requester_groups) = 'array'),
   rule_id TEXT NOT NULL,
   policy_version TEXT NOT NULL,
   approvals_required INTEGER NOT NULL CHECK (approvals_required >= 0),
@@ -69,6 +71,7 @@ CREATE TRIGGER IF NOT EXISTS lock_requests_bound_fields BEFORE UPDATE ON lock_re
   WHEN NEW.project_id IS NOT OLD.project_id OR NEW.instance_id IS NOT OLD.instance_id
     OR NEW.action IS NOT OLD.action OR NEW.retention_days IS NOT OLD.retention_days
     OR NEW.requester_iss IS NOT OLD.requester_iss OR NEW.requester_sub IS NOT OLD.requester_sub
+    OR NEW.requester_groups IS NOT OLD.requester_groups
     OR NEW.rule_id IS NOT OLD.rule_id OR NEW.policy_version IS NOT OLD.policy_version
     OR NEW.approvals_required IS NOT OLD.approvals_required
     OR NEW.approver_groups IS NOT OLD.approver_groups
@@ -89,7 +92,9 @@ CREATE INDEX IF NOT EXISTS lock_requests_requester ON lock_requests (requester_i
 CREATE INDEX IF NOT EXISTS lock_requests_instance ON lock_requests (project_id, instance_id, id);
 `;
 
-interface StoredRow extends Omit<LockRequestRow, 'approver_groups' | 'approvals' | 'lock_enabled'> {
+interface StoredRow
+  extends Omit<LockRequestRow, 'requester_groups' | 'approver_groups' | 'approvals' | 'lock_enabled'> {
+  requester_groups: string;
   approver_groups: string;
   approvals: string;
   lock_enabled: 0 | 1;
@@ -99,7 +104,9 @@ interface StoredRow extends Omit<LockRequestRow, 'approver_groups' | 'approvals'
 export const SQLITE_DIALECT: LockRequestDialect = {
   placeholder: () => '?',
   encode(row, column) {
-    if (column === 'approver_groups' || column === 'approvals') return JSON.stringify(row[column]);
+    if (column === 'requester_groups' || column === 'approver_groups' || column === 'approvals') {
+      return JSON.stringify(row[column]);
+    }
     if (column === 'lock_enabled') return row.lock_enabled ? 1 : 0;
     return row[column];
   },
@@ -115,6 +122,7 @@ export const SQLITE_DIALECT: LockRequestDialect = {
 function decode(row: StoredRow): LockRequest {
   return fromRow({
     ...row,
+    requester_groups: JSON.parse(row.requester_groups) as string[],
     approver_groups: JSON.parse(row.approver_groups) as string[],
     approvals: JSON.parse(row.approvals) as LockRequestRow['approvals'],
     lock_enabled: row.lock_enabled === 1,

@@ -25,6 +25,7 @@ export function aLockRequest(overrides: Partial<LockRequest> = {}): LockRequest 
     retentionDays: 30,
     requesterIss: 'https://idp.example.test',
     requesterSub: 'alice',
+    requesterGroups: ['finance-dba'],
     ruleId: 'finance-prod',
     policyVersion: 'sha256:policy',
     approvalsRequired: 2,

@@ -113,6 +113,7 @@ export function lockRequestStoreContract(
       const odd = `o'brien "the dba" \\ 🔒 审批 ; DROP TABLE lock_requests; --`;
       const request = aLockRequest({
         requesterSub: odd,
+        requesterGroups: [odd, ''],
         approverGroups: [odd, 'dba-leads'],
         reason: odd,
         approvals: [
@@ -210,6 +211,7 @@ export function lockRequestStoreContract(
           { retentionDays: 31 },
           { requesterIss: 'https://other.example.test' },
           { requesterSub: 'mallory' },
+          { requesterGroups: ['dba-leads'] },
           { ruleId: 'another-rule' },
           { policyVersion: 'sha256:another' },
           { approvalsRequired: 1 },

@@ -13,6 +13,8 @@ CREATE TABLE lock_requests (
   retention_days integer NOT NULL CHECK (retention_days >= 1),
   requester_iss text NOT NULL,
   requester_sub text NOT NULL,
+  -- The requester's groups, for asking the policy again just before execution.
+  requester_groups text[] NOT NULL CHECK (array_position(requester_groups, NULL) IS NULL),
   rule_id text NOT NULL,
   policy_version text NOT NULL,
   approvals_required integer NOT NULL CHECK (approvals_required >= 0),
