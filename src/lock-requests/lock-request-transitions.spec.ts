@@ -37,6 +37,7 @@ function fields(overrides: Partial<NewLockRequest> = {}): NewLockRequest {
     retentionDays: 30,
     requesterIss: requester.iss,
     requesterSub: requester.sub,
+    requesterGroups: [...requester.groups],
     ruleId: 'finance-prod',
     policyVersion: 'v1',
     approvalsRequired: 2,

@@ -58,6 +58,7 @@ export interface NewLockRequest {
   retentionDays: number;
   requesterIss: string;
   requesterSub: string;
+  requesterGroups: readonly string[];
   ruleId: string;
   policyVersion: string;
   approvalsRequired: number;
@@ -108,6 +109,7 @@ export function createLockRequest(
   const base: LockRequest = {
     ...fields,
     approverGroups: [...fields.approverGroups],
+    requesterGroups: [...fields.requesterGroups],
     state: 'PENDING_APPROVAL',
     approvals: [],
     fingerprint: lockRequestFingerprint(fields, fields.lockAtRequest),

@@ -179,6 +179,7 @@ describe('LockRequestsService', () => {
         state: 'PENDING_APPROVAL',
         requesterIss: ISSUER,
         requesterSub: 'alice',
+        requesterGroups: ['dba'],
         ruleId: 'finance-approved',
         approverGroups: ['dba-leads'],
         lockAtRequest: { enabled: true, retentionDays: 7, endsAtMs: 1_900_000_000_000 },

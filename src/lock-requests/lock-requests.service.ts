@@ -99,6 +99,7 @@ export class LockRequestsService {
       id: uuidv7(),
       requesterIss: ctx.principal.issuer,
       requesterSub: ctx.principal.subject,
+      requesterGroups: ctx.principal.groups,
       // An allowing decision always names its rule.
       ruleId: decision.ruleId ?? 'none',
       policyVersion: decision.policyVersion,

@@ -92,8 +92,10 @@ CREATE INDEX IF NOT EXISTS lock_requests_requester ON lock_requests (requester_i
 CREATE INDEX IF NOT EXISTS lock_requests_instance ON lock_requests (project_id, instance_id, id);
 `;
 
-interface StoredRow
-  extends Omit<LockRequestRow, 'requester_groups' | 'approver_groups' | 'approvals' | 'lock_enabled'> {
+interface StoredRow extends Omit<
+  LockRequestRow,
+  'requester_groups' | 'approver_groups' | 'approvals' | 'lock_enabled'
+> {
   requester_groups: string;
   approver_groups: string;
   approvals: string;

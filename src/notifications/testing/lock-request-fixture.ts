@@ -11,6 +11,7 @@ export function aLockRequest(overrides: Partial<LockRequest> = {}): LockRequest 
     retentionDays: 30,
     requesterIss: 'https://sso.example.com',
     requesterSub: 'alice',
+    requesterGroups: ['dba'],
     ruleId: 'prod-enable',
     policyVersion: 'sha256:abc',
     approvalsRequired: 2,
