@@ -107,7 +107,8 @@ export class LockRequestRecorder {
       });
       throw failure;
     }
-    await this.audit.complete(auditId, {
+    // The request is stored: it stands even if its row cannot be sealed now.
+    await this.sealQuietly(auditId, {
       outcome: 'succeeded',
       durationMs: this.elapsedSince(startedMs),
     });
@@ -149,8 +150,10 @@ export class LockRequestRecorder {
       const changed =
         step.action === 'execute' ? { ...next.request, executionAuditId: auditId } : next.request;
       let won: boolean;
+      let fresh: LockRequest | null = null;
       try {
         won = await this.stored(this.store.update(changed, current.version));
+        if (!won) fresh = await this.stored(this.store.get(current.id));
       } catch (error) {
         const failure = toGatewayError(error);
         return fail(failure, {
@@ -161,7 +164,8 @@ export class LockRequestRecorder {
       }
       if (won) {
         if (!step.keepOpen) {
-          await this.audit.complete(auditId, {
+          // The change is made: it stands even if its row cannot be sealed now.
+          await this.sealQuietly(auditId, {
             outcome: 'succeeded',
             durationMs: this.elapsedSince(startedMs),
           });
@@ -169,7 +173,6 @@ export class LockRequestRecorder {
         this.notifier.notify(lockRequestEvent(changed));
         return { request: changed, auditId };
       }
-      const fresh = await this.stored(this.store.get(current.id));
       if (fresh === null || races + 1 >= MAX_LOST_RACES) {
         return fail(
           new GatewayError(
@@ -206,7 +209,10 @@ export class LockRequestRecorder {
     }
   }
 
-  /** A row that cannot be sealed now is closed as unknown by the reconcile; the failure stands. */
+  /**
+   * A row that cannot be sealed now is closed as `unknown` by the reconcile; what happened to
+   * the request stands, and the log keeps what the row should have said.
+   */
   private async sealQuietly(auditId: string, completion: AuditCompletion): Promise<void> {
     try {
       await this.audit.complete(auditId, completion);

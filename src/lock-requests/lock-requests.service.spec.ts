@@ -70,11 +70,14 @@ class LockReadingTaurusDb extends TaurusDb {
 /** A store whose compare-and-sets lose a given number of times to a writer that got there first. */
 class RacingStore extends SqliteLockRequestStore {
   lose = 0;
+  /** The database's refusal of the next compare-and-set. */
+  updateFailure?: Error;
 
   override async update(
     next: Parameters<LockRequestStore['update']>[0],
     expected: number,
   ): Promise<boolean> {
+    if (this.updateFailure) throw this.updateFailure;
     if (this.lose > 0) {
       this.lose -= 1;
       const current = await this.get(next.id);
@@ -348,6 +351,25 @@ describe('LockRequestsService', () => {
       expect(approved).toMatchObject({ state: 'PENDING_APPROVAL', version: 4 });
       expect(approved.approvals.map((a) => a.approverSub)).toEqual(['bob']);
       expect((await rowsOf(made.id)).map((row) => row.outcome)).toEqual(['succeeded', 'succeeded']);
+    });
+
+    it('answers 503 when the store cannot be written, sealing its row as failed', async () => {
+      const made = await requested();
+      store.updateFailure = new Error('disk I/O error at /var/lib/secret-path');
+      const failure = await service.approve(bob, made.id, null).catch((e: unknown) => e);
+
+      expect(failure).toMatchObject({
+        errorCode: GwCode.AUDIT_UNAVAILABLE,
+        status: 503,
+        message: 'lock request store unavailable',
+      });
+      expect((await rowsOf(made.id))[1]).toMatchObject({
+        id: (failure as GatewayError).auditId,
+        action: 'approve',
+        outcome: 'failed',
+        errorCode: GwCode.AUDIT_UNAVAILABLE,
+      });
+      expect(notifier.events).toHaveLength(1);
     });
 
     it('gives up after losing every race, sealing its row as rejected', async () => {
