@@ -96,7 +96,9 @@ export class LockRequestRecorder {
     build: () => Promise<LockRequest>,
   ): Promise<RecordedTransition> {
     const startedMs = this.clock.monotonicMs();
-    const auditId = await this.audit.recordAttempt(attemptOf({ party, action: 'request' }, subject, null));
+    const auditId = await this.audit.recordAttempt(
+      attemptOf({ party, action: 'request' }, subject, null),
+    );
     let request: LockRequest;
     try {
       request = await build();
@@ -111,7 +113,8 @@ export class LockRequestRecorder {
       });
       throw failure;
     }
-    await this.audit.complete(auditId, {
+    // The request is stored: it stands even if its row cannot be sealed now.
+    await this.sealQuietly(auditId, {
       outcome: 'succeeded',
       durationMs: this.elapsedSince(startedMs),
     });
@@ -134,9 +137,7 @@ export class LockRequestRecorder {
       );
       throw refusalError(next.refusal, auditId);
     }
-    const auditId = await this.audit.recordAttempt(
-      attemptOf(step, current, null),
-    );
+    const auditId = await this.audit.recordAttempt(attemptOf(step, current, null));
     const fail = async (failure: GatewayError, completion: AuditCompletion): Promise<never> => {
       failure.auditId = auditId;
       await this.sealQuietly(auditId, completion);
@@ -153,8 +154,10 @@ export class LockRequestRecorder {
       const changed =
         step.action === 'execute' ? { ...next.request, executionAuditId: auditId } : next.request;
       let won: boolean;
+      let fresh: LockRequest | null = null;
       try {
         won = await this.stored(this.store.update(changed, current.version));
+        if (!won) fresh = await this.stored(this.store.get(current.id));
       } catch (error) {
         const failure = toGatewayError(error);
         return fail(failure, {
@@ -165,7 +168,8 @@ export class LockRequestRecorder {
       }
       if (won) {
         if (!step.keepOpen) {
-          await this.audit.complete(auditId, {
+          // The change is made: it stands even if its row cannot be sealed now.
+          await this.sealQuietly(auditId, {
             outcome: 'succeeded',
             durationMs: this.elapsedSince(startedMs),
           });
@@ -173,7 +177,6 @@ export class LockRequestRecorder {
         this.notifier.notify(lockRequestEvent(changed));
         return { request: changed, auditId };
       }
-      const fresh = await this.stored(this.store.get(current.id));
       if (fresh === null || races + 1 >= MAX_LOST_RACES) {
         return fail(
           new GatewayError(
@@ -234,7 +237,10 @@ export class LockRequestRecorder {
     }
   }
 
-  /** A row that cannot be sealed now is closed as unknown by the reconcile; the failure stands. */
+  /**
+   * A row that cannot be sealed now is closed as `unknown` by the reconcile; what happened to
+   * the request stands, and the log keeps what the row should have said.
+   */
   async sealQuietly(auditId: string, completion: AuditCompletion): Promise<void> {
     try {
       await this.audit.complete(auditId, completion);

@@ -38,7 +38,7 @@ function fields(overrides: Partial<NewLockRequest> = {}): NewLockRequest {
     retentionDays: 30,
     requesterIss: requester.iss,
     requesterSub: requester.sub,
-    requesterGroups: requester.groups,
+    requesterGroups: [...requester.groups],
     ruleId: 'finance-prod',
     policyVersion: 'v1',
     approvalsRequired: 2,
@@ -201,7 +201,7 @@ describe('approveLockRequest', () => {
     expect(refusal(approveLockRequest(once, lead1, null, at(11), TIMINGS))).toEqual({
       errorCode: 'GW.ALREADY_DECIDED',
       status: 409,
-      message: `this approver already gave their approve at ${at(10).toISOString()}; each approver counts once`,
+      message: `this approver already approved at ${at(10).toISOString()}; each approver counts once`,
     });
   });
 

@@ -324,7 +324,7 @@ function approverRefusal(
   if (earlier) {
     return {
       errorCode: GwCode.ALREADY_DECIDED,
-      message: `this approver already gave their ${earlier.decision} at ${earlier.at}; each approver counts once`,
+      message: `this approver already ${earlier.decision === 'approve' ? 'approved' : 'denied'} at ${earlier.at}; each approver counts once`,
     };
   }
   return undefined;

@@ -7,6 +7,7 @@ import type { CallContext } from '../common/call-context.js';
 import { Clock } from '../common/clock.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
+import { BACKGROUND_PRINCIPAL } from '../domain/background-principal.js';
 import { Principal } from '../domain/principal.js';
 import {
   LockRequestNotifier,
@@ -17,7 +18,7 @@ import { TaurusDb, type TaurusDbCaller } from '../taurusdb/taurusdb.js';
 import type { VaultLockInfo } from '../taurusdb/taurusdb.types.js';
 import { LockRequestRecorder, MAX_LOST_RACES } from './lock-request-recorder.js';
 import { LockRequestStore } from './lock-request-store.js';
-import { lockRequestFingerprint } from './lock-request-transitions.js';
+import { claimLockRequest, lockRequestFingerprint } from './lock-request-transitions.js';
 import { LockRequestsService } from './lock-requests.service.js';
 import { SqliteLockRequestStore } from './sqlite-lock-request-store.js';
 
@@ -69,11 +70,14 @@ class LockReadingTaurusDb extends TaurusDb {
 /** A store whose compare-and-sets lose a given number of times to a writer that got there first. */
 class RacingStore extends SqliteLockRequestStore {
   lose = 0;
+  /** The database's refusal of the next compare-and-set. */
+  updateFailure?: Error;
 
   override async update(
     next: Parameters<LockRequestStore['update']>[0],
     expected: number,
   ): Promise<boolean> {
+    if (this.updateFailure) throw this.updateFailure;
     if (this.lose > 0) {
       this.lose -= 1;
       const current = await this.get(next.id);
@@ -178,6 +182,7 @@ describe('LockRequestsService', () => {
         state: 'PENDING_APPROVAL',
         requesterIss: ISSUER,
         requesterSub: 'alice',
+        requesterGroups: ['dba'],
         ruleId: 'finance-approved',
         approverGroups: ['dba-leads'],
         lockAtRequest: { enabled: true, retentionDays: 7, endsAtMs: 1_900_000_000_000 },
@@ -348,6 +353,25 @@ describe('LockRequestsService', () => {
       expect((await rowsOf(made.id)).map((row) => row.outcome)).toEqual(['succeeded', 'succeeded']);
     });
 
+    it('answers 503 when the store cannot be written, sealing its row as failed', async () => {
+      const made = await requested();
+      store.updateFailure = new Error('disk I/O error at /var/lib/secret-path');
+      const failure = await service.approve(bob, made.id, null).catch((e: unknown) => e);
+
+      expect(failure).toMatchObject({
+        errorCode: GwCode.AUDIT_UNAVAILABLE,
+        status: 503,
+        message: 'lock request store unavailable',
+      });
+      expect((await rowsOf(made.id))[1]).toMatchObject({
+        id: (failure as GatewayError).auditId,
+        action: 'approve',
+        outcome: 'failed',
+        errorCode: GwCode.AUDIT_UNAVAILABLE,
+      });
+      expect(notifier.events).toHaveLength(1);
+    });
+
     it('gives up after losing every race, sealing its row as rejected', async () => {
       const made = await requested();
       store.lose = MAX_LOST_RACES;
@@ -403,6 +427,54 @@ describe('LockRequestsService', () => {
       await expect(service.list(alice, { mine: true }, 1, 'bm90LWEtdXVpZA')).rejects.toThrow(
         'cursor: is not a cursor this gateway issued',
       );
+    });
+  });
+
+  describe('the recorder, for background work', () => {
+    const scheduler = {
+      requestId: randomUUID(),
+      correlationId: null,
+      channel: 'scheduler' as const,
+      principalIss: BACKGROUND_PRINCIPAL.issuer,
+      principalSub: BACKGROUND_PRINCIPAL.subject,
+      callerAddress: BACKGROUND_PRINCIPAL.callerAddress,
+    };
+
+    it('claims under an execute row it leaves open, and points the request at that row', async () => {
+      const { request: due } = await service.request(alice, change, {
+        ...twoApprovals,
+        approvalsRequired: 0,
+      });
+      clock.advance(600);
+      const recorder = new LockRequestRecorder(store, audit, clock, notifier);
+      const { request, auditId } = await recorder.transition(due, {
+        action: 'execute',
+        party: scheduler,
+        keepOpen: true,
+        apply: (current) =>
+          claimLockRequest(
+            current,
+            { executor: 'replica-1', claimUntil: new Date(clock.nowMs() + 60_000) },
+            clock.now(),
+          ),
+      });
+
+      expect(request).toMatchObject({
+        state: 'EXECUTING',
+        executor: 'replica-1',
+        executionAuditId: auditId,
+      });
+      expect(await store.get(due.id)).toEqual(request);
+      expect((await rowsOf(due.id))[1]).toMatchObject({
+        id: auditId,
+        action: 'execute',
+        channel: 'scheduler',
+        principalIss: 'vault-lock-gateway',
+        principalSub: 'scheduler',
+        callerAddress: '-',
+        outcome: null,
+      });
+      expect(notifier.events.at(-1)?.event).toBe('lock_request.executing');
     });
   });
 });
