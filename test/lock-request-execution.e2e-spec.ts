@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { describeWithPostgres, TestDatabase } from '../src/audit/testing/postgres-test-database.js';
 import { INSTANCES, LOAD_INSTANCES, type FixtureInstance } from '../src/simulator/fixtures.js';
+import { WebhookReceiver } from '../src/notifications/testing/webhook-receiver.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';
 import { freePort, startGatewayProcess, stop, type Launched } from './support/child-processes.js';
 import { graphql, injectFault, lockBody, lockPath, rest } from './support/clients.js';
@@ -66,6 +67,8 @@ const BACKGROUND_ENV = {
   UPSTREAM_TIMEOUT_MS: '1000',
   AUDIT_REPLICA_LEASE_SECONDS: '2',
 };
+
+const WEBHOOK_SECRET = 'whsec-lock-request-execution-suite-0123456789';
 
 interface RestLockRequest {
   id: string;
@@ -183,14 +186,23 @@ function describeExecution(storeName: string, makeStore: () => Promise<StoreUnde
     let store: StoreUnderTest;
     let h: Harness;
     let who: Callers;
+    let webhook: WebhookReceiver;
 
     beforeAll(async () => {
       store = await makeStore();
-      h = await startHarness({ ...store.env, ...BACKGROUND_ENV, POLICY_FILE: policyFile() });
+      webhook = await WebhookReceiver.start(WEBHOOK_SECRET);
+      h = await startHarness({
+        ...store.env,
+        ...BACKGROUND_ENV,
+        POLICY_FILE: policyFile(),
+        NOTIFY_WEBHOOK_URL: webhook.url,
+        NOTIFY_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      });
       who = await callersOf(h);
     });
     afterAll(async () => {
       await h.close();
+      await webhook.close();
       await store.drop();
     });
     beforeEach(() => h.simulator.reset());
@@ -225,6 +237,24 @@ function describeExecution(storeName: string, makeStore: () => Promise<StoreUnde
       ]);
       expect(history[3].channel).toBe('scheduler');
       expect(history.every((row) => row.lock_request_id === id)).toBe(true);
+
+      // Each state change reached the webhook, signed with the shared secret.
+      const events = await until('the webhook to hear of the success', async () => {
+        const mine = webhook.received.filter(
+          (delivery) => (delivery.body.lock_request as { id: string }).id === id,
+        );
+        return mine.some((delivery) => delivery.body.event === 'lock_request.succeeded')
+          ? mine
+          : undefined;
+      });
+      expect(events.map((delivery) => delivery.body.event)).toEqual([
+        'lock_request.pending_approval',
+        'lock_request.pending_approval',
+        'lock_request.scheduled',
+        'lock_request.executing',
+        'lock_request.succeeded',
+      ]);
+      expect(events.every((delivery) => delivery.signatureValid)).toBe(true);
     });
 
     it('runs a request that only waits for its cooling-off, with no approval', async () => {
@@ -278,6 +308,17 @@ function describeExecution(storeName: string, makeStore: () => Promise<StoreUnde
       expect(execute).toMatchObject({ outcome: 'unknown' });
       expect(settle).toMatchObject({ settles_audit_id: execute?.id, channel: 'scheduler' });
       expect(settle?.decision_reasons).toEqual([done.reason]);
+      const events = await until('the webhook to hear of the settlement', async () => {
+        const names = webhook.received
+          .filter((delivery) => (delivery.body.lock_request as { id: string }).id === id)
+          .map((delivery) => delivery.body.event);
+        return names.includes(`lock_request.${done.state.toLowerCase()}`) ? names : undefined;
+      });
+      expect(events.slice(-3)).toEqual([
+        'lock_request.executing',
+        'lock_request.unknown',
+        `lock_request.${done.state.toLowerCase()}`,
+      ]);
     });
 
     it('settles the lost answer of a single call with a row naming the unknown one', async () => {
@@ -314,6 +355,38 @@ function describeExecution(storeName: string, makeStore: () => Promise<StoreUnde
 }
 
 describeExecution('SQLite', async () => ({ env: {}, drop: async () => undefined }));
+
+describe('lock request deadlines', () => {
+  let h: Harness;
+  let who: Callers;
+
+  beforeAll(async () => {
+    h = await startHarness({ ...BACKGROUND_ENV, APPROVAL_TTL: '2s', POLICY_FILE: policyFile() });
+    who = await callersOf(h);
+  });
+  afterAll(() => h.close());
+
+  it('expires a request not approved within APPROVAL_TTL, after which it cannot be approved', async () => {
+    const id = await requested(h, who.alice, INSTANCES.financeProd, 30);
+
+    const done = await settledIn(h, who.alice, id, ['EXPIRED']);
+    const late = await rest(h, 'POST', `/v1/lock-requests/${id}/approve`, {
+      token: who.bob,
+      body: {},
+    });
+
+    expect(done.reason).toMatch(/^not approved by /);
+    expect(late.status).toBe(409);
+    expect(late.body.error_code).toBe('GW.REQUEST_CLOSED');
+    expect(h.simulator.calls()['taurusdb.putLock']).toBe(0);
+    const history = await historyOf(h, who.auditor, id);
+    expect(history.map((row) => [row.action, row.outcome, row.principal_sub])).toEqual([
+      ['request', 'succeeded', 'alice'],
+      ['expire', 'succeeded', 'scheduler'],
+      ['approve', 'rejected', 'bob'],
+    ]);
+  });
+});
 
 await describeWithPostgres('lock request execution (PostgreSQL)', () => {
   describeExecution('PostgreSQL', async () => {

@@ -5,6 +5,7 @@ describe('lockRequestsConfig', () => {
   const saved = {
     APPROVAL_TTL: process.env.APPROVAL_TTL,
     EXECUTION_WINDOW: process.env.EXECUTION_WINDOW,
+    LOCK_REQUEST_POLL_INTERVAL: process.env.LOCK_REQUEST_POLL_INTERVAL,
   };
 
   afterEach(() => {
@@ -14,21 +15,25 @@ describe('lockRequestsConfig', () => {
     }
   });
 
-  it('gives 24h for approvals and 1h to start, unless told otherwise', () => {
+  it('gives 24h for approvals, 1h to start and a pass every 5s, unless told otherwise', () => {
     delete process.env.APPROVAL_TTL;
     delete process.env.EXECUTION_WINDOW;
+    delete process.env.LOCK_REQUEST_POLL_INTERVAL;
     expect(lockRequestsConfig()).toEqual({
       approvalTtlSeconds: 86_400,
       executionWindowSeconds: 3_600,
+      pollIntervalSeconds: 5,
     });
   });
 
   it('reads durations in seconds, minutes, hours and days', () => {
     process.env.APPROVAL_TTL = '3d';
     process.env.EXECUTION_WINDOW = '90s';
+    process.env.LOCK_REQUEST_POLL_INTERVAL = '2s';
     expect(lockRequestsConfig()).toEqual({
       approvalTtlSeconds: 259_200,
       executionWindowSeconds: 90,
+      pollIntervalSeconds: 2,
     });
     process.env.APPROVAL_TTL = '15m';
     expect(lockRequestsConfig().approvalTtlSeconds).toBe(900);
@@ -41,6 +46,7 @@ describe('lockRequestsConfig', () => {
     ['EXECUTION_WINDOW', '1.5h'],
     ['EXECUTION_WINDOW', '1 h'],
     ['EXECUTION_WINDOW', '1H'],
+    ['LOCK_REQUEST_POLL_INTERVAL', '0s'],
   ])('refuses %s=%j, naming it and the rule', (name, value) => {
     process.env[name] = value;
     expect(() => lockRequestsConfig()).toThrow(

@@ -198,7 +198,7 @@ describe('WebhookLockRequestNotifier', () => {
     receiver.answerWith(503);
     const notifier = notifierTo(receiver.url, { concurrency: 4 });
     for (const state of ['PENDING_APPROVAL', 'SCHEDULED', 'EXECUTING'] as const) {
-      notifier.notify(lockRequestEvent(aLockRequest({ state })));
+      notifier.notify(lockRequestEvent(aLockRequest({ id: 'one', state })));
     }
     await settle(notifier);
 
@@ -249,12 +249,12 @@ describe('WebhookLockRequestNotifier', () => {
   it('at shutdown abandons what the flush bound leaves, and whatever comes after', async () => {
     receiver.hold();
     const notifier = notifierTo(receiver.url, { flushMs: 1 });
-    notifier.notify(lockRequestEvent(aLockRequest({ state: 'SCHEDULED' })));
-    notifier.notify(lockRequestEvent(aLockRequest({ state: 'EXECUTING' })));
+    notifier.notify(lockRequestEvent(aLockRequest({ id: 'one', state: 'SCHEDULED' })));
+    notifier.notify(lockRequestEvent(aLockRequest({ id: 'one', state: 'EXECUTING' })));
     await receiver.arrived(1);
 
     await settle(notifier);
-    notifier.notify(lockRequestEvent(aLockRequest({ state: 'SUCCEEDED' })));
+    notifier.notify(lockRequestEvent(aLockRequest({ id: 'one', state: 'SUCCEEDED' })));
 
     expect(await counted()).toEqual({ abandoned: 3 });
     expect(logged).toEqual([
