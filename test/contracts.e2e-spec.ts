@@ -72,7 +72,12 @@ describe('published contracts', () => {
       'get /health/ready',
       'get /metrics',
       'get /v1/audit-events',
+      'get /v1/lock-requests',
+      'get /v1/lock-requests/{id}',
       'get /v3/{project_id}/instances/{instance_id}/backups/vault-lock',
+      'post /v1/lock-requests/{id}/approve',
+      'post /v1/lock-requests/{id}/cancel',
+      'post /v1/lock-requests/{id}/deny',
       'put /v3/{project_id}/instances/{instance_id}/backups/vault-lock',
     ]);
     for (const { path, method, operation } of operations) {

@@ -1,19 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
-import { SERVICE_ACCOUNT, type RouteName } from '../src/simulator/simulator.js';
+import type { RouteName } from '../src/simulator/simulator.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import { lockBody, lockPath, rest } from './support/clients.js';
 import { startHarness } from './support/gateway-harness.js';
+import { SERVICE_ACCOUNT_ENV } from './support/service-account.js';
 
 /**
  * The service-account modes end to end. They also put the IAM password on the wire during the
  * run, so the log scan of the global teardown has something real to look for.
  */
-const serviceAccountEnv = {
-  IAM_DOMAIN_NAME: SERVICE_ACCOUNT.domainName,
-  IAM_USER_NAME: SERVICE_ACCOUNT.userName,
-  IAM_PASSWORD: SERVICE_ACCOUNT.password,
-};
-
 const modes: { mode: string; exchange: RouteName; env: Record<string, string> }[] = [
   { mode: 'password', exchange: 'iam.password', env: {} },
   {
@@ -25,7 +20,7 @@ const modes: { mode: string; exchange: RouteName; env: Record<string, string> }[
 
 describe.each(modes)('IAM_TOKEN_MODE=$mode', ({ mode, exchange, env }) => {
   it('locks through the service account, with one exchange shared by every caller', async () => {
-    const h = await startHarness({ IAM_TOKEN_MODE: mode, ...serviceAccountEnv, ...env });
+    const h = await startHarness({ IAM_TOKEN_MODE: mode, ...SERVICE_ACCOUNT_ENV, ...env });
     try {
       const { projectId, id } = INSTANCES.apacProd;
       for (const sub of ['first-caller', 'second-caller']) {

@@ -70,6 +70,16 @@ describe('policy denials', () => {
       reason: /4000/,
       decidedFromCallerAlone: true,
     },
+    {
+      name: 'minRetentionDays',
+      instance: INSTANCES.marketingProd,
+      groups: ['marketing-dba'],
+      days: 6,
+      answer:
+        'policy denied: rule marketing-four-eyes: retention 6 days is below minRetentionDays 7',
+      reason: /marketing-four-eyes: retention 6 days is below minRetentionDays 7/,
+      decidedFromCallerAlone: true,
+    },
   ];
 
   /** What a denial must never tell: the instance's enterprise project and tags, other rules. */
@@ -142,6 +152,57 @@ describe('policy denials', () => {
       expect(h.simulator.calls()['taurusdb.putLock'] ?? 0).toBe(0);
     });
   }
+
+  it('shows in a dry run what the allowing rule asks before the change, applying nothing', async () => {
+    const DRY_RUN_DECISION = `
+      mutation Set($input: SetBackupVaultLockInput!) {
+        setBackupVaultLock(input: $input) {
+          result
+          decision { allowed ruleId approvalsRequired approverGroups coolingOffSeconds }
+        }
+      }`;
+    const dryRun = async (instance: (typeof cases)[number]['instance'], groups: string[]) =>
+      graphql(
+        h,
+        DRY_RUN_DECISION,
+        {
+          input: {
+            projectId: instance.projectId,
+            instanceId: instance.id,
+            action: 'ENABLE',
+            lockRetentionDays: 30,
+            dryRun: true,
+          },
+        },
+        await h.simulator.mintToken({ sub: `dry-${groups[0]}`, groups }),
+      );
+
+    const fourEyes = await dryRun(INSTANCES.marketingProd, ['marketing-dba']);
+    const plain = await dryRun(INSTANCES.financeProd, ['dba']);
+
+    expect(fourEyes.errors).toBeUndefined();
+    expect(fourEyes.data?.setBackupVaultLock).toEqual({
+      result: 'dry-run',
+      decision: {
+        allowed: true,
+        ruleId: 'marketing-four-eyes',
+        approvalsRequired: 2,
+        approverGroups: ['dba-lead'],
+        coolingOffSeconds: 72 * 3600,
+      },
+    });
+    expect(plain.data?.setBackupVaultLock).toEqual({
+      result: 'dry-run',
+      decision: {
+        allowed: true,
+        ruleId: 'finance-dba',
+        approvalsRequired: 0,
+        approverGroups: [],
+        coolingOffSeconds: 0,
+      },
+    });
+    expect(h.simulator.calls()['taurusdb.putLock'] ?? 0).toBe(0);
+  });
 
   it('answers a caller with 700 groups briefly on both channels, and bounds its rows', async () => {
     // As many groups as fit in the largest token accepted (8 KB).

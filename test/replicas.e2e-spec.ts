@@ -3,14 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describeWithPostgres, TestDatabase } from '../src/audit/testing/postgres-test-database.js';
 import { runVerify } from '../src/audit/verify-command.js';
 import { requireRedis, TEST_REDIS_URL, TestRedisSpace } from '../src/redis/testing/test-redis.js';
 import { INSTANCES, LOAD_INSTANCES, type FixtureInstance } from '../src/simulator/fixtures.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';
 import { freePort, startGatewayProcess, stop, type Launched } from './support/child-processes.js';
+import { until } from './support/polling.js';
 import { injectFault, lockBody, lockPath, SET_LOCK_MUTATION } from './support/clients.js';
+import { SERVICE_ACCOUNT_ENV } from './support/service-account.js';
 
 /**
  * Two replicas of the built gateway (child processes) on one PostgreSQL database and one Redis
@@ -28,9 +29,6 @@ const STREAM_PRINCIPALS = 8;
 /** Long enough that the held PUTs are still open when the kill lands, whatever the load. */
 const HELD_PUT_LATENCY_MS = 30_000;
 const UPSTREAM_TIMEOUT_MS = 60_000;
-/** Bounded polls: what a slow, shared machine needs, and a clear message when it runs out. */
-const POLL_MS = 50;
-const POLL_LIMIT_MS = 30_000;
 
 /** Dry runs go to the allowed fixture instances of both projects; real PUTs to load instances. */
 const DRY_RUN_TARGETS = [INSTANCES.financeProd, INSTANCES.financeStaging, INSTANCES.apacProd];
@@ -87,17 +85,6 @@ interface AuditRow {
 
 let sequence = 0;
 const correlationId = () => `replicas-${sequence++}-${randomBytes(4).toString('hex')}`;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + POLL_LIMIT_MS;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`gave up after ${POLL_LIMIT_MS} ms waiting for ${what}`);
-    await sleep(POLL_MS);
-  }
-}
 
 /** Runs `work` over `items`, at most `concurrency` at a time, in order of the list. */
 async function pooled<T, R>(
@@ -300,6 +287,7 @@ await describeWithPostgres('replicas on one PostgreSQL and one Redis', () => {
         IAM_ENDPOINT: simulator.url,
         IAM_TOKEN_MODE: 'oidc',
         IAM_IDP_ID: 'replicas-idp',
+        ...SERVICE_ACCOUNT_ENV,
         AUTH_JWKS_URL: simulator.jwksUrl,
         AUTH_ISSUER: simulator.idpIssuer,
         AUTH_AUDIENCE: simulator.audience,

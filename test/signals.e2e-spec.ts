@@ -1,15 +1,30 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { appendFileSync, copyFileSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runVerify } from '../src/audit/verify-command.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';
-import { freePort, startGatewayProcess, stop, type Launched } from './support/child-processes.js';
+import {
+  exitOf,
+  freePort,
+  launch,
+  startGatewayProcess,
+  stop,
+  type Launched,
+} from './support/child-processes.js';
 import { injectFault, lockBody, lockPath } from './support/clients.js';
+import { SERVICE_ACCOUNT_ENV } from './support/service-account.js';
 
 const { projectId, id: instanceId } = INSTANCES.financeStaging;
+
+const EXAMPLE_POLICY = readFileSync('config/policy.example.yaml', 'utf8');
+/** The example without its four-eyes rule: nothing in it is applied later by the gateway. */
+const WITHOUT_FOUR_EYES = EXAMPLE_POLICY.slice(
+  0,
+  EXAMPLE_POLICY.indexOf('  - id: marketing-four-eyes'),
+);
 
 /** The built gateway in a child process, so that signals reach it as they do in a container. */
 describe('signals', () => {
@@ -30,43 +45,59 @@ describe('signals', () => {
     gateway = undefined;
   });
 
-  async function start(): Promise<void> {
+  /** The gateway's environment; in oidc mode, with the service account unless told otherwise. */
+  async function prepare({ policy = EXAMPLE_POLICY, serviceAccount = true } = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'vlg-signals-'));
     auditPath = join(dir, 'audit.sqlite');
     // The policy is read through a symlink whose target lives in another directory, which the
     // gateway's file watch (on the link's directory) does not see: only SIGHUP can reload it.
     const targetDir = mkdtempSync(join(tmpdir(), 'vlg-signals-policy-'));
     policyTarget = join(targetDir, 'policy.yaml');
-    copyFileSync('config/policy.example.yaml', policyTarget);
+    writeFileSync(policyTarget, policy);
     symlinkSync(policyTarget, join(dir, 'policy.yaml'));
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    gateway = await startGatewayProcess(url, {
+    return {
       NODE_ENV: 'test',
       PORT: String(port),
       TAURUSDB_ENDPOINT: `${simulator.url}/{region}`,
       IAM_ENDPOINT: simulator.url,
       IAM_IDP_ID: 'signals-idp',
+      ...(serviceAccount ? SERVICE_ACCOUNT_ENV : {}),
       AUTH_JWKS_URL: simulator.jwksUrl,
       AUTH_ISSUER: simulator.idpIssuer,
       AUTH_AUDIENCE: simulator.audience,
       AUDIT_SQLITE_PATH: auditPath,
       POLICY_FILE: join(dir, 'policy.yaml'),
       LOG_FILE: join(process.env.VLG_TEST_LOG_DIR as string, `signals-${port}.log`),
-    });
+    };
+  }
+
+  async function start(options: Parameters<typeof prepare>[0] = {}): Promise<void> {
+    const env = await prepare(options);
+    gateway = await startGatewayProcess(url, env);
+  }
+
+  /** The applied or refused reloads counted so far. */
+  async function reloads(result: 'applied' | 'refused'): Promise<number> {
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const counted = new RegExp(`gateway_policy_reloads_total\\{result="${result}"\\} (\\d+)`);
+    return Number(counted.exec(metrics)?.[1] ?? 0);
+  }
+
+  /** Until the SIGHUP just sent has been handled, as `result`, within 5 s. */
+  async function reloaded(result: 'applied' | 'refused'): Promise<void> {
+    for (let waited = 0; waited < 5000 && (await reloads(result)) === 0; waited += 100) {
+      await sleep(100);
+    }
   }
 
   it('SIGHUP reloads the policy and the gateway keeps serving', async () => {
     await start();
     appendFileSync(policyTarget, '# edited where the file watch cannot see it\n');
     gateway!.child.kill('SIGHUP');
-    let applied = '';
-    for (let waited = 0; waited < 5000 && !applied.includes(' 1'); waited += 100) {
-      await sleep(100);
-      const metrics = await (await fetch(`${url}/metrics`)).text();
-      applied = /gateway_policy_reloads_total\{result="applied"\} \d+/.exec(metrics)?.[0] ?? '';
-    }
-    expect(applied).toBe('gateway_policy_reloads_total{result="applied"} 1');
+    await reloaded('applied');
+    expect(await reloads('applied')).toBe(1);
     expect(gateway!.child.exitCode).toBeNull();
     expect((await fetch(`${url}/health/live`)).status).toBe(200);
   });
@@ -93,4 +124,31 @@ describe('signals', () => {
       });
     },
   );
+
+  it('refuses to start in oidc mode without a service account a policy with approval, saying what to set', async () => {
+    const { code, stderr } = await exitOf(
+      launch('dist/main.js', await prepare({ serviceAccount: false })),
+    );
+    expect(code).toBe(1);
+    expect(stderr).toContain(
+      "rules[2] (marketing-four-eyes): approval and coolingOff are applied later with the gateway's service identity, " +
+        'which IAM_TOKEN_MODE=oidc has only with IAM_DOMAIN_NAME, IAM_USER_NAME, IAM_PASSWORD set',
+    );
+  });
+
+  it('refuses a SIGHUP reload to such a policy and keeps serving the one in force', async () => {
+    await start({ policy: WITHOUT_FOUR_EYES, serviceAccount: false });
+    writeFileSync(policyTarget, EXAMPLE_POLICY);
+    gateway!.child.kill('SIGHUP');
+    await reloaded('refused');
+    expect(await reloads('refused')).toBe(1);
+    expect(await reloads('applied')).toBe(0);
+    expect(gateway!.child.exitCode).toBeNull();
+    const answer = await fetch(`${url}${lockPath(projectId, instanceId)}?dry_run=true`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(lockBody('enable', 30)),
+    });
+    expect(answer.status).toBe(200);
+  });
 });

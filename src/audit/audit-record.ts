@@ -102,6 +102,8 @@ export interface AuditFilter {
   instanceId?: string;
   outcome?: AuditOutcome;
   lockRequestId?: string;
+  /** The rows that settle this one (a `settle` row names the `unknown` row it settles). */
+  settlesAuditId?: string;
   since?: Date;
   until?: Date;
 }

@@ -10,6 +10,7 @@ export interface AuditQuery {
   instanceId?: string;
   outcome?: AuditOutcome;
   lockRequestId?: string;
+  settlesAuditId?: string;
   since?: string;
   until?: string;
   beforeId?: string;

@@ -1,8 +1,8 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { validate as isUuid } from 'uuid';
 import { Clock } from '../common/clock.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
+import { decodeIdCursor, encodeIdCursor } from '../common/id-cursor.js';
 import type { VerifyResult } from './audit-chain.js';
 import {
   AUDIT_LIST_MAX_LIMIT,
@@ -123,12 +123,13 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
       instanceId: filter.instanceId,
       outcome: filter.outcome,
       lockRequestId: filter.lockRequestId,
+      settlesAuditId: filter.settlesAuditId,
       since: filter.since && isoOf('since', filter.since),
       until: filter.until && isoOf('until', filter.until),
-      beforeId: cursor === undefined ? undefined : decodeCursor(cursor),
+      beforeId: cursor === undefined ? undefined : decodeIdCursor(cursor),
     };
     const { events, more } = await this.mapped('list', this.store.list(query, limit));
-    return { events, nextCursor: more ? encodeCursor(events[events.length - 1].id) : null };
+    return { events, nextCursor: more ? encodeIdCursor(events[events.length - 1].id) : null };
   }
 
   /** Recomputes the chain and names the first broken row. */
@@ -202,16 +203,6 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
       throw error;
     }
   }
-}
-
-function encodeCursor(id: string): string {
-  return Buffer.from(id, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!isUuid(id)) throw GatewayError.validation('cursor', 'is not a cursor this trail issued');
-  return id;
 }
 
 /** Stored times are fixed-width ISO text, so they compare as instants only with years 0-9999. */

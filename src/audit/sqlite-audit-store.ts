@@ -74,6 +74,8 @@ CREATE TRIGGER IF NOT EXISTS audit_events_sealed_no_delete
 CREATE INDEX IF NOT EXISTS audit_events_request ON audit_events (request_id);
 CREATE INDEX IF NOT EXISTS audit_events_lock_request ON audit_events (lock_request_id, id)
   WHERE lock_request_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_events_settles ON audit_events (settles_audit_id)
+  WHERE settles_audit_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS audit_heartbeat (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   checked_at TEXT NOT NULL
@@ -205,6 +207,7 @@ export class SqliteAuditStore {
       ['instance_id = ?', query.instanceId],
       ['outcome = ?', query.outcome],
       ['lock_request_id = ?', query.lockRequestId],
+      ['settles_audit_id = ?', query.settlesAuditId],
       ['started_at >= ?', query.since],
       ['started_at < ?', query.until],
       ['id < ?', query.beforeId],

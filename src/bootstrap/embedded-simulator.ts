@@ -15,11 +15,15 @@ export async function startEmbeddedSimulatorIfUnconfigured(
       'TAURUSDB_ENDPOINT is not set: the embedded simulator is refused when NODE_ENV=production',
     );
   }
-  const { startSimulator } = await import('../simulator/simulator.js');
+  const { startSimulator, SERVICE_ACCOUNT } = await import('../simulator/simulator.js');
   const simulator = await startSimulator({ port: Number(env.SIMULATOR_PORT ?? 0) });
   env.TAURUSDB_ENDPOINT = `${simulator.url}/{region}`;
   env.IAM_ENDPOINT ??= simulator.url;
   env.IAM_IDP_ID ??= 'simulator-idp';
+  // The identity that applies approved lock requests, which the example policy has.
+  env.IAM_DOMAIN_NAME ??= SERVICE_ACCOUNT.domainName;
+  env.IAM_USER_NAME ??= SERVICE_ACCOUNT.userName;
+  env.IAM_PASSWORD ??= SERVICE_ACCOUNT.password;
   env.AUTH_JWKS_URL ??= simulator.jwksUrl;
   env.AUTH_ISSUER ??= simulator.idpIssuer;
   env.AUTH_AUDIENCE ??= simulator.audience;

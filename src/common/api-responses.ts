@@ -141,6 +141,41 @@ export const ErrorCases = {
     errorCode: GwCode.UPSTREAM_TIMEOUT,
     when: 'TaurusDB or IAM did not answer within UPSTREAM_TIMEOUT_MS',
   },
+  notAnApprover: {
+    status: 403,
+    errorCode: GwCode.NOT_AN_APPROVER,
+    when: "the caller is in none of the request's approver groups (or, to cancel, is neither an approver nor the requester)",
+  },
+  selfApproval: {
+    status: 403,
+    errorCode: GwCode.SELF_APPROVAL,
+    when: 'the requester tried to approve or deny their own request',
+  },
+  notAllLockRequests: {
+    status: 403,
+    errorCode: GwCode.FORBIDDEN,
+    when: 'listing without mine or awaiting_my_approval needs the auditor group (AUDITOR_GROUP)',
+  },
+  lockRequestNotFound: {
+    status: 404,
+    errorCode: GwCode.NOT_FOUND,
+    when: 'no lock request has this id, or the caller is not its requester, one of its approvers or an auditor',
+  },
+  alreadyDecided: {
+    status: 409,
+    errorCode: GwCode.ALREADY_DECIDED,
+    when: 'this approver already approved or denied the request; each approver counts once',
+  },
+  requestClosed: {
+    status: 409,
+    errorCode: GwCode.REQUEST_CLOSED,
+    when: 'the request has ended, is executing, is past its deadline, or (to approve) no longer awaits approval',
+  },
+  requestChanged: {
+    status: 409,
+    errorCode: GwCode.REQUEST_CHANGED,
+    when: 'the request kept changing under concurrent transitions; read it again and retry',
+  },
 } as const satisfies Record<string, ErrorCase>;
 
 /** What every route that needs a token can answer before its own work starts. */
@@ -182,6 +217,10 @@ export const ANSWER_HEADERS: Record<string, HeaderObject> = {
     description: 'Seconds to wait before trying again',
     schema: { type: 'integer' },
   },
+  Location: {
+    description: 'Where the lock request that stands in for the change can be read',
+    schema: { type: 'string' },
+  },
   'Idempotent-Replayed': {
     description:
       "true when this is the stored answer of an earlier request with the same Idempotency-Key (its body and X-Audit-Id are that request's); absent otherwise",
@@ -195,6 +234,8 @@ export interface AnswerHeaderOptions {
   retryAfter?: boolean;
   /** The route takes an Idempotency-Key and may answer with a replay. */
   replayed?: boolean;
+  /** The answer names a lock request it made. */
+  location?: boolean;
 }
 
 /** The headers an answer carries: always `X-Request-Id`, and the others the route says. */
@@ -204,6 +245,7 @@ export function answerHeaders(options: AnswerHeaderOptions = {}): HeadersObject 
     ...(options.auditId ? ['X-Audit-Id'] : []),
     ...(options.retryAfter ? ['Retry-After'] : []),
     ...(options.replayed ? ['Idempotent-Replayed'] : []),
+    ...(options.location ? ['Location'] : []),
   ];
   return Object.fromEntries(names.map((name) => [name, { $ref: `#/components/headers/${name}` }]));
 }

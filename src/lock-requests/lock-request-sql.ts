@@ -281,3 +281,24 @@ export function actionableStatement(
     values: params.values,
   };
 }
+
+/**
+ * Takes or renews a lease: the row is written only when the lease is free, ran out, or is the
+ * holder's already, and then it comes back (RETURNING), in SQLite and PostgreSQL alike.
+ */
+export function claimLeaseStatement(
+  dialect: LockRequestDialect,
+  lease: { name: string; holder: string; now: string; until: string },
+): Statement {
+  const params = new Parameters(dialect);
+  const [name, holder, until, now] = [lease.name, lease.holder, lease.until, lease.now].map((v) =>
+    params.add(v),
+  );
+  return {
+    sql: `INSERT INTO background_leases (name, holder, until) VALUES (${name}, ${holder}, ${until})
+      ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+      WHERE background_leases.until <= ${now} OR background_leases.holder = excluded.holder
+      RETURNING holder`,
+    values: params.values,
+  };
+}

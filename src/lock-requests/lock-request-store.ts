@@ -58,6 +58,13 @@ export abstract class LockRequestStore {
    */
   abstract listActionable(now: string, limit: number): Promise<LockRequest[]>;
 
+  /**
+   * Background work that must run on one replica at a time (settling lost answers, writing
+   * checkpoints) holds a named lease until `until`. Answers true when `holder` has it now: it
+   * was free, had run out at `now`, or was already `holder`'s (which renews it).
+   */
+  abstract claimLease(name: string, holder: string, now: string, until: string): Promise<boolean>;
+
   /** Readiness. */
   abstract check(): Promise<void>;
 

@@ -5,6 +5,7 @@ import { expectCurrentSchema, migrate } from '../audit/postgres/migrations.js';
 import type { LockRequest } from '../domain/lock-request.js';
 import {
   actionableStatement,
+  claimLeaseStatement,
   fromRow,
   getStatement,
   insertStatement,
@@ -124,6 +125,11 @@ export class PostgresLockRequestStore extends LockRequestStore {
   async listActionable(now: string, limit: number): Promise<LockRequest[]> {
     const { rows } = await this.query(actionableStatement(POSTGRES, now, limit));
     return rows.map(decode);
+  }
+
+  async claimLease(name: string, holder: string, now: string, until: string): Promise<boolean> {
+    const { rows } = await this.query(claimLeaseStatement(POSTGRES, { name, holder, now, until }));
+    return rows.length === 1;
   }
 
   async check(): Promise<void> {

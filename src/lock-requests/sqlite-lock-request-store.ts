@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { LockRequest } from '../domain/lock-request.js';
 import {
   actionableStatement,
+  claimLeaseStatement,
   fromRow,
   getStatement,
   insertStatement,
@@ -90,10 +91,17 @@ CREATE INDEX IF NOT EXISTS lock_requests_executing ON lock_requests (claim_until
 CREATE INDEX IF NOT EXISTS lock_requests_unknown ON lock_requests (state) WHERE state = 'UNKNOWN';
 CREATE INDEX IF NOT EXISTS lock_requests_requester ON lock_requests (requester_iss, requester_sub, id);
 CREATE INDEX IF NOT EXISTS lock_requests_instance ON lock_requests (project_id, instance_id, id);
+CREATE TABLE IF NOT EXISTS background_leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  until TEXT NOT NULL CHECK (until ${ISO_TIME})
+) STRICT;
 `;
 
-interface StoredRow
-  extends Omit<LockRequestRow, 'requester_groups' | 'approver_groups' | 'approvals' | 'lock_enabled'> {
+interface StoredRow extends Omit<
+  LockRequestRow,
+  'requester_groups' | 'approver_groups' | 'approvals' | 'lock_enabled'
+> {
   requester_groups: string;
   approver_groups: string;
   approvals: string;
@@ -191,6 +199,11 @@ export class SqliteLockRequestStore extends LockRequestStore {
 
   async listActionable(now: string, limit: number): Promise<LockRequest[]> {
     return this.all(actionableStatement(SQLITE_DIALECT, now, limit));
+  }
+
+  async claimLease(name: string, holder: string, now: string, until: string): Promise<boolean> {
+    const { sql, values } = claimLeaseStatement(SQLITE_DIALECT, { name, holder, now, until });
+    return this.statement(sql).get(...values) !== undefined;
   }
 
   async check(): Promise<void> {

@@ -9,7 +9,7 @@ import {
   lockRequestEvent,
 } from './lock-request-notifier.js';
 import { NotificationsModule } from './notifications.module.js';
-import { aLockRequest } from './testing/lock-request-fixture.js';
+import { aLockRequest } from '../lock-requests/testing/lock-request-fixtures.js';
 import { WebhookReceiver } from './testing/webhook-receiver.js';
 import { WebhookLockRequestNotifier } from './webhook-lock-request-notifier.js';
 

@@ -4,7 +4,7 @@ import { validate as isUuid } from 'uuid';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { lockRequestEvent } from './lock-request-notifier.js';
 import { WebhookSecret } from './notifications.config.js';
-import { aLockRequest } from './testing/lock-request-fixture.js';
+import { aLockRequest } from '../lock-requests/testing/lock-request-fixtures.js';
 import { WebhookReceiver } from './testing/webhook-receiver.js';
 import {
   type WebhookDeliveryOptions,
@@ -12,6 +12,32 @@ import {
 } from './webhook-lock-request-notifier.js';
 
 const SECRET = 'whsec-0123456789abcdef0123456789abcdef';
+
+/** A request waiting for two approvals, one given, with every field the body names spelled out. */
+const ONE_APPROVAL_OF_TWO = aLockRequest({
+  id: '0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b',
+  projectId: '0f1e2d3c4b5a69788796a5b4c3d2e1f0',
+  instanceId: 'a1b2c3d4e5f60718293a4b5c6d7e8f90in07',
+  action: 'enable',
+  retentionDays: 30,
+  requesterIss: 'https://sso.example.com',
+  requesterSub: 'alice',
+  approvalsRequired: 2,
+  approvals: [
+    {
+      approverIss: 'https://sso.example.com',
+      approverSub: 'bob',
+      decision: 'approve',
+      comment: 'checked the ticket',
+      at: '2026-11-30T10:05:00.000Z',
+    },
+  ],
+  notBefore: null,
+  expiresAt: '2026-12-01T10:00:00.000Z',
+  createdAt: '2026-11-30T10:00:00.000Z',
+  updatedAt: '2026-11-30T10:05:00.000Z',
+  reason: null,
+});
 /** Backoff of a millisecond or two, and a flush bound no test reaches unless it means to. */
 const QUICK: Partial<WebhookDeliveryOptions> = {
   attempts: 3,
@@ -75,7 +101,7 @@ describe('WebhookLockRequestNotifier', () => {
 
   it('POSTs the event as JSON, signed over the exact body bytes, with a delivery id', async () => {
     const notifier = notifierTo(receiver.url);
-    notifier.notify(lockRequestEvent(aLockRequest()));
+    notifier.notify(lockRequestEvent(ONE_APPROVAL_OF_TWO));
     await settle(notifier);
 
     expect(receiver.received).toHaveLength(1);
@@ -172,7 +198,7 @@ describe('WebhookLockRequestNotifier', () => {
     receiver.answerWith(503);
     const notifier = notifierTo(receiver.url, { concurrency: 4 });
     for (const state of ['PENDING_APPROVAL', 'SCHEDULED', 'EXECUTING'] as const) {
-      notifier.notify(lockRequestEvent(aLockRequest({ state })));
+      notifier.notify(lockRequestEvent(aLockRequest({ id: 'one', state })));
     }
     await settle(notifier);
 
@@ -223,12 +249,12 @@ describe('WebhookLockRequestNotifier', () => {
   it('at shutdown abandons what the flush bound leaves, and whatever comes after', async () => {
     receiver.hold();
     const notifier = notifierTo(receiver.url, { flushMs: 1 });
-    notifier.notify(lockRequestEvent(aLockRequest({ state: 'SCHEDULED' })));
-    notifier.notify(lockRequestEvent(aLockRequest({ state: 'EXECUTING' })));
+    notifier.notify(lockRequestEvent(aLockRequest({ id: 'one', state: 'SCHEDULED' })));
+    notifier.notify(lockRequestEvent(aLockRequest({ id: 'one', state: 'EXECUTING' })));
     await receiver.arrived(1);
 
     await settle(notifier);
-    notifier.notify(lockRequestEvent(aLockRequest({ state: 'SUCCEEDED' })));
+    notifier.notify(lockRequestEvent(aLockRequest({ id: 'one', state: 'SUCCEEDED' })));
 
     expect(await counted()).toEqual({ abandoned: 3 });
     expect(logged).toEqual([

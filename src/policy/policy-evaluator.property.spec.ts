@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { ENTERPRISE_PROJECTS, PROJECTS } from '../simulator/fixtures.js';
+import { parseDurationSeconds } from '../domain/duration.js';
 import { decide } from './policy-evaluator.js';
 import { parsePolicy, type LoadedPolicy } from './policy-loader.js';
 import type { PolicyRule } from './policy-rule.js';
@@ -16,17 +17,40 @@ const TAG_VALUES = ['prod', 'staging', 'alice'];
 const allowlist = (values: string[]) =>
   fc.uniqueArray(fc.constantFrom('*', ...values), { minLength: 1, maxLength: values.length + 1 });
 
-const ruleBody = fc.record(
-  {
-    groups: allowlist(GROUPS),
-    projects: allowlist(PROJECT_IDS),
-    enterpriseProjects: allowlist(ENTERPRISE_PROJECT_IDS),
-    tags: fc.dictionary(fc.constantFrom(...TAG_KEYS), allowlist(TAG_VALUES), { maxKeys: 2 }),
-    actions: fc.uniqueArray(fc.constantFrom(...ACTIONS), { minLength: 1 }),
-    maxRetentionDays: fc.integer({ min: 1, max: 36500 }),
-  },
-  { requiredKeys: ['groups', 'projects', 'enterpriseProjects', 'tags', 'actions'] },
-);
+const ruleBody = fc
+  .record(
+    {
+      groups: allowlist(GROUPS),
+      projects: allowlist(PROJECT_IDS),
+      enterpriseProjects: allowlist(ENTERPRISE_PROJECT_IDS),
+      tags: fc.dictionary(fc.constantFrom(...TAG_KEYS), allowlist(TAG_VALUES), { maxKeys: 2 }),
+      actions: fc.uniqueArray(fc.constantFrom(...ACTIONS), { minLength: 1 }),
+      maxRetentionDays: fc.integer({ min: 1, max: 36500 }),
+      minRetentionDays: fc.integer({ min: 1, max: 36500 }),
+      approval: fc.record(
+        {
+          required: fc.integer({ min: 1, max: 10 }),
+          approverGroups: fc.uniqueArray(fc.constantFrom('dba-lead', 'cto'), { minLength: 1 }),
+          aboveRetentionDays: fc.integer({ min: 0, max: 36500 }),
+        },
+        { requiredKeys: ['required', 'approverGroups'] },
+      ),
+      coolingOff: fc.constantFrom('0s', '90s', '15m', '72h', '30d'),
+    },
+    { requiredKeys: ['groups', 'projects', 'enterpriseProjects', 'tags', 'actions'] },
+  )
+  // A minimum above the maximum is refused on load; generated rules are valid ones.
+  .map((body) =>
+    body.minRetentionDays !== undefined &&
+    body.maxRetentionDays !== undefined &&
+    body.minRetentionDays > body.maxRetentionDays
+      ? {
+          ...body,
+          minRetentionDays: body.maxRetentionDays,
+          maxRetentionDays: body.minRetentionDays,
+        }
+      : body,
+  );
 
 type RuleBody = typeof ruleBody extends fc.Arbitrary<infer T> ? T : never;
 
@@ -148,6 +172,7 @@ describe('policy decisions (properties)', () => {
           enterpriseProjects: ['*'],
           actions: [...ACTIONS],
           maxRetentionDays: undefined,
+          minRetentionDays: undefined,
         },
       ]),
     );
@@ -196,6 +221,51 @@ describe('policy decisions (properties)', () => {
         const after = decide(withRules(policy, extended), req);
         expect(after.allowed).toBe(before.allowed);
         expect(after.ruleId).toBe(before.ruleId);
+      }),
+    );
+  });
+
+  it('asks what the allowing rule asks of a lock change, never of a read, and nothing when it denies', () => {
+    fc.assert(
+      fc.property(policyOf(1), request, (policy, req) => {
+        const decision = decide(policy, req);
+        const rule = policy.rules.find((candidate) => candidate.id === decision.ruleId);
+        const change = req.action !== 'show';
+        const approval =
+          change &&
+          rule?.approval !== undefined &&
+          (req.retentionDays ?? 0) > rule.approval.aboveRetentionDays
+            ? rule.approval
+            : undefined;
+        expect(decision.approvalsRequired).toBe(approval?.required ?? 0);
+        expect(decision.approverGroups).toEqual(approval?.approverGroups ?? []);
+        expect(decision.coolingOffSeconds).toBe(
+          change && rule ? (parseDurationSeconds(rule.coolingOff) ?? 0) : 0,
+        );
+      }),
+    );
+  });
+
+  it('never allows by a rule a retention below its minimum, and names the minimum when it refuses one', () => {
+    fc.assert(
+      fc.property(policyOf(1), request, (policy, req) => {
+        const decision = decide(policy, req);
+        const rule = policy.rules.find((candidate) => candidate.id === decision.ruleId);
+        if (rule?.minRetentionDays !== undefined && req.retentionDays !== undefined) {
+          expect(req.retentionDays).toBeGreaterThanOrEqual(rule.minRetentionDays);
+        }
+        for (const candidate of policy.rules) {
+          const alone = decide(withRules(policy, [candidate]), req);
+          const below =
+            candidate.minRetentionDays !== undefined &&
+            req.retentionDays !== undefined &&
+            req.retentionDays < candidate.minRetentionDays;
+          if (below) {
+            expect(alone.reasons[1]).toContain(
+              `retention ${req.retentionDays} days is below minRetentionDays ${candidate.minRetentionDays}`,
+            );
+          }
+        }
       }),
     );
   });

@@ -5,10 +5,12 @@ import { Test } from '@nestjs/testing';
 import { CommonModule } from '../common/common.module.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { ENTERPRISE_PROJECTS, INSTANCES, type FixtureInstance } from '../simulator/fixtures.js';
-import { MAX_REASON_CHARS, PolicyEvaluator } from './policy-evaluator.js';
+import { stringify } from 'yaml';
+import { MAX_REASON_CHARS, PolicyEvaluator, decide } from './policy-evaluator.js';
+import { parsePolicy } from './policy-loader.js';
 import { PolicyModule } from './policy.module.js';
 import type { Action } from '../domain/actions.js';
-import type { PolicyRequest } from './policy.types.js';
+import type { PolicyDecision, PolicyRequest } from './policy.types.js';
 
 const EXAMPLE_FILE = 'config/policy.example.yaml';
 const EXAMPLE_VERSION = `sha256:${createHash('sha256')
@@ -35,7 +37,16 @@ describe('PolicyEvaluator with the example policy', () => {
   let evaluator: PolicyEvaluator;
 
   beforeAll(async () => {
-    process.env.POLICY_FILE = EXAMPLE_FILE;
+    // The example policy has a four-eyes rule: oidc mode needs a service account for it.
+    Object.assign(process.env, {
+      POLICY_FILE: EXAMPLE_FILE,
+      IAM_ENDPOINT: 'http://127.0.0.1:9',
+      IAM_TOKEN_MODE: 'oidc',
+      IAM_IDP_ID: 'idp',
+      IAM_DOMAIN_NAME: 'sim-domain',
+      IAM_USER_NAME: 'sim-service',
+      IAM_PASSWORD: 'sim-password',
+    });
     const moduleRef = await Test.createTestingModule({
       imports: [CommonModule, PolicyModule],
     }).compile();
@@ -60,6 +71,9 @@ describe('PolicyEvaluator with the example policy', () => {
       allowed: true,
       ruleId: 'finance-dba',
       reasons: [],
+      approvalsRequired: 0,
+      approverGroups: [],
+      coolingOffSeconds: 0,
       policyVersion: EXAMPLE_VERSION,
     });
   });
@@ -72,8 +86,12 @@ describe('PolicyEvaluator with the example policy', () => {
         'caller groups (1): dba',
         `finance-dba: enterprise project ${ENTERPRISE_PROJECTS.marketing} not in allowlist`,
         'auditors-read: caller in none of the groups [auditor]; action enable not allowed (allowed: show)',
+        'marketing-four-eyes: caller in none of the groups [marketing-dba]',
       ],
       explanation: 'no rule allows action enable on this instance for your groups',
+      approvalsRequired: 0,
+      approverGroups: [],
+      coolingOffSeconds: 0,
       policyVersion: EXAMPLE_VERSION,
     });
   });
@@ -134,6 +152,7 @@ describe('PolicyEvaluator with the example policy', () => {
       'caller groups (1): ops',
       'finance-dba: caller in none of the groups [dba]',
       'auditors-read: caller in none of the groups [auditor]; action enable not allowed (allowed: show)',
+      `marketing-four-eyes: caller in none of the groups [marketing-dba]; enterprise project ${ENTERPRISE_PROJECTS.finance} not in allowlist`,
     ]);
     expect(decision.explanation).toBe(
       'no rule allows action enable on this instance for your groups',
@@ -164,6 +183,7 @@ describe('PolicyEvaluator with the example policy', () => {
       'caller groups (0): ',
       'finance-dba: caller in none of the groups [dba]',
       'auditors-read: caller in none of the groups [auditor]',
+      `marketing-four-eyes: caller in none of the groups [marketing-dba]; action show not allowed (allowed: enable); enterprise project ${ENTERPRISE_PROJECTS.finance} not in allowlist`,
     ]);
   });
 
@@ -206,7 +226,7 @@ describe('PolicyEvaluator with the example policy', () => {
     expect(decision.explanation).toBe(
       'no rule allows action enable on this instance for your groups',
     );
-    expect(decision.reasons).toHaveLength(3);
+    expect(decision.reasons).toHaveLength(4);
     expect(decision.reasons[0].startsWith('caller groups (850): team-0000-x, team-0001-x')).toBe(
       true,
     );
@@ -214,6 +234,42 @@ describe('PolicyEvaluator with the example policy', () => {
       expect(reason.length).toBeLessThanOrEqual(MAX_REASON_CHARS);
     }
     expect(decision.reasons.slice(1).join(' ')).not.toContain('team-');
+  });
+
+  it('asks two DBA leads and 72 hours before a marketing DBA enables a lock', () => {
+    const decision = evaluator.evaluate(
+      requestFor(INSTANCES.marketingProd, ['marketing-dba'], 'enable', 30),
+    );
+    expect(decision).toEqual({
+      allowed: true,
+      ruleId: 'marketing-four-eyes',
+      reasons: [],
+      approvalsRequired: 2,
+      approverGroups: ['dba-lead'],
+      coolingOffSeconds: 72 * 3600,
+      policyVersion: EXAMPLE_VERSION,
+    });
+  });
+
+  it('denies a retention below the rule minimum, telling the caller the rule and the minimum', () => {
+    const under = evaluator.evaluate(
+      requestFor(INSTANCES.marketingProd, ['marketing-dba'], 'enable', 6),
+    );
+    expect(under).toMatchObject({
+      allowed: false,
+      ruleId: null,
+      approvalsRequired: 0,
+      approverGroups: [],
+      coolingOffSeconds: 0,
+      explanation: 'rule marketing-four-eyes: retention 6 days is below minRetentionDays 7',
+    });
+    expect(under.reasons).toContain(
+      'marketing-four-eyes: retention 6 days is below minRetentionDays 7',
+    );
+    expect(
+      evaluator.evaluate(requestFor(INSTANCES.marketingProd, ['marketing-dba'], 'enable', 7))
+        .allowed,
+    ).toBe(true);
   });
 
   it('counts decisions by result and rule', async () => {
@@ -231,5 +287,77 @@ describe('PolicyEvaluator with the example policy', () => {
 
     expect(await count('true', 'finance-dba')).toBe(allowedBefore + 1);
     expect(await count('false', 'none')).toBe(deniedBefore + 2);
+  });
+});
+
+describe('decide: approval and cooling-off', () => {
+  const policy = parsePolicy(
+    stringify({
+      version: 1,
+      rules: [
+        {
+          id: 'long-locks',
+          groups: ['dba'],
+          projects: ['*'],
+          enterpriseProjects: ['*'],
+          tags: {},
+          actions: ['enable', 'extend', 'show'],
+          approval: { required: 3, approverGroups: ['dba-lead', 'cto'], aboveRetentionDays: 30 },
+          coolingOff: '90s',
+        },
+        {
+          id: 'ops-short',
+          groups: ['ops'],
+          projects: ['*'],
+          enterpriseProjects: ['*'],
+          tags: {},
+          actions: ['enable'],
+          coolingOff: '15m',
+        },
+      ],
+    }),
+    'inline.yaml',
+  );
+  const ask = (groups: string[], action: Action, retentionDays?: number) =>
+    decide(policy, requestFor(INSTANCES.financeProd, groups, action, retentionDays));
+  const safeguards = ({
+    approvalsRequired,
+    approverGroups,
+    coolingOffSeconds,
+  }: PolicyDecision) => ({
+    approvalsRequired,
+    approverGroups,
+    coolingOffSeconds,
+  });
+
+  it.each([
+    ['enable above aboveRetentionDays', 'enable', 31, 3, ['dba-lead', 'cto'], 90],
+    ['extend above aboveRetentionDays', 'extend', 365, 3, ['dba-lead', 'cto'], 90],
+    ['enable at aboveRetentionDays: cooling-off only', 'enable', 30, 0, [], 90],
+    ['show: never held back', 'show', undefined, 0, [], 0],
+  ] as const)('%s', (_name, action, days, approvals, groups, seconds) => {
+    expect(safeguards(ask(['dba'], action, days))).toEqual({
+      approvalsRequired: approvals,
+      approverGroups: groups,
+      coolingOffSeconds: seconds,
+    });
+  });
+
+  it('asks cooling-off alone of a rule without approval', () => {
+    expect(safeguards(ask(['ops'], 'enable', 400))).toEqual({
+      approvalsRequired: 0,
+      approverGroups: [],
+      coolingOffSeconds: 900,
+    });
+  });
+
+  it('asks nothing when it denies', () => {
+    const denied = ask(['ops'], 'extend', 400);
+    expect(denied.allowed).toBe(false);
+    expect(safeguards(denied)).toEqual({
+      approvalsRequired: 0,
+      approverGroups: [],
+      coolingOffSeconds: 0,
+    });
   });
 });

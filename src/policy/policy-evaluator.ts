@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { boundedText } from '../common/bounded-text.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import type { LoadedPolicy } from './policy-loader.js';
-import { ANY, type PolicyRule } from './policy-rule.js';
+import { ANY, coolingOffSecondsOf, type PolicyRule } from './policy-rule.js';
 import type { CallerRequest, PolicyDecision, PolicyRequest } from './policy.types.js';
 import { PolicyStore } from './policy-store.js';
 
@@ -35,6 +35,15 @@ function requestFailures(rule: PolicyRule, request: CallerRequest): string[] {
   ) {
     failures.push(
       `retention ${request.retentionDays} days exceeds maxRetentionDays ${rule.maxRetentionDays}`,
+    );
+  }
+  if (
+    rule.minRetentionDays !== undefined &&
+    request.retentionDays !== undefined &&
+    request.retentionDays < rule.minRetentionDays
+  ) {
+    failures.push(
+      `retention ${request.retentionDays} days is below minRetentionDays ${rule.minRetentionDays}`,
     );
   }
   return failures;
@@ -117,6 +126,33 @@ function explanationFor(
     .join('; ');
 }
 
+type Safeguards = Pick<
+  PolicyDecision,
+  'approvalsRequired' | 'approverGroups' | 'coolingOffSeconds'
+>;
+
+const noSafeguards = (): Safeguards => ({
+  approvalsRequired: 0,
+  approverGroups: [],
+  coolingOffSeconds: 0,
+});
+
+/**
+ * What the allowing rule asks before a lock change is applied. A read changes nothing, so it
+ * is never held back; approval applies only above the rule's `aboveRetentionDays`.
+ */
+function safeguardsOf(rule: PolicyRule, request: CallerRequest): Safeguards {
+  if (request.action === 'show') return noSafeguards();
+  const { approval } = rule;
+  const needsApproval =
+    approval !== undefined && (request.retentionDays ?? 0) > approval.aboveRetentionDays;
+  return {
+    approvalsRequired: needsApproval ? approval.required : 0,
+    approverGroups: needsApproval ? [...approval.approverGroups] : [],
+    coolingOffSeconds: coolingOffSecondsOf(rule),
+  };
+}
+
 /** The first rule with no failures allows; otherwise a denial explained for both audiences. */
 function firstMatch(
   policy: LoadedPolicy,
@@ -132,7 +168,13 @@ function firstMatch(
       instanceFailures: instance ? instanceFailures(rule, instance) : [],
     };
     if (failuresOf(check).length === 0) {
-      return { allowed: true, ruleId: rule.id, reasons: [], policyVersion: policy.version };
+      return {
+        allowed: true,
+        ruleId: rule.id,
+        reasons: [],
+        ...safeguardsOf(rule, request),
+        policyVersion: policy.version,
+      };
     }
     checks.push(check);
   }
@@ -140,6 +182,7 @@ function firstMatch(
     allowed: false,
     ruleId: null,
     reasons: auditReasons(request, checks),
+    ...noSafeguards(),
     explanation: explanationFor(request, checks, instance !== undefined),
     policyVersion: policy.version,
   };

@@ -45,7 +45,11 @@ describe('parsePolicy', () => {
     const digest = createHash('sha256').update(bytes).digest('hex');
     expect(policy.version).toBe(`sha256:${digest.slice(0, 16)}`);
     expect(policy.source).toBe(EXAMPLE_FILE);
-    expect(policy.rules.map((rule) => rule.id)).toEqual(['finance-dba', 'auditors-read']);
+    expect(policy.rules.map((rule) => rule.id)).toEqual([
+      'finance-dba',
+      'auditors-read',
+      'marketing-four-eyes',
+    ]);
     expect(policy.rules[0]).toMatchObject({
       groups: ['dba'],
       enterpriseProjects: ['0', '5a1e0c9e-7d4b-4c2a-9f3e-1b2c3d4e5f60'],
@@ -53,6 +57,12 @@ describe('parsePolicy', () => {
       maxRetentionDays: 3650,
     });
     expect(policy.rules[1].maxRetentionDays).toBeUndefined();
+    expect(policy.rules[2]).toMatchObject({
+      actions: ['enable'],
+      approval: { required: 2, approverGroups: ['dba-lead'], aboveRetentionDays: 0 },
+      coolingOff: '72h',
+      minRetentionDays: 7,
+    });
   });
 
   it('reads JSON as well as YAML', () => {
@@ -182,12 +192,120 @@ describe('parsePolicy', () => {
       'rules[1] (finance-dba).maxRetentionDay: unknown field',
     ],
     [
+      'approval asking for no approver',
+      (rule) => (rule.approval = { required: 0, approverGroups: ['dba-lead'] }),
+      'rules[1] (finance-dba).approval.required: must be an integer between 1 and 10',
+    ],
+    [
+      'approval asking for eleven approvers',
+      (rule) => (rule.approval = { required: 11, approverGroups: ['dba-lead'] }),
+      'rules[1] (finance-dba).approval.required: must be an integer between 1 and 10',
+    ],
+    [
+      'approval with a fractional count',
+      (rule) => (rule.approval = { required: 1.5, approverGroups: ['dba-lead'] }),
+      'rules[1] (finance-dba).approval.required: must be an integer between 1 and 10',
+    ],
+    [
+      'approval without approver groups',
+      (rule) => (rule.approval = { required: 2 }),
+      'rules[1] (finance-dba).approval.approverGroups: must be a non-empty list of non-empty group names',
+    ],
+    [
+      'approval with an empty approver group',
+      (rule) => (rule.approval = { required: 2, approverGroups: [''] }),
+      'rules[1] (finance-dba).approval.approverGroups: must be a non-empty list of non-empty group names',
+    ],
+    [
+      'approval with a negative aboveRetentionDays',
+      (rule) => (rule.approval = { required: 2, approverGroups: ['a'], aboveRetentionDays: -1 }),
+      'rules[1] (finance-dba).approval.aboveRetentionDays: must be an integer between 0 and 36500',
+    ],
+    [
+      'approval with an aboveRetentionDays key without a value',
+      (rule) => (rule.approval = { required: 2, approverGroups: ['a'], aboveRetentionDays: null }),
+      'rules[1] (finance-dba).approval.aboveRetentionDays: must be an integer between 0 and 36500',
+    ],
+    [
+      'approval with an unknown field',
+      (rule) => (rule.approval = { required: 2, approverGroups: ['a'], approvers: ['bob'] }),
+      'rules[1] (finance-dba).approval.approvers: unknown field',
+    ],
+    [
+      'approval given as a number',
+      (rule) => (rule.approval = 2),
+      'rules[1] (finance-dba).approval: must be a mapping with required, approverGroups and aboveRetentionDays',
+    ],
+    [
+      'approval given as a list',
+      (rule) => (rule.approval = [{ required: 2, approverGroups: ['a'] }]),
+      'rules[1] (finance-dba).approval: must be a mapping with required, approverGroups and aboveRetentionDays',
+    ],
+    [
+      'an approval key without a value',
+      (rule) => (rule.approval = null),
+      'rules[1] (finance-dba).approval: must be a mapping with required, approverGroups and aboveRetentionDays',
+    ],
+    [
+      'a cooling-off without a unit',
+      (rule) => (rule.coolingOff = '72'),
+      'rules[1] (finance-dba).coolingOff: must be a duration from 0s to 30d; must be a whole number followed by s, m, h or d (e.g. 90s, 15m, 24h, 3d)',
+    ],
+    [
+      'a cooling-off given as a number',
+      (rule) => (rule.coolingOff = 3600),
+      'rules[1] (finance-dba).coolingOff: must be a duration from 0s to 30d; must be a whole number followed by s, m, h or d (e.g. 90s, 15m, 24h, 3d)',
+    ],
+    [
+      'a cooling-off longer than 30 days',
+      (rule) => (rule.coolingOff = '721h'),
+      'rules[1] (finance-dba).coolingOff: must be a duration from 0s to 30d; must be a whole number followed by s, m, h or d (e.g. 90s, 15m, 24h, 3d)',
+    ],
+    [
+      'a minRetentionDays of 0',
+      (rule) => (rule.minRetentionDays = 0),
+      'rules[1] (finance-dba).minRetentionDays: must be an integer between 1 and 36500',
+    ],
+    [
+      'a minRetentionDays above maxRetentionDays',
+      (rule) => (rule.minRetentionDays = 3651),
+      'rules[1] (finance-dba).minRetentionDays: must not exceed maxRetentionDays (3650)',
+    ],
+    [
       'an id used twice',
       (rule) => (rule.id = 'auditors-read'),
       'rules[1] (auditors-read).id: duplicates rules[0]',
     ],
   ])('refuses a rule with %s', (_name, change, problem) => {
     expect(problemsOf(withSecondRule(change))).toEqual([problem]);
+  });
+
+  it('reads approval, cooling-off and minimum retention, aboveRetentionDays defaulting to 0', () => {
+    const text = withSecondRule((rule) => {
+      rule.approval = { required: 2, approverGroups: ['dba-lead'] };
+      rule.coolingOff = '30d';
+      rule.minRetentionDays = 3650;
+    });
+    const rule = parsePolicy(text, 'p.yaml').rules[1];
+    expect(rule.approval).toEqual({
+      required: 2,
+      approverGroups: ['dba-lead'],
+      aboveRetentionDays: 0,
+    });
+    expect(rule.coolingOff).toBe('30d');
+    expect(rule.minRetentionDays).toBe(3650);
+  });
+
+  it('accepts a minRetentionDays without a maxRetentionDays, and a cooling-off of 0s', () => {
+    const text = withSecondRule((rule) => {
+      delete rule.maxRetentionDays;
+      rule.minRetentionDays = 36500;
+      rule.coolingOff = '0s';
+    });
+    expect(parsePolicy(text, 'p.yaml').rules[1]).toMatchObject({
+      minRetentionDays: 36500,
+      coolingOff: '0s',
+    });
   });
 
   it('names every problem of every rule at once', () => {

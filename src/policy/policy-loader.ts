@@ -74,12 +74,18 @@ function ruleLabel(rawRule: unknown, index: number): string {
   return typeof id === 'string' && id.length > 0 ? `rules[${index}] (${id})` : `rules[${index}]`;
 }
 
+/**
+ * One line per field in error, nested fields (`approval.required`) included. A field wrong as a
+ * whole (a list where a mapping belongs) is one line: what is inside it says nothing more.
+ */
 function describe(errors: ValidationError[], prefix: string): string[] {
-  return errors.map((error) => {
+  return errors.flatMap((error) => {
     const path = prefix ? `${prefix}.${error.property}` : error.property;
     const messages = Object.entries(error.constraints ?? {}).map(([constraint, message]) =>
       constraint === 'whitelistValidation' ? 'unknown field' : message,
     );
-    return `${path}: ${[...new Set(messages)].join('; ')}`;
+    return messages.length > 0
+      ? [`${path}: ${[...new Set(messages)].join('; ')}`]
+      : describe(error.children ?? [], path);
   });
 }

@@ -1,15 +1,19 @@
+import { Transform, plainToInstance } from 'class-transformer';
 import {
   Equals,
   IsInt,
   IsNotEmpty,
+  IsObject,
   IsString,
   Max,
   Min,
   ValidateBy,
   ValidateIf,
+  ValidateNested,
   type ValidationArguments,
 } from 'class-validator';
 import { ACTIONS, type Action } from '../domain/actions.js';
+import { DURATION_RULE, parseDurationSeconds } from '../domain/duration.js';
 import { MAX_RETENTION_DAYS } from '../domain/retention.js';
 
 /** In an allowlist, admits any value. */
@@ -25,10 +29,10 @@ const isNonEmptyStringList = (value: unknown): value is string[] =>
 
 const NON_EMPTY_LIST = `must be a non-empty list of non-empty strings ("${ANY}" = any)`;
 
-function IsNonEmptyStringList(): PropertyDecorator {
+function IsNonEmptyStringList(message = NON_EMPTY_LIST): PropertyDecorator {
   return ValidateBy({
     name: 'isNonEmptyStringList',
-    validator: { validate: isNonEmptyStringList, defaultMessage: () => NON_EMPTY_LIST },
+    validator: { validate: isNonEmptyStringList, defaultMessage: () => message },
   });
 }
 
@@ -74,6 +78,56 @@ const unlessAbsent = ValidateIf((_object: object, value: unknown) => value !== u
 
 const RETENTION_RULE = `must be an integer between 1 and ${MAX_RETENTION_DAYS}`;
 
+/** More approvers than this is a policy no team could meet in time. */
+export const MAX_APPROVALS_REQUIRED = 10;
+const APPROVALS_RULE = `must be an integer between 1 and ${MAX_APPROVALS_REQUIRED}`;
+const ABOVE_RETENTION_RULE = `must be an integer between 0 and ${MAX_RETENTION_DAYS}`;
+
+/** The longest cooling-off a rule may ask: longer than that, the request outlives its reasons. */
+export const MAX_COOLING_OFF_SECONDS = 30 * 86_400;
+const COOLING_OFF_RULE = `must be a duration from 0s to 30d; ${DURATION_RULE}`;
+
+const isCoolingOff = (value: unknown): boolean => {
+  const seconds = parseDurationSeconds(value);
+  return seconds !== undefined && seconds <= MAX_COOLING_OFF_SECONDS;
+};
+
+/** `minRetentionDays` above `maxRetentionDays` would make a rule that allows nothing. */
+function IsAtMostMaxRetention(): PropertyDecorator {
+  const maxOf = (args?: ValidationArguments): unknown =>
+    (args?.object as Partial<PolicyRule> | undefined)?.maxRetentionDays;
+  return ValidateBy({
+    name: 'isAtMostMaxRetention',
+    validator: {
+      validate: (value: unknown, args?: ValidationArguments) => {
+        const max = maxOf(args);
+        return typeof max !== 'number' || typeof value !== 'number' || value <= max;
+      },
+      defaultMessage: (args?: ValidationArguments) =>
+        `must not exceed maxRetentionDays (${String(maxOf(args))})`,
+    },
+  });
+}
+
+const APPROVAL_MAPPING = 'must be a mapping with required, approverGroups and aboveRetentionDays';
+
+/** Who must approve a lock change allowed by the rule before it is applied (DESIGN §6). */
+export class ApprovalRule {
+  @IsInt({ message: APPROVALS_RULE })
+  @Min(1, { message: APPROVALS_RULE })
+  @Max(MAX_APPROVALS_REQUIRED, { message: APPROVALS_RULE })
+  required!: number;
+
+  @IsNonEmptyStringList('must be a non-empty list of non-empty group names')
+  approverGroups!: string[];
+
+  /** Only requests asking for more days than this need approval. */
+  @IsInt({ message: ABOVE_RETENTION_RULE })
+  @Min(0, { message: ABOVE_RETENTION_RULE })
+  @Max(MAX_RETENTION_DAYS, { message: ABOVE_RETENTION_RULE })
+  aboveRetentionDays = 0;
+}
+
 /** One rule of the policy file, as validated on load. Fields not declared here are refused. */
 export class PolicyRule {
   @IsString({ message: 'must be a non-empty string' })
@@ -95,7 +149,35 @@ export class PolicyRule {
   @Min(1, { message: RETENTION_RULE })
   @Max(MAX_RETENTION_DAYS, { message: RETENTION_RULE })
   maxRetentionDays?: number;
+
+  @unlessAbsent
+  @IsInt({ message: RETENTION_RULE })
+  @Min(1, { message: RETENTION_RULE })
+  @Max(MAX_RETENTION_DAYS, { message: RETENTION_RULE })
+  @IsAtMostMaxRetention()
+  minRetentionDays?: number;
+
+  @unlessAbsent
+  @IsObject({ message: APPROVAL_MAPPING })
+  @ValidateNested({ message: APPROVAL_MAPPING })
+  // Not @Type, which needs reflect-metadata: the policy is also parsed outside Nest.
+  @Transform(({ value }: { value: unknown }) =>
+    isMapping(value) ? plainToInstance(ApprovalRule, value) : value,
+  )
+  approval?: ApprovalRule;
+
+  /** A duration (`72h`): the wait between the last approval (or the request) and the PUT. */
+  @unlessAbsent
+  @ValidateBy({
+    name: 'isCoolingOff',
+    validator: { validate: isCoolingOff, defaultMessage: () => COOLING_OFF_RULE },
+  })
+  coolingOff?: string;
 }
+
+/** Seconds to wait before the lock is applied; 0 when the rule asks none. */
+export const coolingOffSecondsOf = (rule: PolicyRule): number =>
+  parseDurationSeconds(rule.coolingOff) ?? 0;
 
 /** The top of the policy file. `rules` is checked here only as a list; each rule on its own. */
 export class PolicyDocument {

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
+import { ServiceAccount, type IamConfig } from '../auth/iam/iam.config.js';
+import { PolicyAdmission } from './policy-admission.js';
 import { PolicyFileError, policyVersionOf } from './policy-loader.js';
 import { PolicyStore } from './policy-store.js';
 
@@ -24,6 +26,41 @@ const policyText = (maxRetentionDays: number) =>
 
 const BAD_TEXT = policyText(36501);
 
+/** A policy whose second rule has its lock changes applied later, by the gateway itself. */
+const deferredText = (safeguards: Record<string, unknown>) =>
+  stringify({
+    version: 1,
+    rules: [
+      {
+        id: 'finance-dba',
+        groups: ['dba'],
+        projects: ['*'],
+        enterpriseProjects: ['0'],
+        tags: {},
+        actions: ['show'],
+      },
+      {
+        id: 'four-eyes',
+        groups: ['dba'],
+        projects: ['*'],
+        enterpriseProjects: ['*'],
+        tags: {},
+        actions: ['enable'],
+        ...safeguards,
+      },
+    ],
+  });
+
+const OIDC: IamConfig = { endpoint: 'http://127.0.0.1:9', mode: 'oidc', idpId: 'idp' };
+const OIDC_WITH_SERVICE_ACCOUNT: IamConfig = {
+  ...OIDC,
+  serviceAccount: new ServiceAccount('acme', 'gateway', 'secret'),
+};
+const NO_SERVICE_IDENTITY =
+  "rules[1] (four-eyes): approval and coolingOff are applied later with the gateway's service identity, " +
+  'which IAM_TOKEN_MODE=oidc has only with IAM_DOMAIN_NAME, IAM_USER_NAME, IAM_PASSWORD set: ' +
+  'set them to a service account, or use IAM_TOKEN_MODE password or agency';
+
 /** Waits for something the file watcher does in the background; fails the test if it never happens. */
 async function eventually(condition: () => boolean | Promise<boolean>): Promise<void> {
   for (let attempt = 0; attempt < 200 && !(await condition()); attempt++) {
@@ -43,7 +80,7 @@ describe('PolicyStore', () => {
       ?.value ?? 0;
 
   const startStore = async (): Promise<PolicyStore> => {
-    const store = new PolicyStore({ file }, metrics);
+    const store = new PolicyStore({ file }, metrics, new PolicyAdmission(OIDC));
     await store.onModuleInit();
     started.push(store);
     return store;
@@ -62,7 +99,7 @@ describe('PolicyStore', () => {
   });
 
   it('loads the file at start and is ready', async () => {
-    const store = new PolicyStore({ file }, metrics);
+    const store = new PolicyStore({ file }, metrics, new PolicyAdmission(OIDC));
     expect(store.isReady()).toBe(false);
     await store.onModuleInit();
     started.push(store);
@@ -77,7 +114,7 @@ describe('PolicyStore', () => {
 
   it('refuses to start with a bad file, naming the file, rule and field', async () => {
     await writeFile(file, BAD_TEXT);
-    const store = new PolicyStore({ file }, metrics);
+    const store = new PolicyStore({ file }, metrics, new PolicyAdmission(OIDC));
     const failure = store.onModuleInit();
 
     await expect(failure).rejects.toThrow(PolicyFileError);
@@ -89,16 +126,16 @@ describe('PolicyStore', () => {
 
   it('refuses to start without the file', async () => {
     await rm(file);
-    await expect(new PolicyStore({ file }, metrics).onModuleInit()).rejects.toThrow(
-      `Policy file ${file} is invalid:\n  cannot be read (ENOENT)`,
-    );
+    await expect(
+      new PolicyStore({ file }, metrics, new PolicyAdmission(OIDC)).onModuleInit(),
+    ).rejects.toThrow(`Policy file ${file} is invalid:\n  cannot be read (ENOENT)`);
   });
 
   it('refuses a file that is not UTF-8', async () => {
     await writeFile(file, Buffer.from([0x76, 0x65, 0xff, 0xfe]));
-    await expect(new PolicyStore({ file }, metrics).onModuleInit()).rejects.toThrow(
-      'is not valid UTF-8',
-    );
+    await expect(
+      new PolicyStore({ file }, metrics, new PolicyAdmission(OIDC)).onModuleInit(),
+    ).rejects.toThrow('is not valid UTF-8');
   });
 
   it('refuses a bad file on reload and keeps the policy in force', async () => {
@@ -164,5 +201,53 @@ describe('PolicyStore', () => {
     process.emit('SIGHUP');
     // Had the SIGHUP listener stayed, its reload would have applied the file before this one.
     expect(await store.reload()).toBe('applied');
+  });
+
+  describe('a policy whose lock changes the gateway applies later', () => {
+    const storeWith = (iam: IamConfig) =>
+      new PolicyStore({ file }, metrics, new PolicyAdmission(iam));
+
+    it.each([
+      ['approval', { approval: { required: 2, approverGroups: ['dba-lead'] } }],
+      ['a cooling-off', { coolingOff: '72h' }],
+    ])(
+      'is refused at start in oidc mode without a service account when it asks %s',
+      async (_name, safeguards) => {
+        await writeFile(file, deferredText(safeguards));
+        const store = storeWith(OIDC);
+        const failure = store.onModuleInit();
+
+        await expect(failure).rejects.toThrow(PolicyFileError);
+        await expect(failure).rejects.toThrow(
+          `Policy file ${file} is invalid:\n  ${NO_SERVICE_IDENTITY}`,
+        );
+        expect(store.isReady()).toBe(false);
+      },
+    );
+
+    it('is put in force with a service account, or when its cooling-off is 0s', async () => {
+      await writeFile(file, deferredText({ approval: { required: 1, approverGroups: ['a'] } }));
+      const withAccount = storeWith(OIDC_WITH_SERVICE_ACCOUNT);
+      await withAccount.onModuleInit();
+      started.push(withAccount);
+      expect(withAccount.current().rules[1].approval?.required).toBe(1);
+
+      await writeFile(file, deferredText({ coolingOff: '0s' }));
+      const noWait = storeWith(OIDC);
+      await noWait.onModuleInit();
+      started.push(noWait);
+      expect(noWait.current().rules[1].coolingOff).toBe('0s');
+    });
+
+    it('is refused on reload, keeping the policy in force', async () => {
+      const store = await startStore();
+      const inForce = store.current();
+      await writeFile(file, deferredText({ coolingOff: '90s' }));
+
+      process.emit('SIGHUP');
+      expect(await store.reload()).toBe('refused');
+      expect(store.current()).toBe(inForce);
+      expect(await reloads('refused')).toBeGreaterThanOrEqual(2);
+    });
   });
 });

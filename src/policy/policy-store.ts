@@ -10,6 +10,7 @@ import {
 } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
+import { PolicyAdmission } from './policy-admission.js';
 import { PolicyFileError, parsePolicy, type LoadedPolicy } from './policy-loader.js';
 import { policyConfig } from './policy.config.js';
 
@@ -20,7 +21,8 @@ const RELOAD_DEBOUNCE_MS = 100;
 
 /**
  * The policy file: loaded at start (a bad file stops the app), reloaded on SIGHUP and when the
- * file changes. A bad file on reload is refused and the policy in force stays.
+ * file changes. A bad file on reload is refused and the policy in force stays. A file is bad
+ * when it is invalid, or when the rest of the configuration cannot serve it (PolicyAdmission).
  */
 @Injectable()
 export class PolicyStore implements OnModuleInit, OnModuleDestroy {
@@ -35,6 +37,7 @@ export class PolicyStore implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(policyConfig.KEY) private readonly config: ConfigType<typeof policyConfig>,
     private readonly metrics: GatewayMetrics,
+    private readonly admission: PolicyAdmission,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -109,7 +112,12 @@ export class PolicyStore implements OnModuleInit, OnModuleDestroy {
     } catch {
       throw new PolicyFileError(this.config.file, ['is not valid UTF-8']);
     }
-    return parsePolicy(text, this.config.file);
+    const policy = parsePolicy(text, this.config.file);
+    const problems = this.admission.problemsOf(policy);
+    if (problems.length > 0) {
+      throw new PolicyFileError(this.config.file, problems);
+    }
+    return policy;
   }
 
   /**

@@ -28,5 +28,11 @@ export interface PolicyDecision {
    * groups have. Never another rule, and never the instance's enterprise project or tags.
    */
   explanation?: string;
+  /** Distinct approvals the allowing rule asks before the change is applied; 0 for none. */
+  approvalsRequired: number;
+  /** The groups whose members may approve; empty when no approval is asked. */
+  approverGroups: string[];
+  /** The wait the allowing rule asks between the last approval (or the request) and the PUT. */
+  coolingOffSeconds: number;
   policyVersion: string;
 }

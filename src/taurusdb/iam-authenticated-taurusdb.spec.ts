@@ -14,7 +14,14 @@ const refOf = (instance: typeof financeProd) => ({
 });
 
 describe('TaurusDb port (IAM token, 401 retry, instance cache) against the simulator', () => {
-  const names = ['TAURUSDB_ENDPOINT', 'IAM_ENDPOINT', 'IAM_IDP_ID'] as const;
+  const names = [
+    'TAURUSDB_ENDPOINT',
+    'IAM_ENDPOINT',
+    'IAM_IDP_ID',
+    'IAM_DOMAIN_NAME',
+    'IAM_USER_NAME',
+    'IAM_PASSWORD',
+  ] as const;
   const saved = names.map((name) => process.env[name]);
   let sim: RunningSimulator;
   let moduleRef: TestingModule;
@@ -27,6 +34,10 @@ describe('TaurusDb port (IAM token, 401 retry, instance cache) against the simul
       TAURUSDB_ENDPOINT: `${sim.url}/{region}`,
       IAM_ENDPOINT: sim.url,
       IAM_IDP_ID: 'sim-idp',
+      // oidc mode with the optional service account: the identity of background work.
+      IAM_DOMAIN_NAME: 'sim-domain',
+      IAM_USER_NAME: 'sim-service',
+      IAM_PASSWORD: 'sim-password',
     });
     moduleRef = await Test.createTestingModule({
       imports: [CommonModule, TaurusDbModule],
@@ -80,5 +91,20 @@ describe('TaurusDb port (IAM token, 401 retry, instance cache) against the simul
       lock_policy: true,
       lock_retention_days: 7,
     });
+  });
+
+  it('calls with the service identity when asked, and keeps what it read apart from the caller', async () => {
+    const service: TaurusDbCaller = { ...caller, identity: 'service' };
+    const before = sim.calls();
+
+    const asService = await taurusDb.instanceDetails(service, refOf(financeProd));
+    await taurusDb.showLock(service, refOf(financeProd));
+    const asCaller = await taurusDb.instanceDetails(caller, refOf(financeProd));
+
+    expect(asService).toEqual(asCaller);
+    const after = sim.calls();
+    expect(after['iam.password'] - (before['iam.password'] ?? 0)).toBe(1);
+    expect(after['iam.oidc'] - before['iam.oidc']).toBe(1);
+    expect(after['taurusdb.instance'] - before['taurusdb.instance']).toBe(2);
   });
 });

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { SERVICE_IDENTITY, type TokenSubject } from '../auth/iam/iam-token-exchange.js';
 import { IamTokenProvider } from '../auth/iam/iam-token-provider.js';
 import type { IamToken } from '../auth/iam/iam-token.js';
 import { InstanceDetailsCache } from './instance-details-cache.js';
@@ -7,7 +8,10 @@ import { TaurusDb, type InstanceRef, type LockChange, type TaurusDbCaller } from
 import type { InstanceDetails, SetVaultLockResult, VaultLockInfo } from './taurusdb.types.js';
 import { UpstreamUnauthorizedError } from './upstream-error.js';
 
-/** TaurusDB called with the IAM token of the caller (or of the service account, by IAM mode). */
+/**
+ * TaurusDB called with the IAM token of the caller (or of the service account, by IAM mode),
+ * or with the gateway's own service identity when the caller asks for it.
+ */
 @Injectable()
 export class IamAuthenticatedTaurusDb extends TaurusDb {
   constructor(
@@ -21,7 +25,7 @@ export class IamAuthenticatedTaurusDb extends TaurusDb {
   /** Keyed by caller too: details fetched with one caller's token are not handed to another. */
   instanceDetails(caller: TaurusDbCaller, instance: InstanceRef): Promise<InstanceDetails> {
     const { projectId, instanceId } = instance;
-    return this.instances.get(`${caller.principal.id}|${projectId}|${instanceId}`, () =>
+    return this.instances.get(`${ownerOf(caller)}|${projectId}|${instanceId}`, () =>
       this.withIamToken(caller, projectId, (credentials) =>
         this.client.getInstance(credentials, projectId, instanceId, caller.requestId),
       ),
@@ -60,17 +64,27 @@ export class IamAuthenticatedTaurusDb extends TaurusDb {
     projectId: string,
     call: (credentials: UpstreamCredentials) => Promise<T>,
   ): Promise<T> {
-    const token = await this.iam.tokenFor(caller.principal, projectId);
+    const subject = subjectOf(caller);
+    const token = await this.iam.tokenFor(subject, projectId);
     try {
       return await call(credentialsOf(token));
     } catch (error) {
       if (!(error instanceof UpstreamUnauthorizedError)) throw error;
-      await this.iam.evict(caller.principal, projectId, token);
-      const fresh = await this.iam.tokenFor(caller.principal, projectId);
+      await this.iam.evict(subject, projectId, token);
+      const fresh = await this.iam.tokenFor(subject, projectId);
       return call(credentialsOf(fresh));
     }
   }
 }
+
+const subjectOf = (caller: TaurusDbCaller): TokenSubject =>
+  caller.identity === 'service' ? SERVICE_IDENTITY : caller.principal;
+
+/** A principal id is `iss#sub`, so it is never the bare service identity. */
+const ownerOf = (caller: TaurusDbCaller): string => {
+  const subject = subjectOf(caller);
+  return subject === SERVICE_IDENTITY ? subject : subject.id;
+};
 
 function credentialsOf(token: IamToken): UpstreamCredentials {
   return { token: token.value(), region: token.region };

@@ -2,10 +2,18 @@ import type { Principal } from '../domain/principal.js';
 import type { VaultLockAction } from '../domain/actions.js';
 import type { InstanceDetails, SetVaultLockResult, VaultLockInfo } from './taurusdb.types.js';
 
+/**
+ * Whose IAM token a call is sent with: the caller's, or the gateway's own service identity for
+ * background work, which runs long after the caller's token has expired.
+ */
+export type CallIdentity = 'caller' | 'service';
+
 /** Who a TaurusDB call is made for, and the request it belongs to (sent as `X-Request-Id`). */
 export interface TaurusDbCaller {
   principal: Principal;
   requestId: string;
+  /** Absent: `caller`. */
+  identity?: CallIdentity;
 }
 
 /** One instance of one project; both IDs are checked before any URL is built from them. */

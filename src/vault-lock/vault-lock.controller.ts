@@ -1,5 +1,11 @@
 import { Body, Controller, Get, HttpCode, Param, Put, Query, Req, Res } from '@nestjs/common';
-import { ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import {
   ApiErrorResponses,
@@ -15,7 +21,11 @@ import {
   IdempotencyKeyHeader,
 } from '../idempotency/idempotency-key.js';
 import { SetVaultLockBodyDto, SetVaultLockQueryDto } from './dto/set-vault-lock.dto.js';
-import { SetVaultLockAnswerDto, VaultLockStateDto } from './dto/vault-lock-answers.dto.js';
+import {
+  LockRequestAcceptedDto,
+  SetVaultLockAnswerDto,
+  VaultLockStateDto,
+} from './dto/vault-lock-answers.dto.js';
 import { VaultLockPathDto } from './dto/vault-lock-path.dto.js';
 import { IdempotentSetLock } from './idempotent-set-lock.js';
 import { VaultLockService } from './vault-lock.service.js';
@@ -46,6 +56,12 @@ export class VaultLockController {
     description: 'Enabled or extended (or, for a dry run, allowed); the attempt is audited',
     headers: answerHeaders({ auditId: true, replayed: true }),
   })
+  @ApiAcceptedResponse({
+    type: LockRequestAcceptedDto,
+    description:
+      'The policy asks for approvals or a cooling-off: a lock request was made, and TaurusDB is called once it is approved and due; its request row is audited',
+    headers: answerHeaders({ auditId: true, replayed: true, location: true }),
+  })
   @ApiErrorResponses(
     [
       ...AUTHENTICATED_ROUTE_ERRORS,
@@ -65,7 +81,7 @@ export class VaultLockController {
     @IdempotencyKeyHeader() idempotencyKey: string | undefined,
     @Req() req: GatewayRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<SetVaultLockAnswerDto> {
+  ): Promise<SetVaultLockAnswerDto | LockRequestAcceptedDto> {
     const outcome = await this.idempotentSetLock.setLock(
       callContextOf(req, 'rest'),
       {
@@ -79,7 +95,17 @@ export class VaultLockController {
       reply,
     );
     void reply.header('x-audit-id', outcome.auditId);
-    return { result: outcome.result };
+    const { lockRequest } = outcome;
+    if (lockRequest === undefined) return { result: outcome.result };
+    void reply.status(202).header('location', `/v1/lock-requests/${lockRequest.id}`);
+    return {
+      result: outcome.result,
+      lock_request_id: lockRequest.id,
+      state: lockRequest.state,
+      not_before: lockRequest.notBefore,
+      expires_at: lockRequest.expiresAt,
+      request_id: outcome.requestId,
+    };
   }
 
   @Get(VAULT_LOCK_PATH)

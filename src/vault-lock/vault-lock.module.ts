@@ -3,6 +3,7 @@ import { ConfigModule } from '@nestjs/config';
 import { AuditModule } from '../audit/audit.module.js';
 import { AuthModule } from '../auth/auth.module.js';
 import { IdempotencyModule } from '../idempotency/idempotency.module.js';
+import { LockRequestsModule } from '../lock-requests/lock-requests.module.js';
 import { PolicyModule } from '../policy/policy.module.js';
 import { TaurusDbModule } from '../taurusdb/taurusdb.module.js';
 import { IdempotentSetLock } from './idempotent-set-lock.js';
@@ -19,6 +20,7 @@ import { VaultLockService } from './vault-lock.service.js';
     AuditModule,
     TaurusDbModule,
     IdempotencyModule,
+    LockRequestsModule,
   ],
   controllers: [VaultLockController],
   providers: [VaultLockService, IdempotentSetLock, VaultLockResolver],

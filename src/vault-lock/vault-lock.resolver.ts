@@ -15,11 +15,11 @@ export class VaultLockResolver {
   ) {}
 
   @Mutation(() => SetBackupVaultLockPayload)
-  setBackupVaultLock(
+  async setBackupVaultLock(
     @Args('input') input: SetBackupVaultLockInput,
     @Context() context: GraphqlContext,
   ): Promise<SetBackupVaultLockPayload> {
-    return this.idempotentSetLock.setLock(
+    const outcome = await this.idempotentSetLock.setLock(
       callContextOf(context.req, 'graphql'),
       {
         projectId: input.projectId,
@@ -31,6 +31,7 @@ export class VaultLockResolver {
       input.idempotencyKey,
       context.reply,
     );
+    return { ...outcome, lockRequestId: outcome.lockRequest?.id ?? null };
   }
 
   @Query(() => BackupVaultLock)

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AuditAttempt, AuditCompletion } from '../audit/audit-record.js';
 import { AuditTrail } from '../audit/audit-trail.js';
+import type { AuthConfig } from '../auth/auth.config.js';
+import { LockRequestRecorder } from '../lock-requests/lock-request-recorder.js';
+import { LockRequestsService } from '../lock-requests/lock-requests.service.js';
+import { NoWebhookLockRequestNotifier } from '../notifications/lock-request-notifier.js';
+import { SqliteLockRequestStore } from '../lock-requests/sqlite-lock-request-store.js';
 import { Principal } from '../domain/principal.js';
 import type { CallContext } from '../common/call-context.js';
 import { Clock } from '../common/clock.js';
@@ -8,6 +15,8 @@ import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { PolicyEvaluator } from '../policy/policy-evaluator.js';
 import { PolicyStore } from '../policy/policy-store.js';
+import { PolicyAdmission } from '../policy/policy-admission.js';
+import { ServiceAccount } from '../auth/iam/iam.config.js';
 import { INSTANCES, type FixtureInstance } from '../simulator/fixtures.js';
 import {
   TaurusDb,
@@ -173,20 +182,47 @@ const enableOn = (instance: FixtureInstance, changes: Partial<SetVaultLockComman
 
 describe('VaultLockService (decide, record, call)', () => {
   const metrics = new GatewayMetrics();
-  const policyStore = new PolicyStore({ file: 'config/policy.example.yaml' }, metrics);
+  const policyStore = new PolicyStore(
+    { file: 'config/policy.example.yaml' },
+    metrics,
+    new PolicyAdmission({
+      endpoint: 'http://127.0.0.1:9',
+      mode: 'password',
+      serviceAccount: new ServiceAccount('sim-domain', 'sim-service', 'sim-password'),
+    }),
+  );
   let journal: Journal;
   let audit: InMemoryAuditTrail;
   let taurusDb: InMemoryTaurusDb;
 
-  const serviceReading = (auditReads: AuditReads) =>
-    new VaultLockService(
+  const serviceReading = (auditReads: AuditReads) => {
+    const clock = new ManualClock();
+    // No rule of the example policy asks for approvals or a cooling-off, so this store is never
+    // opened; deferred changes are the lock requests' specs and e2e suite.
+    const lockRequestStore = new SqliteLockRequestStore(join(tmpdir(), 'never-opened.sqlite'));
+    const lockRequests = new LockRequestsService(
+      lockRequestStore,
+      new LockRequestRecorder(
+        lockRequestStore,
+        audit as unknown as AuditTrail,
+        clock,
+        new NoWebhookLockRequestNotifier(),
+      ),
+      taurusDb,
+      clock,
+      { approvalTtlSeconds: 86_400, executionWindowSeconds: 3_600 },
+      { auditorGroup: 'auditor' } as AuthConfig,
+    );
+    return new VaultLockService(
       taurusDb,
       new PolicyEvaluator(policyStore, metrics),
       policyStore,
       audit as unknown as AuditTrail,
-      new ManualClock(),
+      clock,
+      lockRequests,
       { auditReads },
     );
+  };
 
   beforeAll(() => policyStore.onModuleInit());
   afterAll(() => policyStore.onModuleDestroy());

@@ -13,6 +13,8 @@ import type { InstanceDetails, VaultLockInfo } from '../taurusdb/taurusdb.types.
 import { UpstreamError } from '../taurusdb/upstream-error.js';
 import { vaultLockConfig, type VaultLockConfig } from './vault-lock.config.js';
 import type { Action, VaultLockAction } from '../domain/actions.js';
+import type { LockRequest } from '../domain/lock-request.js';
+import { defersChange, LockRequestsService } from '../lock-requests/lock-requests.service.js';
 
 export interface LockTarget {
   projectId: string;
@@ -25,12 +27,25 @@ export interface SetVaultLockCommand extends LockTarget {
   dryRun: boolean;
 }
 
-export interface SetVaultLockResult {
-  result: 'success' | 'dry-run';
+interface SetVaultLockAnswer {
   requestId: string;
   auditId: string;
   decision: PolicyDecision;
 }
+
+/** The change was made (or, for a dry run, decided). */
+interface AppliedSetVaultLock extends SetVaultLockAnswer {
+  result: 'success' | 'dry-run';
+  lockRequest?: undefined;
+}
+
+/** The rule defers the change to a lock request, as it was made. */
+interface DeferredSetVaultLock extends SetVaultLockAnswer {
+  result: 'pending-approval' | 'scheduled';
+  lockRequest: Pick<LockRequest, 'id' | 'state' | 'notBefore' | 'expiresAt'>;
+}
+
+export type SetVaultLockResult = AppliedSetVaultLock | DeferredSetVaultLock;
 
 /** What an audit row says was attempted: a lock change, or a read (`show`). */
 interface AuditSubject extends LockTarget {
@@ -65,6 +80,7 @@ export class VaultLockService {
     private readonly policyStore: PolicyStore,
     private readonly audit: AuditTrail,
     private readonly clock: Clock,
+    private readonly lockRequests: LockRequestsService,
     @Inject(vaultLockConfig.KEY) private readonly config: VaultLockConfig,
   ) {}
 
@@ -84,6 +100,8 @@ export class VaultLockService {
       return { result: 'dry-run', requestId: ctx.requestId, auditId, decision };
     }
 
+    if (defersChange(decision)) return this.deferChange(ctx, command, decision);
+
     const auditId = await this.audit.recordAttempt(attempt);
     try {
       await this.taurusDb.setLock(ctx, command, command);
@@ -96,6 +114,30 @@ export class VaultLockService {
       durationMs: elapsedMs(),
     });
     return { result: 'success', requestId: ctx.requestId, auditId, decision };
+  }
+
+  /**
+   * The rule asks for approvals or a cooling-off: the change becomes a lock request, whose
+   * `request` row is this call's audit row, and TaurusDB's PUT waits for background execution.
+   */
+  private async deferChange(
+    ctx: CallContext,
+    command: SetVaultLockCommand,
+    decision: PolicyDecision,
+  ): Promise<SetVaultLockResult> {
+    const { request, auditId } = await this.lockRequests.request(ctx, command, decision);
+    return {
+      result: request.state === 'PENDING_APPROVAL' ? 'pending-approval' : 'scheduled',
+      requestId: ctx.requestId,
+      auditId,
+      decision,
+      lockRequest: {
+        id: request.id,
+        state: request.state,
+        notBefore: request.notBefore,
+        expiresAt: request.expiresAt,
+      },
+    };
   }
 
   /**

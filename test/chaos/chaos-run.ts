@@ -15,6 +15,7 @@ import {
   type Launched,
 } from '../support/child-processes.js';
 import { lockBody, lockPath, SET_LOCK_MUTATION } from '../support/clients.js';
+import { SERVICE_ACCOUNT_ENV } from '../support/service-account.js';
 
 export interface ChaosOptions {
   kills: number;
@@ -171,6 +172,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       IAM_ENDPOINT: simulator.url,
       IAM_TOKEN_MODE: 'oidc',
       IAM_IDP_ID: 'chaos-idp',
+      ...SERVICE_ACCOUNT_ENV,
       AUTH_JWKS_URL: `${simulator.url}/idp/jwks`,
       AUTH_ISSUER: `${simulator.url}/idp`,
       AUTH_AUDIENCE: DEV_AUDIENCE,

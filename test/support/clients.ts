@@ -7,7 +7,7 @@ export interface HttpAnswer<T = Record<string, unknown>> {
 }
 
 export async function rest<T = Record<string, unknown>>(
-  harness: Harness,
+  harness: Pick<Harness, 'url'>,
   method: string,
   path: string,
   options: {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createGatewayApp } from '../../src/bootstrap/create-gateway-app.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/simulator.js';
+import { SERVICE_ACCOUNT_ENV } from './service-account.js';
 
 export interface Harness {
   simulator: RunningSimulator;
@@ -41,6 +42,7 @@ export async function startHarness(
     IAM_ENDPOINT: simulator.url,
     IAM_TOKEN_MODE: 'oidc',
     IAM_IDP_ID: 'test-idp',
+    ...SERVICE_ACCOUNT_ENV,
     AUTH_JWKS_URL: simulator.jwksUrl,
     AUTH_ISSUER: simulator.idpIssuer,
     AUTH_AUDIENCE: simulator.audience,

@@ -241,6 +241,7 @@ export class PostgresAuditStore extends AuditStore {
       ['instance_id', '=', query.instanceId],
       ['outcome', '=', query.outcome],
       ['lock_request_id', '=', query.lockRequestId],
+      ['settles_audit_id', '=', query.settlesAuditId],
       ['started_at', '>=', query.since],
       ['started_at', '<', query.until],
       ['id', '<', query.beforeId],

@@ -322,6 +322,27 @@ export function auditStoreContract(name: string, newHarness: () => Promise<Audit
         const next = await trail.list({ lockRequestId }, 2, page.nextCursor as string);
         expect(next.events.map((e) => ids.indexOf(e.id))).toEqual([0]);
       });
+
+      it('lists the rows that settle an unknown one', async () => {
+        const lost = await trail.recordSealed(anAttempt(), {
+          ...succeeded,
+          outcome: 'unknown',
+          errorCode: 'GW.UPSTREAM_TIMEOUT',
+        });
+        const settle = await trail.recordSealed(
+          scheduled({ action: 'settle', settlesAuditId: lost }),
+          succeeded,
+        );
+        await trail.recordSealed(
+          scheduled({ action: 'settle', settlesAuditId: randomUUID() }),
+          succeeded,
+        );
+
+        expect((await trail.list({ settlesAuditId: lost }, 10)).events.map((e) => e.id)).toEqual([
+          settle,
+        ]);
+        expect((await trail.list({ settlesAuditId: settle }, 10)).events).toEqual([]);
+      });
     });
 
     it('refuses to seal a row twice or a row that does not exist', async () => {

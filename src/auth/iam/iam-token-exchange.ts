@@ -53,6 +53,12 @@ export interface ServiceAccountLogins {
   revoked(token: IamToken): Promise<void>;
 }
 
+/** The gateway itself, for work no caller is waiting on (DESIGN §6: background execution). */
+export const SERVICE_IDENTITY = 'service';
+
+/** Whose IAM token: a caller's, or the gateway's own. */
+export type TokenSubject = Principal | typeof SERVICE_IDENTITY;
+
 /** Throttling and server errors may pass; any other 4xx is IAM's considered answer. */
 const isRetryableStatus = (status: number): boolean => status === 429 || status >= 500;
 
@@ -94,15 +100,19 @@ export class IamTokenExchange implements OnApplicationShutdown {
     );
   }
 
-  /** `logins` is where agency mode gets the service account's own token; other modes need none. */
+  /**
+   * `logins` is where agency mode gets the service account's own token; other modes need none.
+   * The service identity is what every caller gets in password and agency modes; in oidc mode
+   * it is the optional service account's password login.
+   */
   async exchange(
-    principal: Principal,
+    subject: TokenSubject,
     projectId: string,
     logins?: ServiceAccountLogins,
   ): Promise<IamToken> {
     const mode = this.config.mode;
     try {
-      const token = await this.exchangeFor(principal, projectId, logins);
+      const token = await this.exchangeFor(subject, projectId, logins);
       this.metrics.iamExchanges.inc({ mode, outcome: 'ok' });
       return token;
     } catch (error) {
@@ -144,14 +154,23 @@ export class IamTokenExchange implements OnApplicationShutdown {
   }
 
   private async exchangeFor(
-    principal: Principal,
+    subject: TokenSubject,
     projectId: string,
     logins: ServiceAccountLogins | undefined,
   ): Promise<IamToken> {
     const scope = projectScope(projectId);
     switch (this.config.mode) {
       case 'oidc': {
-        const body = { auth: { id_token: { id: principal.rawToken() }, scope } };
+        if (subject === SERVICE_IDENTITY) {
+          const account = this.config.serviceAccount;
+          if (account === undefined) {
+            throw new Error(
+              'no service identity in oidc mode: set IAM_DOMAIN_NAME, IAM_USER_NAME and IAM_PASSWORD',
+            );
+          }
+          return this.passwordLogin('serviceAccountLogin', account, projectId);
+        }
+        const body = { auth: { id_token: { id: subject.rawToken() }, scope } };
         const headers = { 'X-Idp-Id': this.config.idpId };
         const response = await this.call('oidc', {
           method: 'POST',

@@ -7,7 +7,7 @@ import { startSimulator } from '../../simulator/simulator.js';
 import { Principal } from '../../domain/principal.js';
 import { ServiceAccount, type IamConfig } from './iam.config.js';
 import { InMemoryIamTokenCache } from './iam-token-cache.js';
-import { IamTokenExchange } from './iam-token-exchange.js';
+import { IamTokenExchange, SERVICE_IDENTITY } from './iam-token-exchange.js';
 import { IamTokenProvider } from './iam-token-provider.js';
 
 type Simulator = Awaited<ReturnType<typeof startSimulator>>;
@@ -104,6 +104,87 @@ describe('IamTokenProvider against the simulator', () => {
 
     expect(forBob).toBe(forAlice);
     expect(sim.calls()['iam.password']).toBe(1);
+  });
+
+  describe('the service identity', () => {
+    const simAccount = () => new ServiceAccount('sim-domain', 'sim-service', 'sim-password');
+
+    it("is the optional service account's password login in oidc mode, kept apart from callers", async () => {
+      const { provider, cache } = providerWith({
+        endpoint: sim.url,
+        mode: 'oidc',
+        idpId: 'idp',
+        serviceAccount: simAccount(),
+      });
+      const alice = await principal();
+
+      const [service, again, forAlice] = await Promise.all([
+        provider.tokenFor(SERVICE_IDENTITY, PROJECT),
+        provider.tokenFor(SERVICE_IDENTITY, PROJECT),
+        provider.tokenFor(alice, PROJECT),
+      ]);
+
+      expect(again).toBe(service);
+      expect(service.sameAs(forAlice)).toBe(false);
+      expect(service).toMatchObject({ projectId: PROJECT, region: 'ap-southeast-1' });
+      expect(await cache.get(`oidc|service:sim-domain/sim-service|${PROJECT}`)).toBe(service);
+      expect(sim.calls()['iam.password']).toBe(1);
+      expect(sim.calls()['iam.oidc']).toBe(1);
+    });
+
+    it('is evicted and logged in again once TaurusDB refuses it', async () => {
+      const { provider } = providerWith({
+        endpoint: sim.url,
+        mode: 'oidc',
+        idpId: 'idp',
+        serviceAccount: simAccount(),
+      });
+      const first = await provider.tokenFor(SERVICE_IDENTITY, PROJECT);
+      await provider.evict(SERVICE_IDENTITY, PROJECT, first);
+      const second = await provider.tokenFor(SERVICE_IDENTITY, PROJECT);
+
+      expect(second.sameAs(first)).toBe(false);
+      expect(sim.calls()['iam.password']).toBe(2);
+    });
+
+    it('is refused in oidc mode without a service account, asking IAM nothing', async () => {
+      const { provider } = providerWith();
+
+      await expect(provider.tokenFor(SERVICE_IDENTITY, PROJECT)).rejects.toMatchObject({
+        status: 500,
+      });
+      expect(sim.calls()['iam.password'] ?? 0).toBe(0);
+      expect(sim.calls()['iam.oidc'] ?? 0).toBe(0);
+    });
+
+    it('is the token every caller gets in password mode', async () => {
+      const { provider } = providerWith({
+        endpoint: sim.url,
+        mode: 'password',
+        serviceAccount: simAccount(),
+      });
+
+      const forAlice = await provider.tokenFor(await principal('alice'), PROJECT);
+      const service = await provider.tokenFor(SERVICE_IDENTITY, PROJECT);
+
+      expect(service).toBe(forAlice);
+      expect(sim.calls()['iam.password']).toBe(1);
+    });
+
+    it('is the agency token every caller gets in agency mode', async () => {
+      const { provider } = providerWith({
+        endpoint: sim.url,
+        mode: 'agency',
+        serviceAccount: simAccount(),
+        agency: { domainName: 'tenant-domain', agencyName: 'vault-lock-agency' },
+      });
+
+      const service = await provider.tokenFor(SERVICE_IDENTITY, PROJECT);
+      const forAlice = await provider.tokenFor(await principal('alice'), PROJECT);
+
+      expect(forAlice).toBe(service);
+      expect(sim.calls()['iam.assumeRole']).toBe(1);
+    });
   });
 
   describe('in agency mode', () => {

@@ -1,15 +1,19 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../../common/clock.js';
 import { GatewayMetrics } from '../../common/gateway-metrics.js';
-import type { Principal } from '../../domain/principal.js';
 import { iamConfig, type IamConfig } from './iam.config.js';
 import type { IamToken } from './iam-token.js';
 import { IamTokenCache } from './iam-token-cache.js';
-import { IamTokenExchange, type ServiceAccountLogins } from './iam-token-exchange.js';
+import {
+  IamTokenExchange,
+  SERVICE_IDENTITY,
+  type ServiceAccountLogins,
+  type TokenSubject,
+} from './iam-token-exchange.js';
 import { SingleFlight } from '../../common/single-flight.js';
 
 /**
- * The IAM token for a (caller, project): from the cache while it is fresh, else from one
+ * The IAM token for a (caller or the service identity, project): from the cache while it is fresh, else from one
  * exchange shared by every concurrent caller of the same key. Tokens close to their end are
  * still answered from the cache while one background exchange fetches the successor. In agency
  * mode the service account's own login is kept the same way, in the same cache.
@@ -20,6 +24,8 @@ export class IamTokenProvider {
   private readonly exchanges = new SingleFlight<string, IamToken>();
   /** Whose token it is: in password and agency modes every caller gets the service account's. */
   private readonly tokenOwner: string | undefined;
+  /** Whose token the service identity gets: in oidc mode the service account's own login. */
+  private readonly serviceOwner: string | undefined;
   /** Agency mode: the service account's own tokens, from the same cache as every other. */
   private readonly serviceAccountLogins: ServiceAccountLogins | undefined;
 
@@ -31,14 +37,20 @@ export class IamTokenProvider {
     private readonly metrics: GatewayMetrics,
   ) {
     switch (config.mode) {
-      case 'oidc':
+      case 'oidc': {
         this.tokenOwner = undefined;
+        const account = config.serviceAccount;
+        // No principal id (`iss#sub`) is without a `#`, so this key is never a caller's.
+        this.serviceOwner = account && `service:${account.domainName}/${account.userName}`;
         break;
+      }
       case 'password':
         this.tokenOwner = `${config.serviceAccount.domainName}/${config.serviceAccount.userName}`;
+        this.serviceOwner = this.tokenOwner;
         break;
       case 'agency': {
         this.tokenOwner = `${config.agency.domainName}/${config.agency.agencyName}`;
+        this.serviceOwner = this.tokenOwner;
         const account = `${config.serviceAccount.domainName}/${config.serviceAccount.userName}`;
         const loginKey = (projectId: string) => `${config.mode}|login|${account}|${projectId}`;
         this.serviceAccountLogins = {
@@ -53,19 +65,27 @@ export class IamTokenProvider {
     }
   }
 
-  tokenFor(principal: Principal, projectId: string): Promise<IamToken> {
-    return this.cachedToken(this.keyFor(principal, projectId), projectId, () =>
-      this.exchange.exchange(principal, projectId, this.serviceAccountLogins),
+  /**
+   * `SERVICE_IDENTITY` asks for the gateway's own token, for background work; in oidc mode
+   * that needs the optional service account (see hasServiceIdentity).
+   */
+  tokenFor(subject: TokenSubject, projectId: string): Promise<IamToken> {
+    return this.cachedToken(this.keyFor(subject, projectId), projectId, () =>
+      this.exchange.exchange(subject, projectId, this.serviceAccountLogins),
     );
   }
 
   /** After TaurusDB refused `failed`: drop it, unless a newer token has already replaced it. */
-  evict(principal: Principal, projectId: string, failed: IamToken): Promise<void> {
-    return this.evictKey(this.keyFor(principal, projectId), failed);
+  evict(subject: TokenSubject, projectId: string, failed: IamToken): Promise<void> {
+    return this.evictKey(this.keyFor(subject, projectId), failed);
   }
 
-  private keyFor(principal: Principal, projectId: string): string {
-    return `${this.config.mode}|${this.tokenOwner ?? principal.id}|${projectId}`;
+  private keyFor(subject: TokenSubject, projectId: string): string {
+    const owner =
+      subject === SERVICE_IDENTITY
+        ? (this.serviceOwner ?? SERVICE_IDENTITY)
+        : (this.tokenOwner ?? subject.id);
+    return `${this.config.mode}|${owner}|${projectId}`;
   }
 
   private async cachedToken(

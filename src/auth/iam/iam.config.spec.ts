@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { iamConfig } from './iam.config.js';
+import { hasServiceIdentity, iamConfig } from './iam.config.js';
 
 const IAM_VARIABLES = [
   'IAM_ENDPOINT',
@@ -86,5 +86,28 @@ describe('iamConfig', () => {
       domainName: 'tenant',
       agencyName: 'vault-lock',
     });
+  });
+
+  it('takes an optional service account in oidc mode, all of it or none', () => {
+    const oidc = { IAM_ENDPOINT: 'http://127.0.0.1:9000', IAM_IDP_ID: 'corp' };
+    const config = withEnv({ ...serviceAccountEnv, ...oidc });
+    expect(config.mode === 'oidc' && config.serviceAccount?.toJSON()).toEqual({
+      domainName: 'acme',
+      userName: 'gateway',
+    });
+    expect(JSON.stringify(config)).not.toContain('hunter2-secret');
+    expect(withEnv(oidc)).not.toHaveProperty('serviceAccount');
+    expect(() => withEnv({ ...oidc, IAM_USER_NAME: 'gateway' })).toThrow(
+      /IAM_DOMAIN_NAME is required when any of IAM_DOMAIN_NAME, IAM_USER_NAME, IAM_PASSWORD is set[\s\S]*IAM_PASSWORD is required when any of/,
+    );
+  });
+
+  it('tells whether the gateway has a service identity for background work', () => {
+    const oidc = { IAM_ENDPOINT: 'http://127.0.0.1:9000', IAM_IDP_ID: 'corp' };
+    expect(hasServiceIdentity(withEnv(oidc))).toBe(false);
+    expect(hasServiceIdentity(withEnv({ ...oidc, ...serviceAccountEnv }))).toBe(true);
+    expect(hasServiceIdentity(withEnv({ ...serviceAccountEnv, IAM_TOKEN_MODE: 'password' }))).toBe(
+      true,
+    );
   });
 });

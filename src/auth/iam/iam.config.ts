@@ -19,8 +19,27 @@ const requiredIn =
   (env: IamEnv): boolean =>
     modes.includes(modeOf(env));
 
+/** The service account's variables: required in password and agency modes, optional in oidc. */
+export const SERVICE_ACCOUNT_VARIABLES = [
+  'IAM_DOMAIN_NAME',
+  'IAM_USER_NAME',
+  'IAM_PASSWORD',
+] as const;
+
+const givesServiceAccount = (env: IamEnv): boolean =>
+  SERVICE_ACCOUNT_VARIABLES.some((name) => env[name] !== undefined);
+
 const missingFor = ({ property, object }: ValidationArguments): string =>
   `${property} is required when IAM_TOKEN_MODE is ${modeOf(object as IamEnv)}`;
+
+/** In oidc mode the service account is all or nothing: half of one is a typo, not a choice. */
+const missingServiceAccountPart = (args: ValidationArguments): string =>
+  modeOf(args.object as IamEnv) === 'oidc'
+    ? `${args.property} is required when any of ${SERVICE_ACCOUNT_VARIABLES.join(', ')} is set`
+    : missingFor(args);
+
+const serviceAccountRequired = (env: IamEnv): boolean =>
+  requiredIn('password', 'agency')(env) || givesServiceAccount(env);
 
 class IamEnv {
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
@@ -30,16 +49,16 @@ class IamEnv {
 
   @ValidateIf(requiredIn('oidc')) @IsNotEmpty({ message: missingFor }) IAM_IDP_ID?: string;
 
-  @ValidateIf(requiredIn('password', 'agency'))
-  @IsNotEmpty({ message: missingFor })
+  @ValidateIf(serviceAccountRequired)
+  @IsNotEmpty({ message: missingServiceAccountPart })
   IAM_DOMAIN_NAME?: string;
 
-  @ValidateIf(requiredIn('password', 'agency'))
-  @IsNotEmpty({ message: missingFor })
+  @ValidateIf(serviceAccountRequired)
+  @IsNotEmpty({ message: missingServiceAccountPart })
   IAM_USER_NAME?: string;
 
-  @ValidateIf(requiredIn('password', 'agency'))
-  @IsNotEmpty({ message: missingFor })
+  @ValidateIf(serviceAccountRequired)
+  @IsNotEmpty({ message: missingServiceAccountPart })
   IAM_PASSWORD?: string;
 
   @ValidateIf(requiredIn('agency')) @IsNotEmpty({ message: missingFor }) IAM_AGENCY_DOMAIN?: string;
@@ -77,7 +96,13 @@ export interface Agency {
 }
 
 export type IamConfig =
-  | { endpoint: string; mode: 'oidc'; idpId: string }
+  | {
+      endpoint: string;
+      mode: 'oidc';
+      idpId: string;
+      /** Optional here: the identity of background work, whose callers' tokens have expired. */
+      serviceAccount?: ServiceAccount;
+    }
   | { endpoint: string; mode: 'password'; serviceAccount: ServiceAccount }
   | { endpoint: string; mode: 'agency'; serviceAccount: ServiceAccount; agency: Agency };
 
@@ -85,14 +110,18 @@ export const iamConfig = registerAs('iam', (): IamConfig => {
   const env = validateEnv(process.env, IamEnv);
   const endpoint = env.IAM_ENDPOINT.replace(/\/+$/, '');
   const mode = modeOf(env);
-  if (mode === 'oidc') {
-    return { endpoint, mode, idpId: env.IAM_IDP_ID! };
-  }
+  // Validated as given in password and agency modes, and in oidc mode when any part is set.
   const serviceAccount = new ServiceAccount(
     env.IAM_DOMAIN_NAME!,
     env.IAM_USER_NAME!,
     env.IAM_PASSWORD!,
   );
+  if (mode === 'oidc') {
+    const idpId = env.IAM_IDP_ID!;
+    return givesServiceAccount(env)
+      ? { endpoint, mode, idpId, serviceAccount }
+      : { endpoint, mode, idpId };
+  }
   if (mode === 'password') {
     return { endpoint, mode, serviceAccount };
   }
@@ -103,3 +132,10 @@ export const iamConfig = registerAs('iam', (): IamConfig => {
     agency: { domainName: env.IAM_AGENCY_DOMAIN!, agencyName: env.IAM_AGENCY_NAME! },
   };
 });
+
+/**
+ * Whether the gateway has an identity of its own for work no caller is waiting on: in password
+ * and agency modes every call already uses it; in oidc mode only with a service account.
+ */
+export const hasServiceIdentity = (config: IamConfig): boolean =>
+  config.mode !== 'oidc' || config.serviceAccount !== undefined;

@@ -452,6 +452,32 @@ export function lockRequestStoreContract(
       expect(await store.get(request.id)).toEqual(request);
     });
 
+    describe('claimLease, one holder at a time', () => {
+      const at = (seconds: number) => secondsFromNow(seconds);
+
+      it('gives a free lease, renews it for its holder, and refuses it to another until it runs out', async () => {
+        expect(await store.claimLease('settle', 'replica-a', at(0), at(30))).toBe(true);
+        expect(await store.claimLease('settle', 'replica-b', at(1), at(31))).toBe(false);
+        expect(await store.claimLease('settle', 'replica-a', at(20), at(50))).toBe(true);
+        expect(await store.claimLease('settle', 'replica-b', at(49), at(79))).toBe(false);
+        expect(await store.claimLease('settle', 'replica-b', at(50), at(80))).toBe(true);
+        expect(await store.claimLease('settle', 'replica-a', at(51), at(81))).toBe(false);
+      });
+
+      it('keeps leases of different names apart', async () => {
+        expect(await store.claimLease('settle', 'replica-a', at(0), at(30))).toBe(true);
+        expect(await store.claimLease('checkpoint', 'replica-b', at(0), at(30))).toBe(true);
+      });
+
+      it('gives a free lease to exactly one of several stores claiming it at once', async () => {
+        const stores = [store, await anotherStore(), await anotherStore()];
+        const won = await Promise.all(
+          stores.map((each, i) => each.claimLease('race', `replica-${i}`, at(0), at(30))),
+        );
+        expect(won.filter(Boolean)).toHaveLength(1);
+      });
+    });
+
     it('answers the readiness check while open, and refuses every call once closed', async () => {
       const [request] = await inserted(aLockRequest());
       await store.check();
@@ -465,6 +491,7 @@ export function lockRequestStoreContract(
         () => store.update(next(request, { state: 'CANCELLED' }), 1),
         () => store.list({}, 10),
         () => store.listActionable(FIXTURE_NOW, 10),
+        () => store.claimLease('settle', 'replica-a', FIXTURE_NOW, FIXTURE_NOW),
       ]) {
         expect((await rejection(call())).message).toMatch(/not open/);
       }

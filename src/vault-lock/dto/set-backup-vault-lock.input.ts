@@ -1,16 +1,10 @@
-import { Field, ID, InputType, Int, registerEnumType } from '@nestjs/graphql';
+import { Field, ID, InputType, Int } from '@nestjs/graphql';
 import { IsBoolean, IsEnum } from 'class-validator';
+import { VaultLockActionEnum } from '../../common/graphql/vault-lock-action.enum.js';
 import { IsInstanceId, IsProjectId } from '../../common/id-validators.js';
 import { IsIdempotencyKey } from '../../idempotency/idempotency-key.js';
 import { MAX_RETENTION_DAYS, MIN_RETENTION_DAYS } from '../../domain/retention.js';
 import { IsLockPolicy, IsRetentionDays } from '../vault-lock.rules.js';
-
-export enum VaultLockActionInput {
-  ENABLE = 'enable',
-  EXTEND = 'extend',
-}
-
-registerEnumType(VaultLockActionInput, { name: 'VaultLockAction' });
 
 @InputType()
 export class SetBackupVaultLockInput {
@@ -22,9 +16,9 @@ export class SetBackupVaultLockInput {
   @IsInstanceId()
   instanceId!: string;
 
-  @Field(() => VaultLockActionInput)
-  @IsEnum(VaultLockActionInput, { message: 'must be ENABLE or EXTEND' })
-  action!: VaultLockActionInput;
+  @Field(() => VaultLockActionEnum)
+  @IsEnum(VaultLockActionEnum, { message: 'must be ENABLE or EXTEND' })
+  action!: VaultLockActionEnum;
 
   @Field(() => Int, { description: `${MIN_RETENTION_DAYS}..${MAX_RETENTION_DAYS}` })
   @IsRetentionDays()

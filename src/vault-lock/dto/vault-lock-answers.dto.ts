@@ -10,6 +10,37 @@ export class SetVaultLockAnswerDto {
   result!: 'success' | 'dry-run';
 }
 
+/** The answer when the policy defers the change to a lock request (DESIGN §6). */
+export class LockRequestAcceptedDto {
+  @ApiProperty({
+    enum: ['pending-approval', 'scheduled'],
+    description:
+      '"pending-approval" while approvals are missing; "scheduled" when only a cooling-off applies',
+  })
+  result!: 'pending-approval' | 'scheduled';
+
+  @ApiProperty({ format: 'uuid' }) lock_request_id!: string;
+
+  @ApiProperty({ enum: ['PENDING_APPROVAL', 'SCHEDULED'] }) state!: string;
+
+  @ApiProperty({
+    type: 'string',
+    format: 'date-time',
+    nullable: true,
+    description: 'Earliest execution; null while approvals are missing',
+  })
+  not_before!: string | null;
+
+  @ApiProperty({
+    format: 'date-time',
+    description: 'When the request expires unless approved (or, once scheduled, started)',
+  })
+  expires_at!: string;
+
+  @ApiProperty({ format: 'uuid', description: "The gateway's own id for the call" })
+  request_id!: string;
+}
+
 export class VaultLockStateInfoDto {
   @ApiPropertyOptional({
     type: 'integer',

@@ -1,4 +1,4 @@
-import { Field, ObjectType } from '@nestjs/graphql';
+import { Field, Int, ObjectType } from '@nestjs/graphql';
 
 @ObjectType()
 export class PolicyDecision {
@@ -10,6 +10,19 @@ export class PolicyDecision {
 
   @Field(() => [String])
   reasons!: string[];
+
+  @Field(() => Int, {
+    description: 'Distinct approvals needed before the change is applied; 0 when none',
+  })
+  approvalsRequired!: number;
+
+  @Field(() => [String], { description: 'Groups whose members may approve; empty when none' })
+  approverGroups!: string[];
+
+  @Field(() => Int, {
+    description: 'Seconds between the last approval (or the request) and the change; 0 when none',
+  })
+  coolingOffSeconds!: number;
 
   @Field()
   policyVersion!: string;

@@ -1,9 +1,12 @@
-import { Field, ObjectType } from '@nestjs/graphql';
+import { Field, ID, ObjectType } from '@nestjs/graphql';
 import { PolicyDecision } from './policy-decision.model.js';
 
 @ObjectType()
 export class SetBackupVaultLockPayload {
-  @Field({ description: '"success", or "dry-run" when TaurusDB was not called' })
+  @Field({
+    description:
+      '"success"; "dry-run" when TaurusDB was not called; "pending-approval" or "scheduled" when the policy defers the change to a lock request',
+  })
   result!: string;
 
   @Field()
@@ -14,4 +17,10 @@ export class SetBackupVaultLockPayload {
 
   @Field(() => PolicyDecision)
   decision!: PolicyDecision;
+
+  @Field(() => ID, {
+    nullable: true,
+    description: 'The lock request that stands in for the change, when the policy deferred it',
+  })
+  lockRequestId?: string | null;
 }

@@ -17,3 +17,6 @@ ALTER TABLE audit_events
 -- The history of one request, newest first; most rows belong to none.
 CREATE INDEX audit_events_lock_request ON audit_events (lock_request_id, id)
   WHERE lock_request_id IS NOT NULL;
+-- The settle row of an unknown one, if any: the settlement looks before it writes.
+CREATE INDEX audit_events_settles ON audit_events (settles_audit_id)
+  WHERE settles_audit_id IS NOT NULL;

@@ -67,3 +67,10 @@ $$;
 CREATE TRIGGER lock_requests_bound_fields
   BEFORE UPDATE ON lock_requests
   FOR EACH ROW EXECUTE FUNCTION lock_requests_bound_fields();
+
+-- Background work that runs on one replica at a time holds a named lease here until `until`.
+CREATE TABLE background_leases (
+  name text PRIMARY KEY,
+  holder text NOT NULL,
+  until text NOT NULL CHECK (until ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$')
+);

@@ -1,0 +1,339 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import type { AuditCompletion } from '../audit/audit-record.js';
+import { Clock } from '../common/clock.js';
+import { GatewayError } from '../common/gateway-error.js';
+import { toGatewayError } from '../common/to-gateway-error.js';
+import { upstreamConfig, type UpstreamConfig } from '../config/upstream.config.js';
+import { BACKGROUND_PRINCIPAL } from '../domain/background-principal.js';
+import type { LockRequest, LockSnapshot } from '../domain/lock-request.js';
+import { PolicyEvaluator } from '../policy/policy-evaluator.js';
+import { TaurusDb, type TaurusDbCaller } from '../taurusdb/taurusdb.js';
+import { UpstreamError } from '../taurusdb/upstream-error.js';
+import { backgroundCaller } from './background-caller.js';
+import { lockSnapshotOf, settlementOf } from './lock-evidence.js';
+import { LockRequestRecorder, type TransitionParty } from './lock-request-recorder.js';
+import { LockRequestStore } from './lock-request-store.js';
+import {
+  claimLockRequest,
+  expireLockRequest,
+  finishLockRequest,
+  lockRequestFingerprint,
+  releaseLockRequest,
+  settleLockRequest,
+  voidLockRequest,
+  type ExecutionOutcome,
+} from './lock-request-transitions.js';
+import { lockRequestsConfig, type LockRequestsConfig } from './lock-requests.config.js';
+import { LostAnswerSettler } from './lost-answer-settler.js';
+
+/** Requests moved per pass; the next pass takes the rest. */
+const BATCH = 20;
+/** The lease under which one replica settles the lost answers of single calls. */
+const LOST_ANSWERS_LEASE = 'settle-lost-answers';
+/** The execute row of a request voided just before its PUT: nothing was sent. */
+export const VOIDED_ERROR_CODE = 'GW.REQUEST_VOIDED';
+
+/**
+ * The background half of DESIGN §6, on every replica: each pass expires what ran out, executes
+ * what is due and settles what is uncertain. Replicas need no leader for it: every move is a
+ * compare-and-set on the request, so of two replicas claiming one due request exactly one sends
+ * its PUT.
+ *
+ * An execution claims the request with its `execute` audit row open, reads the lock and asks
+ * the policy again just before the PUT (voiding the request on any difference from what was
+ * approved), sends the PUT with the gateway's own identity, and seals the row with the answer.
+ * A replica that dies in between leaves the request EXECUTING past its claim; another replica
+ * then settles it by reading the lock, never by sending the PUT again.
+ */
+@Injectable()
+export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(LockRequestExecutor.name);
+  /** One per process start, like the audit store's replica id. */
+  private readonly executorId = randomUUID();
+  /**
+   * How long a claim holds: the three upstream calls of an execution, each within its deadline,
+   * and a pass to spare. Until then no other replica takes the request for a dead one's.
+   */
+  private readonly claimMs: number;
+  private timer: NodeJS.Timeout | null = null;
+  private pass: Promise<unknown> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly store: LockRequestStore,
+    private readonly recorder: LockRequestRecorder,
+    private readonly settler: LostAnswerSettler,
+    private readonly taurusDb: TaurusDb,
+    private readonly policy: PolicyEvaluator,
+    private readonly clock: Clock,
+    @Inject(lockRequestsConfig.KEY) private readonly config: LockRequestsConfig,
+    @Inject(upstreamConfig.KEY) upstream: UpstreamConfig,
+  ) {
+    this.claimMs = 3 * upstream.timeoutMs + config.pollIntervalSeconds * 1000;
+  }
+
+  onApplicationBootstrap(): void {
+    this.schedule(0);
+  }
+
+  /** Before the stores close: a pass in flight finishes what it started. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.pass;
+  }
+
+  /** One pass: lock requests first, then, on the lease holder, lost answers. */
+  async runPass(): Promise<void> {
+    const now = this.clock.now();
+    const due = await this.store.listActionable(now.toISOString(), BATCH);
+    for (const request of due) {
+      if (this.stopped) return;
+      await this.advance(request, now).catch((error: unknown) =>
+        this.logger.warn(`lock request ${request.id} (${request.state}): ${messageOf(error)}`),
+      );
+    }
+    const leaseUntil = new Date(now.getTime() + 3 * this.config.pollIntervalSeconds * 1000);
+    const holder = await this.store.claimLease(
+      LOST_ANSWERS_LEASE,
+      this.executorId,
+      now.toISOString(),
+      leaseUntil.toISOString(),
+    );
+    if (holder && !this.stopped) await this.settler.settlePass(this.claimMs);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.pass = this.runPass()
+        .catch((error: unknown) => this.logger.warn(`background pass failed: ${messageOf(error)}`))
+        .finally(() => {
+          this.pass = null;
+          this.schedule(this.config.pollIntervalSeconds * 1000);
+        });
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async advance(request: LockRequest, now: Date): Promise<void> {
+    switch (request.state) {
+      case 'PENDING_APPROVAL':
+        return this.expire(request, now);
+      case 'SCHEDULED':
+        return now.getTime() >= Date.parse(request.expiresAt)
+          ? this.expire(request, now)
+          : this.execute(request, now);
+      case 'EXECUTING':
+      case 'UNKNOWN':
+        return this.settle(request, now);
+      default:
+        return undefined;
+    }
+  }
+
+  private async expire(request: LockRequest, now: Date): Promise<void> {
+    await this.recorder.transition(request, {
+      action: 'expire',
+      party: schedulerParty(),
+      apply: (current) => expireLockRequest(current, now),
+    });
+  }
+
+  private async execute(request: LockRequest, now: Date): Promise<void> {
+    const party = schedulerParty();
+    const claimUntil = new Date(now.getTime() + this.claimMs);
+    let claim;
+    try {
+      claim = await this.recorder.transition(request, {
+        action: 'execute',
+        party,
+        keepOpen: true,
+        apply: (current) =>
+          claimLockRequest(current, { executor: this.executorId, claimUntil }, now),
+      });
+    } catch (error) {
+      // Another replica claimed it first (its row and this one's refusal say so).
+      if (error instanceof GatewayError && error.status === 409) return;
+      throw error;
+    }
+    const { request: claimed, auditId } = claim;
+    const startedMs = this.clock.monotonicMs();
+    const elapsedMs = () => Math.round(this.clock.monotonicMs() - startedMs);
+    const caller = backgroundCaller(party.requestId);
+
+    let difference: string | null;
+    try {
+      difference = await this.differenceFromApproved(caller, claimed);
+    } catch (error) {
+      const failure = toGatewayError(error);
+      await this.recorder.finish(claimed, releaseLockRequest(claimed, this.clock.now()), auditId, {
+        outcome: 'failed',
+        errorCode: failure.errorCode,
+        durationMs: elapsedMs(),
+      });
+      throw failure;
+    }
+    if (difference !== null) {
+      await this.recorder.sealQuietly(auditId, {
+        outcome: 'rejected',
+        errorCode: VOIDED_ERROR_CODE,
+        durationMs: elapsedMs(),
+      });
+      await this.recorder.transition(claimed, {
+        action: 'void',
+        party,
+        reasons: [difference],
+        apply: (current) => voidLockRequest(current, difference, this.clock.now()),
+      });
+      return;
+    }
+
+    let outcome: ExecutionOutcome;
+    let reason: string | null = null;
+    let completion: AuditCompletion;
+    try {
+      await this.taurusDb.setLock(caller, claimed, {
+        action: claimed.action,
+        retentionDays: claimed.retentionDays,
+      });
+      outcome = 'SUCCEEDED';
+      completion = { outcome: 'succeeded', upstreamStatus: 200, durationMs: elapsedMs() };
+    } catch (error) {
+      const failure = toGatewayError(error);
+      const upstream = error instanceof UpstreamError ? error : undefined;
+      outcome = upstream?.outcomeUncertain ? 'UNKNOWN' : 'FAILED';
+      reason = failure.message;
+      completion = {
+        outcome: upstream?.outcomeUncertain
+          ? 'unknown'
+          : failure.status < 500
+            ? 'rejected'
+            : 'failed',
+        upstreamStatus: upstream?.upstreamStatus,
+        errorCode: failure.errorCode,
+        durationMs: elapsedMs(),
+      };
+    }
+    const finished = await this.recorder.finish(
+      claimed,
+      finishLockRequest(claimed, outcome, reason, this.clock.now()),
+      auditId,
+      completion,
+    );
+    if (finished === null) {
+      this.logger.warn(
+        `lock request ${claimed.id} was settled by another replica before its ${outcome} was stored`,
+      );
+    }
+  }
+
+  /**
+   * Null when the lock and the decision are still the ones approved; else what differs. The
+   * policy is asked again about the requester's groups as they were when the request was made.
+   */
+  private async differenceFromApproved(
+    caller: TaurusDbCaller,
+    request: LockRequest,
+  ): Promise<string | null> {
+    const lock = lockSnapshotOf(await this.taurusDb.showLock(caller, request));
+    if (lockRequestFingerprint(request, lock) !== request.fingerprint) {
+      return `the lock changed after the request was made: it was ${lockText(request.lockAtRequest)}, it is ${lockText(lock)}`;
+    }
+    const instance = await this.taurusDb.instanceDetails(caller, request);
+    const decision = this.policy.evaluate({
+      groups: request.requesterGroups,
+      projectId: request.projectId,
+      enterpriseProjectId: instance.enterpriseProjectId,
+      tags: instance.tags,
+      action: request.action,
+      retentionDays: request.retentionDays,
+    });
+    const policy = `the policy (version ${decision.policyVersion})`;
+    if (!decision.allowed) {
+      return `${policy} no longer allows it: ${decision.reasons.join('; ')}`;
+    }
+    if (decision.ruleId !== request.ruleId) {
+      return `${policy} allows it by rule ${decision.ruleId}, not by rule ${request.ruleId} as approved`;
+    }
+    if (
+      decision.approvalsRequired > request.approvalsRequired ||
+      decision.coolingOffSeconds > request.coolingOffSeconds
+    ) {
+      return `${policy} asks for ${decision.approvalsRequired} approval(s) and ${decision.coolingOffSeconds}s of cooling-off, more than this request had`;
+    }
+    return null;
+  }
+
+  /**
+   * A request whose execution was cut off (EXECUTING past its claim) or came back uncertain
+   * (UNKNOWN): the lock is read and, where it proves the outcome, the request ends with it. A
+   * cut-off execution that the lock does not explain becomes UNKNOWN, for a person to look at.
+   */
+  private async settle(request: LockRequest, now: Date): Promise<void> {
+    // A PUT whose answer was lost may still be applied a little later: the lock proves
+    // nothing until the claim it ran under has passed.
+    if (
+      request.state === 'UNKNOWN' &&
+      now.getTime() < Date.parse(request.updatedAt) + this.claimMs
+    ) {
+      return;
+    }
+    const party = schedulerParty();
+    const lock = lockSnapshotOf(
+      await this.taurusDb.showLock(backgroundCaller(party.requestId), request),
+    );
+    const settlement = settlementOf(request, request.lockAtRequest, lock);
+    if (settlement.outcome === 'undecided' && request.state === 'UNKNOWN') return;
+    await this.recorder.transition(request, {
+      action: 'settle',
+      party,
+      reasons: [settlement.reason],
+      settlesAuditId: request.executionAuditId,
+      apply: (current) => {
+        if (current.state === 'EXECUTING') {
+          const outcome =
+            settlement.outcome === 'undecided' ? 'UNKNOWN' : upper(settlement.outcome);
+          return finishLockRequest(current, outcome, settlement.reason, now);
+        }
+        return settleLockRequest(
+          current,
+          upper(settlement.outcome as 'succeeded' | 'failed'),
+          settlement.reason,
+          now,
+        );
+      },
+    });
+  }
+}
+
+function upper(outcome: 'succeeded' | 'failed'): 'SUCCEEDED' | 'FAILED' {
+  return outcome === 'succeeded' ? 'SUCCEEDED' : 'FAILED';
+}
+
+function schedulerParty(): TransitionParty {
+  return {
+    requestId: uuidv7(),
+    correlationId: null,
+    channel: 'scheduler',
+    principalIss: BACKGROUND_PRINCIPAL.issuer,
+    principalSub: BACKGROUND_PRINCIPAL.subject,
+    callerAddress: BACKGROUND_PRINCIPAL.callerAddress,
+  };
+}
+
+function lockText(lock: LockSnapshot): string {
+  return lock.enabled ? `on for ${lock.retentionDays ?? 'an unknown number of'} days` : 'off';
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
