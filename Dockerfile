@@ -38,4 +38,4 @@ HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:300
 # A heap limit of 512 MB (7–10 × the live heap under load) makes V8 grow the heap less eagerly:
 # peak RSS under load falls by ~140 MB at the same throughput (docs/PERFORMANCE.md, run 5).
 # `npm run start:prod` and the benchmark (bench/processes.ts) use the same flag.
-CMD ["node", "--max-old-space-size=512", "dist/main.js"]
+CMD ["node", "--max-old-space-size=512", "--max-semi-space-size=4", "dist/main.js"]
