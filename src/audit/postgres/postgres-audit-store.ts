@@ -101,17 +101,20 @@ const SEAL_ROWS = `UPDATE audit_events e
   FROM ${unnestColumns([AUDIT_COLUMN_TABLE.id, ...SEAL_COLUMN_LIST], 'sealed')}
   WHERE e.id = sealed.id AND e.seq IS NULL`;
 const SELECT_ROWS = `SELECT ${AUDIT_COLUMNS_SQL} FROM audit_events`;
-const OPEN_ROWS_FOR_UPDATE = `${SELECT_ROWS} WHERE id = ANY($1::text[]) AND seq IS NULL FOR UPDATE`;
 const CHAIN_HEAD = `SELECT seq, hash FROM audit_events
   WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1`;
 /**
- * Opens a sealing transaction in one round trip. The head is read by a statement of its own after
- * the lock is granted: under READ COMMITTED each statement sees the commits made before it
- * started, so it sees the seals of the transaction that held the lock before.
+ * Opens a sealing transaction. The head (and the rows to seal) are read by statements of their
+ * own after the lock is granted: under READ COMMITTED each statement sees the commits made before
+ * it started, so they see the seals of the transaction that held the lock before.
  */
 const BEGIN_SEALING = `BEGIN; SELECT pg_advisory_xact_lock(${CHAIN_LOCK}); ${CHAIN_HEAD}`;
+/** The open rows among `idLiterals` (quoted by the driver), locked for sealing. */
+const openRowsForUpdate = (idLiterals: string[]) =>
+  `${SELECT_ROWS} WHERE id IN (${idLiterals.join(', ')}) AND seq IS NULL FOR UPDATE`;
 /** Open rows whose replica holds no live lease: its process is gone (or was never seen). */
-const ORPHANED_ROWS = `${SELECT_ROWS} e WHERE seq IS NULL AND e.replica_id <> $1 AND NOT EXISTS (
+const orphanedRows = (ownReplicaLiteral: string) => `${SELECT_ROWS} e
+  WHERE seq IS NULL AND e.replica_id <> ${ownReplicaLiteral} AND NOT EXISTS (
     SELECT 1 FROM audit_replicas r WHERE r.replica_id = e.replica_id AND r.lease_until > now()
   ) ORDER BY id FOR UPDATE`;
 const RENEW_LEASE = `INSERT INTO audit_replicas (replica_id, lease_until)
@@ -264,21 +267,23 @@ export class PostgresAuditStore extends AuditStore {
   }
 
   async reconcileOpenAttempts(at: string): Promise<number> {
-    return this.inSealingTransaction(async (tx) => {
+    return this.inSealingTransaction(
       // Never this replica's own rows: it is alive, whatever its lease says.
-      const { rows } = await tx.client.query<StoredRow>(ORPHANED_ROWS, [this.replicaId]);
-      for (const row of rows) {
-        tx.seal(
-          decodeRow(row),
-          { outcome: 'unknown', errorCode: CRASHED_ERROR_CODE, durationMs: null },
-          at,
-          false,
-        );
-      }
-      await this.writeSeals(tx);
-      await tx.client.query(FORGET_GONE_REPLICAS);
-      return rows.length;
-    });
+      (client) => orphanedRows(client.escapeLiteral(this.replicaId)),
+      async (tx, rows) => {
+        for (const row of rows) {
+          tx.seal(
+            decodeRow(row),
+            { outcome: 'unknown', errorCode: CRASHED_ERROR_CODE, durationMs: null },
+            at,
+            false,
+          );
+        }
+        await this.writeSeals(tx);
+        await tx.client.query(FORGET_GONE_REPLICAS);
+        return rows.length;
+      },
+    );
   }
 
   async list(query: AuditQuery, limit: number): Promise<AuditListing> {
@@ -378,19 +383,28 @@ export class PostgresAuditStore extends AuditStore {
     }
   }
 
-  /** Runs `work` in a transaction that holds the chain lock, with the head read under it. */
-  private async inSealingTransaction<T>(work: (tx: SealingTransaction) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` in a transaction that holds the chain lock, with the head and the rows of
+   * `rowsUnderLock` read under it. BEGIN, the lock, the head and those rows take one round trip:
+   * a statement of several parts cannot carry parameters, so `rowsUnderLock` quotes its values
+   * with the driver's `escapeLiteral`.
+   */
+  private async inSealingTransaction<T>(
+    rowsUnderLock: ((client: PoolClient) => string) | null,
+    work: (tx: SealingTransaction, rows: StoredRow[]) => Promise<T>,
+  ): Promise<T> {
     const client = await this.connected().connect();
     let broken: Error | undefined;
     try {
       // Taken before any row lock, by every sealing transaction, so two cannot deadlock.
-      const results = (await client.query(BEGIN_SEALING)) as unknown as pg.QueryResult[];
+      const opening = rowsUnderLock ? `${BEGIN_SEALING}; ${rowsUnderLock(client)}` : BEGIN_SEALING;
+      const results = (await client.query(opening)) as unknown as pg.QueryResult<StoredRow>[];
       const [head] = results[2].rows as { seq: string; hash: string }[];
       const tx = new SealingTransaction(
         client,
         head ? { seq: Number(head.seq), hash: head.hash } : null,
       );
-      const result = await work(tx);
+      const result = await work(tx, results[3]?.rows ?? []);
       await client.query('COMMIT');
       return result;
     } catch (error) {
@@ -443,28 +457,31 @@ export class PostgresAuditStore extends AuditStore {
   private async commitSeals(batch: PendingSeal[]): Promise<void> {
     let outcomes: WriteOutcome[];
     try {
-      outcomes = await this.inSealingTransaction(async (tx) => {
-        const ids = batch.flatMap((write) => (write.id === undefined ? [] : [write.id]));
-        const openRows = new Map<string, StoredRow>();
-        if (ids.length > 0) {
-          const { rows } = await tx.client.query<StoredRow>(OPEN_ROWS_FOR_UPDATE, [ids]);
-          for (const row of rows) openRows.set(row.id as string, row);
-        }
-        const sealed = batch.map((write): WriteOutcome => {
-          if (write.open)
-            return { value: tx.seal(write.open, write.completion, write.at, true).id };
-          const row = openRows.get(write.id);
-          // Taken out once sealed: the same id twice in a batch is sealed once.
-          openRows.delete(write.id);
-          if (!row) {
-            return { error: new AuditWriteRefused(`audit row ${write.id} is not an open attempt`) };
-          }
-          tx.seal(decodeRow(row), write.completion, write.at, false);
-          return {};
-        });
-        await this.writeSeals(tx);
-        return sealed;
-      });
+      const ids = batch.flatMap((write) => (write.id === undefined ? [] : [write.id]));
+      const lockOpenRows = (client: PoolClient) =>
+        openRowsForUpdate(ids.map((id) => client.escapeLiteral(id)));
+      outcomes = await this.inSealingTransaction(
+        ids.length > 0 ? lockOpenRows : null,
+        async (tx, rows) => {
+          const openRows = new Map(rows.map((row) => [row.id as string, row]));
+          const sealed = batch.map((write): WriteOutcome => {
+            if (write.open)
+              return { value: tx.seal(write.open, write.completion, write.at, true).id };
+            const row = openRows.get(write.id);
+            // Taken out once sealed: the same id twice in a batch is sealed once.
+            openRows.delete(write.id);
+            if (!row) {
+              return {
+                error: new AuditWriteRefused(`audit row ${write.id} is not an open attempt`),
+              };
+            }
+            tx.seal(decodeRow(row), write.completion, write.at, false);
+            return {};
+          });
+          await this.writeSeals(tx);
+          return sealed;
+        },
+      );
     } catch (error) {
       await this.retryAlone(batch, error, (write) => this.commitSeals([write]));
       return;
