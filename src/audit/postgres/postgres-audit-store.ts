@@ -61,24 +61,42 @@ const VERIFY_PAGE = 1_000;
  */
 const ATTEMPT_COMMITS_IN_FLIGHT = 2;
 
-/** The array type a column's values travel in, one parameter per column for a whole batch. */
+/** The array type a column's values are unnested from. */
 const ARRAY_TYPE: Readonly<Record<AuditColumnType, string>> = {
   text: 'text[]',
   integer: 'bigint[]',
   boolean: 'boolean[]',
   json: 'text[]',
 };
-/** `unnest($1::text[], $2::bigint[], …) AS alias(column, …)`: one row per element. */
-function unnestColumns(columns: readonly AuditColumn[], alias: string): string {
-  const arrays = columns.map((column, i) => `$${i + 1}::${ARRAY_TYPE[column.type]}`);
+
+/**
+ * A stored value as an SQL literal, text through the driver's `escapeLiteral`. The batch
+ * statements carry their values as literals rather than parameters because a query of several
+ * statements (one round trip) cannot take parameters.
+ */
+function literal(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  return pg.escapeLiteral(String(value));
+}
+
+/** `unnest(ARRAY[…]::text[], …) AS alias(column, …)`: one row per event, with `columns`. */
+function unnestRows(events: readonly AuditEvent[], columns: readonly AuditColumn[], alias: string) {
+  const rows = events.map((event) => encodeRow(event, 'boolean'));
+  const arrays = columns.map(
+    (column) =>
+      `ARRAY[${rows.map((row) => literal(row[column.name])).join(', ')}]::${ARRAY_TYPE[column.type]}`,
+  );
   return `unnest(${arrays.join(', ')}) AS ${alias}(${columns.map((c) => c.name).join(', ')})`;
 }
 
 const AUDIT_COLUMNS_SQL = AUDIT_COLUMN_NAMES.join(', ');
-/** Many rows in one statement; the replica id follows the column arrays. */
-const INSERT_ROWS = `INSERT INTO audit_events (${AUDIT_COLUMNS_SQL}, replica_id)
-  SELECT ${AUDIT_COLUMNS_SQL}, $${AUDIT_COLUMN_LIST.length + 1}::text
-  FROM ${unnestColumns(AUDIT_COLUMN_LIST, 'given')}`;
+/** Many rows in one statement, with the replica that wrote them. */
+const insertRows = (events: readonly AuditEvent[], replicaId: string) =>
+  `INSERT INTO audit_events (${AUDIT_COLUMNS_SQL}, replica_id)
+  SELECT ${AUDIT_COLUMNS_SQL}, ${literal(replicaId)}
+  FROM ${unnestRows(events, AUDIT_COLUMN_LIST, 'given')}`;
 /**
  * Open attempts in one autocommitted statement, with the replica's lease renewed in the same
  * transaction whenever less than half of it is left: an open row becomes visible only with a
@@ -86,19 +104,22 @@ const INSERT_ROWS = `INSERT INTO audit_events (${AUDIT_COLUMNS_SQL}, replica_id)
  * a row whose PUT is about to be sent. A fresh lease is only read, never locked, so concurrent
  * commits of attempts do not queue on the replica's lease row.
  */
-const INSERT_OPEN_ROWS = `WITH renewed AS (
+const insertOpenRows = (events: readonly AuditEvent[], replicaId: string, leaseSeconds: number) =>
+  `WITH renewed AS (
     INSERT INTO audit_replicas (replica_id, lease_until)
-    SELECT $${AUDIT_COLUMN_LIST.length + 1}::text, now() + make_interval(secs => $${AUDIT_COLUMN_LIST.length + 2})
-    WHERE NOT EXISTS (SELECT 1 FROM audit_replicas
-      WHERE replica_id = $${AUDIT_COLUMN_LIST.length + 1}::text
-        AND lease_until > now() + make_interval(secs => $${AUDIT_COLUMN_LIST.length + 2} / 2.0))
+    SELECT ${literal(replicaId)}, now() + make_interval(secs => ${literal(leaseSeconds)})
+    WHERE NOT EXISTS (SELECT 1 FROM audit_replicas WHERE replica_id = ${literal(replicaId)}
+      AND lease_until > now() + make_interval(secs => ${literal(leaseSeconds)} / 2.0))
     ON CONFLICT (replica_id) DO UPDATE SET lease_until = excluded.lease_until
   )
-  ${INSERT_ROWS}`;
-/** Seals many open rows in one statement; the caller holds the chain lock and the rows' locks. */
-const SEAL_ROWS = `UPDATE audit_events e
+  ${insertRows(events, replicaId)}`;
+/**
+ * Seals many open rows in one statement. The caller holds the chain lock and the rows' locks
+ * (taken while they were open), so every one of them is updated.
+ */
+const sealRows = (events: readonly AuditEvent[]) => `UPDATE audit_events e
   SET ${SEAL_COLUMN_NAMES.map((c) => `${c} = sealed.${c}`).join(', ')}
-  FROM ${unnestColumns([AUDIT_COLUMN_TABLE.id, ...SEAL_COLUMN_LIST], 'sealed')}
+  FROM ${unnestRows(events, [AUDIT_COLUMN_TABLE.id, ...SEAL_COLUMN_LIST], 'sealed')}
   WHERE e.id = sealed.id AND e.seq IS NULL`;
 const SELECT_ROWS = `SELECT ${AUDIT_COLUMNS_SQL} FROM audit_events`;
 const CHAIN_HEAD = `SELECT seq, hash FROM audit_events
@@ -109,12 +130,12 @@ const CHAIN_HEAD = `SELECT seq, hash FROM audit_events
  * it started, so they see the seals of the transaction that held the lock before.
  */
 const BEGIN_SEALING = `BEGIN; SELECT pg_advisory_xact_lock(${CHAIN_LOCK}); ${CHAIN_HEAD}`;
-/** The open rows among `idLiterals` (quoted by the driver), locked for sealing. */
-const openRowsForUpdate = (idLiterals: string[]) =>
-  `${SELECT_ROWS} WHERE id IN (${idLiterals.join(', ')}) AND seq IS NULL FOR UPDATE`;
+/** The open rows among `ids`, locked for sealing. */
+const openRowsForUpdate = (ids: readonly string[]) =>
+  `${SELECT_ROWS} WHERE id IN (${ids.map(literal).join(', ')}) AND seq IS NULL FOR UPDATE`;
 /** Open rows whose replica holds no live lease: its process is gone (or was never seen). */
-const orphanedRows = (ownReplicaLiteral: string) => `${SELECT_ROWS} e
-  WHERE seq IS NULL AND e.replica_id <> ${ownReplicaLiteral} AND NOT EXISTS (
+const orphanedRows = (ownReplicaId: string) => `${SELECT_ROWS} e
+  WHERE seq IS NULL AND e.replica_id <> ${literal(ownReplicaId)} AND NOT EXISTS (
     SELECT 1 FROM audit_replicas r WHERE r.replica_id = e.replica_id AND r.lease_until > now()
   ) ORDER BY id FOR UPDATE`;
 const RENEW_LEASE = `INSERT INTO audit_replicas (replica_id, lease_until)
@@ -138,13 +159,18 @@ type PendingSeal = GroupedWrite & { completion: SealFields; at: string } & (
 /** One transaction holding the chain lock; the head as the transaction has extended it. */
 class SealingTransaction {
   /** Sealed by this transaction: the rows to update, and those to insert sealed. */
-  readonly sealedOpenRows: AuditEvent[] = [];
-  readonly sealedNewRows: AuditEvent[] = [];
+  private readonly sealedOpenRows: AuditEvent[] = [];
+  private readonly sealedNewRows: AuditEvent[] = [];
 
-  constructor(
-    readonly client: PoolClient,
-    private head: ChainHead | null,
-  ) {}
+  constructor(private head: ChainHead | null) {}
+
+  /** The statements that write what this transaction has sealed: one per kind of row. */
+  writes(replicaId: string): string[] {
+    return [
+      ...(this.sealedOpenRows.length > 0 ? [sealRows(this.sealedOpenRows)] : []),
+      ...(this.sealedNewRows.length > 0 ? [insertRows(this.sealedNewRows, replicaId)] : []),
+    ];
+  }
 
   /** Seals `open` after the head, and moves the head onto it. */
   seal(open: AuditEvent, completion: SealFields, at: string, isNew: boolean): AuditEvent {
@@ -269,8 +295,8 @@ export class PostgresAuditStore extends AuditStore {
   async reconcileOpenAttempts(at: string): Promise<number> {
     return this.inSealingTransaction(
       // Never this replica's own rows: it is alive, whatever its lease says.
-      (client) => orphanedRows(client.escapeLiteral(this.replicaId)),
-      async (tx, rows) => {
+      orphanedRows(this.replicaId),
+      (tx, rows) => {
         for (const row of rows) {
           tx.seal(
             decodeRow(row),
@@ -279,10 +305,9 @@ export class PostgresAuditStore extends AuditStore {
             false,
           );
         }
-        await this.writeSeals(tx);
-        await tx.client.query(FORGET_GONE_REPLICAS);
         return rows.length;
       },
+      [FORGET_GONE_REPLICAS],
     );
   }
 
@@ -363,49 +388,27 @@ export class PostgresAuditStore extends AuditStore {
     return this.pool;
   }
 
-  /** The values of INSERT_ROWS for `events`: one array per column, then the replica id. */
-  private insertValues(events: readonly AuditEvent[]): unknown[] {
-    return [...columnArrays(events, AUDIT_COLUMN_NAMES), this.replicaId];
-  }
-
-  /** Writes what `tx` has sealed: one statement for the open rows, one for the new rows. */
-  private async writeSeals(tx: SealingTransaction): Promise<void> {
-    if (tx.sealedOpenRows.length > 0) {
-      const { rowCount } = await tx.client.query(
-        SEAL_ROWS,
-        columnArrays(tx.sealedOpenRows, ['id', ...SEAL_COLUMN_NAMES]),
-      );
-      // The rows are locked FOR UPDATE and were open: anything else is a broken invariant.
-      if (rowCount !== tx.sealedOpenRows.length) throw new Error('audit rows changed under a seal');
-    }
-    if (tx.sealedNewRows.length > 0) {
-      await tx.client.query(INSERT_ROWS, this.insertValues(tx.sealedNewRows));
-    }
-  }
-
   /**
    * Runs `work` in a transaction that holds the chain lock, with the head and the rows of
-   * `rowsUnderLock` read under it. BEGIN, the lock, the head and those rows take one round trip:
-   * a statement of several parts cannot carry parameters, so `rowsUnderLock` quotes its values
-   * with the driver's `escapeLiteral`.
+   * `rowsUnderLock` read under it, then writes what it sealed and commits. That is two round
+   * trips: BEGIN, the lock, the head and the rows in the first; the writes, `beforeCommit` and
+   * COMMIT in the second. Were the writes to fail, COMMIT is not run and the catch rolls back.
    */
   private async inSealingTransaction<T>(
-    rowsUnderLock: ((client: PoolClient) => string) | null,
-    work: (tx: SealingTransaction, rows: StoredRow[]) => Promise<T>,
+    rowsUnderLock: string | null,
+    work: (tx: SealingTransaction, rows: StoredRow[]) => T,
+    beforeCommit: readonly string[] = [],
   ): Promise<T> {
     const client = await this.connected().connect();
     let broken: Error | undefined;
     try {
       // Taken before any row lock, by every sealing transaction, so two cannot deadlock.
-      const opening = rowsUnderLock ? `${BEGIN_SEALING}; ${rowsUnderLock(client)}` : BEGIN_SEALING;
+      const opening = rowsUnderLock ? `${BEGIN_SEALING}; ${rowsUnderLock}` : BEGIN_SEALING;
       const results = (await client.query(opening)) as unknown as pg.QueryResult<StoredRow>[];
       const [head] = results[2].rows as { seq: string; hash: string }[];
-      const tx = new SealingTransaction(
-        client,
-        head ? { seq: Number(head.seq), hash: head.hash } : null,
-      );
-      const result = await work(tx, results[3]?.rows ?? []);
-      await client.query('COMMIT');
+      const tx = new SealingTransaction(head ? { seq: Number(head.seq), hash: head.hash } : null);
+      const result = work(tx, results[3]?.rows ?? []);
+      await client.query([...tx.writes(this.replicaId), ...beforeCommit, 'COMMIT'].join(';\n'));
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch((rollbackError: Error) => {
@@ -433,10 +436,13 @@ export class PostgresAuditStore extends AuditStore {
    */
   private async commitAttempts(batch: PendingAttempt[]): Promise<void> {
     try {
-      await this.connected().query(INSERT_OPEN_ROWS, [
-        ...this.insertValues(batch.map((write) => write.open)),
-        this.options.replicaLeaseSeconds,
-      ]);
+      await this.connected().query(
+        insertOpenRows(
+          batch.map((write) => write.open),
+          this.replicaId,
+          this.options.replicaLeaseSeconds,
+        ),
+      );
     } catch (error) {
       await this.retryAlone(batch, error, (write) => this.commitAttempts([write]));
       return;
@@ -458,11 +464,9 @@ export class PostgresAuditStore extends AuditStore {
     let outcomes: WriteOutcome[];
     try {
       const ids = batch.flatMap((write) => (write.id === undefined ? [] : [write.id]));
-      const lockOpenRows = (client: PoolClient) =>
-        openRowsForUpdate(ids.map((id) => client.escapeLiteral(id)));
       outcomes = await this.inSealingTransaction(
-        ids.length > 0 ? lockOpenRows : null,
-        async (tx, rows) => {
+        ids.length > 0 ? openRowsForUpdate(ids) : null,
+        (tx, rows) => {
           const openRows = new Map(rows.map((row) => [row.id as string, row]));
           const sealed = batch.map((write): WriteOutcome => {
             if (write.open)
@@ -478,7 +482,6 @@ export class PostgresAuditStore extends AuditStore {
             tx.seal(decodeRow(row), write.completion, write.at, false);
             return {};
           });
-          await this.writeSeals(tx);
           return sealed;
         },
       );
@@ -501,12 +504,6 @@ export class PostgresAuditStore extends AuditStore {
       for (const write of batch) write.reject(error);
     }
   }
-}
-
-/** `columns` of `events` as one array each, in order: the parameters of an unnest. */
-function columnArrays(events: readonly AuditEvent[], columns: readonly string[]): unknown[][] {
-  const rows = events.map((event) => encodeRow(event, 'boolean'));
-  return columns.map((column) => rows.map((row) => row[column]));
 }
 
 /**
