@@ -16,7 +16,7 @@ export interface ChildService extends RunningService {
  * The node flags the gateway runs with in production: the Dockerfile's CMD and `npm run
  * start:prod` give the same ones. Keep the three in step.
  */
-const GATEWAY_NODE_FLAGS = ['--max-old-space-size=512'];
+const GATEWAY_NODE_FLAGS = ['--max-old-space-size=512', '--max-semi-space-size=4'];
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
 const PROBE_TIMEOUT_MS = 2_000;

@@ -17,12 +17,14 @@ const ENTRIES = Object.entries(AUDIT_COLUMN_TABLE) as [keyof AuditEvent, AuditCo
 export type StoredRow = Record<string, unknown>;
 
 /** Every column, in table order. */
-export const AUDIT_COLUMN_NAMES: readonly string[] = ENTRIES.map(([, column]) => column.name);
+export const AUDIT_COLUMN_LIST: readonly AuditColumn[] = ENTRIES.map(([, column]) => column);
+export const AUDIT_COLUMN_NAMES: readonly string[] = AUDIT_COLUMN_LIST.map((column) => column.name);
 
-/** The columns that sealing an open attempt writes. */
-export const SEAL_COLUMN_NAMES: readonly string[] = ENTRIES.filter(
-  ([, column]) => column.setBySeal,
-).map(([, column]) => column.name);
+/** The columns that sealing an open attempt writes, in table order. */
+export const SEAL_COLUMN_LIST: readonly AuditColumn[] = AUDIT_COLUMN_LIST.filter(
+  (column) => column.setBySeal,
+);
+export const SEAL_COLUMN_NAMES: readonly string[] = SEAL_COLUMN_LIST.map((column) => column.name);
 
 /** How a store keeps booleans: as booleans, or as the integers 0 and 1 (SQLite). */
 export type BooleanStorage = 'boolean' | 'integer';

@@ -13,14 +13,19 @@ import {
 } from '../audit-chain.js';
 import {
   CRASHED_ERROR_CODE,
+  AUDIT_COLUMN_TABLE,
   type AuditAttempt,
+  type AuditColumn,
+  type AuditColumnType,
   type AuditCompletion,
   type AuditEvent,
 } from '../audit-record.js';
 import {
+  AUDIT_COLUMN_LIST,
   AUDIT_COLUMN_NAMES,
   decodeRow,
   encodeRow,
+  SEAL_COLUMN_LIST,
   SEAL_COLUMN_NAMES,
   type StoredRow,
   verifyStoredRow,
@@ -31,7 +36,12 @@ import {
   type AuditListing,
   type AuditQuery,
 } from '../audit-store.js';
-import { settleGroupCommit, type GroupedWrite, type WriteOutcome } from '../group-commit.js';
+import {
+  GroupCommitQueue,
+  settleGroupCommit,
+  type GroupedWrite,
+  type WriteOutcome,
+} from '../group-commit.js';
 import { databaseLocation } from './database-location.js';
 import { expectCurrentSchema, migrate } from './migrations.js';
 
@@ -46,17 +56,87 @@ export interface PostgresAuditStoreOptions {
 export const CHAIN_LOCK = 7_147_002;
 /** Rows of one verification query; the chain is read page by page, never whole. */
 const VERIFY_PAGE = 1_000;
+/**
+ * Commits of open attempts in flight at once. They take no chain lock, so they run beside each
+ * other and beside the one sealing commit; PostgreSQL flushes concurrent commits together.
+ */
+const ATTEMPT_COMMITS_IN_FLIGHT = 2;
 
-const INSERT_ROW = `INSERT INTO audit_events (${AUDIT_COLUMN_NAMES.join(', ')}, replica_id)
-  VALUES (${AUDIT_COLUMN_NAMES.map((_, i) => `$${i + 1}`).join(', ')}, $${AUDIT_COLUMN_NAMES.length + 1})`;
-const SEAL_ROW = `UPDATE audit_events
-  SET ${SEAL_COLUMN_NAMES.map((c, i) => `${c} = $${i + 1}`).join(', ')}
-  WHERE id = $${SEAL_COLUMN_NAMES.length + 1} AND seq IS NULL`;
-const SELECT_ROWS = `SELECT ${AUDIT_COLUMN_NAMES.join(', ')} FROM audit_events`;
+/** The array type a column's values are unnested from. */
+const ARRAY_TYPE: Readonly<Record<AuditColumnType, string>> = {
+  text: 'text[]',
+  integer: 'bigint[]',
+  boolean: 'boolean[]',
+  json: 'text[]',
+};
+
+/**
+ * A stored value as an SQL literal, text through the driver's `escapeLiteral`. The batch
+ * statements carry their values as literals rather than parameters because a query of several
+ * statements (one round trip) cannot take parameters.
+ */
+function literal(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  return pg.escapeLiteral(String(value));
+}
+
+/** `unnest(ARRAY[…]::text[], …) AS alias(column, …)`: one row per event, with `columns`. */
+function unnestRows(events: readonly AuditEvent[], columns: readonly AuditColumn[], alias: string) {
+  const rows = events.map((event) => encodeRow(event, 'boolean'));
+  const arrays = columns.map(
+    (column) =>
+      `ARRAY[${rows.map((row) => literal(row[column.name])).join(', ')}]::${ARRAY_TYPE[column.type]}`,
+  );
+  return `unnest(${arrays.join(', ')}) AS ${alias}(${columns.map((c) => c.name).join(', ')})`;
+}
+
+const AUDIT_COLUMNS_SQL = AUDIT_COLUMN_NAMES.join(', ');
+/** Many rows in one statement, with the replica that wrote them. */
+const insertRows = (events: readonly AuditEvent[], replicaId: string) =>
+  `INSERT INTO audit_events (${AUDIT_COLUMNS_SQL}, replica_id)
+  SELECT ${AUDIT_COLUMNS_SQL}, ${literal(replicaId)}
+  FROM ${unnestRows(events, AUDIT_COLUMN_LIST, 'given')}`;
+/**
+ * Open attempts in one autocommitted statement, with the replica's lease renewed in the same
+ * transaction whenever less than half of it is left: an open row becomes visible only with a
+ * live lease, so that after an outage longer than the lease no other replica's reconcile takes
+ * a row whose PUT is about to be sent. A fresh lease is only read, never locked, so concurrent
+ * commits of attempts do not queue on the replica's lease row.
+ */
+const insertOpenRows = (events: readonly AuditEvent[], replicaId: string, leaseSeconds: number) =>
+  `WITH renewed AS (
+    INSERT INTO audit_replicas (replica_id, lease_until)
+    SELECT ${literal(replicaId)}, now() + make_interval(secs => ${literal(leaseSeconds)})
+    WHERE NOT EXISTS (SELECT 1 FROM audit_replicas WHERE replica_id = ${literal(replicaId)}
+      AND lease_until > now() + make_interval(secs => ${literal(leaseSeconds)} / 2.0))
+    ON CONFLICT (replica_id) DO UPDATE SET lease_until = excluded.lease_until
+  )
+  ${insertRows(events, replicaId)}`;
+/**
+ * Seals many open rows in one statement. The caller holds the chain lock and the rows' locks
+ * (taken while they were open), so every one of them is updated.
+ */
+const sealRows = (events: readonly AuditEvent[]) => `UPDATE audit_events e
+  SET ${SEAL_COLUMN_NAMES.map((c) => `${c} = sealed.${c}`).join(', ')}
+  FROM ${unnestRows(events, [AUDIT_COLUMN_TABLE.id, ...SEAL_COLUMN_LIST], 'sealed')}
+  WHERE e.id = sealed.id AND e.seq IS NULL`;
+const SELECT_ROWS = `SELECT ${AUDIT_COLUMNS_SQL} FROM audit_events`;
 const CHAIN_HEAD = `SELECT seq, hash FROM audit_events
   WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1`;
+/**
+ * Opens a sealing transaction. The head (and the rows to seal) are read by statements of their
+ * own after the lock is granted: under READ COMMITTED each statement sees the commits made before
+ * it started, so they see the seals of the transaction that held the lock before.
+ */
+const BEGIN_SEALING = `BEGIN; SELECT pg_advisory_xact_lock(${CHAIN_LOCK}); ${CHAIN_HEAD}`;
+/** The open rows among `ids`, locked for sealing. */
+const openRowsForUpdate = (ids: readonly string[]) =>
+  `${SELECT_ROWS} WHERE id IN (${ids.map(literal).join(', ')}) AND seq IS NULL FOR UPDATE`;
 /** Open rows whose replica holds no live lease: its process is gone (or was never seen). */
-const ORPHANED_ROWS = `${SELECT_ROWS} e WHERE seq IS NULL AND e.replica_id <> $1 AND NOT EXISTS (
+const orphanedRows = (ownReplicaId: string) => `${SELECT_ROWS} e
+  WHERE seq IS NULL AND e.replica_id <> ${literal(ownReplicaId)} AND NOT EXISTS (
     SELECT 1 FROM audit_replicas r WHERE r.replica_id = e.replica_id AND r.lease_until > now()
   ) ORDER BY id FOR UPDATE`;
 const RENEW_LEASE = `INSERT INTO audit_replicas (replica_id, lease_until)
@@ -67,27 +147,37 @@ const RELEASE_LEASE = 'UPDATE audit_replicas SET lease_until = now() WHERE repli
 const FORGET_GONE_REPLICAS = `DELETE FROM audit_replicas r WHERE lease_until <= now()
   AND NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.replica_id = r.replica_id AND e.seq IS NULL)`;
 
-interface PendingWrite extends GroupedWrite {
-  /** Takes the chain lock: the write assigns a seq. */
-  seals: boolean;
-  work: (tx: SealingTransaction) => Promise<unknown>;
+/** An open attempt waiting for its commit. */
+interface PendingAttempt extends GroupedWrite {
+  open: AuditEvent;
 }
 
-/** One transaction of the group commit; holds the chain lock when any write in it seals. */
-class SealingTransaction {
-  constructor(
-    readonly client: PoolClient,
-    /** The chain's last sealed row as this transaction has extended it. */
-    public head: ChainHead | null,
-  ) {}
+/** A write that extends the chain: seals the open row `id`, or writes `open` sealed in one step. */
+type PendingSeal = GroupedWrite & { completion: SealFields; at: string } & (
+    { id: string; open?: undefined } | { id?: undefined; open: AuditEvent }
+  );
 
-  /** Whether this transaction has renewed the replica's lease (once is enough). */
-  leaseRenewed = false;
+/** One transaction holding the chain lock; the head as the transaction has extended it. */
+class SealingTransaction {
+  /** Sealed by this transaction: the rows to update, and those to insert sealed. */
+  private readonly sealedOpenRows: AuditEvent[] = [];
+  private readonly sealedNewRows: AuditEvent[] = [];
+
+  constructor(private head: ChainHead | null) {}
+
+  /** The statements that write what this transaction has sealed: one per kind of row. */
+  writes(replicaId: string): string[] {
+    return [
+      ...(this.sealedOpenRows.length > 0 ? [sealRows(this.sealedOpenRows)] : []),
+      ...(this.sealedNewRows.length > 0 ? [insertRows(this.sealedNewRows, replicaId)] : []),
+    ];
+  }
 
   /** Seals `open` after the head, and moves the head onto it. */
-  seal(open: AuditEvent, completion: SealFields, at: string): AuditEvent {
+  seal(open: AuditEvent, completion: SealFields, at: string, isNew: boolean): AuditEvent {
     const sealed = sealRow(open, this.head, completion, at);
     this.head = { seq: sealed.seq as number, hash: sealed.hash as string };
+    (isNew ? this.sealedNewRows : this.sealedOpenRows).push(sealed);
     return sealed;
   }
 }
@@ -95,8 +185,9 @@ class SealingTransaction {
 /**
  * The audit trail in PostgreSQL, shared by every replica. Sealing takes a transaction-scoped
  * advisory lock and reads the head inside it, so the chain is extended by one transaction at a
- * time across all replicas. Each replica has one transaction in flight at a time, and the writes
- * asked for meanwhile share the next one (group commit).
+ * time across all replicas. Each replica has one sealing transaction in flight at a time, and the
+ * seals asked for meanwhile share the next one (group commit); open attempts, which take no chain
+ * lock, are committed the same way on other connections, beside the seals.
  *
  * Every row carries its replica's id; each replica holds a lease in `audit_replicas`, renewed by
  * a heartbeat. Reconciling (at start and periodically) closes only the open rows of replicas
@@ -110,8 +201,12 @@ export class PostgresAuditStore extends AuditStore {
   private closing = false;
   /** Holds a lease: opened for writing. */
   private leased = false;
-  private pending: PendingWrite[] = [];
-  private flushing: Promise<void> | null = null;
+  private readonly attempts = new GroupCommitQueue<PendingAttempt>(
+    ATTEMPT_COMMITS_IN_FLIGHT,
+    (batch) => this.commitAttempts(batch),
+  );
+  /** One sealing commit at a time: the next would only wait for the chain lock. */
+  private readonly seals = new GroupCommitQueue<PendingSeal>(1, (batch) => this.commitSeals(batch));
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
@@ -131,7 +226,8 @@ export class PostgresAuditStore extends AuditStore {
     this.closing = false;
     const pool = new pg.Pool({
       connectionString: this.options.databaseUrl,
-      max: 4,
+      // The sealing commit, the attempts' commits, and room for reads, the heartbeat and reconcile.
+      max: ATTEMPT_COMMITS_IN_FLIGHT + 3,
       connectionTimeoutMillis: 3_000,
       // A hung lock or a lost connection fails the write (503) instead of holding a request.
       statement_timeout: 10_000,
@@ -169,7 +265,7 @@ export class PostgresAuditStore extends AuditStore {
     this.closing = true;
     for (const timer of this.timers.splice(0)) clearInterval(timer);
     // Writes already asked for are committed, not dropped: on shutdown a seal may still be queued.
-    await this.flushing;
+    await Promise.all([this.attempts.drained(), this.seals.drained()]);
     if (this.leased) {
       await pool
         .query(RELEASE_LEASE, [this.replicaId])
@@ -183,56 +279,35 @@ export class PostgresAuditStore extends AuditStore {
 
   recordAttempt(attempt: AuditAttempt, at: string): Promise<string> {
     const open = openEvent(attempt, uuidv7(), at);
-    return this.groupCommit(false, async (tx) => {
-      // The open row and a live lease become visible together: after an outage longer than the
-      // lease, another replica's reconcile must not take a row whose PUT is about to be sent
-      // for a row of a replica that is gone.
-      if (!tx.leaseRenewed) {
-        await tx.client.query(RENEW_LEASE, [this.replicaId, this.options.replicaLeaseSeconds]);
-        tx.leaseRenewed = true;
-      }
-      await tx.client.query(INSERT_ROW, this.insertValues(open));
-      return open.id;
-    });
+    return this.enqueue(this.attempts, { open }).then(() => open.id);
   }
 
   complete(id: string, completion: AuditCompletion, at: string): Promise<void> {
-    return this.groupCommit(true, async (tx) => {
-      const { rows } = await tx.client.query<StoredRow>(
-        `${SELECT_ROWS} WHERE id = $1 AND seq IS NULL FOR UPDATE`,
-        [id],
-      );
-      if (rows.length === 0) throw new AuditWriteRefused(`audit row ${id} is not an open attempt`);
-      await this.sealOpen(tx, decodeRow(rows[0]), completion, at);
-    });
+    return this.enqueue(this.seals, { id, completion, at }).then(() => undefined);
   }
 
   recordSealed(attempt: AuditAttempt, completion: AuditCompletion, at: string): Promise<string> {
     const open = openEvent(attempt, uuidv7(), at);
-    return this.groupCommit(true, async (tx) => {
-      const sealed = tx.seal(open, completion, at);
-      await tx.client.query(INSERT_ROW, this.insertValues(sealed));
-      return sealed.id;
-    });
+    return this.enqueue(this.seals, { open, completion, at }).then(() => open.id);
   }
 
   async reconcileOpenAttempts(at: string): Promise<number> {
-    return this.inTransaction(async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
-      const tx = new SealingTransaction(client, await this.head(client));
+    return this.inSealingTransaction(
       // Never this replica's own rows: it is alive, whatever its lease says.
-      const { rows } = await client.query<StoredRow>(ORPHANED_ROWS, [this.replicaId]);
-      for (const row of rows) {
-        await this.sealOpen(
-          tx,
-          decodeRow(row),
-          { outcome: 'unknown', errorCode: CRASHED_ERROR_CODE, durationMs: null },
-          at,
-        );
-      }
-      await client.query(FORGET_GONE_REPLICAS);
-      return rows.length;
-    });
+      orphanedRows(this.replicaId),
+      (tx, rows) => {
+        for (const row of rows) {
+          tx.seal(
+            decodeRow(row),
+            { outcome: 'unknown', errorCode: CRASHED_ERROR_CODE, durationMs: null },
+            at,
+            false,
+          );
+        }
+        return rows.length;
+      },
+      [FORGET_GONE_REPLICAS],
+    );
   }
 
   async list(query: AuditQuery, limit: number): Promise<AuditListing> {
@@ -314,33 +389,27 @@ export class PostgresAuditStore extends AuditStore {
     return this.pool;
   }
 
-  private insertValues(event: AuditEvent): unknown[] {
-    const row = encodeRow(event, 'boolean');
-    return [...AUDIT_COLUMN_NAMES.map((column) => row[column]), this.replicaId];
-  }
-
-  private async sealOpen(
-    tx: SealingTransaction,
-    open: AuditEvent,
-    completion: SealFields,
-    at: string,
-  ): Promise<void> {
-    const row = encodeRow(tx.seal(open, completion, at), 'boolean');
-    await tx.client.query(SEAL_ROW, [...SEAL_COLUMN_NAMES.map((column) => row[column]), open.id]);
-  }
-
-  private async head(client: PoolClient): Promise<ChainHead | null> {
-    const { rows } = await client.query<{ seq: string; hash: string }>(CHAIN_HEAD);
-    return rows[0] ? { seq: Number(rows[0].seq), hash: rows[0].hash } : null;
-  }
-
-  private async inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` in a transaction that holds the chain lock, with the head and the rows of
+   * `rowsUnderLock` read under it, then writes what it sealed and commits. That is two round
+   * trips: BEGIN, the lock, the head and the rows in the first; the writes, `beforeCommit` and
+   * COMMIT in the second. Were the writes to fail, COMMIT is not run and the catch rolls back.
+   */
+  private async inSealingTransaction<T>(
+    rowsUnderLock: string | null,
+    work: (tx: SealingTransaction, rows: StoredRow[]) => T,
+    beforeCommit: readonly string[] = [],
+  ): Promise<T> {
     const client = await this.connected().connect();
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
+      // Taken before any row lock, by every sealing transaction, so two cannot deadlock.
+      const opening = rowsUnderLock ? `${BEGIN_SEALING}; ${rowsUnderLock}` : BEGIN_SEALING;
+      const results = (await client.query(opening)) as unknown as pg.QueryResult<StoredRow>[];
+      const [head] = results[2].rows as { seq: string; hash: string }[];
+      const tx = new SealingTransaction(head ? { seq: Number(head.seq), hash: head.hash } : null);
+      const result = work(tx, results[3]?.rows ?? []);
+      await client.query([...tx.writes(this.replicaId), ...beforeCommit, 'COMMIT'].join(';\n'));
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch((rollbackError: Error) => {
@@ -353,60 +422,88 @@ export class PostgresAuditStore extends AuditStore {
     }
   }
 
-  /**
-   * Group commit: the writes asked for while a transaction is in flight are applied together in
-   * the next one, which takes the chain lock once for all of them when any of them seals. A write
-   * refused for what it asks leaves the others in place; when the server rejects a statement,
-   * each write of the batch is tried again on its own, so that one bad write does not fail the
-   * rest.
-   * No promise resolves before the commit that made its row durable.
-   */
-  private groupCommit<T>(seals: boolean, work: (tx: SealingTransaction) => Promise<T>): Promise<T> {
+  private enqueue<Write extends GroupedWrite>(
+    queue: GroupCommitQueue<Write>,
+    write: Omit<Write, keyof GroupedWrite>,
+  ): Promise<unknown> {
     if (!this.pool || this.closing) return Promise.reject(new Error('the audit store is not open'));
-    return new Promise<T>((resolve, reject) => {
-      this.pending.push({ seals, work, resolve: resolve as (value: unknown) => void, reject });
-      this.flushing ??= new Promise(setImmediate).then(() => this.drain());
-    });
+    return new Promise((resolve, reject) => queue.push({ ...write, resolve, reject } as Write));
   }
 
-  private async drain(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending;
-      this.pending = [];
-      await this.commit(batch);
-    }
-    this.flushing = null;
-  }
-
-  private async commit(batch: PendingWrite[]): Promise<void> {
-    const outcomes: WriteOutcome[] = [];
+  /**
+   * Group commit of open attempts: one autocommitted statement for the whole batch. When the
+   * server rejects it, each attempt is tried again on its own, so that one bad row does not fail
+   * the rest. No promise resolves before the commit that made its row durable.
+   */
+  private async commitAttempts(batch: PendingAttempt[]): Promise<void> {
     try {
-      await this.inTransaction(async (client) => {
-        let head: ChainHead | null = null;
-        if (batch.some((write) => write.seals)) {
-          // Taken before any row lock, as reconciling does, so the two cannot deadlock.
-          await client.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
-          head = await this.head(client);
-        }
-        const tx = new SealingTransaction(client, head);
-        for (const write of batch) {
-          try {
-            outcomes.push({ value: await write.work(tx) });
-          } catch (error) {
-            if (!(error instanceof AuditWriteRefused)) throw error;
-            outcomes.push({ error });
-          }
-        }
-      });
+      await this.connected().query(
+        insertOpenRows(
+          batch.map((write) => write.open),
+          this.replicaId,
+          this.options.replicaLeaseSeconds,
+        ),
+      );
     } catch (error) {
-      if (batch.length > 1 && rejectedStatement(error)) {
-        for (const write of batch) await this.commit([write]);
-      } else {
-        for (const write of batch) write.reject(error);
-      }
+      await this.retryAlone(batch, error, (write) => this.commitAttempts([write]));
+      return;
+    }
+    settleGroupCommit(
+      this.onCommit,
+      batch,
+      batch.map(() => ({})),
+    );
+  }
+
+  /**
+   * Group commit of seals: one transaction takes the chain lock, reads the open rows of the
+   * batch's completions at once, seals the batch in order and writes it in one statement per
+   * kind of row. A write refused for what it asks (its row is not open) leaves the others in
+   * place; when the server rejects a statement, each write is tried again on its own.
+   */
+  private async commitSeals(batch: PendingSeal[]): Promise<void> {
+    let outcomes: WriteOutcome[];
+    try {
+      const ids = batch.flatMap((write) => (write.id === undefined ? [] : [write.id]));
+      outcomes = await this.inSealingTransaction(
+        ids.length > 0 ? openRowsForUpdate(ids) : null,
+        (tx, rows) => {
+          const openRows = new Map(rows.map((row) => [row.id as string, row]));
+          const sealed = batch.map((write): WriteOutcome => {
+            if (write.open)
+              return { value: tx.seal(write.open, write.completion, write.at, true).id };
+            const row = openRows.get(write.id);
+            // Taken out once sealed: the same id twice in a batch is sealed once.
+            openRows.delete(write.id);
+            if (!row) {
+              return {
+                error: new AuditWriteRefused(`audit row ${write.id} is not an open attempt`),
+              };
+            }
+            tx.seal(decodeRow(row), write.completion, write.at, false);
+            return {};
+          });
+          return sealed;
+        },
+      );
+    } catch (error) {
+      await this.retryAlone(batch, error, (write) => this.commitSeals([write]));
       return;
     }
     settleGroupCommit(this.onCommit, batch, outcomes);
+  }
+
+  /** A failed batch: each write again alone when the server refused a statement, else all fail. */
+  private async retryAlone<Write extends GroupedWrite>(
+    batch: Write[],
+    error: unknown,
+    commitAlone: (write: Write) => Promise<void>,
+  ): Promise<void> {
+    if (batch.length > 1 && rejectedStatement(error)) {
+      for (const write of batch) await commitAlone(write);
+    } else {
+      for (const write of batch) write.reject(error);
+    }
   }
 }
 
