@@ -6,7 +6,8 @@ const DURATION_PATTERN = /^(\d{1,9})(s|m|h|d)$/;
 
 const SECONDS_PER_UNIT = { s: 1, m: 60, h: 3_600, d: 86_400 } as const;
 
-export const DURATION_RULE = 'must be a whole number followed by s, m, h or d (e.g. 90s, 15m, 24h, 3d)';
+export const DURATION_RULE =
+  'must be a whole number followed by s, m, h or d (e.g. 90s, 15m, 24h, 3d)';
 
 /** Seconds, or undefined when `text` is not a duration. */
 export function parseDurationSeconds(text: unknown): number | undefined {

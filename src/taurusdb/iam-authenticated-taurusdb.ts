@@ -4,7 +4,13 @@ import type { IamToken } from '../auth/iam/iam-token.js';
 import { InstanceDetailsCache } from './instance-details-cache.js';
 import { TaurusDbClient, type UpstreamCredentials } from './taurusdb-client.js';
 import { TaurusDb, type InstanceRef, type LockChange, type TaurusDbCaller } from './taurusdb.js';
-import type { InstanceDetails, SetVaultLockResult, VaultLockInfo } from './taurusdb.types.js';
+import type {
+  InstanceDetails,
+  InstanceListQuery,
+  InstancePage,
+  SetVaultLockResult,
+  VaultLockInfo,
+} from './taurusdb.types.js';
 import { UpstreamUnauthorizedError } from './upstream-error.js';
 
 /** TaurusDB called with the IAM token of the caller (or of the service account, by IAM mode). */
@@ -25,6 +31,16 @@ export class IamAuthenticatedTaurusDb extends TaurusDb {
       this.withIamToken(caller, projectId, (credentials) =>
         this.client.getInstance(credentials, projectId, instanceId, caller.requestId),
       ),
+    );
+  }
+
+  listInstances(
+    caller: TaurusDbCaller,
+    projectId: string,
+    query: InstanceListQuery,
+  ): Promise<InstancePage> {
+    return this.withIamToken(caller, projectId, (credentials) =>
+      this.client.listInstances(credentials, projectId, query, caller.requestId),
     );
   }
 

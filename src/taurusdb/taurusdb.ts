@@ -1,6 +1,12 @@
 import type { Principal } from '../domain/principal.js';
 import type { VaultLockAction } from '../domain/actions.js';
-import type { InstanceDetails, SetVaultLockResult, VaultLockInfo } from './taurusdb.types.js';
+import type {
+  InstanceDetails,
+  InstanceListQuery,
+  InstancePage,
+  SetVaultLockResult,
+  VaultLockInfo,
+} from './taurusdb.types.js';
 
 /** Who a TaurusDB call is made for, and the request it belongs to (sent as `X-Request-Id`). */
 export interface TaurusDbCaller {
@@ -27,6 +33,13 @@ export interface LockChange {
 export abstract class TaurusDb {
   /** The instance's enterprise project and tags, which the policy reads; briefly cached. */
   abstract instanceDetails(caller: TaurusDbCaller, instance: InstanceRef): Promise<InstanceDetails>;
+
+  /** One page of the project's instances that carry every tag of `query.tags`; never cached. */
+  abstract listInstances(
+    caller: TaurusDbCaller,
+    projectId: string,
+    query: InstanceListQuery,
+  ): Promise<InstancePage>;
 
   abstract showLock(caller: TaurusDbCaller, instance: InstanceRef): Promise<VaultLockInfo>;
 
