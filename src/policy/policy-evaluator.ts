@@ -3,7 +3,13 @@ import { boundedText } from '../common/bounded-text.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import type { LoadedPolicy } from './policy-loader.js';
 import { ANY, type PolicyRule } from './policy-rule.js';
-import type { CallerRequest, PolicyDecision, PolicyRequest } from './policy.types.js';
+import { ACTIONS, type Action } from '../domain/actions.js';
+import type {
+  CallerRequest,
+  InstanceRequest,
+  PolicyDecision,
+  PolicyRequest,
+} from './policy.types.js';
 import { PolicyStore } from './policy-store.js';
 
 const allows = (allowlist: readonly string[], value: string): boolean =>
@@ -169,6 +175,15 @@ export class PolicyEvaluator {
 
   evaluate(request: PolicyRequest): PolicyDecision {
     return this.counted(decide(this.store.current(), request));
+  }
+
+  /**
+   * The actions some rule allows this caller on this instance (for any retention), for a
+   * listing to show. Not a decision on a call, so not counted as one.
+   */
+  permittedActions(request: InstanceRequest): Action[] {
+    const policy = this.store.current();
+    return ACTIONS.filter((action) => decide(policy, { ...request, action }).allowed);
   }
 
   /** A denial decided from the caller alone, or null when the instance must be looked at. */

@@ -10,6 +10,9 @@ export interface PolicyRequest {
   retentionDays?: number;
 }
 
+/** A caller and an instance, before any one action is asked for. */
+export type InstanceRequest = Omit<PolicyRequest, 'action' | 'retentionDays'>;
+
 /** What is known before the instance is looked up. */
 export type CallerRequest = Omit<PolicyRequest, 'enterpriseProjectId' | 'tags'>;
 
