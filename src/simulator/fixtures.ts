@@ -132,7 +132,7 @@ const FLEET_ENVS = ['prod', 'staging', 'dev'];
  * The instances of one project across enterprise projects and tag sets, each value a function
  * of the index so that a test can say which instances a filter picks: the enterprise project
  * cycles with the index (finance, default, marketing, research), `env` cycles every four
- * (prod, staging, dev), one instance in seven has no `owner`, and one in ten carries `tier=gold`.
+ * (prod, staging, dev), one instance in seven has no `owner`, and one in nine carries `tier=gold`.
  */
 export const FLEET_INSTANCES: readonly FixtureInstance[] = Array.from(
   { length: FLEET_SIZE },
@@ -145,7 +145,7 @@ export const FLEET_INSTANCES: readonly FixtureInstance[] = Array.from(
     tags: [
       { key: 'env', value: FLEET_ENVS[Math.floor(index / 4) % FLEET_ENVS.length] },
       ...(index % 7 === 0 ? [] : [{ key: 'owner', value: `team-${index % 5}` }]),
-      ...(index % 10 === 0 ? [{ key: 'tier', value: 'gold' }] : []),
+      ...(index % 9 === 0 ? [{ key: 'tier', value: 'gold' }] : []),
     ],
   }),
 );

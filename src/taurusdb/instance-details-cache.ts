@@ -18,10 +18,7 @@ const MAX_ENTRIES = 10_000;
 export class InstanceDetailsCache {
   private readonly lookups: CachedLookups<InstanceDetails>;
 
-  constructor(
-    @Inject(taurusdbConfig.KEY) config: ConfigType<typeof taurusdbConfig>,
-    clock: Clock,
-  ) {
+  constructor(@Inject(taurusdbConfig.KEY) config: ConfigType<typeof taurusdbConfig>, clock: Clock) {
     this.lookups = new CachedLookups(MAX_ENTRIES, config.instanceCacheMs, clock);
   }
 
