@@ -14,6 +14,7 @@ import { graphqlOptions } from './common/graphql/graphql-options.js';
 import { loggerParams } from './common/logging.js';
 import { GatewayValidationPipe } from './common/validation.js';
 import { appConfig, type AppConfig } from './config/app.config.js';
+import { FleetModule } from './fleet/fleet.module.js';
 import { HealthModule } from './health/health.module.js';
 import { PrincipalRateLimitGuard } from './rate-limit/principal-rate-limit.guard.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
@@ -37,6 +38,7 @@ import { VaultLockModule } from './vault-lock/vault-lock.module.js';
     AuthModule,
     VaultLockModule,
     AuditEventsModule,
+    FleetModule,
     HealthModule,
     RateLimitModule,
   ],

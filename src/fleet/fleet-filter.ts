@@ -12,3 +12,9 @@ export interface FleetFilter {
    */
   locked?: boolean;
 }
+
+/** Huawei's enterprise project ids: `0` (the default project) or a UUID. */
+export const ENTERPRISE_PROJECT_ID_PATTERN =
+  /^(0|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
+export const ENTERPRISE_PROJECT_ID_RULE = 'each must be 0 or an enterprise project UUID';
+export const MAX_ENTERPRISE_PROJECT_FILTERS = 20;
