@@ -16,11 +16,17 @@ export class FleetResolver {
     @Args() args: FleetArgs,
     @Context() context: GraphqlContext,
   ): Promise<FleetConnection> {
+    // GraphQL lets a caller send null for any optional argument or field: null means "not given".
+    const filter = args.filter ?? {};
     const page = await this.fleetService.page(callContextOf(context.req, 'graphql'), {
       projectId: args.projectId,
-      filter: args.filter ?? {},
+      filter: {
+        enterpriseProjectIds: filter.enterpriseProjectIds ?? undefined,
+        tags: filter.tags ?? undefined,
+        locked: filter.locked ?? undefined,
+      },
       limit: args.first ?? FLEET_DEFAULT_LIMIT,
-      cursor: args.after,
+      cursor: args.after ?? undefined,
       cursorField: 'after',
     });
     return {

@@ -17,6 +17,7 @@ import { FixtureTaurusDb } from '../taurusdb/testing/fixture-taurusdb.js';
 import { UpstreamError } from '../taurusdb/upstream-error.js';
 import type { FleetFilter } from './fleet-filter.js';
 import { FLEET_MAX_SCANNED, FleetService, type FleetPage } from './fleet.service.js';
+import { LockStateReader } from './lock-state-reader.js';
 
 const FLEET = PROJECTS.cnNorth4Fleet.id;
 
@@ -45,7 +46,11 @@ describe('FleetService over the fixture fleet and the example policy', () => {
   let fleet: FleetService;
 
   const serviceWith = (concurrency = 8, lockCacheMs = 0) =>
-    new FleetService(taurusDb, app.get(PolicyEvaluator), { concurrency, lockCacheMs }, new Clock());
+    new FleetService(
+      taurusDb,
+      app.get(PolicyEvaluator),
+      new LockStateReader(taurusDb, { concurrency, lockCacheMs }, new Clock()),
+    );
 
   /** Every page of the listing, following the cursors. */
   const allPages = async (ctx: CallContext, filter: FleetFilter, limit: number) => {

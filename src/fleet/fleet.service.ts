@@ -1,9 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { CachedLookups } from '../common/cached-lookups.js';
-import { mapBounded } from '../common/bounded-map.js';
+import { Injectable } from '@nestjs/common';
 import type { CallContext } from '../common/call-context.js';
-import { Clock } from '../common/clock.js';
-import { toGatewayError } from '../common/to-gateway-error.js';
 import { VAULT_LOCK_ACTIONS, type VaultLockAction } from '../domain/actions.js';
 import { PolicyEvaluator } from '../policy/policy-evaluator.js';
 import { TaurusDb } from '../taurusdb/taurusdb.js';
@@ -12,11 +8,11 @@ import {
   type InstanceDetails,
   type InstanceTag,
 } from '../taurusdb/taurusdb.types.js';
-import { lockStateOf, type LockState } from '../vault-lock/vault-lock-state.js';
+import type { LockState } from '../vault-lock/vault-lock-state.js';
 import { policyDenied } from '../vault-lock/vault-lock.service.js';
 import { decodeFleetCursor, encodeFleetCursor } from './fleet-cursor.js';
 import type { FleetFilter } from './fleet-filter.js';
-import { fleetConfig, type FleetConfig } from './fleet.config.js';
+import { LockStateReader, type LockRead } from './lock-state-reader.js';
 
 export const FLEET_DEFAULT_LIMIT = 50;
 export const FLEET_MAX_LIMIT = 100;
@@ -25,8 +21,6 @@ export const FLEET_MAX_LIMIT = 100;
  * them then answers a short page, possibly an empty one, with a cursor to go on from.
  */
 export const FLEET_MAX_SCANNED = 1000;
-/** Enough for every instance the fleet pages of a busy gateway show within a few seconds. */
-const MAX_CACHED_LOCKS = 20_000;
 
 export interface FleetInstance {
   instanceId: string;
@@ -56,8 +50,6 @@ export interface FleetPageRequest {
   cursorField: string;
 }
 
-type LockRead = { lock: LockState; lockError: null } | { lock: null; lockError: string };
-
 /**
  * The instances of a project the caller may see (`show`), with their locks and what the caller
  * may do on each. Lock reads run FLEET_CONCURRENCY at a time and are kept briefly; a lock that
@@ -65,16 +57,11 @@ type LockRead = { lock: LockState; lockError: null } | { lock: null; lockError: 
  */
 @Injectable()
 export class FleetService {
-  private readonly locks: CachedLookups<LockState>;
-
   constructor(
     private readonly taurusDb: TaurusDb,
     private readonly policy: PolicyEvaluator,
-    @Inject(fleetConfig.KEY) private readonly config: FleetConfig,
-    clock: Clock,
-  ) {
-    this.locks = new CachedLookups(MAX_CACHED_LOCKS, config.lockCacheMs, clock);
-  }
+    private readonly locks: LockStateReader,
+  ) {}
 
   async page(ctx: CallContext, request: FleetPageRequest): Promise<FleetPage> {
     const { projectId, filter, limit } = request;
@@ -139,8 +126,10 @@ export class FleetService {
     while (next < visible.length) {
       const batch = visible.slice(next, next + (limit - page.length));
       next += batch.length;
-      const reads = await mapBounded(batch, this.config.concurrency, ({ details }) =>
-        this.readLock(ctx, projectId, details.id),
+      const reads = await this.locks.read(
+        ctx,
+        projectId,
+        batch.map(({ details }) => details.id),
       );
       for (const [index, { details, actions, offset }] of batch.entries()) {
         const read = reads[index];
@@ -167,24 +156,6 @@ export class FleetService {
       enterpriseProjectId: details.enterpriseProjectId,
       tags: details.tags,
     });
-  }
-
-  /** Keyed by caller too: a lock read with one caller's IAM token is not handed to another. */
-  private async readLock(
-    ctx: CallContext,
-    projectId: string,
-    instanceId: string,
-  ): Promise<LockRead> {
-    const target = { projectId, instanceId };
-    try {
-      const lock = await this.locks.get(
-        `${ctx.principal.id}|${projectId}|${instanceId}`,
-        async () => lockStateOf(target, await this.taurusDb.showLock(ctx, target)),
-      );
-      return { lock, lockError: null };
-    } catch (error) {
-      return { lock: null, lockError: toGatewayError(error).errorCode };
-    }
   }
 }
 

@@ -49,23 +49,23 @@ export class FleetFilterInput {
     message: `must hold at most ${MAX_ENTERPRISE_PROJECT_FILTERS} ids`,
   })
   @Matches(ENTERPRISE_PROJECT_ID_PATTERN, { each: true, message: ENTERPRISE_PROJECT_ID_RULE })
-  enterpriseProjectIds?: string[];
+  enterpriseProjectIds?: string[] | null;
 
   @Field(() => [TagFilterInput], { nullable: true, description: 'every one of these tags' })
   @IsOptional()
   @ArrayMaxSize(MAX_TAG_FILTERS, { message: `must hold at most ${MAX_TAG_FILTERS} tags` })
   @ValidateNested({ each: true })
   @Type(() => TagFilterInput)
-  tags?: TagFilterInput[];
+  tags?: TagFilterInput[] | null;
 
-  @Field({
+  @Field(() => Boolean, {
     nullable: true,
     description:
       'true: locked instances only, false: unlocked ones; an instance whose lock could not be read is kept either way, with lockError',
   })
   @IsOptional()
   @IsBoolean()
-  locked?: boolean;
+  locked?: boolean | null;
 }
 
 @ArgsType()
@@ -78,7 +78,7 @@ export class FleetArgs {
   @IsOptional()
   @ValidateNested()
   @Type(() => FleetFilterInput)
-  filter?: FleetFilterInput;
+  filter?: FleetFilterInput | null;
 
   @Field(() => Int, { nullable: true, defaultValue: FLEET_DEFAULT_LIMIT })
   @IsOptional()
@@ -91,5 +91,5 @@ export class FleetArgs {
   @IsOptional()
   @IsString()
   @MaxLength(200, { message: 'is not a cursor' })
-  after?: string;
+  after?: string | null;
 }
