@@ -9,6 +9,7 @@ import { AuthModule } from './auth/auth.module.js';
 import { InternalAuthGuard } from './auth/internal-auth.guard.js';
 import { InternalTokenVerifier } from './auth/internal-token-verifier.js';
 import { CommonModule } from './common/common.module.js';
+import { ComplianceModule } from './compliance/compliance.module.js';
 import { GatewayExceptionFilter } from './common/gateway-exception.filter.js';
 import { graphqlOptions } from './common/graphql/graphql-options.js';
 import { loggerParams } from './common/logging.js';
@@ -39,6 +40,7 @@ import { VaultLockModule } from './vault-lock/vault-lock.module.js';
     VaultLockModule,
     AuditEventsModule,
     FleetModule,
+    ComplianceModule,
     HealthModule,
     RateLimitModule,
   ],

@@ -9,6 +9,7 @@ import type {
   InstanceRequest,
   PolicyDecision,
   PolicyRequest,
+  RetentionRequirement,
 } from './policy.types.js';
 import { PolicyStore } from './policy-store.js';
 
@@ -50,7 +51,10 @@ function requestFailures(rule: PolicyRule, request: CallerRequest): string[] {
  * The instance's values against the rule. A tag key may come more than once (TaurusDB's list is
  * not a map): every value of the key must be allowed, so the order of the list never matters.
  */
-function instanceFailures(rule: PolicyRule, request: PolicyRequest): string[] {
+function instanceFailures(
+  rule: PolicyRule,
+  request: Pick<PolicyRequest, 'enterpriseProjectId' | 'tags'>,
+): string[] {
   const failures: string[] = [];
   if (!allows(rule.enterpriseProjects, request.enterpriseProjectId)) {
     failures.push(`enterprise project ${request.enterpriseProjectId} not in allowlist`);
@@ -66,6 +70,35 @@ function instanceFailures(rule: PolicyRule, request: PolicyRequest): string[] {
     }
   }
   return failures;
+}
+
+/**
+ * Until the rule declares `minRetentionDays` (the approval work adds it to PolicyRule), it is
+ * read here, the one place that does, off whatever the loaded rule holds.
+ */
+const minRetentionDaysOf = (rule: PolicyRule): number | undefined => {
+  const value = (rule as PolicyRule & { minRetentionDays?: unknown }).minRetentionDays;
+  return typeof value === 'number' ? value : undefined;
+};
+
+/**
+ * The strictest `minRetentionDays` of the rules that cover the instance: its project,
+ * enterprise project and tags, whoever the caller and whatever the action. The first rule
+ * with the largest number names the requirement.
+ */
+export function retentionRequirement(
+  policy: LoadedPolicy,
+  instance: InstanceRequest,
+): RetentionRequirement | undefined {
+  let strictest: RetentionRequirement | undefined;
+  for (const rule of policy.rules) {
+    const requiredDays = minRetentionDaysOf(rule);
+    if (requiredDays === undefined || requiredDays <= (strictest?.requiredDays ?? 0)) continue;
+    if (!allows(rule.projects, instance.projectId)) continue;
+    if (instanceFailures(rule, instance).length > 0) continue;
+    strictest = { ruleId: rule.id, requiredDays };
+  }
+  return strictest;
 }
 
 interface RuleCheck {
@@ -184,6 +217,11 @@ export class PolicyEvaluator {
   permittedActions(request: InstanceRequest): Action[] {
     const policy = this.store.current();
     return ACTIONS.filter((action) => decide(policy, { ...request, action }).allowed);
+  }
+
+  /** How long the policy says the instance's lock must hold, when a rule says so. */
+  retentionRequirement(instance: InstanceRequest): RetentionRequirement | undefined {
+    return retentionRequirement(this.store.current(), instance);
   }
 
   /** A denial decided from the caller alone, or null when the instance must be looked at. */

@@ -33,3 +33,9 @@ export interface PolicyDecision {
   explanation?: string;
   policyVersion: string;
 }
+
+/** What a rule with `minRetentionDays` asks of the instances it covers. */
+export interface RetentionRequirement {
+  ruleId: string;
+  requiredDays: number;
+}
