@@ -37,7 +37,8 @@ export class FleetPathDto {
 
 export class FleetQueryDto {
   @ApiPropertyOptional({
-    type: [String],
+    type: 'array',
+    items: { type: 'string', pattern: ENTERPRISE_PROJECT_ID_PATTERN.source },
     description: 'Repeatable: instances of any of these enterprise projects (0 or a UUID)',
   })
   @IsOptional()
@@ -49,7 +50,8 @@ export class FleetQueryDto {
   enterprise_project_id?: string[];
 
   @ApiPropertyOptional({
-    type: [String],
+    type: 'array',
+    items: { type: 'string', pattern: TAG_PARAMETER_PATTERN.source },
     description: 'Repeatable, key=value: instances that carry every one of these tags',
     example: ['env=prod'],
   })
