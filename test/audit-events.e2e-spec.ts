@@ -1,7 +1,12 @@
 // Proves: the audit listing's time filters take RFC 3339 date-times only, on both channels, and
-// compare them as instants whatever offset they are written in; anything else is refused with
-// 400 / BAD_USER_INPUT naming the field and the rule.
+// compare them as instants whatever offset they are written in; its lock request filter takes
+// UUIDs only and lists the rows of one request with the row a settle settles; anything else is
+// refused with 400 / BAD_USER_INPUT naming the field and the rule.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { SqliteAuditStore } from '../src/audit/sqlite-audit-store.js';
+import { anAttempt } from '../src/audit/testing/audit-fixtures.js';
+import { BACKGROUND_PRINCIPAL } from '../src/domain/background-principal.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import { graphql, lockBody, lockPath, rest } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
@@ -144,5 +149,149 @@ describe('audit listing time filters', () => {
     const nodes = (answer.data?.auditEvents as { nodes: { id: string; startedAt: string }[] })
       .nodes;
     expect(nodes.find((n) => n.id === newest.id)?.startedAt).toBe(newest.startedAt);
+  });
+
+  it('refuses a lock request id that is not a UUID on both channels, naming the field and the rule', async () => {
+    for (const value of [
+      '1',
+      'not-a-uuid',
+      '019ad1e2-7c3b-7a10-8f2e-5b6c7d8e9f0',
+      `${randomUUID()}x`,
+    ]) {
+      const viaRest = await rest(
+        h,
+        'GET',
+        `/v1/audit-events?lock_request_id=${encodeURIComponent(value)}`,
+        { token: auditor },
+      );
+      expect({ value, status: viaRest.status, body: viaRest.body }).toEqual({
+        value,
+        status: 400,
+        body: {
+          error_code: 'GW.VALIDATION',
+          error_msg: expect.stringContaining('lock_request_id: must be a lock request id (a UUID)'),
+          request_id: viaRest.headers.get('x-request-id'),
+        },
+      });
+      const viaGraphql = await graphql(
+        h,
+        LIST_QUERY,
+        { filter: { lockRequestId: value } },
+        auditor,
+      );
+      // A resolver's argument refused: an execution error, so 200 with no data (GraphQL over HTTP).
+      expect({ value, data: viaGraphql.data }).toEqual({ value, data: null });
+      expect(viaGraphql.errors?.[0].message).toContain(
+        'filter.lockRequestId: must be a lock request id (a UUID)',
+      );
+      expect(viaGraphql.errors?.[0].extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        errorCode: 'GW.VALIDATION',
+      });
+    }
+  });
+
+  it('lists the rows of one lock request on both channels, a settle row naming the row it settles', async () => {
+    const lockRequestId = randomUUID();
+    const background = anAttempt({
+      channel: 'scheduler',
+      principalIss: BACKGROUND_PRINCIPAL.issuer,
+      principalSub: BACKGROUND_PRINCIPAL.subject,
+      callerAddress: BACKGROUND_PRINCIPAL.callerAddress,
+      lockRequestId,
+    });
+    // Rows as background work writes them, by a second writer on the gateway's own file.
+    const writer = SqliteAuditStore.open(h.auditPath, 'readwrite');
+    let unknown: string;
+    let settle: string;
+    try {
+      const at = new Date().toISOString();
+      unknown = await writer.recordSealed(
+        { ...background, action: 'execute' },
+        { outcome: 'unknown', durationMs: 7 },
+        at,
+      );
+      settle = await writer.recordSealed(
+        { ...background, action: 'settle', settlesAuditId: unknown },
+        { outcome: 'succeeded', durationMs: 3 },
+        at,
+      );
+    } finally {
+      writer.close();
+    }
+
+    const viaRest = await rest<{ events: Record<string, unknown>[] }>(
+      h,
+      'GET',
+      `/v1/audit-events?lock_request_id=${lockRequestId}`,
+      { token: auditor },
+    );
+    expect(viaRest.status).toBe(200);
+    expect(viaRest.body.events).toEqual([
+      expect.objectContaining({
+        id: settle,
+        action: 'settle',
+        channel: 'scheduler',
+        principal_iss: 'vault-lock-gateway',
+        principal_sub: 'scheduler',
+        caller_address: '-',
+        lock_request_id: lockRequestId,
+        settles_audit_id: unknown,
+      }),
+      expect.objectContaining({
+        id: unknown,
+        action: 'execute',
+        outcome: 'unknown',
+        lock_request_id: lockRequestId,
+        settles_audit_id: null,
+      }),
+    ]);
+
+    const viaGraphql = await graphql(
+      h,
+      `
+        query History($filter: AuditEventFilter) {
+          auditEvents(filter: $filter) {
+            nodes {
+              id
+              action
+              channel
+              lockRequestId
+              settlesAuditId
+            }
+          }
+        }
+      `,
+      { filter: { lockRequestId } },
+      auditor,
+    );
+    expect(viaGraphql.errors).toBeUndefined();
+    expect(viaGraphql.data?.auditEvents).toEqual({
+      nodes: [
+        {
+          id: settle,
+          action: 'settle',
+          channel: 'scheduler',
+          lockRequestId,
+          settlesAuditId: unknown,
+        },
+        {
+          id: unknown,
+          action: 'execute',
+          channel: 'scheduler',
+          lockRequestId,
+          settlesAuditId: null,
+        },
+      ],
+    });
+
+    const single = await rest<{ events: Record<string, unknown>[] }>(
+      h,
+      'GET',
+      `/v1/audit-events?instance_id=${INSTANCES.financeProd.id}`,
+      { token: auditor },
+    );
+    const call = single.body.events.find((event) => event.id === newest.id);
+    expect(call).toMatchObject({ lock_request_id: null, settles_audit_id: null });
   });
 });

@@ -47,6 +47,7 @@ export class AuditEventsController {
         projectId: query.project_id,
         instanceId: query.instance_id,
         outcome: query.outcome,
+        lockRequestId: query.lock_request_id,
         since: query.since,
         until: query.until,
       },

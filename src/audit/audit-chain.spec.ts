@@ -9,7 +9,7 @@ import {
   verifyChain,
   type ChainHead,
 } from './audit-chain.js';
-import { AUDIT_COLUMNS, type AuditEvent } from './audit-record.js';
+import { AUDIT_COLUMN_TABLE, AUDIT_COLUMNS, type AuditEvent } from './audit-record.js';
 import { anAttempt } from './testing/audit-fixtures.js';
 
 const numberedOpenEvent = (n: number): AuditEvent =>
@@ -41,10 +41,11 @@ describe('audit chain', () => {
     const json = canonicalRow(row);
     const parsed = JSON.parse(json) as Record<string, unknown>;
 
-    // correlation_id came later: hashed only when set (see the test below).
+    // Columns that came later are hashed only when set (see the test below).
     expect(Object.keys(parsed)).toEqual(
-      Object.values(AUDIT_COLUMNS)
-        .filter((c) => c !== 'hash' && c !== 'correlation_id')
+      Object.values(AUDIT_COLUMN_TABLE)
+        .filter((column) => column.hashed && !column.hashedOnlyWhenSet)
+        .map((column) => column.name)
         .sort(),
     );
     expect(parsed).toMatchObject({ seq: 1, prev_hash: GENESIS_HASH, dry_run: false });
@@ -56,24 +57,29 @@ describe('audit chain', () => {
     );
   });
 
-  it('hashes correlation_id only when set, so rows written before it existed still verify', () => {
-    const [row] = chainOf(1);
-    const before: Partial<AuditEvent> = { ...row };
-    delete before.correlationId;
-    expect(computeHash(GENESIS_HASH, before as AuditEvent)).toBe(row.hash);
+  it.each([
+    ['correlationId', 'correlation_id', 'caller-trace-1'],
+    ['lockRequestId', 'lock_request_id', '019ad1e2-7c3b-7a10-8f2e-5b6c7d8e9f01'],
+    ['settlesAuditId', 'settles_audit_id', '0190a000-0000-7000-8000-000000000009'],
+  ] as const)(
+    'hashes %s only when set, so rows written before it existed still verify',
+    (field, column, value) => {
+      const [row] = chainOf(1);
+      const before: Partial<AuditEvent> = { ...row };
+      delete before[field];
+      expect(computeHash(GENESIS_HASH, before as AuditEvent)).toBe(row.hash);
 
-    const correlated = sealRow(
-      openEvent(anAttempt({ correlationId: 'caller-trace-1' }), row.id, row.startedAt),
-      null,
-      { outcome: 'succeeded', durationMs: 1 },
-      row.startedAt,
-    );
-    expect(JSON.parse(canonicalRow(correlated))).toMatchObject({
-      correlation_id: 'caller-trace-1',
-    });
-    expect(verifyChain([{ ...correlated, correlationId: null }])).toMatchObject({ ok: false });
-    expect(verifyChain([correlated])).toEqual({ ok: true, rows: 1 });
-  });
+      const set = sealRow(
+        openEvent(anAttempt({ [field]: value }), row.id, row.startedAt),
+        null,
+        { outcome: 'succeeded', durationMs: 1 },
+        row.startedAt,
+      );
+      expect(JSON.parse(canonicalRow(set))).toMatchObject({ [column]: value });
+      expect(verifyChain([{ ...set, [field]: null }])).toMatchObject({ ok: false });
+      expect(verifyChain([set])).toEqual({ ok: true, rows: 1 });
+    },
+  );
 
   it('stores lone surrogates as U+FFFD, so that every row has a canonical form', () => {
     const open = openEvent(

@@ -79,6 +79,8 @@ export function openEvent(attempt: AuditAttempt, id: string, startedAt: string):
   return {
     ...wellFormed,
     decisionReasons: attempt.decisionReasons.map(toWellFormed),
+    lockRequestId: wellFormed.lockRequestId ?? null,
+    settlesAuditId: wellFormed.settlesAuditId ?? null,
     id,
     seq: null,
     startedAt,

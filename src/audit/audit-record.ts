@@ -1,6 +1,31 @@
 import type { Channel } from '../common/call-context.js';
+import { ACTIONS } from '../domain/actions.js';
 
-export type AuditAction = 'enable' | 'extend' | 'show';
+/**
+ * What a row records: a call on a lock (`enable`, `extend`, `show`); a lock request's
+ * transitions (DESIGN §6); or `settle`, a row that settles an earlier `unknown` row once
+ * reading the lock has shown the outcome.
+ */
+export const AUDIT_ACTIONS = [
+  ...ACTIONS,
+  'request',
+  'approve',
+  'deny',
+  'cancel',
+  'expire',
+  'void',
+  'execute',
+  'settle',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** The channel of a call, or `scheduler` for rows written by background work. */
+export type AuditChannel = Channel | 'scheduler';
+export const AUDIT_CHANNELS = [
+  'graphql',
+  'rest',
+  'scheduler',
+] as const satisfies readonly AuditChannel[];
 
 export type AuditOutcome = 'succeeded' | 'denied' | 'rejected' | 'failed' | 'unknown';
 
@@ -27,7 +52,7 @@ export interface AuditAttempt {
   requestId: string;
   /** The caller's own X-Request-Id, when it sent a sane one. */
   correlationId: string | null;
-  channel: Channel;
+  channel: AuditChannel;
   principalIss: string;
   principalSub: string;
   callerAddress: string;
@@ -40,6 +65,10 @@ export interface AuditAttempt {
   decisionRule: string | null;
   decisionReasons: readonly string[];
   policyVersion: string;
+  /** The lock request this row is a transition of; absent (null) for a call on its own. */
+  lockRequestId?: string | null;
+  /** On a `settle` row: the id of the `unknown` row it settles. */
+  settlesAuditId?: string | null;
 }
 
 export interface AuditCompletion {
@@ -54,7 +83,7 @@ export interface AuditCompletion {
  * One row of the trail. `seq`, `prevHash`, `hash`, `completedAt` and `outcome` are null while
  * the attempt is open (its upstream call has not come back yet).
  */
-export interface AuditEvent extends AuditAttempt {
+export interface AuditEvent extends Required<AuditAttempt> {
   id: string;
   seq: number | null;
   startedAt: string;
@@ -72,6 +101,7 @@ export interface AuditFilter {
   projectId?: string;
   instanceId?: string;
   outcome?: AuditOutcome;
+  lockRequestId?: string;
   since?: Date;
   until?: Date;
 }
@@ -126,8 +156,10 @@ const sealing = (name: string, type: AuditColumnType, oneOf?: readonly string[])
 /**
  * The audit row, defined once: every store derives its statements and its row mapping from this
  * table, and the chain hashes the columns marked `hashed`. Complete by type, so a field added to
- * AuditEvent cannot be left out of the stores or of the hashed canonical form. A new column is one
- * line here (plus, for PostgreSQL, a migration that adds it).
+ * AuditEvent cannot be left out of the stores or of the hashed canonical form. A new column, or a
+ * change to the values one accepts, is one line here plus a PostgreSQL migration; SQLite files
+ * are rebuilt to match at start. A column added to written trails is nullable and
+ * `hashedOnlyWhenSet`.
  */
 export const AUDIT_COLUMN_TABLE: { readonly [K in keyof AuditEvent]-?: AuditColumn } = {
   id: attempt('id', 'text'),
@@ -136,19 +168,21 @@ export const AUDIT_COLUMN_TABLE: { readonly [K in keyof AuditEvent]-?: AuditColu
   completedAt: sealing('completed_at', 'text'),
   requestId: attempt('request_id', 'text'),
   correlationId: { ...attempt('correlation_id', 'text', true), hashedOnlyWhenSet: true },
-  channel: attempt('channel', 'text', false, ['graphql', 'rest']),
+  channel: attempt('channel', 'text', false, AUDIT_CHANNELS),
   principalIss: attempt('principal_iss', 'text'),
   principalSub: attempt('principal_sub', 'text'),
   callerAddress: attempt('caller_address', 'text'),
   projectId: attempt('project_id', 'text'),
   instanceId: attempt('instance_id', 'text'),
-  action: attempt('action', 'text', false, ['enable', 'extend', 'show']),
+  action: attempt('action', 'text', false, AUDIT_ACTIONS),
   retentionDays: attempt('retention_days', 'integer', true),
   dryRun: attempt('dry_run', 'boolean'),
   decisionAllowed: attempt('decision_allowed', 'boolean'),
   decisionRule: attempt('decision_rule', 'text', true),
   decisionReasons: attempt('decision_reasons', 'json'),
   policyVersion: attempt('policy_version', 'text'),
+  lockRequestId: { ...attempt('lock_request_id', 'text', true), hashedOnlyWhenSet: true },
+  settlesAuditId: { ...attempt('settles_audit_id', 'text', true), hashedOnlyWhenSet: true },
   outcome: sealing('outcome', 'text', AUDIT_OUTCOMES),
   upstreamStatus: sealing('upstream_status', 'integer'),
   errorCode: sealing('error_code', 'text'),

@@ -9,6 +9,7 @@ export interface AuditQuery {
   projectId?: string;
   instanceId?: string;
   outcome?: AuditOutcome;
+  lockRequestId?: string;
   since?: string;
   until?: string;
   beforeId?: string;

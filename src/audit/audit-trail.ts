@@ -122,6 +122,7 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
       projectId: filter.projectId,
       instanceId: filter.instanceId,
       outcome: filter.outcome,
+      lockRequestId: filter.lockRequestId,
       since: filter.since && isoOf('since', filter.since),
       until: filter.until && isoOf('until', filter.until),
       beforeId: cursor === undefined ? undefined : decodeCursor(cursor),

@@ -46,17 +46,23 @@ const COLUMN_DEFINITIONS = Object.values(AUDIT_COLUMN_TABLE)
   .join('\n');
 
 /**
- * STRICT keeps every value the type it was hashed with. The triggers stop the gateway itself
- * (or a careless operator) from changing a sealed row; someone with the file can drop them,
- * which is what the hash chain is for.
+ * The audit table's definition, everything after its name. SQLite keeps it as written, so
+ * comparing it with the stored one tells whether a file holds another version of the table.
+ * STRICT keeps every value the type it was hashed with.
  */
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS audit_events (
+const AUDIT_TABLE_DEFINITION = `(
 ${COLUMN_DEFINITIONS}
   PRIMARY KEY (id),
   UNIQUE (seq),
   CHECK ((seq IS NULL) = (hash IS NULL) AND (seq IS NULL) = (outcome IS NULL))
-) STRICT;
+) STRICT`;
+
+/**
+ * The triggers stop the gateway itself (or a careless operator) from changing a sealed row;
+ * someone with the file can drop them, which is what the hash chain is for.
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS audit_events ${AUDIT_TABLE_DEFINITION};
 CREATE INDEX IF NOT EXISTS audit_events_instance ON audit_events (project_id, instance_id, id);
 CREATE INDEX IF NOT EXISTS audit_events_open ON audit_events (id) WHERE seq IS NULL;
 CREATE TRIGGER IF NOT EXISTS audit_events_sealed_no_update
@@ -66,6 +72,8 @@ CREATE TRIGGER IF NOT EXISTS audit_events_sealed_no_delete
   BEFORE DELETE ON audit_events WHEN OLD.seq IS NOT NULL
   BEGIN SELECT RAISE(ABORT, 'sealed audit rows cannot be deleted'); END;
 CREATE INDEX IF NOT EXISTS audit_events_request ON audit_events (request_id);
+CREATE INDEX IF NOT EXISTS audit_events_lock_request ON audit_events (lock_request_id, id)
+  WHERE lock_request_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS audit_heartbeat (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   checked_at TEXT NOT NULL
@@ -122,8 +130,11 @@ export class SqliteAuditStore {
       if (!readonly) {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = FULL');
-        migrate(db);
-        db.exec(SCHEMA);
+        // One transaction: a rebuilt table never stands without its indexes and triggers.
+        db.transaction(() => {
+          migrate(db);
+          db.exec(SCHEMA);
+        }).immediate();
       }
     } catch (error) {
       db.close();
@@ -193,6 +204,7 @@ export class SqliteAuditStore {
       ['project_id = ?', query.projectId],
       ['instance_id = ?', query.instanceId],
       ['outcome = ?', query.outcome],
+      ['lock_request_id = ?', query.lockRequestId],
       ['started_at >= ?', query.since],
       ['started_at < ?', query.until],
       ['id < ?', query.beforeId],
@@ -296,13 +308,33 @@ export class SqliteAuditStore {
 }
 
 /**
- * Brings a file written by an earlier version up to SCHEMA, before SCHEMA's own statements run:
- * `correlation_id` is added, null in older rows (which were hashed without it).
+ * Brings a file written by another version of the table up to AUDIT_TABLE_DEFINITION, before
+ * SCHEMA's own statements run, in their transaction. SQLite cannot change a column's CHECK (the
+ * values it accepts) in place, so the table is rebuilt as sqlite.org/lang_altertable.html says
+ * for any other schema change: a new table, every row copied over by column name, the old table
+ * dropped (its indexes and triggers with it, which SCHEMA then creates afresh) and the new one
+ * renamed in its place. A column the file lacks is null in its rows, which were hashed without it
+ * (`hashedOnlyWhenSet`). A column this gateway does not know is never dropped: its values are
+ * hashed, so the file is refused instead.
  */
 function migrate(db: Database.Database): void {
-  const columns = db.prepare("SELECT name FROM pragma_table_info('audit_events')").all() as {
-    name: string;
-  }[];
-  if (columns.length === 0 || columns.some((c) => c.name === 'correlation_id')) return;
-  db.exec('ALTER TABLE audit_events ADD COLUMN correlation_id TEXT');
+  const stored = db
+    .prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'audit_events'")
+    .get() as { sql: string } | undefined;
+  // After a rename SQLite keeps the name quoted, so only what follows the name is compared.
+  if (!stored || stored.sql.slice(stored.sql.indexOf('(')) === AUDIT_TABLE_DEFINITION) return;
+  const columns = (
+    db.prepare("SELECT name FROM pragma_table_info('audit_events')").all() as { name: string }[]
+  ).map((column) => column.name);
+  const unknown = columns.filter((column) => !AUDIT_COLUMN_NAMES.includes(column));
+  if (unknown.length > 0) {
+    throw new Error(
+      `the audit file has columns this gateway does not know (${unknown.join(', ')}): it was written by a newer gateway; run that one`,
+    );
+  }
+  db.exec(`CREATE TABLE audit_events_rebuilt ${AUDIT_TABLE_DEFINITION};
+    INSERT INTO audit_events_rebuilt (${columns.join(', ')})
+      SELECT ${columns.join(', ')} FROM audit_events;
+    DROP TABLE audit_events;
+    ALTER TABLE audit_events_rebuilt RENAME TO audit_events;`);
 }

@@ -1,6 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
+import { openEvent, sealRow, type ChainHead } from './audit-chain.js';
+import { CRASHED_ERROR_CODE, type AuditEvent } from './audit-record.js';
+import { encodeRow } from './audit-row.js';
 import { AuditTrail } from './audit-trail.js';
 import { anAttempt, AuditStoreDir } from './testing/audit-fixtures.js';
 import { auditStoreContract, expectUnavailable } from './testing/audit-store.contract.js';
@@ -27,6 +31,117 @@ function onOwnConnection(file: string, sql: string, dropTriggers: boolean): void
     throw new Error(
       error instanceof Object && 'message' in error ? String(error.message) : String(error),
     );
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * The schema as the gateway created it before lock requests: fewer actions and channels in the
+ * CHECKs, no lock_request_id or settles_audit_id.
+ */
+const SCHEMA_BEFORE_LOCK_REQUESTS = `
+CREATE TABLE audit_events (
+  id TEXT NOT NULL,
+  seq INTEGER,
+  started_at TEXT NOT NULL,
+  completed_at TEXT,
+  request_id TEXT NOT NULL,
+  correlation_id TEXT,
+  channel TEXT NOT NULL CHECK (channel IN ('graphql', 'rest')),
+  principal_iss TEXT NOT NULL,
+  principal_sub TEXT NOT NULL,
+  caller_address TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  instance_id TEXT NOT NULL,
+  action TEXT NOT NULL CHECK (action IN ('enable', 'extend', 'show')),
+  retention_days INTEGER,
+  dry_run INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
+  decision_allowed INTEGER NOT NULL CHECK (decision_allowed IN (0, 1)),
+  decision_rule TEXT,
+  decision_reasons TEXT NOT NULL,
+  policy_version TEXT NOT NULL,
+  outcome TEXT CHECK (outcome IN ('succeeded', 'denied', 'rejected', 'failed', 'unknown')),
+  upstream_status INTEGER,
+  error_code TEXT,
+  duration_ms INTEGER,
+  prev_hash TEXT,
+  hash TEXT,
+  PRIMARY KEY (id),
+  UNIQUE (seq),
+  CHECK ((seq IS NULL) = (hash IS NULL) AND (seq IS NULL) = (outcome IS NULL))
+) STRICT;
+CREATE INDEX audit_events_instance ON audit_events (project_id, instance_id, id);
+CREATE INDEX audit_events_open ON audit_events (id) WHERE seq IS NULL;
+CREATE TRIGGER audit_events_sealed_no_update
+  BEFORE UPDATE ON audit_events WHEN OLD.seq IS NOT NULL
+  BEGIN SELECT RAISE(ABORT, 'sealed audit rows cannot be changed'); END;
+CREATE TRIGGER audit_events_sealed_no_delete
+  BEFORE DELETE ON audit_events WHEN OLD.seq IS NOT NULL
+  BEGIN SELECT RAISE(ABORT, 'sealed audit rows cannot be deleted'); END;
+CREATE INDEX audit_events_request ON audit_events (request_id);
+CREATE TABLE audit_heartbeat (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  checked_at TEXT NOT NULL
+) STRICT;
+`;
+
+/**
+ * Writes `file` as the gateway did before lock requests: that schema, `sealed` rows chained by
+ * the same hash (a null lock_request_id is not hashed) and one attempt left open. Returns the rows.
+ */
+function writeBeforeLockRequests(file: string, sealed: number): AuditEvent[] {
+  const db = new Database(file);
+  try {
+    db.exec(SCHEMA_BEFORE_LOCK_REQUESTS);
+    const columns = (
+      db.prepare("SELECT name FROM pragma_table_info('audit_events')").all() as { name: string }[]
+    ).map((column) => column.name);
+    const insert = db.prepare(
+      `INSERT INTO audit_events (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`,
+    );
+    const rows: AuditEvent[] = [];
+    let head: ChainHead | null = null;
+    for (let n = 0; n <= sealed; n += 1) {
+      const at = new Date(Date.UTC(2026, 0, 1, 0, n)).toISOString();
+      const open = openEvent(
+        anAttempt({ requestId: `before-${n}`, correlationId: n === 1 ? 'caller-trace-1' : null }),
+        `0190a000-0000-7000-8000-00000000000${n}`,
+        at,
+      );
+      const row: AuditEvent = n < sealed ? sealRow(open, head, succeeded, at) : open;
+      if (row.seq !== null) head = { seq: row.seq, hash: row.hash as string };
+      const stored = encodeRow(row, 'integer');
+      insert.run(Object.fromEntries(columns.map((column) => [column, stored[column]])));
+      rows.push(row);
+    }
+    return rows;
+  } finally {
+    db.close();
+  }
+}
+
+/** Every table, index and trigger of `file`, a table by its definition after its name. */
+function schemaOf(file: string): { type: string; name: string; sql: string }[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    const objects = db
+      .prepare('SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name')
+      .all() as { type: string; name: string; sql: string }[];
+    return objects.map((object) => ({ ...object, sql: object.sql.slice(object.sql.indexOf('(')) }));
+  } finally {
+    db.close();
+  }
+}
+
+function rootPageOf(file: string): number {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (
+      db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'audit_events'").get() as {
+        rootpage: number;
+      }
+    ).rootpage;
   } finally {
     db.close();
   }
@@ -132,6 +247,81 @@ describe('ThreadedSqliteAuditStore', () => {
       const migrated = await dir.start();
       await migrated.recordSealed(anAttempt({ requestId: 'new-1' }), succeeded);
       expect(await migrated.verify()).toEqual({ ok: true, rows: 4 });
+    });
+  });
+
+  describe('a file written before lock requests', () => {
+    const allEvents = async (of: AuditTrail) => (await of.list({}, 500)).events;
+
+    it('is rebuilt in the current schema, keeps every row, and its chain still verifies', async () => {
+      await trail.close();
+      const file = dir.file('before.sqlite');
+      const [first, second, third, open] = writeBeforeLockRequests(file, 3);
+
+      const migrated = await dir.start(file);
+
+      const events = await allEvents(migrated);
+      expect(events.slice(1)).toEqual([third, second, first]);
+      expect(events[0]).toMatchObject({
+        ...open,
+        seq: 4,
+        outcome: 'unknown',
+        errorCode: CRASHED_ERROR_CODE,
+        completedAt: expect.any(String),
+        prevHash: third.hash,
+        hash: expect.any(String),
+      });
+      const lockRequestId = randomUUID();
+      await migrated.recordSealed(
+        anAttempt({ action: 'approve', channel: 'scheduler', lockRequestId }),
+        succeeded,
+      );
+      expect(await migrated.verify()).toEqual({ ok: true, rows: 5 });
+      expect((await migrated.list({ lockRequestId }, 10)).events).toHaveLength(1);
+
+      const fresh = dir.file('fresh.sqlite');
+      await dir.start(fresh);
+      expect(schemaOf(file)).toEqual(schemaOf(fresh));
+    });
+
+    it('keeps its sealed rows protected by the triggers once rebuilt', async () => {
+      await trail.close();
+      const file = dir.file('before.sqlite');
+      writeBeforeLockRequests(file, 2);
+      await dir.start(file);
+
+      expect(() =>
+        onOwnConnection(file, "UPDATE audit_events SET outcome = 'failed' WHERE seq = 1", false),
+      ).toThrow('sealed audit rows cannot be changed');
+      expect(() => onOwnConnection(file, 'DELETE FROM audit_events WHERE seq = 2', false)).toThrow(
+        'sealed audit rows cannot be deleted',
+      );
+      expect(() =>
+        onOwnConnection(file, `UPDATE audit_events SET lock_request_id = 'x' WHERE seq = 1`, false),
+      ).toThrow('sealed audit rows cannot be changed');
+    });
+
+    it('is rebuilt once: a file of the current schema is left as it is', async () => {
+      await trail.recordSealed(anAttempt(), succeeded);
+      await trail.close();
+      const before = rootPageOf(dir.file());
+
+      const reopened = await dir.start();
+
+      expect(rootPageOf(dir.file())).toBe(before);
+      expect(await reopened.verify()).toEqual({ ok: true, rows: 1 });
+    });
+
+    it('refuses a file holding a column this gateway does not know, and leaves it as it is', async () => {
+      await trail.recordSealed(anAttempt(), succeeded);
+      await trail.close();
+      onOwnConnection(dir.file(), 'ALTER TABLE audit_events ADD COLUMN approved_by TEXT', false);
+      const before = schemaOf(dir.file());
+
+      await expect(dir.start()).rejects.toThrow(
+        'the audit file has columns this gateway does not know (approved_by): it was written by a newer gateway',
+      );
+      expect(schemaOf(dir.file())).toEqual(before);
     });
   });
 });

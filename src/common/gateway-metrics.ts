@@ -95,6 +95,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly notifications = new Counter({
+    name: 'gateway_notifications_total',
+    help: 'Lock request notifications to the webhook, by result (delivered, failed, dropped, abandoned)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -37,8 +37,8 @@ export interface UpstreamRequest {
   url: string;
   /** Beyond `Accept` and, with a body, `Content-Type`: both JSON, set here. */
   headers: Record<string, string>;
-  /** Sent as JSON text. */
-  body?: object;
+  /** Sent as JSON text; a string is taken as JSON text already, sent byte for byte (signed bodies). */
+  body?: object | string;
   /** Aborted when the call's deadline passes; the exchange is abandoned then. */
   signal: AbortSignal;
 }
@@ -89,7 +89,7 @@ export class UpstreamHttp {
           ...(request.body === undefined ? {} : { 'content-type': JSON_BODY }),
           ...request.headers,
         },
-        body: request.body === undefined ? undefined : JSON.stringify(request.body),
+        body: typeof request.body === 'object' ? JSON.stringify(request.body) : request.body,
         signal: request.signal,
       });
       const text = await response.body.text();

@@ -59,6 +59,11 @@ export interface LockRequest {
   retentionDays: number;
   requesterIss: string;
   requesterSub: string;
+  /**
+   * The requester's groups when it was made: just before execution the policy is asked again
+   * about the same caller, and a different answer voids the request.
+   */
+  requesterGroups: string[];
   /** The rule that allowed it and the policy version, as decided when it was made. */
   ruleId: string;
   policyVersion: string;

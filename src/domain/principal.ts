@@ -16,7 +16,7 @@ export class Principal {
 
   /** Stable key for caches and audit rows: `iss` + `sub`. */
   get id(): string {
-    return `${this.issuer}#${this.subject}`;
+    return principalId(this.issuer, this.subject);
   }
 
   inGroup(group: string): boolean {
@@ -30,4 +30,9 @@ export class Principal {
   toJSON(): { issuer: string; subject: string; groups: readonly string[] } {
     return { issuer: this.issuer, subject: this.subject, groups: this.groups };
   }
+}
+
+/** One principal as one string, `iss#sub`, where issuer and subject are kept apart elsewhere. */
+export function principalId(issuer: string, subject: string): string {
+  return `${issuer}#${subject}`;
 }

@@ -1,10 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type {
-  AuditAction,
-  AuditAttempt,
-  AuditCompletion,
-  AuditOutcome,
-} from '../audit/audit-record.js';
+import type { AuditAttempt, AuditCompletion, AuditOutcome } from '../audit/audit-record.js';
 import { AuditTrail } from '../audit/audit-trail.js';
 import type { CallContext } from '../common/call-context.js';
 import { Clock } from '../common/clock.js';
@@ -37,7 +32,7 @@ export interface SetVaultLockResult {
 
 /** What an audit row says was attempted: a lock change, or a read (`show`). */
 interface AuditSubject extends LockTarget {
-  action: AuditAction;
+  action: Action;
   retentionDays: number | null;
   dryRun: boolean;
 }

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { AUDIT_OUTCOMES } from '../../audit/audit-record.js';
+import { AUDIT_ACTIONS, AUDIT_CHANNELS, AUDIT_OUTCOMES } from '../../audit/audit-record.js';
 
 /** One audit row as REST answers it: the stored column names are the field names. */
 export class AuditEventDto {
@@ -21,13 +21,22 @@ export class AuditEventDto {
     description: "The caller's X-Request-Id, when it sent a sane one",
   })
   correlation_id!: string | null;
-  @ApiProperty({ enum: ['graphql', 'rest'] }) channel!: string;
+  @ApiProperty({
+    enum: AUDIT_CHANNELS,
+    description: 'scheduler: written by background work',
+  })
+  channel!: string;
   @ApiProperty() principal_iss!: string;
   @ApiProperty() principal_sub!: string;
   @ApiProperty() caller_address!: string;
   @ApiProperty() project_id!: string;
   @ApiProperty() instance_id!: string;
-  @ApiProperty({ enum: ['enable', 'extend', 'show'] }) action!: string;
+  @ApiProperty({
+    enum: AUDIT_ACTIONS,
+    description:
+      "A call on a lock (enable, extend, show), a lock request's transition, or settle: reading the lock settled an unknown row",
+  })
+  action!: string;
   @ApiProperty({ type: 'integer', nullable: true }) retention_days!: number | null;
   @ApiProperty() dry_run!: boolean;
 
@@ -35,6 +44,20 @@ export class AuditEventDto {
   @ApiProperty({ type: 'string', nullable: true }) decision_rule!: string | null;
   @ApiProperty({ type: [String] }) decision_reasons!: string[];
   @ApiProperty({ description: 'Hash of the policy file that decided' }) policy_version!: string;
+  @ApiProperty({
+    type: 'string',
+    format: 'uuid',
+    nullable: true,
+    description: 'The lock request this row is a transition of',
+  })
+  lock_request_id!: string | null;
+  @ApiProperty({
+    type: 'string',
+    format: 'uuid',
+    nullable: true,
+    description: 'On a settle row: the id of the unknown row it settles',
+  })
+  settles_audit_id!: string | null;
   @ApiProperty({
     enum: AUDIT_OUTCOMES,
     nullable: true,

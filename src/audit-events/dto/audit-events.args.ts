@@ -1,4 +1,4 @@
-import { ArgsType, Field, InputType, Int, registerEnumType } from '@nestjs/graphql';
+import { ArgsType, Field, ID, InputType, Int, registerEnumType } from '@nestjs/graphql';
 import { Type } from 'class-transformer';
 import {
   IsDate,
@@ -12,7 +12,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { AUDIT_LIST_DEFAULT_LIMIT, AUDIT_LIST_MAX_LIMIT } from '../../audit/audit-record.js';
-import { IsInstanceId, IsProjectId } from '../../common/id-validators.js';
+import { IsInstanceId, IsLockRequestId, IsProjectId } from '../../common/id-validators.js';
 
 export enum AuditOutcomeEnum {
   SUCCEEDED = 'succeeded',
@@ -41,6 +41,11 @@ export class AuditEventFilter {
   @IsOptional()
   @IsEnum(AuditOutcomeEnum)
   outcome?: AuditOutcomeEnum;
+
+  @Field(() => ID, { nullable: true, description: 'the rows of one lock request' })
+  @IsOptional()
+  @IsLockRequestId()
+  lockRequestId?: string;
 
   @Field(() => Date, { nullable: true, description: 'inclusive' })
   @IsOptional()

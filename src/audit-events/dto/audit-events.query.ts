@@ -11,7 +11,9 @@ import { IsRfc3339DateTime } from '../../common/date-time.js';
 import {
   INSTANCE_ID_SCHEMA,
   IsInstanceId,
+  IsLockRequestId,
   IsProjectId,
+  LOCK_REQUEST_ID_SCHEMA,
   PROJECT_ID_SCHEMA,
 } from '../../common/id-validators.js';
 
@@ -32,6 +34,14 @@ export class AuditEventsQueryDto {
   @IsOptional()
   @IsIn(AUDIT_OUTCOMES, { message: `must be one of ${AUDIT_OUTCOMES.join(', ')}` })
   outcome?: AuditOutcome;
+
+  @ApiPropertyOptional({
+    ...LOCK_REQUEST_ID_SCHEMA,
+    description: `The rows of one lock request; ${LOCK_REQUEST_ID_SCHEMA.description}`,
+  })
+  @IsOptional()
+  @IsLockRequestId()
+  lock_request_id?: string;
 
   @ApiPropertyOptional({
     type: 'string',

@@ -19,7 +19,8 @@ export class AuditEvent {
     description: "the caller's X-Request-Id, when it sent a sane one",
   })
   correlationId!: string | null;
-  @Field() channel!: string;
+  @Field({ description: 'graphql, rest, or scheduler for rows written by background work' })
+  channel!: string;
   @Field() principalIss!: string;
   @Field() principalSub!: string;
   @Field() callerAddress!: string;
@@ -32,6 +33,13 @@ export class AuditEvent {
   @Field(() => String, { nullable: true }) decisionRule!: string | null;
   @Field(() => [String]) decisionReasons!: readonly string[];
   @Field() policyVersion!: string;
+  @Field(() => ID, { nullable: true, description: 'the lock request this row is a transition of' })
+  lockRequestId!: string | null;
+  @Field(() => ID, {
+    nullable: true,
+    description: 'on a settle row: the id of the unknown row it settles',
+  })
+  settlesAuditId!: string | null;
   @Field(() => AuditOutcomeEnum, { nullable: true }) outcome!: string | null;
   @Field(() => Int, { nullable: true }) upstreamStatus!: number | null;
   @Field(() => String, { nullable: true }) errorCode!: string | null;

@@ -1,37 +1,24 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { Clock } from '../../common/clock.js';
 import { GatewayMetrics } from '../../common/gateway-metrics.js';
-import { AUDIT_COLUMN_TABLE, CRASHED_ERROR_CODE } from '../audit-record.js';
+import { openEvent, sealRow, type ChainHead } from '../audit-chain.js';
+import { AUDIT_COLUMN_TABLE, CRASHED_ERROR_CODE, type AuditEvent } from '../audit-record.js';
+import { encodeRow } from '../audit-row.js';
 import { AuditTrail } from '../audit-trail.js';
 import { anAttempt, startTrail } from '../testing/audit-fixtures.js';
 import { auditStoreContract, expectUnavailable } from '../testing/audit-store.contract.js';
-import { describeWithPostgres, TestDatabase } from '../testing/postgres-test-database.js';
+import {
+  describeWithPostgres,
+  readmeGrants,
+  TestDatabase,
+} from '../testing/postgres-test-database.js';
 import { runVerify } from '../verify-command.js';
-import { latestVersion } from './migrations.js';
+import { latestVersion, migrations } from './migrations.js';
 import pg from 'pg';
 import { CHAIN_LOCK, PostgresAuditStore } from './postgres-audit-store.js';
 
 const succeeded = { outcome: 'succeeded', upstreamStatus: 200, durationMs: 41 } as const;
-
-/**
- * The grants the README gives the gateway's role, taken from the README itself, so that what
- * the operator is told is what is tested.
- */
-function readmeGrants(role: string, database: string): string[] {
-  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-  const block = /```sql\n(-- The gateway's role[\s\S]*?)```/.exec(readme)?.[1];
-  if (!block) throw new Error("README has no sql block starting with -- The gateway's role");
-  return block
-    .replace(/--.*$/gm, '')
-    .split(';')
-    .map((statement) => statement.trim())
-    .filter((statement) => statement.startsWith('GRANT'))
-    .map((grant) =>
-      grant.replaceAll('vlg_gateway', role).replace(/ON DATABASE \w+/, `ON DATABASE ${database}`),
-    );
-}
 
 /** A database migrated by its owner, and a role holding only the README's grants on it. */
 async function migratedDatabase(): Promise<{ db: TestDatabase; gateway: string }> {
@@ -165,6 +152,96 @@ await describeWithPostgres('PostgresAuditStore', () => {
           a.column_name < b.column_name ? -1 : 1;
         expect(columns.sort(byName)).toEqual(expected.sort(byName));
       });
+
+      it('accepts in each CHECK exactly the values the audit column table lists', async () => {
+        await track(
+          new PostgresAuditStore({ databaseUrl: db.url, migrate: 'auto', replicaLeaseSeconds: 30 }),
+        ).open('readwrite');
+        const checks = await db.query<{ name: string; definition: string }>(
+          `SELECT conname AS name, pg_get_constraintdef(oid) AS definition FROM pg_constraint
+           WHERE conrelid = 'audit_events'::regclass AND contype = 'c'`,
+        );
+        const allowed = Object.values(AUDIT_COLUMN_TABLE)
+          .filter((column) => column.oneOf)
+          .map((column) => ({
+            name: `audit_events_${column.name}_check`,
+            values: [...(column.oneOf ?? [])].sort(),
+          }));
+        expect(
+          allowed.map(({ name }) => ({
+            name,
+            values: [
+              ...(checks.find((check) => check.name === name)?.definition ?? '').matchAll(
+                /'([^']*)'::text/g,
+              ),
+            ]
+              .map(([, value]) => value)
+              .sort(),
+          })),
+        ).toEqual(allowed);
+      });
+
+      it('brings a trail written before lock requests up to date: every row kept, still verifying', async () => {
+        const [first, ...later] = migrations();
+        await db.query(`CREATE TABLE audit_schema_migrations (
+          version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+        await db.query(first.sql);
+        await db.query('INSERT INTO audit_schema_migrations (version, name) VALUES ($1, $2)', [
+          first.version,
+          first.name,
+        ]);
+        const columns = (
+          await db.query<{ column_name: string }>(
+            `SELECT column_name FROM information_schema.columns WHERE table_name = 'audit_events'
+             AND column_name <> 'replica_id' ORDER BY ordinal_position`,
+          )
+        ).map((row) => row.column_name);
+        const written: AuditEvent[] = [];
+        let head: ChainHead | null = null;
+        for (let n = 0; n < 3; n += 1) {
+          const at = new Date(Date.UTC(2026, 0, 1, 0, n)).toISOString();
+          const open = openEvent(
+            anAttempt({ requestId: `before-${n}` }),
+            `0190a000-0000-7000-8000-00000000000${n}`,
+            at,
+          );
+          const sealed = sealRow(open, head, succeeded, at);
+          head = { seq: sealed.seq as number, hash: sealed.hash as string };
+          const stored = encodeRow(sealed, 'boolean');
+          await db.query(
+            `INSERT INTO audit_events (${columns.join(', ')})
+             VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
+            columns.map((column) => stored[column]),
+          );
+          written.push(sealed);
+        }
+
+        const trail = await startTrail(
+          track(
+            new PostgresAuditStore({
+              databaseUrl: db.url,
+              migrate: 'auto',
+              replicaLeaseSeconds: 30,
+            }),
+          ),
+        );
+
+        const applied = await db.query<{ version: number }>(
+          'SELECT version FROM audit_schema_migrations ORDER BY version',
+        );
+        expect(applied.map((row) => row.version)).toEqual([
+          first.version,
+          ...later.map((m) => m.version),
+        ]);
+        expect((await trail.list({}, 10)).events).toEqual([...written].reverse());
+        const lockRequestId = '019ad1e2-7c3b-7a10-8f2e-5b6c7d8e9f01';
+        await trail.recordSealed(
+          anAttempt({ action: 'approve', channel: 'scheduler', lockRequestId }),
+          succeeded,
+        );
+        expect((await trail.list({ lockRequestId }, 10)).events).toHaveLength(1);
+        expect(await trail.verify()).toEqual({ ok: true, rows: 4 });
+      });
     });
 
     describe('a role with the README grants', () => {
@@ -192,9 +269,11 @@ await describeWithPostgres('PostgresAuditStore', () => {
         await expect(
           as("UPDATE audit_events SET hash = repeat('0', 64) WHERE seq = 1"),
         ).rejects.toThrow('sealed audit rows cannot be changed');
-        await expect(
-          as("UPDATE audit_events SET principal_sub = 'mallory' WHERE seq IS NULL"),
-        ).rejects.toThrow('permission denied for table audit_events');
+        for (const column of ['principal_sub', 'lock_request_id', 'settles_audit_id']) {
+          await expect(
+            as(`UPDATE audit_events SET ${column} = 'mallory' WHERE seq IS NULL`),
+          ).rejects.toThrow('permission denied for table audit_events');
+        }
         await expect(as('INSERT INTO audit_replicas SELECT * FROM audit_replicas')).rejects.toThrow(
           /duplicate key/,
         );
@@ -216,9 +295,11 @@ await describeWithPostgres('PostgresAuditStore', () => {
         await expect(
           db.query("UPDATE audit_events SET request_id = 'x' WHERE seq = 1"),
         ).rejects.toThrow('sealed audit rows cannot be changed');
-        await expect(
-          db.query("UPDATE audit_events SET request_id = 'x' WHERE seq IS NULL"),
-        ).rejects.toThrow('only sealing may change an open audit row');
+        for (const column of ['request_id', 'lock_request_id', 'settles_audit_id']) {
+          await expect(
+            db.query(`UPDATE audit_events SET ${column} = 'x' WHERE seq IS NULL`),
+          ).rejects.toThrow('only sealing may change an open audit row');
+        }
       });
     });
 

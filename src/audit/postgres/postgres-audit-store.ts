@@ -32,6 +32,7 @@ import {
   type AuditQuery,
 } from '../audit-store.js';
 import { settleGroupCommit, type GroupedWrite, type WriteOutcome } from '../group-commit.js';
+import { databaseLocation } from './database-location.js';
 import { expectCurrentSchema, migrate } from './migrations.js';
 
 export interface PostgresAuditStoreOptions {
@@ -122,9 +123,7 @@ export class PostgresAuditStore extends AuditStore {
 
   /** The database's address without user, password or parameters. */
   get location(): string {
-    const url = new URL(this.options.databaseUrl);
-    const host = url.host || (url.searchParams.get('host') ?? 'localhost');
-    return `postgresql://${host}${url.pathname}`;
+    return databaseLocation(this.options.databaseUrl);
   }
 
   async open(mode: 'readwrite' | 'readonly'): Promise<void> {
@@ -241,6 +240,7 @@ export class PostgresAuditStore extends AuditStore {
       ['project_id', '=', query.projectId],
       ['instance_id', '=', query.instanceId],
       ['outcome', '=', query.outcome],
+      ['lock_request_id', '=', query.lockRequestId],
       ['started_at', '>=', query.since],
       ['started_at', '<', query.until],
       ['id', '<', query.beforeId],

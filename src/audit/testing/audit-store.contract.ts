@@ -1,11 +1,20 @@
+import { randomUUID } from 'node:crypto';
 import { validate as isUuid, version as uuidVersion } from 'uuid';
 import type { Channel } from '../../common/call-context.js';
 import { Clock } from '../../common/clock.js';
 import { GatewayError, GwCode } from '../../common/gateway-error.js';
 import { GatewayMetrics } from '../../common/gateway-metrics.js';
+import { ACTIONS } from '../../domain/actions.js';
+import { BACKGROUND_PRINCIPAL } from '../../domain/background-principal.js';
 import { INSTANCES, PROJECTS } from '../../simulator/fixtures.js';
 import { computeHash, GENESIS_HASH } from '../audit-chain.js';
-import { CRASHED_ERROR_CODE, type AuditEvent, type AuditFilter } from '../audit-record.js';
+import {
+  AUDIT_ACTIONS,
+  CRASHED_ERROR_CODE,
+  type AuditAttempt,
+  type AuditEvent,
+  type AuditFilter,
+} from '../audit-record.js';
 import { AUDIT_COLUMN_NAMES } from '../audit-row.js';
 import type { AuditStore } from '../audit-store.js';
 import type { AuditTrail } from '../audit-trail.js';
@@ -65,6 +74,11 @@ function forgedInsert(copiedSeq: number, replaced: Record<string, string>): stri
   const values = AUDIT_COLUMN_NAMES.map((column) => replaced[column] ?? column);
   return `INSERT INTO audit_events (${AUDIT_COLUMN_NAMES.join(', ')})
     SELECT ${values.join(', ')} FROM audit_events WHERE seq = ${copiedSeq}`;
+}
+
+/** `value` as an SQL literal. */
+function sqlText(value: string | null): string {
+  return value === null ? 'NULL' : `'${value}'`;
 }
 
 export function auditStoreContract(name: string, newHarness: () => Promise<AuditStoreHarness>) {
@@ -213,6 +227,101 @@ export function auditStoreContract(name: string, newHarness: () => Promise<Audit
         ['gateway-1', 'caller-trace-1'],
       ]);
       expect(await trail.verify()).toEqual({ ok: true, rows: 2 });
+    });
+
+    describe('rows of lock requests', () => {
+      const lockRequestId = randomUUID();
+      /** A transition written by background work, as the scheduler writes it. */
+      const scheduled = (overrides: Partial<AuditAttempt>): AuditAttempt =>
+        anAttempt({
+          channel: 'scheduler',
+          principalIss: BACKGROUND_PRINCIPAL.issuer,
+          principalSub: BACKGROUND_PRINCIPAL.subject,
+          callerAddress: BACKGROUND_PRINCIPAL.callerAddress,
+          lockRequestId,
+          ...overrides,
+        });
+
+      it('keeps every transition action, the scheduler channel, the request and the row a settle settles', async () => {
+        const transitions = AUDIT_ACTIONS.filter(
+          (action) => !(ACTIONS as readonly string[]).includes(action),
+        );
+        const unknown = await trail.recordAttempt(scheduled({ action: 'execute' }));
+        await trail.complete(unknown, { outcome: 'unknown', durationMs: 5 });
+        const written = [];
+        for (const action of transitions) {
+          const attempt = scheduled({
+            action,
+            settlesAuditId: action === 'settle' ? unknown : null,
+          });
+          written.push({ ...attempt, id: await trail.recordSealed(attempt, succeeded) });
+        }
+
+        const events = (await allEvents(trail)).reverse();
+        expect(events.slice(1)).toEqual(written.map((attempt) => expect.objectContaining(attempt)));
+        expect(events.map((event) => event.action)).toEqual(['execute', ...transitions]);
+        expect(events.find((event) => event.action === 'settle')?.settlesAuditId).toBe(unknown);
+        expect(await trail.verify()).toEqual({ ok: true, rows: transitions.length + 1 });
+      });
+
+      it('hashes the request and the settled row: setting, changing or clearing either breaks the chain', async () => {
+        await trail.recordSealed(anAttempt(), succeeded);
+        await trail.recordSealed(
+          scheduled({ action: 'settle', settlesAuditId: randomUUID() }),
+          succeeded,
+        );
+        const [settled, single] = await allEvents(trail);
+        const tamperings: [sql: string, broken: AuditEvent][] = [
+          [`UPDATE audit_events SET lock_request_id = '${randomUUID()}' WHERE seq = 2`, settled],
+          ['UPDATE audit_events SET lock_request_id = NULL WHERE seq = 2', settled],
+          [`UPDATE audit_events SET lock_request_id = '${lockRequestId}' WHERE seq = 1`, single],
+          ['UPDATE audit_events SET settles_audit_id = NULL WHERE seq = 2', settled],
+          [`UPDATE audit_events SET settles_audit_id = '${single.id}' WHERE seq = 2`, settled],
+        ];
+        for (const [sql, broken] of tamperings) {
+          await harness.tamper(sql);
+          expect({ sql, result: await trail.verify() }).toMatchObject({
+            sql,
+            result: {
+              ok: false,
+              firstBroken: { id: broken.id, reason: 'hash does not match the row contents' },
+            },
+          });
+          await harness.tamper(
+            `UPDATE audit_events SET lock_request_id = ${sqlText(broken.lockRequestId)},
+              settles_audit_id = ${sqlText(broken.settlesAuditId)} WHERE id = '${broken.id}'`,
+          );
+          expect(await trail.verify()).toEqual({ ok: true, rows: 2 });
+        }
+      });
+
+      it('lists the rows of one request, newest first, with the other filters', async () => {
+        const other = randomUUID();
+        const ids = [
+          await trail.recordSealed(scheduled({ action: 'request' }), succeeded),
+          await trail.recordSealed(
+            scheduled({ action: 'request', lockRequestId: other }),
+            succeeded,
+          ),
+          await trail.recordSealed(anAttempt(), succeeded),
+          await trail.recordSealed(scheduled({ action: 'approve' }), succeeded),
+          await trail.recordSealed(scheduled({ action: 'void' }), {
+            ...succeeded,
+            outcome: 'failed',
+          }),
+        ];
+        const listed = async (filter: AuditFilter) =>
+          (await trail.list(filter, 100)).events.map((e) => ids.indexOf(e.id));
+
+        expect(await listed({ lockRequestId })).toEqual([4, 3, 0]);
+        expect(await listed({ lockRequestId: other })).toEqual([1]);
+        expect(await listed({ lockRequestId, outcome: 'failed' })).toEqual([4]);
+        expect(await listed({ lockRequestId: randomUUID() })).toEqual([]);
+        const page = await trail.list({ lockRequestId }, 2);
+        expect(page.events.map((e) => ids.indexOf(e.id))).toEqual([4, 3]);
+        const next = await trail.list({ lockRequestId }, 2, page.nextCursor as string);
+        expect(next.events.map((e) => ids.indexOf(e.id))).toEqual([0]);
+      });
     });
 
     it('refuses to seal a row twice or a row that does not exist', async () => {

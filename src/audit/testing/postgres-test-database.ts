@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 
 /**
@@ -33,6 +34,24 @@ export async function describeWithPostgres(suite: string, register: () => void):
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * The grants the README gives the gateway's role, taken from the README itself, so that what
+ * the operator is told is what is tested.
+ */
+export function readmeGrants(role: string, database: string): string[] {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const block = /```sql\n(-- The gateway's role[\s\S]*?)```/.exec(readme)?.[1];
+  if (!block) throw new Error("README has no sql block starting with -- The gateway's role");
+  return block
+    .replace(/--.*$/gm, '')
+    .split(';')
+    .map((statement) => statement.trim())
+    .filter((statement) => statement.startsWith('GRANT'))
+    .map((grant) =>
+      grant.replaceAll('vlg_gateway', role).replace(/ON DATABASE \w+/, `ON DATABASE ${database}`),
+    );
 }
 
 function withDatabase(url: string, database: string, user?: string): string {
