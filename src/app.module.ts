@@ -9,11 +9,13 @@ import { AuthModule } from './auth/auth.module.js';
 import { InternalAuthGuard } from './auth/internal-auth.guard.js';
 import { InternalTokenVerifier } from './auth/internal-token-verifier.js';
 import { CommonModule } from './common/common.module.js';
+import { ComplianceModule } from './compliance/compliance.module.js';
 import { GatewayExceptionFilter } from './common/gateway-exception.filter.js';
 import { graphqlOptions } from './common/graphql/graphql-options.js';
 import { loggerParams } from './common/logging.js';
 import { GatewayValidationPipe } from './common/validation.js';
 import { appConfig, type AppConfig } from './config/app.config.js';
+import { FleetModule } from './fleet/fleet.module.js';
 import { HealthModule } from './health/health.module.js';
 import { PrincipalRateLimitGuard } from './rate-limit/principal-rate-limit.guard.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
@@ -37,6 +39,8 @@ import { VaultLockModule } from './vault-lock/vault-lock.module.js';
     AuthModule,
     VaultLockModule,
     AuditEventsModule,
+    FleetModule,
+    ComplianceModule,
     HealthModule,
     RateLimitModule,
   ],

@@ -74,6 +74,8 @@ describe('published contracts', () => {
       'get /v1/audit-events',
       'get /v1/lock-requests',
       'get /v1/lock-requests/{id}',
+      'get /v1/projects/{project_id}/compliance',
+      'get /v1/projects/{project_id}/fleet',
       'get /v3/{project_id}/instances/{instance_id}/backups/vault-lock',
       'post /v1/lock-requests/{id}/approve',
       'post /v1/lock-requests/{id}/cancel',
@@ -128,9 +130,11 @@ describe('published contracts', () => {
       .filter((parameter) => parameter.name.endsWith('_id'));
     expect(parameters.length).toBeGreaterThanOrEqual(6);
     for (const parameter of parameters) {
+      // A repeatable parameter states the pattern of each of its values.
+      const schema = parameter.schema as { pattern?: string; items?: { pattern?: string } };
       expect({
         name: parameter.name,
-        pattern: (parameter.schema as { pattern?: string }).pattern,
+        pattern: (schema.items ?? schema).pattern,
       }).toEqual({ name: parameter.name, pattern: expect.stringMatching(/^\^.+\$$/) });
     }
   });

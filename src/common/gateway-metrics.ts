@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * Every Prometheus series the gateway exposes, in one registry per application instance so
@@ -85,6 +85,13 @@ export class GatewayMetrics {
     name: 'gateway_redis_fallbacks_total',
     help: 'Operations served from in-process state because Redis was unavailable, by use',
     labelNames: ['use'] as const,
+    registers: [this.registry],
+  });
+
+  readonly noncompliantInstances = new Gauge({
+    name: 'vault_lock_noncompliant_instances',
+    help: 'Instances a minRetentionDays rule covers whose lock is off, shorter, or unreadable, by project (COMPLIANCE_PROJECTS)',
+    labelNames: ['project'] as const,
     registers: [this.registry],
   });
 

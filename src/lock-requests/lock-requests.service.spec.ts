@@ -65,6 +65,10 @@ class LockReadingTaurusDb extends TaurusDb {
   setLock(): never {
     throw new Error('lock requests never change the lock on a caller’s behalf');
   }
+
+  listInstances(): never {
+    throw new Error('lock requests never list instances');
+  }
 }
 
 /** A store whose compare-and-sets lose a given number of times to a writer that got there first. */

@@ -288,6 +288,26 @@ describe('PolicyEvaluator with the example policy', () => {
     expect(await count('true', 'finance-dba')).toBe(allowedBefore + 1);
     expect(await count('false', 'none')).toBe(deniedBefore + 2);
   });
+
+  it('names the actions a caller may take on an instance, without counting decisions', async () => {
+    const metrics = app.get(GatewayMetrics);
+    const total = async () =>
+      (await metrics.policyDecisions.get()).values.reduce((sum, value) => sum + value.value, 0);
+    const before = await total();
+    const on = (instance: FixtureInstance, groups: string[]) =>
+      evaluator.permittedActions({
+        groups,
+        projectId: instance.projectId,
+        enterpriseProjectId: instance.enterpriseProjectId,
+        tags: instance.tags,
+      });
+
+    expect(on(INSTANCES.financeProd, ['dba'])).toEqual(['enable', 'extend', 'show']);
+    expect(on(INSTANCES.marketingProd, ['dba'])).toEqual([]);
+    expect(on(INSTANCES.marketingProd, ['auditor'])).toEqual(['show']);
+    expect(on(INSTANCES.financeDev, ['dba', 'auditor'])).toEqual(['show']);
+    expect(await total()).toBe(before);
+  });
 });
 
 describe('decide: approval and cooling-off', () => {

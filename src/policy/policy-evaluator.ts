@@ -3,7 +3,14 @@ import { boundedText } from '../common/bounded-text.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import type { LoadedPolicy } from './policy-loader.js';
 import { ANY, coolingOffSecondsOf, type PolicyRule } from './policy-rule.js';
-import type { CallerRequest, PolicyDecision, PolicyRequest } from './policy.types.js';
+import { ACTIONS, type Action } from '../domain/actions.js';
+import type {
+  CallerRequest,
+  InstanceRequest,
+  PolicyDecision,
+  PolicyRequest,
+  RetentionRequirement,
+} from './policy.types.js';
 import { PolicyStore } from './policy-store.js';
 
 const allows = (allowlist: readonly string[], value: string): boolean =>
@@ -53,7 +60,10 @@ function requestFailures(rule: PolicyRule, request: CallerRequest): string[] {
  * The instance's values against the rule. A tag key may come more than once (TaurusDB's list is
  * not a map): every value of the key must be allowed, so the order of the list never matters.
  */
-function instanceFailures(rule: PolicyRule, request: PolicyRequest): string[] {
+function instanceFailures(
+  rule: PolicyRule,
+  request: Pick<PolicyRequest, 'enterpriseProjectId' | 'tags'>,
+): string[] {
   const failures: string[] = [];
   if (!allows(rule.enterpriseProjects, request.enterpriseProjectId)) {
     failures.push(`enterprise project ${request.enterpriseProjectId} not in allowlist`);
@@ -69,6 +79,26 @@ function instanceFailures(rule: PolicyRule, request: PolicyRequest): string[] {
     }
   }
   return failures;
+}
+
+/**
+ * The strictest `minRetentionDays` of the rules that cover the instance: its project,
+ * enterprise project and tags, whoever the caller and whatever the action. The first rule
+ * with the largest number names the requirement.
+ */
+export function retentionRequirement(
+  policy: LoadedPolicy,
+  instance: InstanceRequest,
+): RetentionRequirement | undefined {
+  let strictest: RetentionRequirement | undefined;
+  for (const rule of policy.rules) {
+    const requiredDays = rule.minRetentionDays;
+    if (requiredDays === undefined || requiredDays <= (strictest?.requiredDays ?? 0)) continue;
+    if (!allows(rule.projects, instance.projectId)) continue;
+    if (instanceFailures(rule, instance).length > 0) continue;
+    strictest = { ruleId: rule.id, requiredDays };
+  }
+  return strictest;
 }
 
 interface RuleCheck {
@@ -212,6 +242,20 @@ export class PolicyEvaluator {
 
   evaluate(request: PolicyRequest): PolicyDecision {
     return this.counted(decide(this.store.current(), request));
+  }
+
+  /**
+   * The actions some rule allows this caller on this instance (for any retention), for a
+   * listing to show. Not a decision on a call, so not counted as one.
+   */
+  permittedActions(request: InstanceRequest): Action[] {
+    const policy = this.store.current();
+    return ACTIONS.filter((action) => decide(policy, { ...request, action }).allowed);
+  }
+
+  /** How long the policy says the instance's lock must hold, when a rule says so. */
+  retentionRequirement(instance: InstanceRequest): RetentionRequirement | undefined {
+    return retentionRequirement(this.store.current(), instance);
   }
 
   /** A denial decided from the caller alone, or null when the instance must be looked at. */

@@ -10,6 +10,9 @@ export interface PolicyRequest {
   retentionDays?: number;
 }
 
+/** A caller and an instance, before any one action is asked for. */
+export type InstanceRequest = Omit<PolicyRequest, 'action' | 'retentionDays'>;
+
 /** What is known before the instance is looked up. */
 export type CallerRequest = Omit<PolicyRequest, 'enterpriseProjectId' | 'tags'>;
 
@@ -35,4 +38,10 @@ export interface PolicyDecision {
   /** The wait the allowing rule asks between the last approval (or the request) and the PUT. */
   coolingOffSeconds: number;
   policyVersion: string;
+}
+
+/** What a rule with `minRetentionDays` asks of the instances it covers. */
+export interface RetentionRequirement {
+  ruleId: string;
+  requiredDays: number;
 }

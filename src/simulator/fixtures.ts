@@ -23,6 +23,7 @@ export const ENTERPRISE_PROJECTS = {
   default: '0',
   finance: '5a1e0c9e-7d4b-4c2a-9f3e-1b2c3d4e5f60',
   marketing: '7c3d2b1a-0f9e-4d8c-b7a6-5e4d3c2b1a09',
+  research: '9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a',
 } as const;
 
 export const PROJECTS = {
@@ -31,6 +32,12 @@ export const PROJECTS = {
     id: '1b2c3d4e5f60718293a4b5c6d7e8f90a',
     name: 'ap-southeast-1_finance',
     region: 'ap-southeast-1',
+  },
+  /** The fleet: FLEET_INSTANCES and nothing else, so a listing of it is known in full. */
+  cnNorth4Fleet: {
+    id: '2c3d4e5f60718293a4b5c6d7e8f90a1b',
+    name: 'cn-north-4_fleet',
+    region: 'cn-north-4',
   },
 } satisfies Record<string, FixtureProject>;
 
@@ -110,17 +117,55 @@ export const LOAD_INSTANCES: readonly FixtureInstance[] = Array.from(
   }),
 );
 
+/** How many instances the fleet project holds: enough for several pages of the upstream list. */
+export const FLEET_SIZE = 500;
+
+const FLEET_ENTERPRISE_PROJECTS = [
+  ENTERPRISE_PROJECTS.finance,
+  ENTERPRISE_PROJECTS.default,
+  ENTERPRISE_PROJECTS.marketing,
+  ENTERPRISE_PROJECTS.research,
+];
+const FLEET_ENVS = ['prod', 'staging', 'dev'];
+
+/**
+ * The instances of one project across enterprise projects and tag sets, each value a function
+ * of the index so that a test can say which instances a filter picks: the enterprise project
+ * cycles with the index (finance, default, marketing, research), `env` cycles every four
+ * (prod, staging, dev), one instance in seven has no `owner`, and one in nine carries `tier=gold`.
+ */
+export const FLEET_INSTANCES: readonly FixtureInstance[] = Array.from(
+  { length: FLEET_SIZE },
+  (_, index) => ({
+    id: `f1ee7${String(index).padStart(27, '0')}in07`,
+    projectId: PROJECTS.cnNorth4Fleet.id,
+    name: `fleet-${String(index).padStart(3, '0')}`,
+    status: index % 25 === 24 ? 'backing up' : 'normal',
+    enterpriseProjectId: FLEET_ENTERPRISE_PROJECTS[index % FLEET_ENTERPRISE_PROJECTS.length],
+    tags: [
+      { key: 'env', value: FLEET_ENVS[Math.floor(index / 4) % FLEET_ENVS.length] },
+      ...(index % 7 === 0 ? [] : [{ key: 'owner', value: `team-${index % 5}` }]),
+      ...(index % 9 === 0 ? [{ key: 'tier', value: 'gold' }] : []),
+    ],
+  }),
+);
+
 /** Groups the development identity provider puts in tokens it mints when none are asked for. */
 export const DEV_GROUPS = ['dba', 'auditor'];
 
 export const projectById = (id: string): FixtureProject | undefined =>
   Object.values<FixtureProject>(PROJECTS).find((project) => project.id === id);
 
-const instancesById = new Map(
-  [...Object.values<FixtureInstance>(INSTANCES), ...LOAD_INSTANCES].map((instance) => [
-    instance.id,
-    instance,
-  ]),
-);
+/** Every instance, in the order TaurusDB's list call answers them. */
+const ALL_INSTANCES: readonly FixtureInstance[] = [
+  ...Object.values<FixtureInstance>(INSTANCES),
+  ...LOAD_INSTANCES,
+  ...FLEET_INSTANCES,
+];
+
+const instancesById = new Map(ALL_INSTANCES.map((instance) => [instance.id, instance]));
 
 export const instanceById = (id: string): FixtureInstance | undefined => instancesById.get(id);
+
+export const instancesOf = (projectId: string): FixtureInstance[] =>
+  ALL_INSTANCES.filter((instance) => instance.projectId === projectId);

@@ -13,6 +13,7 @@ export const ROUTE_NAMES = [
   'taurusdb.getLock',
   'taurusdb.instance',
   'taurusdb.tags',
+  'taurusdb.listInstances',
 ] as const;
 
 export type RouteName = (typeof ROUTE_NAMES)[number];

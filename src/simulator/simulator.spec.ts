@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
-import { DEV_GROUPS, INSTANCES, PROJECTS } from './fixtures.js';
+import { DEV_GROUPS, FLEET_INSTANCES, FLEET_SIZE, INSTANCES, PROJECTS } from './fixtures.js';
 import {
   ROUTE_NAMES,
   SERVICE_ACCOUNT,
@@ -272,6 +272,76 @@ describe('TaurusDB', () => {
     expect(page.body).toEqual({ total_count: 2, tags: [PROD.tags[1]] });
     const bad = await call('GET', `${tagsPath}?limit=0`, { headers: { 'x-auth-token': token } });
     expect(bad).toMatchObject({ status: 400, body: { error_code: 'DBS.200001' } });
+  });
+
+  describe('the instance list', () => {
+    const FLEET = PROJECTS.cnNorth4Fleet;
+    const list = async (query: string, projectId = FLEET.id, listToken?: string) =>
+      call('GET', `/v3.1/${projectId}/instances${query}`, {
+        headers: { 'x-auth-token': listToken ?? (await passwordToken(projectId)) },
+      });
+
+    it('pages the instances of the project in a stable order', async () => {
+      const first = await list('?offset=0&limit=100');
+      expect(first.status).toBe(200);
+      expect(first.body.total_count).toBe(FLEET_SIZE);
+      const instances = first.body.instances as Record<string, unknown>[];
+      expect(instances).toHaveLength(100);
+      expect(instances[0]).toMatchObject({
+        id: FLEET_INSTANCES[0].id,
+        name: FLEET_INSTANCES[0].name,
+        status: FLEET_INSTANCES[0].status,
+        enterprise_project_id: FLEET_INSTANCES[0].enterpriseProjectId,
+        tags: FLEET_INSTANCES[0].tags,
+      });
+      const last = await list(`?offset=${FLEET_SIZE - 3}&limit=100`);
+      expect((last.body.instances as { id: string }[]).map((i) => i.id)).toEqual(
+        FLEET_INSTANCES.slice(-3).map((i) => i.id),
+      );
+      const beyond = await list(`?offset=${FLEET_SIZE}`);
+      expect(beyond.body).toEqual({ instances: [], total_count: FLEET_SIZE });
+    });
+
+    it('keeps only the instances that carry every tag of the filter', async () => {
+      const answer = await list(`?limit=100&tags=${encodeURIComponent('env=prod,tier=gold')}`);
+      const wanted = FLEET_INSTANCES.filter(
+        (i) =>
+          i.tags.some((t) => t.key === 'env' && t.value === 'prod') &&
+          i.tags.some((t) => t.key === 'tier' && t.value === 'gold'),
+      );
+      expect(wanted.length).toBeGreaterThan(0);
+      expect(answer.body.total_count).toBe(wanted.length);
+      expect((answer.body.instances as { id: string }[]).map((i) => i.id)).toEqual(
+        wanted.map((i) => i.id),
+      );
+    });
+
+    it('lists only the project the token is scoped to', async () => {
+      const answer = await list('', CN.id);
+      expect(answer.body.total_count).toBe((answer.body.instances as { id: string }[]).length);
+      expect((answer.body.instances as { id: string }[]).map((i) => i.id)).toContain(PROD.id);
+      const foreign = await list('', FLEET.id, await passwordToken(CN.id));
+      expect(foreign).toMatchObject({ status: 401, body: { error_code: 'DBS.280004' } });
+    });
+
+    it.each([
+      ['?limit=0', 'limit'],
+      ['?limit=101', 'limit'],
+      ['?offset=-1', 'offset'],
+      ['?tags=env', 'tags'],
+      ['?tags=env%3D', 'tags'],
+      ['?tags=%3Dprod', 'tags'],
+    ])('refuses %s as TaurusDB does', async (query, field) => {
+      const answer = await list(query);
+      expect(answer).toMatchObject({ status: 400, body: { error_code: 'DBS.200001' } });
+      expect(answer.body.error_msg).toContain(field);
+    });
+
+    it('takes injected faults like every other route', async () => {
+      await addFault({ route: 'taurusdb.listInstances', status: 503, times: 1 });
+      expect((await list('')).status).toBe(503);
+      expect((await list('')).status).toBe(200);
+    });
   });
 
   it('enables a lock once, extends it only upwards and never disables it', async () => {

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { isInstanceId, isProjectId } from '../domain/ids.js';
-import { instanceById, projectById, type FixtureInstance } from './fixtures.js';
+import { instanceById, instancesOf, projectById, type FixtureInstance } from './fixtures.js';
 import type { IamTokenStore } from './iam.js';
 import { header, isJsonObject, pick } from './request-input.js';
 import { withRegionPrefix, type SimulatedRoute } from './simulated-route.js';
@@ -11,6 +11,8 @@ const MIN_RETENTION_DAYS = 1;
 const MAX_RETENTION_DAYS = 36500;
 const DEFAULT_TAGS_LIMIT = 10;
 const MAX_TAGS_LIMIT = 100;
+const DEFAULT_LIST_LIMIT = 100;
+const MAX_LIST_LIMIT = 100;
 
 interface VaultLock {
   retentionDays: number;
@@ -105,7 +107,7 @@ function parseLockChange(body: unknown): LockChange {
   return { action, retentionDays: days as number };
 }
 
-function parseTagsPage(query: unknown): { offset: number; limit: number } {
+function parsePage(query: unknown, defaultLimit: number, maxLimit: number) {
   const number = (field: string, fallback: number, min: number, max: number): number => {
     const raw = pick(query, field);
     if (raw === undefined) return fallback;
@@ -117,16 +119,50 @@ function parseTagsPage(query: unknown): { offset: number; limit: number } {
   };
   return {
     offset: number('offset', 0, 0, Number.MAX_SAFE_INTEGER),
-    limit: number('limit', DEFAULT_TAGS_LIMIT, 1, MAX_TAGS_LIMIT),
+    limit: number('limit', defaultLimit, 1, maxLimit),
   };
 }
 
+type Tag = FixtureInstance['tags'][number];
+
+/** `tags=key=value,key2=value2`: every pair must be on the instance (AND). */
+function parseTagFilter(query: unknown): Tag[] {
+  const raw = pick(query, 'tags');
+  if (raw === undefined) return [];
+  const rule = 'tags must be key=value pairs separated by commas, each key and value non-empty.';
+  if (typeof raw !== 'string') throw parameterError(rule);
+  return raw.split(',').map((pair) => {
+    const equals = pair.indexOf('=');
+    if (equals <= 0 || equals === pair.length - 1) throw parameterError(rule);
+    return { key: pair.slice(0, equals), value: pair.slice(equals + 1) };
+  });
+}
+
+const hasTags = (instance: FixtureInstance, wanted: Tag[]): boolean =>
+  wanted.every(({ key, value }) =>
+    instance.tags.some((tag) => tag.key === key && tag.value === value),
+  );
+
+/** The instance as TaurusDB's detail and list calls describe it. */
+const describeInstance = (instance: FixtureInstance) => ({
+  id: instance.id,
+  name: instance.name,
+  status: instance.status,
+  type: 'Cluster',
+  datastore: { type: 'gaussdb-mysql', version: '8.0' },
+  port: '3306',
+  project_id: instance.projectId,
+  region: projectById(instance.projectId)?.region,
+  enterprise_project_id: instance.enterpriseProjectId,
+  tags: instance.tags,
+});
+
 export function taurusDbRoutes(tokens: IamTokenStore, locks: VaultLockStore): SimulatedRoute[] {
   /**
-   * The checks every TaurusDB call makes before its own work: a live token, well-formed ids, a
-   * token scoped to the project, the region the endpoint was reached through, the instance.
+   * The checks every TaurusDB call makes before its own work: a live token, a well-formed
+   * project id, a token scoped to the project, the region the endpoint was reached through.
    */
-  const resolveInstance = (request: FastifyRequest): FixtureInstance => {
+  const resolveProject = (request: FastifyRequest): string => {
     const token = tokens.live(header(request, 'x-auth-token'));
     if (token === undefined) {
       throw new SimulatorError(
@@ -135,11 +171,8 @@ export function taurusDbRoutes(tokens: IamTokenStore, locks: VaultLockStore): Si
         'The token is missing, invalid or expired.',
       );
     }
-    const { projectId, instanceId, region } = request.params as Record<string, string | undefined>;
+    const { projectId, region } = request.params as Record<string, string | undefined>;
     if (!isProjectId(projectId)) throw parameterError('project_id must be 32 letters or digits.');
-    if (!isInstanceId(instanceId)) {
-      throw parameterError('instance_id must be 36 letters or digits ending in in07.');
-    }
     if (token.projectId !== projectId) {
       throw new SimulatorError(
         401,
@@ -154,6 +187,16 @@ export function taurusDbRoutes(tokens: IamTokenStore, locks: VaultLockStore): Si
         DbsCode.REGION_MISMATCH,
         `The project does not belong to region ${region}; call the endpoint of region ${project?.region}.`,
       );
+    }
+    return projectId;
+  };
+
+  /** The project's checks, then a well-formed instance id of an instance in that project. */
+  const resolveInstance = (request: FastifyRequest): FixtureInstance => {
+    const projectId = resolveProject(request);
+    const { instanceId } = request.params as Record<string, string | undefined>;
+    if (!isInstanceId(instanceId)) {
+      throw parameterError('instance_id must be 36 letters or digits ending in in07.');
     }
     const instance = instanceById(instanceId);
     if (instance === undefined || instance.projectId !== projectId) {
@@ -195,21 +238,20 @@ export function taurusDbRoutes(tokens: IamTokenStore, locks: VaultLockStore): Si
       method: 'GET',
       paths: withRegionPrefix('/v3.1/:projectId/instances/:instanceId'),
       name: 'taurusdb.instance',
+      handle: async (request) => ({ instance: describeInstance(resolveInstance(request)) }),
+    },
+    {
+      method: 'GET',
+      paths: withRegionPrefix('/v3.1/:projectId/instances'),
+      name: 'taurusdb.listInstances',
       handle: async (request) => {
-        const instance = resolveInstance(request);
+        const projectId = resolveProject(request);
+        const { offset, limit } = parsePage(request.query, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT);
+        const wanted = parseTagFilter(request.query);
+        const matching = instancesOf(projectId).filter((instance) => hasTags(instance, wanted));
         return {
-          instance: {
-            id: instance.id,
-            name: instance.name,
-            status: instance.status,
-            type: 'Cluster',
-            datastore: { type: 'gaussdb-mysql', version: '8.0' },
-            port: '3306',
-            project_id: instance.projectId,
-            region: projectById(instance.projectId)?.region,
-            enterprise_project_id: instance.enterpriseProjectId,
-            tags: instance.tags,
-          },
+          instances: matching.slice(offset, offset + limit).map(describeInstance),
+          total_count: matching.length,
         };
       },
     },
@@ -219,7 +261,7 @@ export function taurusDbRoutes(tokens: IamTokenStore, locks: VaultLockStore): Si
       name: 'taurusdb.tags',
       handle: async (request) => {
         const instance = resolveInstance(request);
-        const { offset, limit } = parseTagsPage(request.query);
+        const { offset, limit } = parsePage(request.query, DEFAULT_TAGS_LIMIT, MAX_TAGS_LIMIT);
         return {
           total_count: instance.tags.length,
           tags: instance.tags.slice(offset, offset + limit),

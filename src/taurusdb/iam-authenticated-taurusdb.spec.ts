@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { Test, type TestingModule } from '@nestjs/testing';
 import { Principal } from '../domain/principal.js';
 import { CommonModule } from '../common/common.module.js';
-import { INSTANCES } from '../simulator/fixtures.js';
+import { INSTANCES, PROJECTS } from '../simulator/fixtures.js';
 import { startSimulator, type RunningSimulator } from '../simulator/simulator.js';
 import { TaurusDb, type TaurusDbCaller } from './taurusdb.js';
 import { TaurusDbModule } from './taurusdb.module.js';
@@ -106,5 +106,19 @@ describe('TaurusDb port (IAM token, 401 retry, instance cache) against the simul
     expect(after['iam.password'] - (before['iam.password'] ?? 0)).toBe(1);
     expect(after['iam.oidc'] - before['iam.oidc']).toBe(1);
     expect(after['taurusdb.instance'] - before['taurusdb.instance']).toBe(2);
+  });
+
+  it('lists instances with the same refresh of a refused token', async () => {
+    const query = { offset: 0, limit: 3, tags: [] };
+    await taurusDb.listInstances(caller, PROJECTS.cnNorth4Fleet.id, query);
+    await fetch(`${sim.url}/__admin/tokens/revoke`, { method: 'POST' });
+    const before = sim.calls();
+
+    const page = await taurusDb.listInstances(caller, PROJECTS.cnNorth4Fleet.id, query);
+
+    const after = sim.calls();
+    expect(page.instances).toHaveLength(3);
+    expect(after['iam.oidc'] - before['iam.oidc']).toBe(1);
+    expect(after['taurusdb.listInstances'] - before['taurusdb.listInstances']).toBe(2);
   });
 });

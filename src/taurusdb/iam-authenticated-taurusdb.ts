@@ -5,7 +5,13 @@ import type { IamToken } from '../auth/iam/iam-token.js';
 import { InstanceDetailsCache } from './instance-details-cache.js';
 import { TaurusDbClient, type UpstreamCredentials } from './taurusdb-client.js';
 import { TaurusDb, type InstanceRef, type LockChange, type TaurusDbCaller } from './taurusdb.js';
-import type { InstanceDetails, SetVaultLockResult, VaultLockInfo } from './taurusdb.types.js';
+import type {
+  InstanceDetails,
+  InstanceListQuery,
+  InstancePage,
+  SetVaultLockResult,
+  VaultLockInfo,
+} from './taurusdb.types.js';
 import { UpstreamUnauthorizedError } from './upstream-error.js';
 
 /**
@@ -29,6 +35,16 @@ export class IamAuthenticatedTaurusDb extends TaurusDb {
       this.withIamToken(caller, projectId, (credentials) =>
         this.client.getInstance(credentials, projectId, instanceId, caller.requestId),
       ),
+    );
+  }
+
+  listInstances(
+    caller: TaurusDbCaller,
+    projectId: string,
+    query: InstanceListQuery,
+  ): Promise<InstancePage> {
+    return this.withIamToken(caller, projectId, (credentials) =>
+      this.client.listInstances(credentials, projectId, query, caller.requestId),
     );
   }
 

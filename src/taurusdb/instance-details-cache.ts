@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { Clock } from '../common/clock.js';
-import { ExpiringMap } from '../common/expiring-map.js';
-import { SingleFlight } from '../common/single-flight.js';
+import { CachedLookups } from '../common/cached-lookups.js';
 import { taurusdbConfig } from './taurusdb.config.js';
 import type { InstanceDetails } from './taurusdb.types.js';
 
@@ -17,24 +16,13 @@ const MAX_ENTRIES = 10_000;
  */
 @Injectable()
 export class InstanceDetailsCache {
-  private readonly entries: ExpiringMap<string, InstanceDetails>;
-  private readonly lookups = new SingleFlight<string, InstanceDetails>();
+  private readonly lookups: CachedLookups<InstanceDetails>;
 
-  constructor(
-    @Inject(taurusdbConfig.KEY) private readonly config: ConfigType<typeof taurusdbConfig>,
-    private readonly clock: Clock,
-  ) {
-    this.entries = new ExpiringMap(MAX_ENTRIES, clock);
+  constructor(@Inject(taurusdbConfig.KEY) config: ConfigType<typeof taurusdbConfig>, clock: Clock) {
+    this.lookups = new CachedLookups(MAX_ENTRIES, config.instanceCacheMs, clock);
   }
 
-  async get(key: string, fetch: () => Promise<InstanceDetails>): Promise<InstanceDetails> {
-    if (this.config.instanceCacheMs === 0) return fetch();
-    const cached = this.entries.get(key);
-    if (cached) return cached;
-    return this.lookups.run(key, async () => {
-      const details = await fetch();
-      this.entries.set(key, details, this.clock.nowMs() + this.config.instanceCacheMs);
-      return details;
-    }).result;
+  get(key: string, fetch: () => Promise<InstanceDetails>): Promise<InstanceDetails> {
+    return this.lookups.get(key, fetch);
   }
 }

@@ -1,5 +1,7 @@
+import { isInstanceId } from '../domain/ids.js';
 import type {
   InstanceDetails,
+  InstancePage,
   InstanceTag,
   SetVaultLockResult,
   VaultLockInfo,
@@ -29,7 +31,28 @@ const isTag = (value: unknown): value is InstanceTag =>
   isObject(value) && isString(value.key) && isString(value.value);
 
 export function parseInstanceDetails(body: unknown): InstanceDetails | undefined {
-  if (!isObject(body) || !isObject(body.instance)) return undefined;
+  return isObject(body) ? parseInstance(body.instance) : undefined;
+}
+
+/**
+ * A page of the list call. Every listed id must be a well-formed instance id, since the gateway
+ * builds further calls from them; one that is not makes the whole answer malformed.
+ */
+export function parseInstancePage(body: unknown): InstancePage | undefined {
+  if (!isObject(body) || !Array.isArray(body.instances)) return undefined;
+  const totalCount = body.total_count;
+  if (!Number.isSafeInteger(totalCount) || (totalCount as number) < 0) return undefined;
+  const instances: InstanceDetails[] = [];
+  for (const entry of body.instances) {
+    const instance = parseInstance(entry);
+    if (instance === undefined || !isInstanceId(instance.id)) return undefined;
+    instances.push(instance);
+  }
+  return { instances, totalCount: totalCount as number };
+}
+
+function parseInstance(instance: unknown): InstanceDetails | undefined {
+  if (!isObject(instance)) return undefined;
   const {
     id,
     project_id: projectId,
@@ -37,7 +60,7 @@ export function parseInstanceDetails(body: unknown): InstanceDetails | undefined
     status,
     enterprise_project_id: enterpriseProjectId,
     tags,
-  } = body.instance;
+  } = instance;
   if (!isString(id) || !isString(name) || !isString(status) || !isString(enterpriseProjectId)) {
     return undefined;
   }

@@ -4,7 +4,13 @@ import { Clock } from '../common/clock.js';
 import { CommonModule } from '../common/common.module.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
-import { INSTANCES, PROJECTS, type FixtureProject } from '../simulator/fixtures.js';
+import {
+  FLEET_INSTANCES,
+  FLEET_SIZE,
+  INSTANCES,
+  PROJECTS,
+  type FixtureProject,
+} from '../simulator/fixtures.js';
 import {
   SERVICE_ACCOUNT,
   startSimulator,
@@ -151,6 +157,93 @@ describe('TaurusDbClient against the simulator', () => {
     });
     expect(sim.calls()['taurusdb.instance']).toBe(1);
     expect(await requestsCounted('getInstance', '200')).toBe(1);
+  });
+
+  describe('the instance list', () => {
+    const fleet = PROJECTS.cnNorth4Fleet.id;
+    let fleetCredentials: UpstreamCredentials;
+    beforeEach(async () => {
+      fleetCredentials = await iamToken(PROJECTS.cnNorth4Fleet);
+    });
+
+    it('reads a page, with the tags filter sent upstream, and counts the call', async () => {
+      const client = clientWith();
+      const page = await client.listInstances(fleetCredentials, fleet, {
+        offset: 10,
+        limit: 5,
+        tags: [],
+      });
+      expect(page.totalCount).toBe(FLEET_SIZE);
+      expect(page.instances.map((i) => i.id)).toEqual(
+        FLEET_INSTANCES.slice(10, 15).map((i) => i.id),
+      );
+      expect(page.instances[0]).toMatchObject({
+        name: FLEET_INSTANCES[10].name,
+        enterpriseProjectId: FLEET_INSTANCES[10].enterpriseProjectId,
+        tags: FLEET_INSTANCES[10].tags,
+      });
+      const gold = await client.listInstances(fleetCredentials, fleet, {
+        offset: 0,
+        limit: 100,
+        tags: [{ key: 'tier', value: 'gold' }],
+      });
+      expect(gold.totalCount).toBe(
+        FLEET_INSTANCES.filter((i) => i.tags.some((t) => t.key === 'tier')).length,
+      );
+      expect(gold.instances.every((i) => i.tags.some((t) => t.key === 'tier'))).toBe(true);
+      expect(await requestsCounted('listInstances', '200')).toBe(2);
+    });
+
+    it('refuses a tag that would change the meaning of the list, before any call', async () => {
+      const client = clientWith();
+      await expect(
+        client.listInstances(fleetCredentials, fleet, {
+          offset: 0,
+          limit: 1,
+          tags: [{ key: 'env', value: 'prod,owner=x' }],
+        }),
+      ).rejects.toMatchObject({ status: 400, errorCode: 'GW.VALIDATION' });
+      expect(sim.calls()['taurusdb.listInstances']).toBe(0);
+    });
+
+    it('answers 502 for a list naming another project or an id no instance could have', async () => {
+      const client = clientWith();
+      const listed = (instance: Record<string, unknown>) => ({
+        instances: [
+          {
+            id: FLEET_INSTANCES[0].id,
+            name: 'a',
+            status: 'normal',
+            enterprise_project_id: '0',
+            ...instance,
+          },
+        ],
+        total_count: 1,
+      });
+      for (const body of [
+        listed({ project_id: project }),
+        listed({ id: '../../v3/x' }),
+        { instances: [], total_count: -1 },
+      ]) {
+        await fault({ route: 'taurusdb.listInstances', body, times: 1 });
+        const error = await failure(
+          client.listInstances(fleetCredentials, fleet, { offset: 0, limit: 1, tags: [] }),
+        );
+        expect(error).toMatchObject({ status: 502, errorCode: 'GW.UPSTREAM_ERROR' });
+      }
+    });
+
+    it('retries a throttled list like every read', async () => {
+      const client = clientWith();
+      await fault({ route: 'taurusdb.listInstances', status: 503, times: 1 });
+      const page = await client.listInstances(fleetCredentials, fleet, {
+        offset: 0,
+        limit: 1,
+        tags: [],
+      });
+      expect(page.instances).toHaveLength(1);
+      expect(await requestsCounted('listInstances', '503')).toBe(1);
+    });
   });
 
   it('answers 502 when the details describe another instance or another project', async () => {

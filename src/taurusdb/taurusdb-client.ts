@@ -18,6 +18,7 @@ import { Clock } from '../common/clock.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { INSTANCE_ID_RULE, PROJECT_ID_RULE, isInstanceId, isProjectId } from '../domain/ids.js';
+import { TAG_FILTER_RULE, isTagFilter } from '../domain/tag-filter.js';
 import { UpstreamAttempts } from '../common/upstream-attempt.js';
 import {
   TransportFailure,
@@ -30,16 +31,20 @@ import { CallDeadline } from './call-deadline.js';
 import { parseRetryAfterSeconds } from './retry-after.js';
 import {
   parseInstanceDetails,
+  parseInstancePage,
   parseSetVaultLockResult,
   parseVaultLockInfo,
 } from './taurusdb-answers.js';
 import { TaurusDbEndpoints } from './taurusdb-endpoints.js';
 import { taurusdbConfig } from './taurusdb.config.js';
-import type {
-  InstanceDetails,
-  SetVaultLockBody,
-  SetVaultLockResult,
-  VaultLockInfo,
+import {
+  MAX_LIST_LIMIT,
+  type InstanceDetails,
+  type InstanceListQuery,
+  type InstancePage,
+  type SetVaultLockBody,
+  type SetVaultLockResult,
+  type VaultLockInfo,
 } from './taurusdb.types.js';
 import {
   UpstreamError,
@@ -54,7 +59,7 @@ export interface UpstreamCredentials {
   region: string;
 }
 
-type Operation = 'getInstance' | 'getVaultLock' | 'setVaultLock' | 'ping';
+type Operation = 'getInstance' | 'listInstances' | 'getVaultLock' | 'setVaultLock' | 'ping';
 
 interface UpstreamCall<T> {
   operation: Operation;
@@ -126,6 +131,48 @@ export class TaurusDbClient implements OnApplicationShutdown {
       );
     }
     return details;
+  }
+
+  async listInstances(
+    credentials: UpstreamCredentials,
+    projectId: string,
+    query: InstanceListQuery,
+    requestId?: string,
+  ): Promise<InstancePage> {
+    if (!isProjectId(projectId)) throw GatewayError.validation('project_id', PROJECT_ID_RULE);
+    // Keys and values become one comma-separated list: the rule is checked where it is built.
+    if (!query.tags.every(isTagFilter)) throw GatewayError.validation('tags', TAG_FILTER_RULE);
+    const search = new URLSearchParams({
+      offset: String(query.offset),
+      limit: String(query.limit),
+    });
+    if (query.tags.length > 0) {
+      search.set('tags', query.tags.map(({ key, value }) => `${key}=${value}`).join(','));
+    }
+    const page = await this.call({
+      operation: 'listInstances',
+      method: 'GET',
+      path: `/v3.1/${projectId}/instances?${search.toString()}`,
+      credentials,
+      requestId,
+      parse: parseInstancePage,
+    });
+    // Everything listed is then shown, decided on and read: it must belong to the project asked.
+    if (
+      page.instances.length > MAX_LIST_LIMIT ||
+      page.instances.some((instance) => (instance.projectId ?? projectId) !== projectId)
+    ) {
+      this.logger.warn(
+        `TaurusDB listed instances of another project, or more than a page, for project ${projectId}; the call is refused`,
+      );
+      throw new UpstreamError(
+        GwCode.UPSTREAM_ERROR,
+        502,
+        'TaurusDB listed instances that are not in the project asked for',
+        { outcomeUncertain: false },
+      );
+    }
+    return page;
   }
 
   async getVaultLock(

@@ -1,6 +1,12 @@
 import type { Principal } from '../domain/principal.js';
 import type { VaultLockAction } from '../domain/actions.js';
-import type { InstanceDetails, SetVaultLockResult, VaultLockInfo } from './taurusdb.types.js';
+import type {
+  InstanceDetails,
+  InstanceListQuery,
+  InstancePage,
+  SetVaultLockResult,
+  VaultLockInfo,
+} from './taurusdb.types.js';
 
 /**
  * Whose IAM token a call is sent with: the caller's, or the gateway's own service identity for
@@ -35,6 +41,13 @@ export interface LockChange {
 export abstract class TaurusDb {
   /** The instance's enterprise project and tags, which the policy reads; briefly cached. */
   abstract instanceDetails(caller: TaurusDbCaller, instance: InstanceRef): Promise<InstanceDetails>;
+
+  /** One page of the project's instances that carry every tag of `query.tags`; never cached. */
+  abstract listInstances(
+    caller: TaurusDbCaller,
+    projectId: string,
+    query: InstanceListQuery,
+  ): Promise<InstancePage>;
 
   abstract showLock(caller: TaurusDbCaller, instance: InstanceRef): Promise<VaultLockInfo>;
 

@@ -17,6 +17,23 @@ export interface InstanceDetails {
   tags: InstanceTag[];
 }
 
+/** The upstream list's page size limit (DESIGN §7): `limit` is 1..100. */
+export const MAX_LIST_LIMIT = 100;
+
+/** One page of `GET /v3.1/{project_id}/instances`, and the tags every instance must carry. */
+export interface InstanceListQuery {
+  offset: number;
+  /** 1..MAX_LIST_LIMIT */
+  limit: number;
+  tags: readonly InstanceTag[];
+}
+
+export interface InstancePage {
+  instances: InstanceDetails[];
+  /** Instances matching the tags filter in the whole project, not just this page. */
+  totalCount: number;
+}
+
 /** `GET .../backups/vault-lock` answer body, passed on to REST callers as it came. */
 export interface VaultLockInfo {
   backup_vaultlock_info: {

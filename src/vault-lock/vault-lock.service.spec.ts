@@ -18,12 +18,8 @@ import { PolicyStore } from '../policy/policy-store.js';
 import { PolicyAdmission } from '../policy/policy-admission.js';
 import { ServiceAccount } from '../auth/iam/iam.config.js';
 import { INSTANCES, type FixtureInstance } from '../simulator/fixtures.js';
-import {
-  TaurusDb,
-  type InstanceRef,
-  type LockChange,
-  type TaurusDbCaller,
-} from '../taurusdb/taurusdb.js';
+import { FixtureTaurusDb } from '../taurusdb/testing/fixture-taurusdb.js';
+import type { InstanceRef, LockChange, TaurusDbCaller } from '../taurusdb/taurusdb.js';
 import type {
   InstanceDetails,
   SetVaultLockResult,
@@ -87,9 +83,8 @@ class InMemoryAuditTrail implements Pick<
   }
 }
 
-/** TaurusDB's instances from the simulator's fixtures, with locks kept in memory. */
-class InMemoryTaurusDb extends TaurusDb {
-  readonly locks = new Map<string, LockChange>();
+/** TaurusDB's instances from the simulator's fixtures, each call written in the journal. */
+class InMemoryTaurusDb extends FixtureTaurusDb {
   /** The next lock change fails with this, once. */
   failNextChange?: Error;
 
@@ -100,24 +95,21 @@ class InMemoryTaurusDb extends TaurusDb {
     super();
   }
 
-  async instanceDetails(_caller: TaurusDbCaller, ref: InstanceRef): Promise<InstanceDetails> {
+  override async instanceDetails(
+    caller: TaurusDbCaller,
+    ref: InstanceRef,
+  ): Promise<InstanceDetails> {
     this.journal.push('taurusdb:instanceDetails');
-    const instance = this.instance(ref);
-    return { ...instance, tags: [...instance.tags] };
+    return super.instanceDetails(caller, ref);
   }
 
-  async showLock(_caller: TaurusDbCaller, ref: InstanceRef): Promise<VaultLockInfo> {
+  override async showLock(caller: TaurusDbCaller, ref: InstanceRef): Promise<VaultLockInfo> {
     this.journal.push(`taurusdb:showLock${this.openRows()}`);
-    const lock = this.locks.get(this.instance(ref).id);
-    return {
-      backup_vaultlock_info: lock
-        ? { lock_policy: true, lock_retention_days: lock.retentionDays, lock_start_time: 1 }
-        : { lock_policy: false },
-    };
+    return super.showLock(caller, ref);
   }
 
-  async setLock(
-    _caller: TaurusDbCaller,
+  override async setLock(
+    caller: TaurusDbCaller,
     ref: InstanceRef,
     change: LockChange,
   ): Promise<SetVaultLockResult> {
@@ -125,29 +117,13 @@ class InMemoryTaurusDb extends TaurusDb {
     const failure = this.failNextChange;
     this.failNextChange = undefined;
     if (failure) throw failure;
-    this.locks.set(this.instance(ref).id, {
-      action: change.action,
-      retentionDays: change.retentionDays,
-    });
-    return { result: 'success' };
+    return super.setLock(caller, ref, change);
   }
 
   /** How many audit rows are open while the call is made: the attempt must already be there. */
   private openRows(): string {
     const open = [...this.audit.rows.values()].filter((row) => !row.sealed).length;
     return ` (${open} open)`;
-  }
-
-  private instance(ref: InstanceRef): FixtureInstance {
-    const found = Object.values(INSTANCES).find(
-      (instance) => instance.id === ref.instanceId && instance.projectId === ref.projectId,
-    );
-    if (!found)
-      throw new UpstreamError(GwCode.NOT_FOUND, 404, 'no such instance', {
-        upstreamStatus: 404,
-        outcomeUncertain: false,
-      });
-    return found;
   }
 }
 

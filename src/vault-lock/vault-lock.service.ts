@@ -15,11 +15,9 @@ import { vaultLockConfig, type VaultLockConfig } from './vault-lock.config.js';
 import type { Action, VaultLockAction } from '../domain/actions.js';
 import type { LockRequest } from '../domain/lock-request.js';
 import { defersChange, LockRequestsService } from '../lock-requests/lock-requests.service.js';
+import { lockStateOf, type LockState, type LockTarget } from './vault-lock-state.js';
 
-export interface LockTarget {
-  projectId: string;
-  instanceId: string;
-}
+export type { LockTarget } from './vault-lock-state.js';
 
 export interface SetVaultLockCommand extends LockTarget {
   action: VaultLockAction;
@@ -54,11 +52,7 @@ interface AuditSubject extends LockTarget {
   dryRun: boolean;
 }
 
-export interface VaultLockState extends LockTarget {
-  enabled: boolean;
-  retentionDays: number | null;
-  startsAt: Date | null;
-  endsAt: Date | null;
+export interface VaultLockState extends LockState {
   /** TaurusDB's answer as it came, for the REST drop-in. */
   upstream: unknown;
   /** The read's audit row, when reads are audited (`AUDIT_READS=all`). */
@@ -173,17 +167,7 @@ export class VaultLockService {
         durationMs: elapsedMs(),
       });
     }
-    const info = upstream.backup_vaultlock_info;
-    const enabled = info?.lock_policy === true;
-    return {
-      ...target,
-      enabled,
-      retentionDays: enabled ? (info?.lock_retention_days ?? null) : null,
-      startsAt: enabled ? dateOf(info?.lock_start_time) : null,
-      endsAt: enabled ? dateOf(info?.lock_end_time) : null,
-      upstream,
-      auditId,
-    };
+    return { ...lockStateOf(target, upstream), upstream, auditId };
   }
 
   /**
@@ -321,7 +305,7 @@ function callerRequestOf(
 }
 
 /** The caller hears the explanation meant for it; the audit row keeps the full reasons. */
-function policyDenied(decision: PolicyDecision, auditId?: string): GatewayError {
+export function policyDenied(decision: PolicyDecision, auditId?: string): GatewayError {
   return new GatewayError(GwCode.POLICY_DENIED, 403, `policy denied: ${decision.explanation}`, {
     auditId,
   });
@@ -350,8 +334,4 @@ function completionOf(failure: GatewayError, error: unknown, durationMs: number)
     errorCode: failure.errorCode,
     durationMs,
   };
-}
-
-function dateOf(timestamp: number | null | undefined): Date | null {
-  return typeof timestamp === 'number' && timestamp > 0 ? new Date(timestamp) : null;
 }

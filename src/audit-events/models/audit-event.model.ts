@@ -1,4 +1,5 @@
 import { Field, ID, Int, ObjectType } from '@nestjs/graphql';
+import { PageInfo } from '../../common/graphql/page-info.model.js';
 import { AuditOutcomeEnum } from '../dto/audit-events.args.js';
 
 @ObjectType()
@@ -45,12 +46,6 @@ export class AuditEvent {
   @Field(() => Int, { nullable: true }) durationMs!: number | null;
   @Field(() => String, { nullable: true }) prevHash!: string | null;
   @Field(() => String, { nullable: true }) hash!: string | null;
-}
-
-@ObjectType()
-export class PageInfo {
-  @Field() hasNextPage!: boolean;
-  @Field(() => String, { nullable: true }) endCursor!: string | null;
 }
 
 @ObjectType()

@@ -1,5 +1,5 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
-import { PageInfo } from '../../audit-events/models/audit-event.model.js';
+import { PageInfo } from '../../common/graphql/page-info.model.js';
 import { VaultLockActionEnum } from '../../common/graphql/vault-lock-action.enum.js';
 import { LOCK_REQUEST_STATES, type LockRequestState } from '../../domain/lock-request.js';
 
