@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type {
   AuditAction,
+  AuditOutcome,
   AuditAttempt,
   AuditChannel,
   AuditCompletion,
@@ -46,6 +47,11 @@ export interface TransitionStep {
   reasons?: readonly string[];
   /** The `unknown` row a `settle` step settles. */
   settlesAuditId?: string | null;
+  /**
+   * What the row is sealed with once the step is stored: `succeeded` unless the step records an
+   * outcome of its own (a settlement seals with the outcome the lock proved).
+   */
+  sealAs?: AuditOutcome;
 }
 
 export interface RecordedTransition {
@@ -170,7 +176,7 @@ export class LockRequestRecorder {
         if (!step.keepOpen) {
           // The change is made: it stands even if its row cannot be sealed now.
           await this.sealQuietly(auditId, {
-            outcome: 'succeeded',
+            outcome: step.sealAs ?? 'succeeded',
             durationMs: this.elapsedSince(startedMs),
           });
         }
@@ -218,6 +224,19 @@ export class LockRequestRecorder {
     if (!won || !next.ok) return null;
     this.notifier.notify(lockRequestEvent(next.request));
     return next.request;
+  }
+
+  /**
+   * A change that is no transition of its own in the trail: an execution whose executor is gone
+   * becoming UNKNOWN (its `execute` row, closed as unknown by the audit reconcile, says so), or
+   * an UNKNOWN request noting what its lock showed. One compare-and-set; false when another
+   * writer came first.
+   */
+  async move(current: LockRequest, next: LockRequestTransition): Promise<boolean> {
+    if (!next.ok) return false;
+    const won = await this.stored(this.store.update(next.request, current.version));
+    if (won) this.notifier.notify(lockRequestEvent(next.request));
+    return won;
   }
 
   /**

@@ -270,7 +270,14 @@ describe('LockRequestsService', () => {
 
     it.each([
       ['the requester', alice, GwCode.SELF_APPROVAL, 403, 'denied'],
-      ['a caller outside the approver groups', dave, GwCode.NOT_AN_APPROVER, 403, 'denied'],
+      [
+        'an auditor, who may read it but not approve',
+        auditor,
+        GwCode.NOT_AN_APPROVER,
+        403,
+        'denied',
+      ],
+      ['a caller who may not even read it', dave, GwCode.NOT_FOUND, 404, 'rejected'],
     ])('refuses %s, with a row and no change', async (_who, ctx, errorCode, status, outcome) => {
       const made = await requested();
       const refusal = await service.approve(ctx, made.id, null).catch((e: unknown) => e);
