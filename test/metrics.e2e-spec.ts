@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import {
   clearFaults,
@@ -11,7 +13,7 @@ import {
 } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
 import { until } from './support/polling.js';
-import { labelSetsOf, sampleSum } from './support/prometheus-text.js';
+import { labelSetsOf, metricFamilies, sampleSum } from './support/prometheus-text.js';
 
 /**
  * Every series an operator alerts on, read from `/metrics` after the test has caused it. The
@@ -19,6 +21,24 @@ import { labelSetsOf, sampleSum } from './support/prometheus-text.js';
  */
 const LOCK_ROUTE = '/v3/:project_id/instances/:instance_id/backups/vault-lock';
 const MUTATIONS_PER_MINUTE = 3;
+
+const ALERT_RULES = 'deploy/prometheus/vault-lock-gateway.rules.yaml';
+const DASHBOARD = 'deploy/grafana/vault-lock-gateway.dashboard.json';
+
+interface AlertRule {
+  alert: string;
+  expr: string;
+  labels: { severity: string };
+  annotations: { summary: string };
+}
+interface Dashboard {
+  templating: { list: { query: string }[] };
+  panels: { title: string; targets: { expr: string }[] }[];
+}
+
+/** The series a PromQL expression reads, other than the `up` Prometheus writes itself. */
+const seriesIn = (expr: string): string[] =>
+  [...expr.matchAll(/\b(?:gateway|vault_lock|process|nodejs)_[a-z0-9_]+/g)].map(([name]) => name);
 
 const scrape = async (h: Harness): Promise<string> => (await fetch(`${h.url}/metrics`)).text();
 
@@ -208,6 +228,54 @@ describe('metrics', () => {
     expect(
       sampleSum(text, 'gateway_circuit_breaker_state', { target: `${h.simulator.url}/cn-north-4` }),
     ).toBe(0);
+  });
+});
+
+describe('the alert rules and the dashboard under deploy/', () => {
+  let h: Harness;
+  let families: Map<string, string>;
+  const rules = (
+    parse(readFileSync(ALERT_RULES, 'utf8')) as { groups: { rules: AlertRule[] }[] }
+  ).groups.flatMap((group) => group.rules);
+  const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Dashboard;
+  const dashboardExprs = [
+    ...dashboard.panels.flatMap((panel) => panel.targets.map((target) => target.expr)),
+    ...dashboard.templating.list.map((variable) => variable.query),
+  ];
+
+  beforeAll(async () => {
+    h = await startHarness();
+    families = metricFamilies(await scrape(h));
+  });
+  afterAll(() => h.close());
+
+  /** A family, or a histogram's `_bucket`, `_count` or `_sum`. */
+  const exposed = (series: string): boolean => {
+    const histogram = /^(.*)_(?:bucket|count|sum)$/.exec(series)?.[1];
+    return (
+      families.has(series) || (histogram !== undefined && families.get(histogram) === 'histogram')
+    );
+  };
+
+  it('gives every alert a severity and a summary, and names only series /metrics has', () => {
+    expect(rules.length).toBeGreaterThan(10);
+    for (const rule of rules) {
+      expect({ alert: rule.alert, severity: rule.labels.severity }).toEqual({
+        alert: rule.alert,
+        severity: expect.stringMatching(/^(critical|warning|info)$/),
+      });
+      expect(rule.annotations.summary).toEqual(expect.any(String));
+      const missing = seriesIn(rule.expr).filter((series) => !exposed(series));
+      expect({ alert: rule.alert, missing }).toEqual({ alert: rule.alert, missing: [] });
+    }
+  });
+
+  it('names only series /metrics has, and charts every series of the gateway', () => {
+    const named = dashboardExprs.flatMap(seriesIn);
+    expect(named.filter((series) => !exposed(series))).toEqual([]);
+    const charted = new Set(named.map((series) => series.replace(/_(bucket|count|sum)$/, '')));
+    const own = [...families.keys()].filter((family) => /^(gateway|vault_lock)_/.test(family));
+    expect(own.filter((family) => !charted.has(family))).toEqual([]);
   });
 });
 
