@@ -10,6 +10,7 @@ import { AuditTrail } from '../audit/audit-trail.js';
 import type { CallContext } from '../common/call-context.js';
 import { Clock } from '../common/clock.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
+import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { toGatewayError } from '../common/to-gateway-error.js';
 import type { LockRequest } from '../domain/lock-request.js';
 import { LockRequestNotifier, lockRequestEvent } from '../notifications/lock-request-notifier.js';
@@ -89,6 +90,7 @@ export class LockRequestRecorder {
     private readonly audit: AuditTrail,
     private readonly clock: Clock,
     private readonly notifier: LockRequestNotifier,
+    private readonly metrics: GatewayMetrics,
   ) {}
 
   /**
@@ -124,7 +126,7 @@ export class LockRequestRecorder {
       outcome: 'succeeded',
       durationMs: this.elapsedSince(startedMs),
     });
-    this.notifier.notify(lockRequestEvent(request));
+    this.changed(request);
     return { request, auditId };
   }
 
@@ -180,7 +182,7 @@ export class LockRequestRecorder {
             durationMs: this.elapsedSince(startedMs),
           });
         }
-        this.notifier.notify(lockRequestEvent(changed));
+        this.changed(changed);
         return { request: changed, auditId };
       }
       if (fresh === null || races + 1 >= MAX_LOST_RACES) {
@@ -222,7 +224,7 @@ export class LockRequestRecorder {
       await this.sealQuietly(executeAuditId, completion);
     }
     if (!won || !next.ok) return null;
-    this.notifier.notify(lockRequestEvent(next.request));
+    this.changed(next.request);
     return next.request;
   }
 
@@ -268,6 +270,12 @@ export class LockRequestRecorder {
         `audit row ${auditId} was not confirmed sealed as ${completion.outcome} (${completion.errorCode ?? 'no error'})`,
       );
     }
+  }
+
+  /** A change that is stored: counted under the state entered, and told to the notifier. */
+  private changed(request: LockRequest): void {
+    this.metrics.lockRequestTransitions.inc({ state: request.state });
+    this.notifier.notify(lockRequestEvent(request));
   }
 
   private elapsedSince(startedMs: number): number {

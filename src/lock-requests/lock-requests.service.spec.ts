@@ -149,7 +149,7 @@ describe('LockRequestsService', () => {
     notifier = new RecordingNotifier();
     service = new LockRequestsService(
       store,
-      new LockRequestRecorder(store, audit, clock, notifier),
+      new LockRequestRecorder(store, audit, clock, notifier, new GatewayMetrics()),
       taurusDb,
       clock,
       TIMINGS,
@@ -457,7 +457,7 @@ describe('LockRequestsService', () => {
         approvalsRequired: 0,
       });
       clock.advance(600);
-      const recorder = new LockRequestRecorder(store, audit, clock, notifier);
+      const recorder = new LockRequestRecorder(store, audit, clock, notifier, new GatewayMetrics());
       const { request, auditId } = await recorder.transition(due, {
         action: 'execute',
         party: scheduler,
