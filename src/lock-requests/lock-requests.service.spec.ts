@@ -4,7 +4,7 @@ import type { AuditTrail } from '../audit/audit-trail.js';
 import type { AuthConfig } from '../auth/auth.config.js';
 import { AuditStoreDir } from '../audit/testing/audit-fixtures.js';
 import type { CallContext } from '../common/call-context.js';
-import { Clock } from '../common/clock.js';
+import { ManualClock } from '../common/testing/manual-clock.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { BACKGROUND_PRINCIPAL } from '../domain/background-principal.js';
@@ -24,27 +24,6 @@ import { SqliteLockRequestStore } from './sqlite-lock-request-store.js';
 
 const T0 = new Date('2026-11-30T02:00:00.000Z');
 
-/** The gateway clock, moved by the test. */
-class ManualClock extends Clock {
-  current = T0;
-  private monotonic = 0;
-
-  override now(): Date {
-    return this.current;
-  }
-
-  override nowMs(): number {
-    return this.current.getTime();
-  }
-
-  override monotonicMs(): number {
-    return (this.monotonic += 3);
-  }
-
-  advance(seconds: number): void {
-    this.current = new Date(this.current.getTime() + seconds * 1000);
-  }
-}
 
 /** TaurusDB's lock read; the only call lock requests make on a caller's behalf. */
 class LockReadingTaurusDb extends TaurusDb {
@@ -141,7 +120,7 @@ describe('LockRequestsService', () => {
 
   beforeEach(async () => {
     dir = new AuditStoreDir();
-    clock = new ManualClock();
+    clock = new ManualClock(T0);
     audit = await dir.start(dir.file(), new GatewayMetrics(), clock);
     store = new RacingStore(dir.file());
     await store.open();
