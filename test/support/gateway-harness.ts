@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createGatewayApp } from '../../src/bootstrap/create-gateway-app.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/simulator.js';
@@ -47,6 +47,8 @@ export async function startHarness(
     AUTH_ISSUER: simulator.idpIssuer,
     AUTH_AUDIENCE: simulator.audience,
     AUDIT_SQLITE_PATH: auditPath,
+    // Beside the trail they sign: suites never share a checkpoint directory by accident.
+    AUDIT_CHECKPOINT_DIR: join(dirname(auditPath), 'checkpoints'),
     POLICY_FILE: 'config/policy.example.yaml',
     UPSTREAM_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'info',
