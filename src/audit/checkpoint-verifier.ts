@@ -109,7 +109,9 @@ export function checkCheckpointFiles(evidence: CheckpointEvidence): {
     if (checkpoint.prevCheckpoint !== previous.digest) {
       // A file deleted from the middle is reported above, by the store's copy, when it has one.
       const missing =
-        checkpoint.prevCheckpoint !== null && storedByDigest.has(checkpoint.prevCheckpoint);
+        checkpoint.prevCheckpoint !== null &&
+        storedByDigest.has(checkpoint.prevCheckpoint) &&
+        !fileByDigest.has(checkpoint.prevCheckpoint);
       if (!missing) {
         failures.push({
           kind: 'broken-checkpoint-chain',

@@ -32,14 +32,18 @@ export class SigningKeyError extends Error {}
  * after, with its public key beside it; in production a missing key stops the start, since
  * checkpoints signed by a key nobody kept prove nothing.
  */
-export function loadSigningKey(file: string | null, production: boolean): SigningKey {
+export function loadSigningKey(
+  file: string | null,
+  production: boolean,
+  generatedFile = GENERATED_SIGNING_KEY_FILE,
+): SigningKey {
   if (file === null) {
     if (production) {
       throw new SigningKeyError(
         'AUDIT_SIGNING_KEY_FILE is required in production: the Ed25519 private key (PEM) that signs audit checkpoints',
       );
     }
-    const generated = resolve(GENERATED_SIGNING_KEY_FILE);
+    const generated = resolve(generatedFile);
     if (!existsSync(generated)) generateSigningKey(generated);
     return readSigningKey(generated);
   }
