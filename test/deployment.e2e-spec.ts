@@ -6,6 +6,7 @@ import { join, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { OPEN_ATTEMPTS_DRAIN_MS } from '../src/audit/audit-trail.js';
 import { DEFAULT_UPSTREAM_TIMEOUT_MS } from '../src/config/upstream.config.js';
+import { generateSigningKey, publicKeyFileOf } from '../src/checkpoints/signing-key.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';
 import { exitOf, freePort, launch, startGatewayProcess, stop } from './support/child-processes.js';
@@ -270,9 +271,13 @@ describe('the production image, reproduced from the Dockerfile and compose', () 
     simulator = await startSimulator({ port: 0 });
     root = productionLayout();
     const dataDir = mkdtempSync(join(tmpdir(), 'vlg-image-data-'));
+    // The operator generates the checkpoint signing key into ./secrets before the first `up`.
+    const secretsDir = mkdtempSync(join(tmpdir(), 'vlg-image-secrets-'));
+    generateSigningKey(join(secretsDir, 'audit-signing-key.pem'));
     const mounts = (services.gateway.volumes ?? []).map((volume) => {
       const [source, target] = volume.split(':');
-      return { target, host: source.startsWith('.') ? resolve(source) : dataDir };
+      const host = source.startsWith('.') ? resolve(source) : dataDir;
+      return { target, host: source === './secrets' ? secretsDir : host };
     });
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
@@ -321,6 +326,28 @@ describe('the production image, reproduced from the Dockerfile and compose', () 
     } finally {
       await stop(gateway.child, 'SIGTERM');
     }
+    // `docker compose exec gateway npm run audit:verify -- --checkpoints … --public-key …`: no
+    // build step in the image, and the checkpoint the gateway wrote as it stopped signs the row.
+    const withCheckpoints = spawnSync(
+      'npm',
+      [
+        'run',
+        '--silent',
+        'audit:verify',
+        '--',
+        '--checkpoints',
+        env.AUDIT_CHECKPOINT_DIR,
+        '--public-key',
+        publicKeyFileOf(env.AUDIT_SIGNING_KEY_FILE),
+      ],
+      { cwd: root, env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' },
+    );
+    expect({ status: withCheckpoints.status, stdout: withCheckpoints.stdout }).toEqual({
+      status: 0,
+      stdout: expect.stringMatching(
+        /^audit chain OK: 1 rows\ncheckpoints OK: 1 signed by key [0-9a-f]{16}, the newest at seq 1 /,
+      ),
+    });
   });
 
   it('refuses to start without a TaurusDB endpoint, rather than look for a simulator', async () => {
