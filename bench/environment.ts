@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateSigningKey } from '../src/checkpoints/signing-key.js';
 import { PROJECTS } from '../src/simulator/fixtures.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';
 import { injectFault, lockPath } from '../test/support/clients.js';
@@ -69,6 +70,9 @@ export async function startBenchEnvironment(
   };
   try {
     const storeSetup = await prepareStore(store, workDir);
+    // Production refuses to start without the key that signs audit checkpoints.
+    const signingKey = join(workDir, 'audit-signing-key.pem');
+    generateSigningKey(signingKey);
     services.push(storeSetup);
     const upstreamEnv = {
       TAURUSDB_ENDPOINT: `${simulator.url}/{region}`,
@@ -83,6 +87,8 @@ export async function startBenchEnvironment(
         ...upstreamEnv,
         NODE_ENV: 'production',
         POLICY_FILE: 'config/policy.example.yaml',
+        AUDIT_SIGNING_KEY_FILE: signingKey,
+        AUDIT_CHECKPOINT_DIR: join(workDir, 'checkpoints'),
         ...storeSetup.env,
         LOG_LEVEL: 'warn',
         // The load comes from a handful of callers, far over any caller's real rate limit.
