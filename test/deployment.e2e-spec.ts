@@ -359,6 +359,16 @@ describe('the production image, reproduced from the Dockerfile and compose', () 
       'vault-lock-gateway failed to start: TAURUSDB_ENDPOINT is not set: the embedded simulator is refused when NODE_ENV=production\n',
     );
   });
+
+  it('refuses to start without the key that signs audit checkpoints, naming the variable', async () => {
+    const withoutKey = { ...env };
+    delete withoutKey.AUDIT_SIGNING_KEY_FILE;
+    const { code, stderr } = await exitOf(launch('dist/main.js', withoutKey, { cwd: root }));
+    expect(code).toBe(1);
+    expect(stderr).toContain(
+      'AUDIT_SIGNING_KEY_FILE is required in production: the Ed25519 private key (PEM) that signs audit checkpoints',
+    );
+  });
 });
 
 describe('the standalone simulator', () => {
