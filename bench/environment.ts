@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateSigningKey } from '../src/checkpoints/signing-key.js';
 import { PROJECTS } from '../src/simulator/fixtures.js';
 import {
   SERVICE_ACCOUNT,
@@ -73,6 +74,9 @@ export async function startBenchEnvironment(
   };
   try {
     const storeSetup = await prepareStore(store, workDir);
+    // Production refuses to start without the key that signs audit checkpoints.
+    const signingKey = join(workDir, 'audit-signing-key.pem');
+    generateSigningKey(signingKey);
     services.push(storeSetup);
     const upstreamEnv = {
       TAURUSDB_ENDPOINT: `${simulator.url}/{region}`,
@@ -91,6 +95,8 @@ export async function startBenchEnvironment(
         IAM_DOMAIN_NAME: SERVICE_ACCOUNT.domainName,
         IAM_USER_NAME: SERVICE_ACCOUNT.userName,
         IAM_PASSWORD: SERVICE_ACCOUNT.password,
+        AUDIT_SIGNING_KEY_FILE: signingKey,
+        AUDIT_CHECKPOINT_DIR: join(workDir, 'checkpoints'),
         ...storeSetup.env,
         LOG_LEVEL: 'warn',
         // The load comes from a handful of callers, far over any caller's real rate limit.

@@ -6,6 +6,7 @@ import { GraphQLModule } from '@nestjs/graphql';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditEventsModule } from './audit-events/audit-events.module.js';
 import { AuthModule } from './auth/auth.module.js';
+import { CheckpointsModule } from './checkpoints/checkpoints.module.js';
 import { InternalAuthGuard } from './auth/internal-auth.guard.js';
 import { InternalTokenVerifier } from './auth/internal-token-verifier.js';
 import { CommonModule } from './common/common.module.js';
@@ -39,6 +40,7 @@ import { VaultLockModule } from './vault-lock/vault-lock.module.js';
     AuthModule,
     VaultLockModule,
     AuditEventsModule,
+    CheckpointsModule,
     FleetModule,
     ComplianceModule,
     HealthModule,

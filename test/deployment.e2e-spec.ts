@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { OPEN_ATTEMPTS_DRAIN_MS } from '../src/audit/audit-trail.js';
 import { describeWithPostgres, TestDatabase } from '../src/audit/testing/postgres-test-database.js';
 import { DEFAULT_UPSTREAM_TIMEOUT_MS } from '../src/config/upstream.config.js';
+import { generateSigningKey, publicKeyFileOf } from '../src/checkpoints/signing-key.js';
 import { TEST_REDIS_URL, TestRedisSpace } from '../src/redis/testing/test-redis.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';
@@ -333,9 +334,17 @@ await describeWithPostgres(
         [/^redis:\/\/redis:6379$/, TEST_REDIS_URL],
       ];
       // Bind mounts of this checkout; the rest of /app is the image's.
+      // The operator generates the checkpoint signing key into ./secrets before the first `up`;
+      // a named volume is a directory of its own.
+      const secretsDir = mkdtempSync(join(tmpdir(), 'vlg-image-secrets-'));
+      generateSigningKey(join(secretsDir, 'audit-signing-key.pem'));
       const mounts = (gateway.volumes ?? []).map((volume) => {
         const [source, target] = volume.split(':');
-        return { target, host: resolve(source) };
+        if (source === './secrets') return { target, host: secretsDir };
+        const host = source.startsWith('.')
+          ? resolve(source)
+          : mkdtempSync(join(tmpdir(), `vlg-image-${source}-`));
+        return { target, host };
       });
       const shell = { TOKEN_CACHE_KEY: randomBytes(32).toString('base64') };
       const port = await freePort();
@@ -391,6 +400,38 @@ await describeWithPostgres(
       } finally {
         await stop(gateway.child, 'SIGTERM');
       }
+      // `docker compose exec gateway npm run audit:verify -- --checkpoints … --public-key …`: no
+      // build step in the image, and the checkpoint the gateway wrote as it stopped signs the row.
+      const withCheckpoints = spawnSync(
+        'npm',
+        [
+          'run',
+          '--silent',
+          'audit:verify',
+          '--',
+          '--checkpoints',
+          env.AUDIT_CHECKPOINT_DIR,
+          '--public-key',
+          publicKeyFileOf(env.AUDIT_SIGNING_KEY_FILE),
+        ],
+        { cwd: root, env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' },
+      );
+      expect({ status: withCheckpoints.status, stdout: withCheckpoints.stdout }).toEqual({
+        status: 0,
+        stdout: expect.stringMatching(
+          /^audit chain OK: 1 rows\ncheckpoints OK: 1 signed by key [0-9a-f]{16}, the newest at seq 1 /,
+        ),
+      });
+    });
+
+    it('refuses to start without the key that signs audit checkpoints, naming the variable', async () => {
+      const withoutKey = { ...env };
+      delete withoutKey.AUDIT_SIGNING_KEY_FILE;
+      const { code, stderr } = await exitOf(launch('dist/main.js', withoutKey, { cwd: root }));
+      expect(code).toBe(1);
+      expect(stderr).toContain(
+        'AUDIT_SIGNING_KEY_FILE is required in production: the Ed25519 private key (PEM) that signs audit checkpoints',
+      );
     });
 
     it('refuses to start without a TaurusDB endpoint, rather than look for a simulator', async () => {

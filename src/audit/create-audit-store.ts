@@ -1,6 +1,9 @@
 import { Clock } from '../common/clock.js';
 import type { AuditStore } from './audit-store.js';
 import type { AuditConfig } from './audit.config.js';
+import type { CheckpointStore } from './checkpoint-store.js';
+import { PostgresCheckpointStore } from './postgres/postgres-checkpoint-store.js';
+import { SqliteCheckpointStore } from './sqlite-checkpoint-store.js';
 import { PostgresAuditStore } from './postgres/postgres-audit-store.js';
 import { ThreadedSqliteAuditStore } from './threaded-sqlite-audit-store.js';
 
@@ -17,4 +20,17 @@ export function createAuditStore(config: AuditConfig, clock = new Clock()): Audi
     );
   }
   return new ThreadedSqliteAuditStore(config.sqlitePath);
+}
+
+/** The checkpoints of the configured store, not yet open: beside its rows. */
+export function createCheckpointStore(
+  config: Pick<AuditConfig, 'sqlitePath' | 'databaseUrl' | 'migrate'>,
+): CheckpointStore {
+  if (config.databaseUrl !== null) {
+    return new PostgresCheckpointStore({
+      databaseUrl: config.databaseUrl,
+      migrate: config.migrate,
+    });
+  }
+  return new SqliteCheckpointStore(config.sqlitePath);
 }

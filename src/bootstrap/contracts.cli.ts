@@ -17,6 +17,7 @@ const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 async function writeContracts(): Promise<void> {
   const auditDir = mkdtempSync(join(tmpdir(), 'vlg-contracts-'));
   process.env.AUDIT_SQLITE_PATH = join(auditDir, 'audit.sqlite');
+  process.env.AUDIT_CHECKPOINT_DIR = join(auditDir, 'checkpoints');
   process.env.LOG_LEVEL ??= 'warn';
   const simulator = await startEmbeddedSimulatorIfUnconfigured(process.env);
   try {

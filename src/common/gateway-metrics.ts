@@ -137,6 +137,24 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  /**
+   * The age in seconds of the newest audit checkpoint (null before the first), read at each
+   * scrape: the checkpoint writer sets it to a read of the store, so every replica reports the
+   * one chain's checkpoints, whichever replica wrote them.
+   */
+  auditCheckpointAgeSeconds: () => Promise<number | null> = () => Promise.resolve(null);
+
+  readonly auditCheckpointAge = new Gauge({
+    name: 'vault_lock_audit_checkpoint_age_seconds',
+    help: 'Seconds since the newest signed audit checkpoint; absent before the first. Alert when above two AUDIT_CHECKPOINT_INTERVAL_SECONDS',
+    registers: [this.registry],
+    collect: async () => {
+      const age = await this.auditCheckpointAgeSeconds().catch(() => null);
+      this.auditCheckpointAge.reset();
+      if (age !== null) this.auditCheckpointAge.set(age);
+    },
+  });
+
   readonly noncompliantInstances = new Gauge({
     name: 'vault_lock_noncompliant_instances',
     help: 'Instances a minRetentionDays rule covers whose lock is off, shorter, or unreadable, by project (COMPLIANCE_PROJECTS)',

@@ -24,7 +24,6 @@ import { SqliteLockRequestStore } from './sqlite-lock-request-store.js';
 
 const T0 = new Date('2026-11-30T02:00:00.000Z');
 
-
 /** TaurusDB's lock read; the only call lock requests make on a caller's behalf. */
 class LockReadingTaurusDb extends TaurusDb {
   lock: VaultLockInfo = { backup_vaultlock_info: { lock_policy: false } };

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The built gateway and simulator as an operator runs them: `node dist/...` in a child process. */
@@ -28,7 +29,7 @@ export function launch(
 ): Launched {
   const child = spawn(process.execPath, [...(options.nodeOptions ?? []), script], {
     cwd: options.cwd,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', ...besideTheTrail(env), ...env },
     stdio: ['ignore', options.stdout ?? 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -36,6 +37,13 @@ export function launch(
     stderr = (stderr + chunk.toString()).slice(-2000);
   });
   return { child, stderrTail: () => stderr };
+}
+
+/** A gateway's checkpoint files beside the trail they sign, not in the working directory's. */
+function besideTheTrail(env: Record<string, string>): Record<string, string> {
+  return env.AUDIT_SQLITE_PATH
+    ? { AUDIT_CHECKPOINT_DIR: join(dirname(env.AUDIT_SQLITE_PATH), 'checkpoints') }
+    : {};
 }
 
 /** Sends `signal` and resolves with how the process ended. */

@@ -1,9 +1,10 @@
 import 'reflect-metadata';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createGatewayApp } from '../../src/bootstrap/create-gateway-app.js';
+import { generateSigningKey } from '../../src/checkpoints/signing-key.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/simulator.js';
 import { SERVICE_ACCOUNT_ENV } from './service-account.js';
 
@@ -32,6 +33,9 @@ export async function startHarness(
   const simulator = shared.simulator ?? (await startSimulator({ port: 0 }));
   const auditPath =
     env.AUDIT_SQLITE_PATH ?? join(mkdtempSync(join(tmpdir(), 'vlg-audit-')), 'audit.sqlite');
+  // The key a production start requires, beside the trail: a restart on the same trail reuses it.
+  const signingKey = join(dirname(auditPath), 'audit-signing-key.pem');
+  generateSigningKey(signingKey);
   const logFile = join(
     process.env.VLG_TEST_LOG_DIR ?? tmpdir(),
     `${process.pid}-${Date.now()}-${suiteCounter++}.log`,
@@ -47,6 +51,9 @@ export async function startHarness(
     AUTH_ISSUER: simulator.idpIssuer,
     AUTH_AUDIENCE: simulator.audience,
     AUDIT_SQLITE_PATH: auditPath,
+    // Beside the trail they sign: suites never share a checkpoint directory by accident.
+    AUDIT_CHECKPOINT_DIR: join(dirname(auditPath), 'checkpoints'),
+    AUDIT_SIGNING_KEY_FILE: signingKey,
     POLICY_FILE: 'config/policy.example.yaml',
     UPSTREAM_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'info',

@@ -1,0 +1,46 @@
+import Database from 'better-sqlite3';
+import { SqliteCheckpointStore } from './sqlite-checkpoint-store.js';
+import { AuditStoreDir } from './testing/audit-fixtures.js';
+import { checkpointStoreContract } from './testing/checkpoint-store.contract.js';
+
+checkpointStoreContract('SqliteCheckpointStore', () => {
+  const dir = new AuditStoreDir();
+  const stores: SqliteCheckpointStore[] = [];
+  return Promise.resolve({
+    trail: () => dir.start(),
+    store: () => {
+      const store = new SqliteCheckpointStore(dir.file());
+      stores.push(store);
+      return store;
+    },
+    asGateway: (sql: string) => {
+      const db = new Database(dir.file());
+      try {
+        db.exec(sql);
+        return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(error as Error);
+      } finally {
+        db.close();
+      }
+    },
+    cleanup: async () => {
+      await Promise.all(stores.map((store) => store.close()));
+      await dir.cleanup();
+    },
+  });
+});
+
+describe('SqliteCheckpointStore, read-only', () => {
+  it('reads a file written before checkpoints existed as one without any', async () => {
+    const dir = new AuditStoreDir();
+    await dir.start();
+    const store = new SqliteCheckpointStore(dir.file());
+    await store.open('readonly');
+
+    expect(await store.all()).toEqual([]);
+    expect(await store.list(10)).toEqual({ checkpoints: [], more: false });
+    await store.close();
+    await dir.cleanup();
+  });
+});
