@@ -6,6 +6,7 @@ import { GraphQLModule } from '@nestjs/graphql';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditEventsModule } from './audit-events/audit-events.module.js';
 import { AuthModule } from './auth/auth.module.js';
+import { BulkLocksModule } from './bulk-locks/bulk-locks.module.js';
 import { InternalAuthGuard } from './auth/internal-auth.guard.js';
 import { InternalTokenVerifier } from './auth/internal-token-verifier.js';
 import { CommonModule } from './common/common.module.js';
@@ -40,6 +41,7 @@ import { VaultLockModule } from './vault-lock/vault-lock.module.js';
     VaultLockModule,
     AuditEventsModule,
     FleetModule,
+    BulkLocksModule,
     ComplianceModule,
     HealthModule,
     RateLimitModule,
