@@ -236,7 +236,6 @@ await describeWithPostgres('bulk locks end to end', () => {
       const { id } = created.data?.setBackupVaultLocks as GraphqlJob;
 
       const job = await finishedGraphql(h, dba, id);
-      console.log(`bulk job result (${_name}): ${JSON.stringify(job)}`);
 
       expect(job).toMatchObject({ total: GOLD_INSTANCES.length, done: GOLD_INSTANCES.length });
       const allowed = GOLD_INSTANCES.filter((i) => expectedOf(i) === 'allowed');
@@ -395,7 +394,6 @@ await describeWithPostgres('bulk locks end to end', () => {
       // The items in flight at the kill were settled by reading their locks: no audit row of
       // their own run, and no second PUT.
       expect(job.items.filter((item) => item.audit_id === null).length).toBeGreaterThan(0);
-      console.log(`bulk job after a SIGKILL: ${JSON.stringify(job)}`);
     });
   });
 });
