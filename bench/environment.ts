@@ -2,7 +2,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECTS } from '../src/simulator/fixtures.js';
-import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';
+import {
+  SERVICE_ACCOUNT,
+  startSimulator,
+  type RunningSimulator,
+} from '../src/simulator/simulator.js';
 import { injectFault, lockPath } from '../test/support/clients.js';
 import { exchangeOidcToken } from './iam-token.js';
 import type { Target } from './load.js';
@@ -83,6 +87,10 @@ export async function startBenchEnvironment(
         ...upstreamEnv,
         NODE_ENV: 'production',
         POLICY_FILE: 'config/policy.example.yaml',
+        // The example policy's four-eyes rule runs later with the service identity.
+        IAM_DOMAIN_NAME: SERVICE_ACCOUNT.domainName,
+        IAM_USER_NAME: SERVICE_ACCOUNT.userName,
+        IAM_PASSWORD: SERVICE_ACCOUNT.password,
         ...storeSetup.env,
         LOG_LEVEL: 'warn',
         // The load comes from a handful of callers, far over any caller's real rate limit.

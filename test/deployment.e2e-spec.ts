@@ -1,14 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { OPEN_ATTEMPTS_DRAIN_MS } from '../src/audit/audit-trail.js';
+import { describeWithPostgres, TestDatabase } from '../src/audit/testing/postgres-test-database.js';
 import { DEFAULT_UPSTREAM_TIMEOUT_MS } from '../src/config/upstream.config.js';
+import { TEST_REDIS_URL, TestRedisSpace } from '../src/redis/testing/test-redis.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';
 import { exitOf, freePort, launch, startGatewayProcess, stop } from './support/child-processes.js';
+import {
+  documentedVariables,
+  durationMs,
+  healthRoutes,
+  variablesRead,
+} from './support/app-configuration.js';
 import { lockBody, lockPath } from './support/clients.js';
 
 // No Docker engine runs here: the Dockerfile and compose file are read, and what they describe
@@ -54,6 +63,8 @@ const productionCommand = JSON.parse(instructionsOf(production, 'CMD')[0]) as st
 
 interface ComposeService {
   build?: { context: string; target: string };
+  deploy?: { replicas?: number };
+  expose?: string[];
   image?: string;
   environment?: Record<string, string>;
   depends_on?: Record<string, { condition: string; required?: boolean }>;
@@ -70,39 +81,26 @@ const compose = parse(readFileSync('docker-compose.yml', 'utf8')) as {
 };
 const services = compose.services;
 
-/** `${NAME:-default}` as compose fills it in when NAME is not set. */
-const interpolated = (value: string): string =>
-  value.replace(/\$\{\w+:-([^}]*)\}/g, (_match, fallback: string) => fallback);
-
-/** Every non-test source file, as one text. */
-function sources(dir = 'src'): string {
-  return readdirSync(dir, { withFileTypes: true })
-    .map((entry) => {
-      const path = join(dir, entry.name);
-      // `testing/` folders hold test helpers, left out of the build: not the gateway's variables.
-      if (entry.isDirectory()) return entry.name === 'testing' ? '' : sources(path);
-      return entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts')
-        ? readFileSync(path, 'utf8')
-        : '';
-    })
-    .join('\n');
-}
-
 /**
- * The environment variables the code reads: the properties of the validated `*Env` classes
- * (`PORT?: number`) and direct reads (`env.TAURUSDB_ENDPOINT`).
+ * A value as compose fills it in from `shell`: `${NAME:-default}` falls back to the default,
+ * `${NAME:?message}` (required) to nothing here, where compose would refuse to start.
  */
-const variablesRead = new Set(
-  [...sources().matchAll(/\b([A-Z][A-Z0-9_]*)[?!]:|\benv\.([A-Z][A-Z0-9_]+)/g)].map(
-    (match) => match[1] ?? match[2],
-  ),
-);
+const interpolated = (value: string, shell: Record<string, string> = {}): string =>
+  value.replace(
+    /\$\{(\w+):([-?])([^}]*)\}/g,
+    (_match, name: string, kind: string, fallback: string) =>
+      shell[name] ?? (kind === '-' ? fallback : ''),
+  );
 
-function durationMs(value: string): number {
-  const [, amount, unit] = /^(\d+)(ms|s|m)$/.exec(value) ?? [];
-  if (amount === undefined) throw new Error(`unreadable duration ${value}`);
-  return Number(amount) * { ms: 1, s: 1000, m: 60_000 }[unit as 'ms' | 's' | 'm'];
-}
+/** The services another one reaches, by the host of each URL in its environment. */
+const servicesUsedBy = (service: ComposeService): string[] => {
+  const hosts = Object.values(service.environment ?? {}).flatMap((value) =>
+    [...interpolated(value).matchAll(/\b[a-z]+:\/\/(?:[^@/\s]*@)?([\w-]+):\d+/g)].map(
+      (match) => match[1],
+    ),
+  );
+  return Object.keys(services).filter((name) => hosts.includes(name));
+};
 
 describe('Dockerfile', () => {
   it('builds every stage on Node 24', () => {
@@ -153,10 +151,14 @@ function removedFromBuild(builtDir: string): string[] {
     .map((match) => match[1]);
 }
 
+const gateway = services.gateway;
+const gatewayPort = gateway.environment?.PORT ?? '';
+const nginxConf = readFileSync('deploy/nginx/nginx.conf', 'utf8');
+
 describe('docker-compose.yml', () => {
   it('runs the simulator from its own image target and the gateway from production', () => {
     expect(services.simulator.build?.target).toBe('simulator');
-    expect(services.gateway.build?.target).toBe('production');
+    expect(gateway.build?.target).toBe('production');
   });
 
   it('health-checks the simulator on its own port, and starts the gateway once it is healthy', () => {
@@ -164,15 +166,75 @@ describe('docker-compose.yml', () => {
     expect(port).toBe('4010');
     expect(services.simulator.ports).toEqual([`${port}:${port}`]);
     expect(services.simulator.healthcheck?.test.join(' ')).toContain(`http://127.0.0.1:${port}/`);
-    expect(services.gateway.depends_on?.simulator).toEqual({ condition: 'service_healthy' });
+    expect(gateway.depends_on?.simulator).toEqual({ condition: 'service_healthy' });
+  });
+
+  it('runs two gateway replicas on one PostgreSQL audit trail and one Redis', () => {
+    expect(gateway.deploy?.replicas).toBeGreaterThanOrEqual(2);
+    const used = servicesUsedBy(gateway);
+    expect(used.sort()).toEqual(['postgres', 'redis', 'simulator']);
+    const [, user, password, database] =
+      /^postgresql:\/\/(\w+):(\w+)@postgres:5432\/(\w+)$/.exec(
+        gateway.environment?.AUDIT_DATABASE_URL ?? '',
+      ) ?? [];
+    expect(database).toBeDefined();
+    expect(services.postgres.environment).toEqual({
+      POSTGRES_USER: user,
+      POSTGRES_PASSWORD: password,
+      POSTGRES_DB: database,
+    });
+    // Required with REDIS_URL, and never written into the file.
+    expect(gateway.environment?.TOKEN_CACHE_KEY).toMatch(/^\$\{TOKEN_CACHE_KEY:\?[^}]+\}$/);
+  });
+
+  it('starts each replica once every service it uses is healthy, each with a health check', () => {
+    for (const name of servicesUsedBy(gateway)) {
+      expect([name, gateway.depends_on?.[name]]).toEqual([name, { condition: 'service_healthy' }]);
+      expect([name, services[name].healthcheck?.test.length]).toEqual([name, expect.any(Number)]);
+    }
+    expect(services.postgres.healthcheck?.test.join(' ')).toContain(
+      `-d ${services.postgres.environment?.POSTGRES_DB}`,
+    );
+  });
+
+  it('health-checks the replicas on the readiness route and port the gateway serves', () => {
+    const check = gateway.healthcheck?.test.join(' ') ?? '';
+    const [, port, path] = /http:\/\/127\.0\.0\.1:(\d+)(\/[\w/]+)/.exec(check) ?? [];
+    expect({ port, path }).toEqual({ port: gatewayPort, path: '/health/ready' });
+    expect(healthRoutes()).toContain(path);
+    // Only the balancer publishes a port: nothing reaches a replica around it.
+    expect(gateway.ports).toBeUndefined();
+    expect(gateway.expose).toEqual([gatewayPort]);
+  });
+
+  it('balances over the replicas with nginx, started once they are ready', () => {
+    const balancer = services.balancer;
+    expect(balancer.image).toMatch(/^nginx:1\.(2[89]|[3-9]\d)/);
+    expect(balancer.depends_on).toEqual({ gateway: { condition: 'service_healthy' } });
+    expect(balancer.volumes).toEqual(['./deploy/nginx/nginx.conf:/etc/nginx/nginx.conf:ro']);
+    // The upstream is every replica of the service, looked up again as they come and go.
+    expect(nginxConf).toMatch(new RegExp(`server gateway:${gatewayPort} resolve\\b`));
+    const listen = /^\s*listen (\d+);/m.exec(nginxConf)?.[1];
+    expect(balancer.ports).toEqual([`${gatewayPort}:${listen}`]);
+    const check = balancer.healthcheck?.test.join(' ') ?? '';
+    expect(check).toContain(`http://127.0.0.1:${listen}/health/live`);
+    expect(healthRoutes()).toContain('/health/live');
+  });
+
+  it('names the caller to the replicas through the one proxy hop they trust, and never resends a request', () => {
+    expect(nginxConf).toMatch(/proxy_set_header X-Forwarded-For \$remote_addr;/);
+    expect(gateway.environment?.TRUST_PROXY).toBe('1');
+    expect(nginxConf).toMatch(/proxy_next_upstream off;/);
+    // A request lasts at most its upstream deadline plus the audit writes around it.
+    const readTimeout = /proxy_read_timeout (\w+);/.exec(nginxConf)?.[1] ?? '0s';
+    expect(durationMs(readTimeout)).toBeGreaterThan(DEFAULT_UPSTREAM_TIMEOUT_MS);
   });
 
   it('gives the gateway longer to stop than the audit drain plus one upstream deadline', () => {
     const upstreamTimeoutMs = Number(
-      interpolated(services.gateway.environment?.UPSTREAM_TIMEOUT_MS ?? '') ||
-        DEFAULT_UPSTREAM_TIMEOUT_MS,
+      interpolated(gateway.environment?.UPSTREAM_TIMEOUT_MS ?? '') || DEFAULT_UPSTREAM_TIMEOUT_MS,
     );
-    expect(durationMs(services.gateway.stop_grace_period ?? '0s')).toBeGreaterThan(
+    expect(durationMs(gateway.stop_grace_period ?? '0s')).toBeGreaterThan(
       OPEN_ATTEMPTS_DRAIN_MS + upstreamTimeoutMs,
     );
   });
@@ -187,30 +249,29 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('starts only what the gateway is configured to use; the rest waits behind a profile', () => {
-    const gatewayConfig = Object.values(services.gateway.environment ?? {})
-      .map(interpolated)
-      .join(' ');
+  it('starts only services the gateway uses or that front it; the rest waits behind a profile', () => {
+    const used = servicesUsedBy(gateway);
     for (const [name, service] of Object.entries(services)) {
       if (name === 'gateway') continue;
-      const used = gatewayConfig.includes(`//${name}:`);
-      const startedByDefault = service.profiles === undefined;
-      expect({ name, startedByDefault }).toEqual({ name, startedByDefault: used });
-      // A dependency is required unless it says otherwise, which would start the unused service.
-      const dependency = services.gateway.depends_on?.[name];
-      if (!used)
-        expect({ name, required: dependency?.required ?? dependency !== undefined }).toEqual({
-          name,
-          required: false,
-        });
+      const needed = used.includes(name) || service.depends_on?.gateway !== undefined;
+      expect({ name, startedByDefault: service.profiles === undefined }).toEqual({
+        name,
+        startedByDefault: needed,
+      });
     }
   });
 
-  it('sets only variables that the code reads', () => {
+  it('sets only variables that the code reads, each in the README configuration reference', () => {
+    const documented = documentedVariables();
     for (const [name, service] of Object.entries(services)) {
       if (!service.build) continue;
       for (const variable of Object.keys(service.environment ?? {})) {
-        expect([name, variable, variablesRead.has(variable)]).toEqual([name, variable, true]);
+        expect([name, variable, variablesRead.has(variable), documented.has(variable)]).toEqual([
+          name,
+          variable,
+          true,
+          true,
+        ]);
       }
     }
   });
@@ -218,17 +279,7 @@ describe('docker-compose.yml', () => {
 
 describe('README', () => {
   it('has every variable the code reads in its configuration reference', () => {
-    const readme = readFileSync('README.md', 'utf8');
-    const start = readme.indexOf('## Configuration reference\n');
-    expect(start).toBeGreaterThan(-1);
-    const reference = readme.slice(start, readme.indexOf('\n## ', start + 1));
-    const documented = new Set(
-      reference
-        .split('\n')
-        .filter((line) => line.startsWith('| `'))
-        .flatMap((line) => [...line.split('|')[1].matchAll(/`([A-Z][A-Z0-9_]*)`/g)])
-        .map((match) => match[1]),
-    );
+    const documented = documentedVariables();
     expect([...variablesRead].filter((variable) => !documented.has(variable))).toEqual([]);
     expect(variablesRead.size).toBeGreaterThan(30);
   });
@@ -260,79 +311,99 @@ function productionLayout(): string {
   return root;
 }
 
-describe('the production image, reproduced from the Dockerfile and compose', () => {
-  let simulator: RunningSimulator;
-  let root: string;
-  let env: Record<string, string>;
-  let url: string;
+await describeWithPostgres(
+  'the production image, reproduced from the Dockerfile and compose',
+  () => {
+    let simulator: RunningSimulator;
+    let db: TestDatabase;
+    let redisSpace: TestRedisSpace;
+    let root: string;
+    let env: Record<string, string>;
+    let url: string;
 
-  beforeAll(async () => {
-    simulator = await startSimulator({ port: 0 });
-    root = productionLayout();
-    const dataDir = mkdtempSync(join(tmpdir(), 'vlg-image-data-'));
-    const mounts = (services.gateway.volumes ?? []).map((volume) => {
-      const [source, target] = volume.split(':');
-      return { target, host: source.startsWith('.') ? resolve(source) : dataDir };
-    });
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    env = Object.fromEntries(
-      Object.entries(services.gateway.environment ?? {}).map(([name, value]) => {
-        let local = interpolated(value).replaceAll('http://simulator:4010', simulator.url);
-        for (const mount of mounts) local = local.replace(mount.target, mount.host);
-        return [name, local.replace(/^\/app\//, `${root}/`)];
-      }),
-    );
-    env.PORT = String(port);
-    env.LOG_FILE = join(process.env.VLG_TEST_LOG_DIR as string, `image-${port}.log`);
-  });
-  afterAll(() => simulator.close());
-
-  it('has no simulator in it', () => {
-    expect(readdirSync(join(root, 'dist'))).not.toContain('simulator');
-    expect(readdirSync(join(root, 'dist'))).toContain('main.js');
-  });
-
-  it('serves with compose environment, and the verify command finds its audit trail from the same environment', async () => {
-    const gateway = await startGatewayProcess(url, env, {
-      cwd: root,
-      nodeOptions: productionCommand.slice(1, -1),
-    });
-    try {
-      const token = await simulator.mintToken({ sub: 'compose-dba', groups: ['dba'] });
-      const { projectId, id } = INSTANCES.financeProd;
-      const answer = await fetch(`${url}${lockPath(projectId, id)}?dry_run=true`, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(lockBody('enable', 30)),
+    beforeAll(async () => {
+      simulator = await startSimulator({ port: 0 });
+      db = await TestDatabase.create();
+      redisSpace = new TestRedisSpace();
+      root = productionLayout();
+      // Compose's services, as this machine runs them.
+      const local: [RegExp, string][] = [
+        [/http:\/\/simulator:4010/g, simulator.url],
+        [/^postgresql:\/\/\w+:\w+@postgres:5432\/\w+$/, db.url],
+        [/^redis:\/\/redis:6379$/, TEST_REDIS_URL],
+      ];
+      // Bind mounts of this checkout; the rest of /app is the image's.
+      const mounts = (gateway.volumes ?? []).map((volume) => {
+        const [source, target] = volume.split(':');
+        return { target, host: resolve(source) };
       });
-      expect(answer.status).toBe(200);
+      const shell = { TOKEN_CACHE_KEY: randomBytes(32).toString('base64') };
+      const port = await freePort();
+      url = `http://127.0.0.1:${port}`;
+      env = Object.fromEntries(
+        Object.entries(gateway.environment ?? {}).map(([name, value]) => {
+          let here = interpolated(value, shell);
+          for (const [address, replacement] of local) here = here.replace(address, replacement);
+          for (const mount of mounts) here = here.replace(mount.target, mount.host);
+          return [name, here.replace(/^\/app\//, `${root}/`)];
+        }),
+      );
+      env.PORT = String(port);
+      env.REDIS_KEY_PREFIX = redisSpace.prefix;
+      env.LOG_FILE = join(process.env.VLG_TEST_LOG_DIR as string, `image-${port}.log`);
+    });
+    afterAll(async () => {
+      await simulator.close();
+      await redisSpace.close();
+      await db.drop();
+    });
 
-      // `docker compose exec gateway node dist/audit/verify.cli.js`, while the gateway runs.
-      const verify = spawnSync(process.execPath, ['dist/audit/verify.cli.js'], {
+    it('has no simulator in it', () => {
+      expect(readdirSync(join(root, 'dist'))).not.toContain('simulator');
+      expect(readdirSync(join(root, 'dist'))).toContain('main.js');
+    });
+
+    it('serves with compose environment, and the verify command finds its audit trail from the same environment', async () => {
+      const gateway = await startGatewayProcess(url, env, {
         cwd: root,
-        env: { PATH: process.env.PATH, ...env },
-        encoding: 'utf8',
+        nodeOptions: productionCommand.slice(1, -1),
       });
-      expect({ status: verify.status, stdout: verify.stdout }).toEqual({
-        status: 0,
-        stdout: 'audit chain OK: 1 rows\n',
-      });
-    } finally {
-      await stop(gateway.child, 'SIGTERM');
-    }
-  });
+      try {
+        const token = await simulator.mintToken({ sub: 'compose-dba', groups: ['dba'] });
+        const { projectId, id } = INSTANCES.financeProd;
+        const answer = await fetch(`${url}${lockPath(projectId, id)}?dry_run=true`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(lockBody('enable', 30)),
+        });
+        expect(answer.status).toBe(200);
 
-  it('refuses to start without a TaurusDB endpoint, rather than look for a simulator', async () => {
-    const withoutEndpoint = { ...env };
-    delete withoutEndpoint.TAURUSDB_ENDPOINT;
-    const { code, stderr } = await exitOf(launch('dist/main.js', withoutEndpoint, { cwd: root }));
-    expect(code).toBe(1);
-    expect(stderr).toBe(
-      'vault-lock-gateway failed to start: TAURUSDB_ENDPOINT is not set: the embedded simulator is refused when NODE_ENV=production\n',
-    );
-  });
-});
+        // `docker compose exec gateway node dist/audit/verify.cli.js`, while the gateway runs.
+        const verify = spawnSync(process.execPath, ['dist/audit/verify.cli.js'], {
+          cwd: root,
+          env: { PATH: process.env.PATH, ...env },
+          encoding: 'utf8',
+        });
+        expect({ status: verify.status, stdout: verify.stdout }).toEqual({
+          status: 0,
+          stdout: 'audit chain OK: 1 rows\n',
+        });
+      } finally {
+        await stop(gateway.child, 'SIGTERM');
+      }
+    });
+
+    it('refuses to start without a TaurusDB endpoint, rather than look for a simulator', async () => {
+      const withoutEndpoint = { ...env };
+      delete withoutEndpoint.TAURUSDB_ENDPOINT;
+      const { code, stderr } = await exitOf(launch('dist/main.js', withoutEndpoint, { cwd: root }));
+      expect(code).toBe(1);
+      expect(stderr).toBe(
+        'vault-lock-gateway failed to start: TAURUSDB_ENDPOINT is not set: the embedded simulator is refused when NODE_ENV=production\n',
+      );
+    });
+  },
+);
 
 describe('the standalone simulator', () => {
   it('refuses to start under NODE_ENV=production, since its identity provider mints tokens', async () => {

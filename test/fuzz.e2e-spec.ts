@@ -45,8 +45,11 @@ const RUNS = {
 const TARGET_TOTAL = 5000;
 /** The gateway's own codes, and the upstream-shaped codes it passes on (TaurusDB's, Huawei's API gateway's). */
 const ERROR_CODE = /^(GW\.[A-Z_]+|DBS\.\d{6}|APIGW\.\d{4})$/;
-/** Per property; a property cut short by it fails the run-count assertion instead of hanging CI. */
-const TIME_LIMIT_MS = 20_000;
+/**
+ * Per property: a guard against a hang, not a speed target. Every case runs however slow the
+ * machine is; only a property that cannot finish at all fails on it.
+ */
+const PROPERTY_TIMEOUT_MS = 300_000;
 
 // The rules of DESIGN §1, written out here rather than imported so that a wrong rule in the
 // gateway cannot also be the test's oracle.
@@ -265,13 +268,11 @@ describe('fuzzing both channels over HTTP', () => {
     const started = Date.now();
     const details = await fc.check(fc.asyncProperty(arb, check), {
       numRuns: RUNS[name],
-      interruptAfterTimeLimit: TIME_LIMIT_MS,
     });
     executed[name] = { runs: details.numRuns, ms: Date.now() - started };
     if (details.failed) {
       throw new Error(`${fc.defaultReportMessage(details)}\n${String(details.errorInstance)}`);
     }
-    expect(details.numRuns).toBeGreaterThanOrEqual(RUNS[name]);
     const live = await fetch(`${h.url}/health/live`);
     expect(live.status).toBe(200);
   }
@@ -354,7 +355,7 @@ describe('fuzzing both channels over HTTP', () => {
         },
       );
     },
-    TIME_LIMIT_MS + 10_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
   it(
@@ -378,7 +379,7 @@ describe('fuzzing both channels over HTTP', () => {
         }
       });
     },
-    TIME_LIMIT_MS + 10_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
   it(
@@ -429,7 +430,7 @@ describe('fuzzing both channels over HTTP', () => {
         if (answer.status !== 200) expect(answer.calls).toBe(0);
       });
     },
-    TIME_LIMIT_MS + 10_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
   const gqlAction = fc.constantFrom('ENABLE', 'EXTEND');
@@ -529,7 +530,7 @@ describe('fuzzing both channels over HTTP', () => {
         }
       });
     },
-    TIME_LIMIT_MS + 10_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
   /** Whole documents: the real ones cut, spliced and shuffled, and token soup from the schema's words. */
@@ -640,7 +641,7 @@ describe('fuzzing both channels over HTTP', () => {
         if (answer.status === 400) expect(upstreamCalls(h) - before).toBe(0);
       });
     },
-    TIME_LIMIT_MS + 10_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
   /**
@@ -689,7 +690,7 @@ describe('fuzzing both channels over HTTP', () => {
         }
       });
     },
-    TIME_LIMIT_MS + 10_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
   /**
@@ -750,7 +751,7 @@ describe('fuzzing both channels over HTTP', () => {
         }
       });
     },
-    TIME_LIMIT_MS + 10_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
   it('logged one access line per request, and every warning with its request id', () => {
@@ -818,7 +819,7 @@ describe('fuzzing both channels over HTTP', () => {
         expect(upstreamCalls(h) - before).toBe(0);
       });
     },
-    TIME_LIMIT_MS + 10_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
   it(
@@ -857,7 +858,7 @@ describe('fuzzing both channels over HTTP', () => {
         });
       });
     },
-    TIME_LIMIT_MS + 10_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
   /** A date-time the test writes itself, with the instant it names. */
@@ -931,7 +932,7 @@ describe('fuzzing both channels over HTTP', () => {
         }
       });
     },
-    TIME_LIMIT_MS + 10_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
   it(
@@ -1001,7 +1002,7 @@ describe('fuzzing both channels over HTTP', () => {
         expect(upstreamCalls(h) - before).toBe(0);
       });
     },
-    TIME_LIMIT_MS + 10_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
   it(
@@ -1052,7 +1053,7 @@ describe('fuzzing both channels over HTTP', () => {
         }
       });
     },
-    TIME_LIMIT_MS + 10_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
   /*
@@ -1211,7 +1212,7 @@ describe('fuzzing both channels over HTTP', () => {
         }),
       );
     },
-    TIME_LIMIT_MS + 10_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
   /*
@@ -1296,7 +1297,7 @@ describe('fuzzing both channels over HTTP', () => {
         }
       });
     },
-    TIME_LIMIT_MS + 10_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
   it(`executes at least ${TARGET_TOTAL} cases in all`, () => {

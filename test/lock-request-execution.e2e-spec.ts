@@ -299,14 +299,19 @@ function describeExecution(storeName: string, makeStore: () => Promise<StoreUnde
       const done = await settledIn(h, who.alice, id, ['SUCCEEDED', 'FAILED', 'VOIDED']);
 
       expect(putCalls()).toBe(1);
-      const lock = await lockOf(h, who.oncall, INSTANCES.financeStaging);
-      // Whatever the cut connection left behind, the request now says what the lock proves.
-      expect(done.state).toBe(lock.lock_policy === true ? 'SUCCEEDED' : 'FAILED');
+      // The connection was cut before TaurusDB handled the PUT: the lock, unchanged since the
+      // request, proves it failed.
+      expect((await lockOf(h, who.oncall, INSTANCES.financeStaging)).lock_policy).toBe(false);
+      expect(done.state).toBe('FAILED');
       const history = await historyOf(h, who.auditor, id);
       const execute = history.find((row) => row.action === 'execute');
       const settle = history.find((row) => row.action === 'settle');
       expect(execute).toMatchObject({ outcome: 'unknown' });
-      expect(settle).toMatchObject({ settles_audit_id: execute?.id, channel: 'scheduler' });
+      expect(settle).toMatchObject({
+        settles_audit_id: execute?.id,
+        channel: 'scheduler',
+        outcome: 'failed',
+      });
       expect(settle?.decision_reasons).toEqual([done.reason]);
       const events = await until('the webhook to hear of the settlement', async () => {
         const names = webhook.received
@@ -342,10 +347,12 @@ function describeExecution(storeName: string, makeStore: () => Promise<StoreUnde
         60_000,
       );
 
-      const lock = await lockOf(h, who.oncall, instance);
+      // The connection was cut before TaurusDB handled the PUT: the lock is still off, which
+      // proves the enable failed.
+      expect((await lockOf(h, who.oncall, instance)).lock_policy).toBe(false);
       expect(settle).toMatchObject({
         action: 'settle',
-        outcome: lock.lock_policy === true ? 'succeeded' : 'failed',
+        outcome: 'failed',
         channel: 'scheduler',
         principal_sub: 'scheduler',
       });
@@ -460,7 +467,7 @@ await describeWithPostgres('lock request execution (PostgreSQL)', () => {
       // Long enough that the PUT is still at TaurusDB when the kill lands.
       const env = {
         ...BACKGROUND_ENV,
-        UPSTREAM_TIMEOUT_MS: '3000',
+        UPSTREAM_TIMEOUT_MS: '1500',
         AUDIT_DATABASE_URL: db.url,
         POLICY_FILE: policyFile(),
       };
@@ -487,7 +494,7 @@ await describeWithPostgres('lock request execution (PostgreSQL)', () => {
       const batch = await simulator.mintToken({ sub: 'bert', groups: ['batch'] });
       const auditor = await simulator.mintToken({ sub: 'audrey', groups: ['auditor'] });
       const instance = LOAD_INSTANCES[20];
-      await injectFault({ simulator }, { route: 'taurusdb.putLock', latencyMs: 2_000, times: 1 });
+      await injectFault({ simulator }, { route: 'taurusdb.putLock', latencyMs: 1_400, times: 1 });
       const id = await requested({ url }, batch, instance, 45);
 
       await until('the victim to send its PUT', async () =>
@@ -497,7 +504,7 @@ await describeWithPostgres('lock request execution (PostgreSQL)', () => {
       victim = undefined;
       survivor = await startHarness(env, { simulator });
 
-      const done = await settledIn(survivor, auditor, id, ['SUCCEEDED', 'FAILED', 'UNKNOWN']);
+      const done = await settledIn(survivor, auditor, id, ['SUCCEEDED', 'FAILED']);
 
       // The held PUT reached TaurusDB and was applied after its sender died.
       expect(done.state).toBe('SUCCEEDED');

@@ -261,9 +261,17 @@ function describeLockRequests(storeName: string, makeStore: () => Promise<StoreU
         expect(self.body.error_code).toBe('GW.SELF_APPROVAL');
         expect(self.headers.get('x-audit-id')).toMatch(UUID);
 
+        // Someone who may not read it is told it is not there; a reader who is no approver, why not.
         const stranger = await post(id, 'approve', dave);
-        expect(stranger.status).toBe(403);
-        expect(stranger.body.error_code).toBe('GW.NOT_AN_APPROVER');
+        expect(stranger.status).toBe(404);
+        expect(stranger.body).toMatchObject({
+          error_code: 'GW.NOT_FOUND',
+          error_msg: `lock request ${id} not found`,
+        });
+        expect(stranger.headers.get('x-audit-id')).toMatch(UUID);
+        const reader = await post(id, 'approve', auditor);
+        expect(reader.status).toBe(403);
+        expect(reader.body.error_code).toBe('GW.NOT_AN_APPROVER');
 
         const first = await post(id, 'approve', bob, { comment: 'checked the instance' });
         expect(first.status).toBe(200);
@@ -306,11 +314,14 @@ function describeLockRequests(storeName: string, makeStore: () => Promise<StoreU
         expect(cancel.body.error_code).toBe('GW.REQUEST_CLOSED');
       });
 
-      it('lets the requester cancel, and refuses a stranger', async () => {
+      it('lets the requester cancel, hides it from a stranger and refuses a reader who is no approver', async () => {
         const id = await requestOnRest(STAGING);
         const stranger = await post(id, 'cancel', dave);
-        expect(stranger.status).toBe(403);
-        expect(stranger.body.error_code).toBe('GW.NOT_AN_APPROVER');
+        expect(stranger.status).toBe(404);
+        expect(stranger.body.error_code).toBe('GW.NOT_FOUND');
+        const reader = await post(id, 'cancel', auditor);
+        expect(reader.status).toBe(403);
+        expect(reader.body.error_code).toBe('GW.NOT_AN_APPROVER');
         const cancelled = await post(id, 'cancel', alice, { comment: 'wrong days' });
         expect(cancelled.status).toBe(200);
         expect(cancelled.body).toMatchObject({ state: 'CANCELLED', reason: 'wrong days' });
@@ -445,6 +456,10 @@ function describeLockRequests(storeName: string, makeStore: () => Promise<StoreU
           errorCode: 'GW.SELF_APPROVAL',
         });
         expect(refusalOf(await graphql(h, APPROVE, { id }, dave))).toEqual({
+          code: 'NOT_FOUND',
+          errorCode: 'GW.NOT_FOUND',
+        });
+        expect(refusalOf(await graphql(h, APPROVE, { id }, auditor))).toEqual({
           code: 'FORBIDDEN',
           errorCode: 'GW.NOT_AN_APPROVER',
         });

@@ -128,20 +128,22 @@ describe('signals', () => {
   it('refuses to start in oidc mode without a service account a policy with approval, saying what to set', async () => {
     const { code, stderr } = await exitOf(
       launch('dist/main.js', await prepare({ serviceAccount: false })),
+      60_000,
     );
     expect(code).toBe(1);
     expect(stderr).toContain(
       "rules[2] (marketing-four-eyes): approval and coolingOff are applied later with the gateway's service identity, " +
         'which IAM_TOKEN_MODE=oidc has only with IAM_DOMAIN_NAME, IAM_USER_NAME, IAM_PASSWORD set',
     );
-  });
+  }, 90_000);
 
   it('refuses a SIGHUP reload to such a policy and keeps serving the one in force', async () => {
     await start({ policy: WITHOUT_FOUR_EYES, serviceAccount: false });
     writeFileSync(policyTarget, EXAMPLE_POLICY);
     gateway!.child.kill('SIGHUP');
     await reloaded('refused');
-    expect(await reloads('refused')).toBe(1);
+    // The file watch may see the write as well as the signal: each refuses the same way.
+    expect(await reloads('refused')).toBeGreaterThanOrEqual(1);
     expect(await reloads('applied')).toBe(0);
     expect(gateway!.child.exitCode).toBeNull();
     const answer = await fetch(`${url}${lockPath(projectId, instanceId)}?dry_run=true`, {

@@ -73,6 +73,7 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
       this.store.recordAttempt(attempt, this.now()),
     );
     this.openAttempts.add(id);
+    this.metrics.auditOpenAttempts.set(this.openAttempts.size);
     return id;
   }
 
@@ -87,6 +88,7 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
     } finally {
       // Sealed, or it cannot be now: either way shutdown waits for it no longer.
       this.openAttempts.delete(id);
+      this.metrics.auditOpenAttempts.set(this.openAttempts.size);
       if (this.openAttempts.size === 0) this.sealedAll?.();
     }
   }
@@ -194,8 +196,10 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
     write: Promise<T>,
     rowsWritten: (result: T) => number = () => 1,
   ): Promise<T> {
+    const stopTimer = this.metrics.auditWriteDuration.startTimer({ kind });
     try {
       const result = await this.mapped(operation, write);
+      stopTimer();
       this.metrics.auditWrites.inc({ kind, result: 'ok' }, rowsWritten(result));
       return result;
     } catch (error) {

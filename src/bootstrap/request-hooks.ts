@@ -54,9 +54,27 @@ export function installRequestHooks(
     const channel = channelOfRoute(route);
     metrics.httpRequests.inc({ channel, route, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ channel, route }, reply.elapsedTime / 1000);
+    metrics.operationDuration.observe(
+      { channel, operation: operationOf(request), outcome: outcomeOf(request, reply) },
+      reply.elapsedTime / 1000,
+    );
     logAccess(request, reply);
     done();
   });
+}
+
+/** A GraphQL request's operation type and root fields; any other's method and route. */
+function operationOf(request: GatewayRequest): string {
+  return request.graphqlOperation ?? `${request.method} ${routeOf(request)}`;
+}
+
+/**
+ * The error code the request was answered with, or `ok`. An error answered before the filter,
+ * the GraphQL context or Apollo saw it has none: it is named by its HTTP status.
+ */
+function outcomeOf(request: GatewayRequest, reply: FastifyReply): string {
+  if (request.outcome !== undefined) return request.outcome;
+  return reply.statusCode < 400 ? 'ok' : `HTTP_${reply.statusCode}`;
 }
 
 /** What an access line says; what was not known when the request was refused is left out. */

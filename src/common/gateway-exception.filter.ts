@@ -25,6 +25,7 @@ export class GatewayExceptionFilter implements ExceptionFilter, GqlExceptionFilt
     }
     if (channel === 'graphql') return toGraphqlError(error, requestId);
 
+    req.outcome = error.errorCode;
     if (error.auditId) void reply.header('x-audit-id', error.auditId);
     void reply.status(error.status).send(
       // A request to the GraphQL endpoint refused before Apollo saw it (a body that is not JSON,

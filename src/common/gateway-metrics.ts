@@ -24,6 +24,14 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly operationDuration = new Histogram({
+    name: 'gateway_operation_duration_seconds',
+    help: 'Time from request to answer, by channel, operation (REST: method and route; GraphQL: operation type and root fields) and outcome (ok or the GW.*/DBS.* error code); its _count is the requests answered',
+    labelNames: ['channel', 'operation', 'outcome'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
   readonly iamExchanges = new Counter({
     name: 'gateway_iam_token_exchanges_total',
     help: 'IAM token exchanges sent to IAM, by mode and outcome',
@@ -60,6 +68,20 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly auditWriteDuration = new Histogram({
+    name: 'gateway_audit_write_duration_seconds',
+    help: 'Time until an audit write is durable, by kind (attempt, outcome, sealed)',
+    labelNames: ['kind'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly auditOpenAttempts = new Gauge({
+    name: 'gateway_audit_open_attempts',
+    help: 'Audit attempts this replica wrote and has not sealed yet (their upstream call is in flight)',
+    registers: [this.registry],
+  });
+
   readonly auditCommitBatch = new Histogram({
     name: 'gateway_audit_commit_batch_size',
     help: 'Audit writes per group commit (one fsync each)',
@@ -78,6 +100,33 @@ export class GatewayMetrics {
     name: 'gateway_policy_reloads_total',
     help: 'Policy reloads, by result (applied, refused)',
     labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly circuitBreakerState = new Gauge({
+    name: 'gateway_circuit_breaker_state',
+    help: 'Circuit to each TaurusDB base URL: 0 closed, 1 open (calls answer 503), 2 half-open (one trial call)',
+    labelNames: ['target'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rateLimitRefusals = new Counter({
+    name: 'gateway_rate_limit_refusals_total',
+    help: 'Calls refused with 429 GW.RATE_LIMITED by the per-principal limits, by kind (mutations, reads)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly idempotentReplays = new Counter({
+    name: 'gateway_idempotent_replays_total',
+    help: 'Stored answers replayed for a repeated idempotency key, instead of running the call again',
+    registers: [this.registry],
+  });
+
+  readonly lockRequestTransitions = new Counter({
+    name: 'gateway_lock_request_transitions_total',
+    help: 'Lock requests entering each state (creation counts as entering its first state), by state',
+    labelNames: ['state'] as const,
     registers: [this.registry],
   });
 

@@ -18,9 +18,16 @@ export function correlationIdOf(request: Pick<FastifyRequest, 'headers'>): strin
 
 /**
  * The Fastify request as the gateway decorates it: the verified principal, attached by the guard
- * (REST) or by Apollo's context function (GraphQL).
+ * (REST) or by Apollo's context function (GraphQL); and, for the request metrics, the GraphQL
+ * operation it ran and the error code it was answered with, where they are known.
  */
-export type GatewayRequest = FastifyRequest & { principal?: Principal };
+export type GatewayRequest = FastifyRequest & {
+  principal?: Principal;
+  /** `mutation setBackupVaultLock`: the operation type and its root fields. */
+  graphqlOperation?: string;
+  /** The `GW.*` or `DBS.*` code of the error answered, or `ok`. */
+  outcome?: string;
+};
 
 /** What the GraphQL context holds for each operation (see the GraphQL module's `context`). */
 export interface GraphqlContext {

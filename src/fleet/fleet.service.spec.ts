@@ -72,14 +72,31 @@ describe('FleetService over the fixture fleet and the example policy', () => {
   const idsOf = (pages: FleetPage[]) =>
     pages.flatMap((page) => page.instances.map((i) => i.instanceId));
 
+  // The example policy's four-eyes rule needs a service identity: password mode has one.
+  const env: Record<string, string> = {
+    POLICY_FILE: 'config/policy.example.yaml',
+    IAM_ENDPOINT: 'http://127.0.0.1:9',
+    IAM_TOKEN_MODE: 'password',
+    IAM_DOMAIN_NAME: 'sim-domain',
+    IAM_USER_NAME: 'sim-service',
+    IAM_PASSWORD: 'sim-password',
+  };
+  const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
+
   beforeAll(async () => {
-    process.env.POLICY_FILE = 'config/policy.example.yaml';
+    Object.assign(process.env, env);
     const moduleRef = await Test.createTestingModule({
       imports: [CommonModule, PolicyModule],
     }).compile();
     app = await moduleRef.init();
   });
-  afterAll(() => app.close());
+  afterAll(async () => {
+    await app.close();
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
   beforeEach(() => {
     taurusDb = new FixtureTaurusDb();
     fleet = serviceWith();

@@ -1,13 +1,18 @@
 import { describe, expect, it } from '@jest/globals';
 import { Clock } from '../common/clock.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
+import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { InMemoryIdempotencyStore } from './idempotency-store.js';
 import { IdempotentCalls, type IdempotentRequest } from './idempotent-calls.js';
 
 const TIMES = { leaseMs: 30_000, keepMs: 60_000 };
 
 function setup() {
-  const calls = new IdempotentCalls(new InMemoryIdempotencyStore(TIMES, new Clock()), TIMES);
+  const calls = new IdempotentCalls(
+    new InMemoryIdempotencyStore(TIMES, new Clock()),
+    TIMES,
+    new GatewayMetrics(),
+  );
   const replays: string[] = [];
   const request = (overrides: Partial<IdempotentRequest> = {}): IdempotentRequest => ({
     principalId: 'https://idp.example#alice',

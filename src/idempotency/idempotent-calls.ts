@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import canonicalize from 'canonicalize';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
+import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { toGatewayError } from '../common/to-gateway-error.js';
 import { IdempotencyStore, type IdempotencyTimes, type StoredAnswer } from './idempotency-store.js';
 
@@ -38,6 +39,7 @@ export class IdempotentCalls {
   constructor(
     private readonly store: IdempotencyStore,
     @Inject(IDEMPOTENCY_TIMES) private readonly times: IdempotencyTimes,
+    private readonly metrics: GatewayMetrics,
   ) {}
 
   async run<T>(request: IdempotentRequest, call: () => Promise<T>): Promise<T> {
@@ -61,6 +63,7 @@ export class IdempotentCalls {
       );
     }
     if (held.kind === 'done') {
+      this.metrics.idempotentReplays.inc();
       request.onReplay();
       return replay<T>(held.answer);
     }

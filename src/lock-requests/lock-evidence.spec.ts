@@ -39,7 +39,13 @@ describe('settlementOf', () => {
 
   it('succeeds an enable when the lock holds the days asked', () => {
     expect(settlementOf(enable30, off, on(30))).toMatchObject({ outcome: 'succeeded' });
-    expect(settlementOf(enable30, null, on(30))).toMatchObject({ outcome: 'succeeded' });
+  });
+
+  it('leaves undecided a lock holding the days asked when nobody knows what it held before', () => {
+    expect(settlementOf(enable30, null, on(30)).outcome).toBe('undecided');
+    expect(settlementOf({ action: 'extend', retentionDays: 60 }, null, on(60)).outcome).toBe(
+      'undecided',
+    );
   });
 
   it('fails an extend when the lock is unchanged since it was read', () => {
@@ -52,7 +58,6 @@ describe('settlementOf', () => {
 
   it('succeeds an extend when the lock holds exactly the days asked', () => {
     expect(settlementOf(extend60, on(30), on(60)).outcome).toBe('succeeded');
-    expect(settlementOf(extend60, null, on(60)).outcome).toBe('succeeded');
   });
 
   it('leaves undecided a lock that holds more than asked', () => {

@@ -19,8 +19,8 @@ export type Settlement =
 /**
  * What the lock read now proves about a PUT whose answer was lost. A lock can never be switched
  * off and its retention only grows, so some states rule the change out for good, and a lock
- * holding exactly what was asked shows it applied. Anything else is left for a person: the
- * gateway never guesses, and never sends the PUT again to find out.
+ * that now holds exactly what was asked, where it did not before, shows it applied. Anything
+ * else is left for a person: the gateway never guesses, and never sends the PUT again to find out.
  *
  * `before` is the lock as read before the PUT, when it is known (lock requests keep it).
  */
@@ -42,7 +42,13 @@ export function settlementOf(
       reason: `the lock holds ${now.retentionDays} days, fewer than the ${days} asked, and retention never shrinks`,
     };
   }
-  if (now.retentionDays === days && !(before?.enabled && before.retentionDays === days)) {
+  // Without the lock as it was before, the days asked prove nothing: the lock may have held
+  // them already, and TaurusDB refused the change.
+  if (
+    before !== null &&
+    now.retentionDays === days &&
+    !(before.enabled && before.retentionDays === days)
+  ) {
     return { outcome: 'succeeded', reason: `the lock is on with the ${days} days asked` };
   }
   return {

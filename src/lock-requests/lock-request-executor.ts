@@ -27,6 +27,8 @@ import {
   finishLockRequest,
   lockRequestFingerprint,
   releaseLockRequest,
+  changedSinceRead,
+  noteUnsettledLockRequest,
   settleLockRequest,
   voidLockRequest,
   type ExecutionOutcome,
@@ -40,6 +42,8 @@ const BATCH = 20;
 const LOST_ANSWERS_LEASE = 'settle-lost-answers';
 /** The execute row of a request voided just before its PUT: nothing was sent. */
 export const VOIDED_ERROR_CODE = 'GW.REQUEST_VOIDED';
+/** The execute row of a claim with too little of it left to send the PUT: nothing was sent. */
+export const CLAIM_TOO_SHORT_ERROR_CODE = 'GW.CLAIM_TOO_SHORT';
 
 /**
  * The background half of DESIGN §6, on every replica: each pass expires what ran out, executes
@@ -59,10 +63,23 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
   /** One per process start, like the audit store's replica id. */
   private readonly executorId = randomUUID();
   /**
-   * How long a claim holds: the three upstream calls of an execution, each within its deadline,
-   * and a pass to spare. Until then no other replica takes the request for a dead one's.
+   * The longest a PUT can take once sent: its IAM token and the call, and once more for the
+   * retry after a refused token, each within the upstream deadline. A PUT is only sent while
+   * that much of the claim is left, so that when a claim has passed, its PUT has answered or
+   * never will.
+   */
+  private readonly putBudgetMs: number;
+  /**
+   * How long a claim holds: the lock and instance reads before the PUT (each with its IAM
+   * token), the PUT's budget, and a pass to spare. Until then no other replica takes the
+   * request for a dead one's.
    */
   private readonly claimMs: number;
+  /**
+   * How long an uncertain PUT is given to land at TaurusDB before its lock is read: one that
+   * arrived late is applied within its own deadline.
+   */
+  private readonly uncertainGraceMs: number;
   private timer: NodeJS.Timeout | null = null;
   private pass: Promise<unknown> | null = null;
   private stopped = false;
@@ -77,7 +94,9 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
     @Inject(lockRequestsConfig.KEY) private readonly config: LockRequestsConfig,
     @Inject(upstreamConfig.KEY) upstream: UpstreamConfig,
   ) {
-    this.claimMs = 3 * upstream.timeoutMs + config.pollIntervalSeconds * 1000;
+    this.putBudgetMs = 4 * upstream.timeoutMs;
+    this.claimMs = 4 * upstream.timeoutMs + this.putBudgetMs + config.pollIntervalSeconds * 1000;
+    this.uncertainGraceMs = 2 * upstream.timeoutMs;
   }
 
   onApplicationBootstrap(): void {
@@ -91,24 +110,39 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
     await this.pass;
   }
 
-  /** One pass: lock requests first, then, on the lease holder, lost answers. */
+  /**
+   * One pass: lock requests first, then, on the lease holder, lost answers. Every step reads the
+   * clock afresh: a pass can take long, and a claim or a window judged by its start could be
+   * over already.
+   */
   async runPass(): Promise<void> {
-    const now = this.clock.now();
-    const due = await this.store.listActionable(now.toISOString(), BATCH);
+    const listedAt = this.clock.now();
+    const due = await this.store.listActionable(
+      listedAt.toISOString(),
+      BATCH,
+      new Date(listedAt.getTime() - this.uncertainGraceMs).toISOString(),
+    );
     for (const request of due) {
       if (this.stopped) return;
-      await this.advance(request, now).catch((error: unknown) =>
+      await this.advance(request).catch((error: unknown) =>
         this.logger.warn(`lock request ${request.id} (${request.state}): ${messageOf(error)}`),
       );
     }
-    const leaseUntil = new Date(now.getTime() + 3 * this.config.pollIntervalSeconds * 1000);
-    const holder = await this.store.claimLease(
+    if (!this.stopped && (await this.holdsSettlementLease())) {
+      await this.settler.settlePass(this.uncertainGraceMs, () => this.holdsSettlementLease());
+    }
+  }
+
+  /** Takes or renews the lease for three passes from now; false while another replica has it. */
+  private holdsSettlementLease(): Promise<boolean> {
+    const now = this.clock.now();
+    const until = new Date(now.getTime() + 3 * this.config.pollIntervalSeconds * 1000);
+    return this.store.claimLease(
       LOST_ANSWERS_LEASE,
       this.executorId,
       now.toISOString(),
-      leaseUntil.toISOString(),
+      until.toISOString(),
     );
-    if (holder && !this.stopped) await this.settler.settlePass(this.claimMs);
   }
 
   private schedule(delayMs: number): void {
@@ -124,7 +158,8 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
     this.timer.unref();
   }
 
-  private async advance(request: LockRequest, now: Date): Promise<void> {
+  private async advance(request: LockRequest): Promise<void> {
+    const now = this.clock.now();
     switch (request.state) {
       case 'PENDING_APPROVAL':
         return this.expire(request, now);
@@ -133,6 +168,7 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
           ? this.expire(request, now)
           : this.execute(request, now);
       case 'EXECUTING':
+        return this.abandon(request, now);
       case 'UNKNOWN':
         return this.settle(request, now);
       default:
@@ -181,6 +217,17 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
         durationMs: elapsedMs(),
       });
       throw failure;
+    }
+    const leftMs = Math.min(Date.parse(claimed.claimUntil!), Date.parse(claimed.expiresAt));
+    if (difference === null && this.clock.nowMs() + this.putBudgetMs > leftMs) {
+      // The reads took so long that a PUT sent now could outlive the claim or the window:
+      // another replica could then read the lock before it lands. Nothing is sent.
+      await this.recorder.finish(claimed, releaseLockRequest(claimed, this.clock.now()), auditId, {
+        outcome: 'failed',
+        errorCode: CLAIM_TOO_SHORT_ERROR_CODE,
+        durationMs: elapsedMs(),
+      });
+      return;
     }
     if (difference !== null) {
       await this.recorder.sealQuietly(auditId, {
@@ -264,6 +311,9 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
     if (decision.ruleId !== request.ruleId) {
       return `${policy} allows it by rule ${decision.ruleId}, not by rule ${request.ruleId} as approved`;
     }
+    if (!sameGroups(decision.approverGroups, request.approverGroups)) {
+      return `${policy} names ${decision.approverGroups.join(', ') || 'no'} approver group(s), not ${request.approverGroups.join(', ') || 'none'} as approved`;
+    }
     if (
       decision.approvalsRequired > request.approvalsRequired ||
       decision.coolingOffSeconds > request.coolingOffSeconds
@@ -274,49 +324,58 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
   }
 
   /**
-   * A request whose execution was cut off (EXECUTING past its claim) or came back uncertain
-   * (UNKNOWN): the lock is read and, where it proves the outcome, the request ends with it. A
-   * cut-off execution that the lock does not explain becomes UNKNOWN, for a person to look at.
+   * An execution whose claim ran out: its replica died or stalled before the PUT answered. The
+   * request becomes UNKNOWN (its `execute` row, closed by the audit reconcile, records that) and
+   * is settled once the grace for a late PUT has passed.
+   */
+  private async abandon(request: LockRequest, now: Date): Promise<void> {
+    await this.recorder.move(
+      request,
+      finishLockRequest(request, 'UNKNOWN', 'its executor stopped before TaurusDB answered', now),
+    );
+  }
+
+  /**
+   * An UNKNOWN execution, uncertain for longer than the grace: the lock is read and, where it
+   * proves the outcome, the request ends with it (a `settle` row sealed with that outcome, naming
+   * the `execute` row it settles). Otherwise the request notes what the lock showed and waits.
    */
   private async settle(request: LockRequest, now: Date): Promise<void> {
-    // A PUT whose answer was lost may still be applied a little later: the lock proves
-    // nothing until the claim it ran under has passed.
-    if (
-      request.state === 'UNKNOWN' &&
-      now.getTime() < Date.parse(request.updatedAt) + this.claimMs
-    ) {
-      return;
-    }
     const party = schedulerParty();
     const lock = lockSnapshotOf(
       await this.taurusDb.showLock(backgroundCaller(party.requestId), request),
     );
     const settlement = settlementOf(request, request.lockAtRequest, lock);
-    if (settlement.outcome === 'undecided' && request.state === 'UNKNOWN') return;
+    if (settlement.outcome === 'undecided') {
+      await this.recorder.move(
+        request,
+        noteUnsettledLockRequest(request, settlement.reason, this.clock.now()),
+      );
+      return;
+    }
+    const proven = settlement.outcome;
     await this.recorder.transition(request, {
       action: 'settle',
       party,
       reasons: [settlement.reason],
       settlesAuditId: request.executionAuditId,
-      apply: (current) => {
-        if (current.state === 'EXECUTING') {
-          const outcome =
-            settlement.outcome === 'undecided' ? 'UNKNOWN' : upper(settlement.outcome);
-          return finishLockRequest(current, outcome, settlement.reason, now);
-        }
-        return settleLockRequest(
-          current,
-          upper(settlement.outcome as 'succeeded' | 'failed'),
-          settlement.reason,
-          now,
-        );
-      },
+      sealAs: proven,
+      apply: (current) =>
+        current.version === request.version
+          ? settleLockRequest(current, upper(proven), settlement.reason, now)
+          : changedSinceRead(request),
     });
   }
 }
 
 function upper(outcome: 'succeeded' | 'failed'): 'SUCCEEDED' | 'FAILED' {
   return outcome === 'succeeded' ? 'SUCCEEDED' : 'FAILED';
+}
+
+/** The same groups, in whatever order and however often named. */
+function sameGroups(a: readonly string[], b: readonly string[]): boolean {
+  const key = (groups: readonly string[]) => JSON.stringify([...new Set(groups)].sort());
+  return key(a) === key(b);
 }
 
 function schedulerParty(): TransitionParty {

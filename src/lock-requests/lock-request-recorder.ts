@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type {
   AuditAction,
+  AuditOutcome,
   AuditAttempt,
   AuditChannel,
   AuditCompletion,
@@ -9,6 +10,7 @@ import { AuditTrail } from '../audit/audit-trail.js';
 import type { CallContext } from '../common/call-context.js';
 import { Clock } from '../common/clock.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
+import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { toGatewayError } from '../common/to-gateway-error.js';
 import type { LockRequest } from '../domain/lock-request.js';
 import { LockRequestNotifier, lockRequestEvent } from '../notifications/lock-request-notifier.js';
@@ -46,6 +48,11 @@ export interface TransitionStep {
   reasons?: readonly string[];
   /** The `unknown` row a `settle` step settles. */
   settlesAuditId?: string | null;
+  /**
+   * What the row is sealed with once the step is stored: `succeeded` unless the step records an
+   * outcome of its own (a settlement seals with the outcome the lock proved).
+   */
+  sealAs?: AuditOutcome;
 }
 
 export interface RecordedTransition {
@@ -83,6 +90,7 @@ export class LockRequestRecorder {
     private readonly audit: AuditTrail,
     private readonly clock: Clock,
     private readonly notifier: LockRequestNotifier,
+    private readonly metrics: GatewayMetrics,
   ) {}
 
   /**
@@ -118,7 +126,7 @@ export class LockRequestRecorder {
       outcome: 'succeeded',
       durationMs: this.elapsedSince(startedMs),
     });
-    this.notifier.notify(lockRequestEvent(request));
+    this.changed(request);
     return { request, auditId };
   }
 
@@ -170,11 +178,11 @@ export class LockRequestRecorder {
         if (!step.keepOpen) {
           // The change is made: it stands even if its row cannot be sealed now.
           await this.sealQuietly(auditId, {
-            outcome: 'succeeded',
+            outcome: step.sealAs ?? 'succeeded',
             durationMs: this.elapsedSince(startedMs),
           });
         }
-        this.notifier.notify(lockRequestEvent(changed));
+        this.changed(changed);
         return { request: changed, auditId };
       }
       if (fresh === null || races + 1 >= MAX_LOST_RACES) {
@@ -216,8 +224,21 @@ export class LockRequestRecorder {
       await this.sealQuietly(executeAuditId, completion);
     }
     if (!won || !next.ok) return null;
-    this.notifier.notify(lockRequestEvent(next.request));
+    this.changed(next.request);
     return next.request;
+  }
+
+  /**
+   * A change that is no transition of its own in the trail: an execution whose executor is gone
+   * becoming UNKNOWN (its `execute` row, closed as unknown by the audit reconcile, says so), or
+   * an UNKNOWN request noting what its lock showed. One compare-and-set; false when another
+   * writer came first.
+   */
+  async move(current: LockRequest, next: LockRequestTransition): Promise<boolean> {
+    if (!next.ok) return false;
+    const won = await this.stored(this.store.update(next.request, current.version));
+    if (won) this.notifier.notify(lockRequestEvent(next.request));
+    return won;
   }
 
   /**
@@ -249,6 +270,12 @@ export class LockRequestRecorder {
         `audit row ${auditId} was not confirmed sealed as ${completion.outcome} (${completion.errorCode ?? 'no error'})`,
       );
     }
+  }
+
+  /** A change that is stored: counted under the state entered, and told to the notifier. */
+  private changed(request: LockRequest): void {
+    this.metrics.lockRequestTransitions.inc({ state: request.state });
+    this.notifier.notify(lockRequestEvent(request));
   }
 
   private elapsedSince(startedMs: number): number {

@@ -266,8 +266,11 @@ export function actionableStatement(
   dialect: LockRequestDialect,
   now: string,
   limit: number,
+  uncertainBefore: string,
 ): Statement {
-  if (!ISO_TIME.test(now)) throw new Error(`now must be an ISO time such as toISOString gives`);
+  for (const time of [now, uncertainBefore]) {
+    if (!ISO_TIME.test(time)) throw new Error(`times must be ISO times such as toISOString gives`);
+  }
   const params = new Parameters(dialect);
   const p = params.add;
   return {
@@ -275,9 +278,11 @@ export function actionableStatement(
         ${SELECT} WHERE state = 'PENDING_APPROVAL' AND expires_at < ${p(now)}
         UNION ALL ${SELECT} WHERE state = 'SCHEDULED' AND not_before <= ${p(now)}
         UNION ALL ${SELECT} WHERE state = 'EXECUTING' AND claim_until < ${p(now)}
-        UNION ALL ${SELECT} WHERE state = 'UNKNOWN'
+        UNION ALL ${SELECT} WHERE state = 'UNKNOWN' AND updated_at <= ${p(uncertainBefore)}
       )
-      SELECT ${LOCK_REQUEST_COLUMNS.join(', ')} FROM actionable ORDER BY id LIMIT ${p(limit)}`,
+      SELECT ${LOCK_REQUEST_COLUMNS.join(', ')} FROM actionable
+      ORDER BY CASE WHEN state = 'UNKNOWN' THEN 1 ELSE 0 END, updated_at, id
+      LIMIT ${p(limit)}`,
     values: params.values,
   };
 }

@@ -52,11 +52,17 @@ export abstract class LockRequestStore {
   abstract list(query: LockRequestQuery, limit: number): Promise<LockRequestListing>;
 
   /**
-   * Requests background work may have to move at `now`, oldest first, at most `limit`:
-   * PENDING_APPROVAL past `expiresAt`; SCHEDULED at or past `notBefore`; EXECUTING past
-   * `claimUntil` (its executor is gone); UNKNOWN.
+   * Requests background work may have to move at `now`, at most `limit`: PENDING_APPROVAL past
+   * `expiresAt`; SCHEDULED at or past `notBefore`; EXECUTING past `claimUntil` (its executor is
+   * gone); and, after all of those, UNKNOWN ones last changed at or before `uncertainBefore`, so
+   * that requests nobody can settle yet neither starve the others nor are read on every pass.
+   * Least recently changed first.
    */
-  abstract listActionable(now: string, limit: number): Promise<LockRequest[]>;
+  abstract listActionable(
+    now: string,
+    limit: number,
+    uncertainBefore: string,
+  ): Promise<LockRequest[]>;
 
   /**
    * Background work that must run on one replica at a time (settling lost answers, writing

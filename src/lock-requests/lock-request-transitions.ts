@@ -37,6 +37,8 @@ const REFUSAL_STATUS = {
   [GwCode.ALREADY_DECIDED]: 409,
   [GwCode.REQUEST_CLOSED]: 409,
   [GwCode.REQUEST_NOT_DUE]: 409,
+  [GwCode.REQUEST_CHANGED]: 409,
+  [GwCode.NOT_FOUND]: 404,
 } as const;
 export type LockRequestRefusalCode = keyof typeof REFUSAL_STATUS;
 
@@ -274,6 +276,32 @@ export function finishLockRequest(
 ): LockRequestTransition {
   if (request.state !== 'EXECUTING') return refused(closedRefusal(request));
   return changed({ ...request, state: outcome, reason, executor: null, claimUntil: null }, now);
+}
+
+/**
+ * An UNKNOWN execution whose lock, read again, still proves nothing: the request keeps its
+ * state and says what the last reading showed, and waits for the next look.
+ */
+export function noteUnsettledLockRequest(
+  request: LockRequest,
+  reason: string,
+  now: Date,
+): LockRequestTransition {
+  if (request.state !== 'UNKNOWN') return refused(closedRefusal(request));
+  return changed({ ...request, reason }, now);
+}
+
+/** A step decided on a reading of `read` that another writer has since moved on. */
+export function changedSinceRead(read: LockRequest): LockRequestTransition {
+  return refused({
+    errorCode: GwCode.REQUEST_CHANGED,
+    message: `lock request ${read.id} changed after it was read; the step is decided again on the next reading`,
+  });
+}
+
+/** Someone who may not read the request learns no more about it than that it is not there. */
+export function hiddenLockRequest(id: string): LockRequestTransition {
+  return refused({ errorCode: GwCode.NOT_FOUND, message: `lock request ${id} not found` });
 }
 
 /** An UNKNOWN execution settled by reading the lock, never by sending the PUT again. */

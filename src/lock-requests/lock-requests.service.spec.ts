@@ -149,7 +149,7 @@ describe('LockRequestsService', () => {
     notifier = new RecordingNotifier();
     service = new LockRequestsService(
       store,
-      new LockRequestRecorder(store, audit, clock, notifier),
+      new LockRequestRecorder(store, audit, clock, notifier, new GatewayMetrics()),
       taurusDb,
       clock,
       TIMINGS,
@@ -270,7 +270,14 @@ describe('LockRequestsService', () => {
 
     it.each([
       ['the requester', alice, GwCode.SELF_APPROVAL, 403, 'denied'],
-      ['a caller outside the approver groups', dave, GwCode.NOT_AN_APPROVER, 403, 'denied'],
+      [
+        'an auditor, who may read it but not approve',
+        auditor,
+        GwCode.NOT_AN_APPROVER,
+        403,
+        'denied',
+      ],
+      ['a caller who may not even read it', dave, GwCode.NOT_FOUND, 404, 'rejected'],
     ])('refuses %s, with a row and no change', async (_who, ctx, errorCode, status, outcome) => {
       const made = await requested();
       const refusal = await service.approve(ctx, made.id, null).catch((e: unknown) => e);
@@ -450,7 +457,7 @@ describe('LockRequestsService', () => {
         approvalsRequired: 0,
       });
       clock.advance(600);
-      const recorder = new LockRequestRecorder(store, audit, clock, notifier);
+      const recorder = new LockRequestRecorder(store, audit, clock, notifier, new GatewayMetrics());
       const { request, auditId } = await recorder.transition(due, {
         action: 'execute',
         party: scheduler,

@@ -19,6 +19,7 @@ import {
   cancelLockRequest,
   createLockRequest,
   denyLockRequest,
+  hiddenLockRequest,
   type LockRequestActor,
   type LockRequestTimings,
   type LockRequestTransition,
@@ -181,8 +182,8 @@ export class LockRequestsService {
   }
 
   /**
-   * A person's transition. It is not hidden behind a 404 when the caller may not read the
-   * request: the refusal (not an approver) is what the caller and the audit trail need to see.
+   * A person's transition. Someone who may not read the request is told it is not there, as a
+   * read would tell them (no state, no approver groups); the attempt is still a row of the trail.
    */
   private async change(
     ctx: CallContext,
@@ -195,7 +196,8 @@ export class LockRequestsService {
     return this.recorder.transition(request, {
       action,
       party: partyOf(ctx),
-      apply: (current) => step(current, actor, this.clock.now()),
+      apply: (current) =>
+        this.mayRead(ctx, current) ? step(current, actor, this.clock.now()) : hiddenLockRequest(id),
     });
   }
 

@@ -44,9 +44,11 @@ export class LostAnswerSettler {
 
   /**
    * Settles what it can among the unknown rows sealed at least `settleAfterMs` ago (a PUT that
-   * timed out may still be applied a little later); answers how many it settled.
+   * timed out may still be applied a little later); answers how many it settled. Before each
+   * row it writes it asks `stillHolder` whether this replica still holds the lease, so that no
+   * two replicas settle one row.
    */
-  async settlePass(settleAfterMs: number): Promise<number> {
+  async settlePass(settleAfterMs: number, stillHolder: () => Promise<boolean>): Promise<number> {
     const nowMs = this.clock.nowMs();
     let settledNow = 0;
     let cursor: string | undefined;
@@ -54,6 +56,7 @@ export class LostAnswerSettler {
       const page = await this.audit.list({ outcome: 'unknown' }, PAGE, cursor);
       for (const event of page.events) {
         if (await this.due(event, nowMs - settleAfterMs, nowMs)) {
+          if (!(await stillHolder())) return settledNow;
           if (await this.settle(event)) settledNow++;
         }
       }

@@ -122,8 +122,12 @@ export class PostgresLockRequestStore extends LockRequestStore {
     return listing(rows.map(decode), limit);
   }
 
-  async listActionable(now: string, limit: number): Promise<LockRequest[]> {
-    const { rows } = await this.query(actionableStatement(POSTGRES, now, limit));
+  async listActionable(
+    now: string,
+    limit: number,
+    uncertainBefore: string,
+  ): Promise<LockRequest[]> {
+    const { rows } = await this.query(actionableStatement(POSTGRES, now, limit, uncertainBefore));
     return rows.map(decode);
   }
 

@@ -55,7 +55,7 @@ describe('SqliteLockRequestStore', () => {
   it('finds actionable requests through its indexes, one index per state, never by reading the whole table', async () => {
     store = new SqliteLockRequestStore(dir.file());
     await store.open();
-    const { sql, values } = actionableStatement(SQLITE_DIALECT, FIXTURE_NOW, 10);
+    const { sql, values } = actionableStatement(SQLITE_DIALECT, FIXTURE_NOW, 10, FIXTURE_NOW);
     const db = new Database(dir.file(), { readonly: true });
     try {
       const plan = db

@@ -88,7 +88,8 @@ CREATE INDEX IF NOT EXISTS lock_requests_scheduled ON lock_requests (not_before)
   WHERE state = 'SCHEDULED';
 CREATE INDEX IF NOT EXISTS lock_requests_executing ON lock_requests (claim_until)
   WHERE state = 'EXECUTING';
-CREATE INDEX IF NOT EXISTS lock_requests_unknown ON lock_requests (state) WHERE state = 'UNKNOWN';
+CREATE INDEX IF NOT EXISTS lock_requests_unknown ON lock_requests (updated_at)
+  WHERE state = 'UNKNOWN';
 CREATE INDEX IF NOT EXISTS lock_requests_requester ON lock_requests (requester_iss, requester_sub, id);
 CREATE INDEX IF NOT EXISTS lock_requests_instance ON lock_requests (project_id, instance_id, id);
 CREATE TABLE IF NOT EXISTS background_leases (
@@ -197,8 +198,12 @@ export class SqliteLockRequestStore extends LockRequestStore {
     return listing(this.all(listStatement(SQLITE_DIALECT, query, limit)), limit);
   }
 
-  async listActionable(now: string, limit: number): Promise<LockRequest[]> {
-    return this.all(actionableStatement(SQLITE_DIALECT, now, limit));
+  async listActionable(
+    now: string,
+    limit: number,
+    uncertainBefore: string,
+  ): Promise<LockRequest[]> {
+    return this.all(actionableStatement(SQLITE_DIALECT, now, limit, uncertainBefore));
   }
 
   async claimLease(name: string, holder: string, now: string, until: string): Promise<boolean> {

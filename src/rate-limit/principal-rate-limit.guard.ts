@@ -1,6 +1,7 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { GqlExecutionContext, type GqlContextType } from '@nestjs/graphql';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
+import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { channelOf, type GatewayRequest } from '../common/gateway-request.js';
 import { RateLimits, type CallKind } from './rate-limits.js';
 
@@ -21,7 +22,10 @@ export function callKindOf(context: ExecutionContext): CallKind {
  */
 @Injectable()
 export class PrincipalRateLimitGuard implements CanActivate {
-  constructor(private readonly limits: RateLimits) {}
+  constructor(
+    private readonly limits: RateLimits,
+    private readonly metrics: GatewayMetrics,
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const principal = channelOf(context).req.principal;
@@ -29,6 +33,7 @@ export class PrincipalRateLimitGuard implements CanActivate {
     const kind = callKindOf(context);
     const refusal = await this.limits.consume(kind, principal.id);
     if (refusal === undefined) return true;
+    this.metrics.rateLimitRefusals.inc({ kind });
     throw new GatewayError(
       GwCode.RATE_LIMITED,
       429,

@@ -96,7 +96,7 @@ export class TaurusDbClient implements OnApplicationShutdown {
     private readonly endpoints: TaurusDbEndpoints,
     @Inject(taurusdbConfig.KEY) private readonly config: ConfigType<typeof taurusdbConfig>,
     @Inject(upstreamConfig.KEY) private readonly upstream: ConfigType<typeof upstreamConfig>,
-    metrics: GatewayMetrics,
+    private readonly metrics: GatewayMetrics,
     private readonly clock: Clock,
   ) {
     this.attempts = new UpstreamAttempts('taurusdb', upstream.timeoutMs, metrics, clock);
@@ -349,6 +349,10 @@ export class TaurusDbClient implements OnApplicationShutdown {
       ),
     );
     breaker.onReset(() => this.logger.log(`circuit to ${baseUrl} closed`));
+    // cockatiel's CircuitState numbers are the gauge's: 0 closed, 1 open, 2 half-open.
+    const state = this.metrics.circuitBreakerState.labels({ target: baseUrl });
+    state.set(breaker.state);
+    breaker.onStateChange((changed) => state.set(changed));
     this.breakers.set(baseUrl, breaker);
     return breaker;
   }

@@ -183,6 +183,7 @@ describe('VaultLockService (decide, record, call)', () => {
         audit as unknown as AuditTrail,
         clock,
         new NoWebhookLockRequestNotifier(),
+        metrics,
       ),
       taurusDb,
       clock,

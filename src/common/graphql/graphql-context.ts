@@ -32,6 +32,7 @@ export function graphqlContext(verifier: CallerAuthenticator) {
       }
     } catch (exception) {
       const error = toGatewayError(exception);
+      req.outcome = error.errorCode;
       if (error.errorCode === GwCode.INTERNAL) logger.error({ err: exception }, 'unexpected error');
       throw toGraphqlError(error, req.id, { withHttpStatus: true });
     }

@@ -6,6 +6,7 @@ import { type CallerAuthenticator, graphqlContext } from './graphql-context.js';
 import { documentLimitsRule } from './document-limits.rule.js';
 import { formatGraphqlError } from './format-graphql-error.js';
 import { hideSuggestionsPlugin } from './hide-suggestions.plugin.js';
+import { operationOutcomePlugin } from './operation-outcome.plugin.js';
 import { persistedQueriesRefusedPlugin } from './persisted-queries-refused.plugin.js';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -38,6 +39,7 @@ export function graphqlOptions(
     // field; nothing here is cacheable, so it would only cost time.
     plugins: [
       persistedQueriesRefusedPlugin,
+      operationOutcomePlugin,
       ApolloServerPluginCacheControlDisabled(),
       ...(config.production ? [hideSuggestionsPlugin] : []),
     ],

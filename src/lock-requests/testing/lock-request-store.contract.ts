@@ -402,7 +402,7 @@ export function lockRequestStoreContract(
     });
 
     describe('listActionable', () => {
-      it('lists, oldest first, exactly what background work may have to move now', async () => {
+      it('lists exactly what background work may have to move now, uncertain requests last', async () => {
         const requests = await inserted(
           aLockRequest({ expiresAt: secondsFromNow(-1) }),
           aLockRequest({ expiresAt: FIXTURE_NOW }),
@@ -425,19 +425,39 @@ export function lockRequestStoreContract(
           ),
         );
 
-        const actionable = await store.listActionable(FIXTURE_NOW, 50);
+        const actionable = await store.listActionable(FIXTURE_NOW, 50, FIXTURE_NOW);
 
         expect(actionable).toEqual([0, 3, 4, 6, 9].map((n) => requests[n]));
-        expect(ids(await store.listActionable(FIXTURE_NOW, 2))).toEqual(
+        expect(ids(await store.listActionable(FIXTURE_NOW, 2, FIXTURE_NOW))).toEqual(
           ids([requests[0], requests[3]]),
         );
-        expect(ids(await store.listActionable(secondsFromNow(1), 50))).toEqual(
+        expect(ids(await store.listActionable(secondsFromNow(1), 50, FIXTURE_NOW))).toEqual(
           ids([0, 1, 3, 4, 5, 6, 7, 9].map((n) => requests[n])),
+        );
+        // Changed after the cut-off: not looked at again yet.
+        expect(ids(await store.listActionable(FIXTURE_NOW, 50, secondsFromNow(-1)))).toEqual(
+          ids([0, 3, 4, 6].map((n) => requests[n])),
+        );
+      });
+
+      it('lists uncertain requests after every other, least recently changed first', async () => {
+        const [later, earlier, due] = await inserted(
+          aLockRequest({ state: 'UNKNOWN', updatedAt: secondsFromNow(-60) }),
+          aLockRequest({ state: 'UNKNOWN', updatedAt: secondsFromNow(-600) }),
+          aLockRequest({ state: 'SCHEDULED', notBefore: secondsFromNow(-1) }),
+        );
+
+        expect(ids(await store.listActionable(FIXTURE_NOW, 50, FIXTURE_NOW))).toEqual(
+          ids([due, earlier, later]),
+        );
+        expect(ids(await store.listActionable(FIXTURE_NOW, 2, FIXTURE_NOW))).toEqual(
+          ids([due, earlier]),
         );
       });
 
       it('refuses a time its deadlines cannot be compared with', async () => {
-        await rejection(store.listActionable('2026-11-30T02:00:00Z', 10));
+        await rejection(store.listActionable('2026-11-30T02:00:00Z', 10, FIXTURE_NOW));
+        await rejection(store.listActionable(FIXTURE_NOW, 10, '2026-11-30T02:00:00Z'));
       });
     });
 
@@ -490,7 +510,7 @@ export function lockRequestStoreContract(
         () => store.insert(aLockRequest()),
         () => store.update(next(request, { state: 'CANCELLED' }), 1),
         () => store.list({}, 10),
-        () => store.listActionable(FIXTURE_NOW, 10),
+        () => store.listActionable(FIXTURE_NOW, 10, FIXTURE_NOW),
         () => store.claimLease('settle', 'replica-a', FIXTURE_NOW, FIXTURE_NOW),
       ]) {
         expect((await rejection(call())).message).toMatch(/not open/);

@@ -43,6 +43,7 @@ CREATE TABLE lock_requests (
 CREATE INDEX lock_requests_state_not_before ON lock_requests (state, not_before);
 CREATE INDEX lock_requests_state_expires_at ON lock_requests (state, expires_at);
 CREATE INDEX lock_requests_state_claim_until ON lock_requests (state, claim_until);
+CREATE INDEX lock_requests_state_updated_at ON lock_requests (state, updated_at);
 -- The listings: `mine`, and one instance's requests, newest first.
 CREATE INDEX lock_requests_requester ON lock_requests (requester_iss, requester_sub, id);
 CREATE INDEX lock_requests_instance ON lock_requests (project_id, instance_id, id);
