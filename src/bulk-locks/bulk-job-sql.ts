@@ -59,6 +59,10 @@ export interface BulkItemRow {
   error_code: string | null;
   audit_id: string | null;
   lock_request_id: string | null;
+  lock_before_enabled: boolean | number | null;
+  lock_before_retention_days: number | null;
+  /** PostgreSQL's bigint comes as a string. */
+  lock_before_ends_at_ms: number | string | null;
   holder: string | null;
   claim_until: string | null;
   slot: number | null;
@@ -82,8 +86,9 @@ const JOB_INSERT_COLUMNS = [
   'created_at',
 ] as const;
 
-const ITEM_COLUMNS =
-  'job_id, position, instance_id, state, result, error_code, audit_id, lock_request_id, holder, claim_until, slot';
+const ITEM_COLUMNS = `job_id, position, instance_id, state, result, error_code, audit_id,
+  lock_request_id, lock_before_enabled, lock_before_retention_days, lock_before_ends_at_ms,
+  holder, claim_until, slot`;
 
 /** Items that have not ended. */
 const OPEN_ITEM_STATES = `('PENDING', 'RUNNING')`;
@@ -137,6 +142,15 @@ export function itemFromRow(row: BulkItemRow): BulkLockItem {
     errorCode: row.error_code,
     auditId: row.audit_id,
     lockRequestId: row.lock_request_id,
+    lockBefore:
+      row.lock_before_enabled === null
+        ? null
+        : {
+            enabled: Boolean(row.lock_before_enabled),
+            retentionDays: row.lock_before_retention_days,
+            endsAtMs:
+              row.lock_before_ends_at_ms === null ? null : Number(row.lock_before_ends_at_ms),
+          },
     holder: row.holder,
     claimUntil: row.claim_until,
     slot: row.slot,
@@ -279,6 +293,25 @@ export function finishJobStatement(dialect: BulkJobDialect, jobId: string): Stat
     sql: `UPDATE bulk_lock_jobs SET state = 'FINISHED' WHERE id = ${p.add(jobId)} AND state <> 'FINISHED'
       AND NOT EXISTS (SELECT 1 FROM bulk_lock_items
         WHERE job_id = ${p.add(jobId)} AND state IN ${OPEN_ITEM_STATES})`,
+    values: p.values,
+  };
+}
+
+/** Keeps the lock as read before the item's change, while `holder` still holds the item. */
+export function lockBeforeStatement(
+  dialect: BulkJobDialect,
+  jobId: string,
+  instanceId: string,
+  holder: string,
+  lock: NonNullable<BulkLockItem['lockBefore']>,
+): Statement {
+  const p = new Parameters(dialect);
+  return {
+    sql: `UPDATE bulk_lock_items SET lock_before_enabled = ${p.add(dialect.bool(lock.enabled))},
+        lock_before_retention_days = ${p.add(lock.retentionDays)},
+        lock_before_ends_at_ms = ${p.add(lock.endsAtMs)}
+      WHERE job_id = ${p.add(jobId)} AND instance_id = ${p.add(instanceId)}
+        AND state = 'RUNNING' AND holder = ${p.add(holder)}`,
     values: p.values,
   };
 }

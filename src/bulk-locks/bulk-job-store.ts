@@ -59,6 +59,17 @@ export abstract class BulkJobStore {
     now: string,
   ): Promise<boolean>;
 
+  /**
+   * Keeps the lock as read just before the item's change is sent, on a RUNNING item `holder`
+   * still holds; false when it does not. Settling the item after a crash compares with it.
+   */
+  abstract keepLockBefore(
+    jobId: string,
+    instanceId: string,
+    holder: string,
+    lock: NonNullable<BulkLockItem['lockBefore']>,
+  ): Promise<boolean>;
+
   /** Ends a RUNNING item its `holder` still holds, freeing its slot; false when it does not. */
   abstract finish(
     jobId: string,

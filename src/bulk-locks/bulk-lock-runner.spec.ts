@@ -151,13 +151,16 @@ describe('BulkLockRunner', () => {
     expect(await store.get(job.id)).toMatchObject({ state: 'FINISHED', done: 20 });
   });
 
-  it("settles a dead runner's items by reading their locks once the claim ran out, never by a second call", async () => {
-    const job = await store.create(aBulkJob(), fleetIds(2));
-    const [applied, unsent] = fleetIds(2);
-    await store.claimNext(job.id, { holder: 'dead', slot: 0, until: BULK_FIXTURE_NOW });
-    await store.claimNext(job.id, { holder: 'dead', slot: 1, until: BULK_FIXTURE_NOW });
+  it("settles a dead runner's sent items by reading their locks once the claim ran out, and runs its unsent one", async () => {
+    const job = await store.create(aBulkJob(), fleetIds(3));
+    const [applied, refused, unsent] = fleetIds(3);
+    const off = { enabled: false, retentionDays: null, endsAtMs: null };
+    for (const [slot, instanceId] of [applied, refused, unsent].entries()) {
+      await store.claimNext(job.id, { holder: 'dead', slot, until: BULK_FIXTURE_NOW });
+      if (instanceId !== unsent) await store.keepLockBefore(job.id, instanceId, 'dead', off);
+    }
     taurusDb.locks.set(applied, { action: 'enable', retentionDays: 30 });
-    const r = runner();
+    const r = runner(3);
 
     await r.runPass();
     expect(taurusDb.calls.showLock).toBe(0);
@@ -166,15 +169,19 @@ describe('BulkLockRunner', () => {
     await r.idle();
     await r.runPass();
 
-    expect(vaultLocks.calls).toEqual([]);
+    expect(vaultLocks.calls.map((c) => c.command.instanceId)).toEqual([unsent]);
     const items = await store.items(job.id);
     expect(items.find((i) => i.instanceId === applied)).toMatchObject({
       state: 'SUCCEEDED',
       result: 'success',
     });
-    expect(items.find((i) => i.instanceId === unsent)).toMatchObject({
+    expect(items.find((i) => i.instanceId === refused)).toMatchObject({
       state: 'FAILED',
       errorCode: CRASHED_ERROR_CODE,
+    });
+    expect(items.find((i) => i.instanceId === unsent)).toMatchObject({
+      state: 'DENIED',
+      lockBefore: off,
     });
     expect(await store.get(job.id)).toMatchObject({ state: 'FINISHED' });
   });

@@ -13,6 +13,7 @@ import { GwCode } from '../common/gateway-error.js';
 import { toGatewayError } from '../common/to-gateway-error.js';
 import { upstreamConfig, type UpstreamConfig } from '../config/upstream.config.js';
 import type { BulkItemOutcome, BulkLockItem, BulkLockJob } from '../domain/bulk-lock-job.js';
+import type { LockSnapshot } from '../domain/lock-request.js';
 import { Principal } from '../domain/principal.js';
 import { backgroundCaller } from '../lock-requests/background-caller.js';
 import { lockSnapshotOf, settlementOf } from '../lock-requests/lock-evidence.js';
@@ -157,10 +158,29 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
         until: this.claimUntil(),
       });
       if (item === null) break;
-      const outcome = await this.runItem(job, item.instanceId);
-      await this.finish(job, item, outcome);
+      await this.finish(job, item, await this.runClaimed(job, item.instanceId));
     }
     await this.store.finishJob(job.id);
+  }
+
+  /**
+   * A change first keeps the lock as it is, so that a crash after it can be settled by comparing
+   * with it; a dry run changes nothing and goes straight to the use case.
+   */
+  private async runClaimed(job: BulkLockJob, instanceId: string): Promise<BulkItemOutcome> {
+    if (!job.dryRun) {
+      try {
+        const before = lockSnapshotOf(
+          await this.taurusDb.showLock(this.caller(), target(job, instanceId)),
+        );
+        if (!(await this.store.keepLockBefore(job.id, instanceId, this.runnerId, before))) {
+          throw new Error('claim lost before the change was sent');
+        }
+      } catch (error) {
+        return failedBeforeSending(error);
+      }
+    }
+    return this.runItem(job, instanceId);
   }
 
   /** The single call's use case, decided on the creator's groups, sent with the service identity. */
@@ -186,27 +206,34 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
+  private caller() {
+    return backgroundCaller(uuidv7());
+  }
+
   /**
-   * A runner died holding the item. A dry run sent nothing, so it is simply run again; a change
-   * may have reached TaurusDB, so its lock is read and the item ends as the lock proves.
+   * A runner died holding the item. A dry run, or a change whose lock-before was not yet kept,
+   * sent nothing, so it is simply run again; otherwise the change may have reached TaurusDB, so
+   * its lock is read and the item ends as the lock proves against the lock-before.
    */
   private async takeOver(job: BulkLockJob, item: BulkLockItem, now: Date): Promise<void> {
     const claim = { holder: this.runnerId, until: this.claimUntil() };
     if (!(await this.store.reclaim(job.id, item.instanceId, claim, now.toISOString()))) return;
-    const outcome = job.dryRun
-      ? await this.runItem(job, item.instanceId)
-      : await this.settle(job, item.instanceId);
+    const outcome =
+      item.lockBefore === null
+        ? await this.runClaimed(job, item.instanceId)
+        : await this.settle(job, item.instanceId, item.lockBefore);
     await this.finish(job, item, outcome);
   }
 
-  private async settle(job: BulkLockJob, instanceId: string): Promise<BulkItemOutcome> {
-    const info = await this.taurusDb.showLock(backgroundCaller(uuidv7()), {
-      projectId: job.projectId,
-      instanceId,
-    });
+  private async settle(
+    job: BulkLockJob,
+    instanceId: string,
+    before: LockSnapshot,
+  ): Promise<BulkItemOutcome> {
+    const info = await this.taurusDb.showLock(this.caller(), target(job, instanceId));
     const settlement = settlementOf(
       { action: job.action, retentionDays: job.retentionDays },
-      null,
+      before,
       lockSnapshotOf(info),
     );
     this.logger.log(`bulk job ${job.id}, instance ${instanceId}: ${settlement.reason}`);
@@ -253,6 +280,22 @@ function itemContext(job: BulkLockJob): CallContext {
     principal: new Principal(job.creatorIss, job.creatorSub, job.creatorGroups, ''),
     callerAddress: job.callerAddress,
     identity: 'service',
+  };
+}
+
+const target = (job: BulkLockJob, instanceId: string) => ({
+  projectId: job.projectId,
+  instanceId,
+});
+
+/** The lock could not be read (or the claim was lost) before anything was sent. */
+function failedBeforeSending(error: unknown): BulkItemOutcome {
+  return {
+    state: 'FAILED',
+    result: null,
+    errorCode: toGatewayError(error).errorCode,
+    auditId: null,
+    lockRequestId: null,
   };
 }
 

@@ -14,6 +14,7 @@ import {
   jobFromRow,
   jobRunningStatement,
   jobStatement,
+  lockBeforeStatement,
   reclaimStatement,
   unfinishedStatement,
   type BulkItemRow,
@@ -146,6 +147,16 @@ export class PostgresBulkJobStore extends BulkJobStore {
     now: string,
   ): Promise<boolean> {
     const statement = reclaimStatement(POSTGRES, jobId, instanceId, claim, now);
+    return (await run(this.connected(), statement)).rowCount === 1;
+  }
+
+  async keepLockBefore(
+    jobId: string,
+    instanceId: string,
+    holder: string,
+    lock: NonNullable<BulkLockItem['lockBefore']>,
+  ): Promise<boolean> {
+    const statement = lockBeforeStatement(POSTGRES, jobId, instanceId, holder, lock);
     return (await run(this.connected(), statement)).rowCount === 1;
   }
 

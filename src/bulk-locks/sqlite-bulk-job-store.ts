@@ -13,6 +13,7 @@ import {
   jobFromRow,
   jobRunningStatement,
   jobStatement,
+  lockBeforeStatement,
   reclaimStatement,
   unfinishedStatement,
   type BulkItemRow,
@@ -62,6 +63,9 @@ CREATE TABLE IF NOT EXISTS bulk_lock_items (
   error_code TEXT,
   audit_id TEXT,
   lock_request_id TEXT,
+  lock_before_enabled INTEGER CHECK (lock_before_enabled IN (0, 1)),
+  lock_before_retention_days INTEGER,
+  lock_before_ends_at_ms INTEGER,
   holder TEXT,
   claim_until TEXT CHECK (claim_until ${ISO_TIME}),
   slot INTEGER CHECK (slot >= 0),
@@ -164,6 +168,16 @@ export class SqliteBulkJobStore extends BulkJobStore {
     now: string,
   ): Promise<boolean> {
     return this.run(reclaimStatement(SQLITE_DIALECT, jobId, instanceId, claim, now)) === 1;
+  }
+
+  async keepLockBefore(
+    jobId: string,
+    instanceId: string,
+    holder: string,
+    lock: NonNullable<BulkLockItem['lockBefore']>,
+  ): Promise<boolean> {
+    const statement = lockBeforeStatement(SQLITE_DIALECT, jobId, instanceId, holder, lock);
+    return this.run(statement) === 1;
   }
 
   async finish(

@@ -57,6 +57,11 @@ export interface BulkLockItem {
   errorCode: string | null;
   auditId: string | null;
   lockRequestId: string | null;
+  /**
+   * The lock as read just before the item's change was handed to the use case, stored before
+   * the change is: null while it has not been, so nothing was sent yet.
+   */
+  lockBefore: { enabled: boolean; retentionDays: number | null; endsAtMs: number | null } | null;
   /** The runner that holds a RUNNING item, until when, and which of the job's slots it fills. */
   holder: string | null;
   claimUntil: string | null;

@@ -139,6 +139,18 @@ export function bulkJobStoreContract(name: string, newHarness: () => Promise<Bul
       expect(await store.get(job.id)).toMatchObject({ done: 1 });
     });
 
+    it('keeps the lock as read before the change on an item its holder still holds', async () => {
+      const job = await store.create(aBulkJob(), fleetIds(1));
+      const item = await store.claimNext(job.id, claim('r1', 0));
+      const before = { enabled: true, retentionDays: 7, endsAtMs: 1_900_000_000_000 };
+      expect(item?.lockBefore).toBeNull();
+
+      expect(await store.keepLockBefore(job.id, item!.instanceId, 'r2', before)).toBe(false);
+      expect(await store.keepLockBefore(job.id, item!.instanceId, 'r1', before)).toBe(true);
+
+      expect((await store.items(job.id))[0].lockBefore).toEqual(before);
+    });
+
     it('hands a RUNNING item whose claim ran out to exactly one other runner, in its slot', async () => {
       const other = await anotherStore();
       const job = await store.create(aBulkJob(), fleetIds(2));

@@ -34,6 +34,10 @@ CREATE TABLE bulk_lock_items (
   error_code text,
   audit_id text,
   lock_request_id text,
+  -- The lock as read just before the item's change was sent: what a settlement compares with.
+  lock_before_enabled boolean,
+  lock_before_retention_days integer,
+  lock_before_ends_at_ms bigint,
   holder text,
   claim_until text CHECK (claim_until ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$'),
   slot integer CHECK (slot >= 0),
