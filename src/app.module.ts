@@ -7,6 +7,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { AuditEventsModule } from './audit-events/audit-events.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { CheckpointsModule } from './checkpoints/checkpoints.module.js';
+import { BulkLocksModule } from './bulk-locks/bulk-locks.module.js';
 import { InternalAuthGuard } from './auth/internal-auth.guard.js';
 import { InternalTokenVerifier } from './auth/internal-token-verifier.js';
 import { CommonModule } from './common/common.module.js';
@@ -42,6 +43,7 @@ import { VaultLockModule } from './vault-lock/vault-lock.module.js';
     AuditEventsModule,
     CheckpointsModule,
     FleetModule,
+    BulkLocksModule,
     ComplianceModule,
     HealthModule,
     RateLimitModule,

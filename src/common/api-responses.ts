@@ -161,6 +161,11 @@ export const ErrorCases = {
     errorCode: GwCode.NOT_FOUND,
     when: 'no lock request has this id, or the caller is not its requester, one of its approvers or an auditor',
   },
+  bulkJobNotFound: {
+    status: 404,
+    errorCode: GwCode.NOT_FOUND,
+    when: 'no bulk job has this id, or the caller is neither its creator nor an auditor',
+  },
   alreadyDecided: {
     status: 409,
     errorCode: GwCode.ALREADY_DECIDED,

@@ -11,4 +11,10 @@ export interface CallContext {
   channel: Channel;
   principal: Principal;
   callerAddress: string;
+  /**
+   * Whose IAM token TaurusDB is called with: absent, the caller's own; `service`, the gateway's,
+   * for work done on the caller's behalf after its token has expired (the items of a bulk job).
+   * The policy decision stays the principal's either way.
+   */
+  identity?: 'caller' | 'service';
 }

@@ -1,5 +1,7 @@
 import { Matches } from 'class-validator';
 import {
+  BULK_JOB_ID_PATTERN,
+  BULK_JOB_ID_RULE,
   INSTANCE_ID_PATTERN,
   INSTANCE_ID_RULE,
   LOCK_REQUEST_ID_PATTERN,
@@ -13,6 +15,7 @@ export const IsProjectId = () => Matches(PROJECT_ID_PATTERN, { message: PROJECT_
 export const IsInstanceId = () => Matches(INSTANCE_ID_PATTERN, { message: INSTANCE_ID_RULE });
 export const IsLockRequestId = () =>
   Matches(LOCK_REQUEST_ID_PATTERN, { message: LOCK_REQUEST_ID_RULE });
+export const IsBulkJobId = () => Matches(BULK_JOB_ID_PATTERN, { message: BULK_JOB_ID_RULE });
 
 /** The same rules as the OpenAPI document states them, for every REST parameter that takes IDs. */
 export const PROJECT_ID_SCHEMA = {
@@ -30,4 +33,10 @@ export const LOCK_REQUEST_ID_SCHEMA = {
   format: 'uuid',
   description: LOCK_REQUEST_ID_RULE,
   example: '019ad1e2-7c3b-7a10-8f2e-5b6c7d8e9f01',
+};
+export const BULK_JOB_ID_SCHEMA = {
+  pattern: BULK_JOB_ID_PATTERN.source,
+  format: 'uuid',
+  description: BULK_JOB_ID_RULE,
+  example: '019ad1e2-7c3b-7a10-8f2e-5b6c7d8e9f02',
 };

@@ -12,6 +12,10 @@ export const PROJECT_ID_RULE = 'must be exactly 32 letters or digits';
 export const INSTANCE_ID_RULE = 'must be exactly 36 letters or digits ending in in07';
 export const LOCK_REQUEST_ID_RULE = 'must be a lock request id (a UUID)';
 
+/** Bulk jobs are named like lock requests: a UUID the gateway made. */
+export const BULK_JOB_ID_PATTERN = LOCK_REQUEST_ID_PATTERN;
+export const BULK_JOB_ID_RULE = 'must be a bulk job id (a UUID)';
+
 export const isProjectId = (value: unknown): value is string =>
   typeof value === 'string' && PROJECT_ID_PATTERN.test(value);
 

@@ -24,5 +24,6 @@ import { VaultLockService } from './vault-lock.service.js';
   ],
   controllers: [VaultLockController],
   providers: [VaultLockService, IdempotentSetLock, VaultLockResolver],
+  exports: [VaultLockService],
 })
 export class VaultLockModule {}

@@ -1,0 +1,88 @@
+import type { BulkItemOutcome, BulkLockItem, BulkLockJob } from '../domain/bulk-lock-job.js';
+
+/** A new job as it is stored: state, counts and items come from the store. */
+export type NewBulkLockJob = Omit<BulkLockJob, 'state' | 'total' | 'done'>;
+
+/** A runner's hold on one of a job's slots, until `until`. */
+export interface BulkItemClaim {
+  holder: string;
+  slot: number;
+  until: string;
+}
+
+/**
+ * Where bulk jobs and their items are kept: the SQLite file of the audit trail when embedded,
+ * the same PostgreSQL database when shared (DESIGN §5). Every store passes the one contract
+ * suite (`testing/bulk-job-store.contract.ts`).
+ *
+ * Every move of an item is a compare-and-set, so of two replicas reaching for one item exactly
+ * one runs it, and a job never has more items RUNNING than it has slots: a RUNNING item holds
+ * one slot number, unique within its job. Times are the gateway clock's ISO strings.
+ */
+export abstract class BulkJobStore {
+  /** Where the jobs are, for the log: never a password. */
+  abstract readonly location: string;
+
+  /** Connects and creates or migrates the schema. */
+  abstract open(): Promise<void>;
+
+  /**
+   * Stores the job QUEUED with one PENDING item per instance, in this order, all at once. When
+   * the creator already has a job under the same idempotency key, stores nothing and answers
+   * that job instead; otherwise answers the stored one.
+   */
+  abstract create(job: NewBulkLockJob, instanceIds: readonly string[]): Promise<BulkLockJob>;
+
+  abstract get(id: string): Promise<BulkLockJob | null>;
+
+  /** The job's items, in position order. */
+  abstract items(jobId: string): Promise<BulkLockItem[]>;
+
+  /** Jobs that are QUEUED or RUNNING, oldest first, at most `limit`. */
+  abstract unfinished(limit: number): Promise<BulkLockJob[]>;
+
+  /**
+   * Moves the job's first PENDING item to RUNNING under `claim`, if the claim's slot is free;
+   * answers the item, or null when no item was claimed (none pending, the slot is taken, or
+   * another runner came first). The job becomes RUNNING with its first claimed item.
+   */
+  abstract claimNext(jobId: string, claim: BulkItemClaim): Promise<BulkLockItem | null>;
+
+  /**
+   * Takes over a RUNNING item whose claim ran out before `now` (its runner is gone), keeping its
+   * slot; true for exactly one of several runners trying.
+   */
+  abstract reclaim(
+    jobId: string,
+    instanceId: string,
+    claim: Omit<BulkItemClaim, 'slot'>,
+    now: string,
+  ): Promise<boolean>;
+
+  /**
+   * Keeps the lock as read just before the item's change is sent, on a RUNNING item `holder`
+   * still holds; false when it does not. Settling the item after a crash compares with it.
+   */
+  abstract keepLockBefore(
+    jobId: string,
+    instanceId: string,
+    holder: string,
+    lock: NonNullable<BulkLockItem['lockBefore']>,
+  ): Promise<boolean>;
+
+  /** Ends a RUNNING item its `holder` still holds, freeing its slot; false when it does not. */
+  abstract finish(
+    jobId: string,
+    instanceId: string,
+    holder: string,
+    outcome: BulkItemOutcome,
+  ): Promise<boolean>;
+
+  /** FINISHED once no item is PENDING or RUNNING; true when this call finished it. */
+  abstract finishJob(jobId: string): Promise<boolean>;
+
+  /** Readiness. */
+  abstract check(): Promise<void>;
+
+  abstract close(): Promise<void>;
+}

@@ -1,0 +1,201 @@
+import { AuditStoreDir } from '../audit/testing/audit-fixtures.js';
+import { SettableClock } from '../audit/testing/audit-store.contract.js';
+import type { CallContext } from '../common/call-context.js';
+import { GatewayError, GwCode } from '../common/gateway-error.js';
+import { ENTERPRISE_PROJECTS, FLEET_INSTANCES } from '../simulator/fixtures.js';
+import { FixtureTaurusDb } from '../taurusdb/testing/fixture-taurusdb.js';
+import type {
+  SetVaultLockCommand,
+  SetVaultLockResult,
+  VaultLockService,
+} from '../vault-lock/vault-lock.service.js';
+import { BulkLockRunner, CRASHED_ERROR_CODE } from './bulk-lock-runner.js';
+import { SqliteBulkJobStore } from './sqlite-bulk-job-store.js';
+import { aBulkJob, BULK_FIXTURE_NOW, fleetIds } from './testing/bulk-job-fixtures.js';
+
+/** The single call's use case as the runner sees it: answers by enterprise project, on demand. */
+class FakeVaultLocks {
+  readonly calls: { ctx: CallContext; command: SetVaultLockCommand }[] = [];
+  running = 0;
+  mostAtOnce = 0;
+
+  async setLock(ctx: CallContext, command: SetVaultLockCommand): Promise<SetVaultLockResult> {
+    this.calls.push({ ctx, command });
+    this.running += 1;
+    this.mostAtOnce = Math.max(this.mostAtOnce, this.running);
+    await new Promise((resolve) => setImmediate(resolve));
+    this.running -= 1;
+    const instance = FLEET_INSTANCES.find((i) => i.id === command.instanceId);
+    const decision = {
+      allowed: true,
+      ruleId: 'r',
+      reasons: [],
+      policyVersion: 'v',
+      explanation: '',
+      approvalsRequired: 0,
+      approverGroups: [],
+      coolingOffSeconds: 0,
+    };
+    const answer = { requestId: ctx.requestId, auditId: `audit-${command.instanceId}`, decision };
+    switch (instance?.enterpriseProjectId) {
+      case ENTERPRISE_PROJECTS.finance:
+        return { ...answer, result: command.dryRun ? 'dry-run' : 'success' };
+      case ENTERPRISE_PROJECTS.default:
+        return {
+          ...answer,
+          result: 'pending-approval',
+          lockRequest: {
+            id: `lr-${command.instanceId}`,
+            state: 'PENDING_APPROVAL',
+            notBefore: null,
+            expiresAt: BULK_FIXTURE_NOW,
+          },
+        };
+      case ENTERPRISE_PROJECTS.marketing:
+        throw new GatewayError(GwCode.POLICY_DENIED, 403, 'policy denied', {
+          auditId: `audit-${command.instanceId}`,
+        });
+      default:
+        throw new GatewayError(GwCode.UPSTREAM_UNAVAILABLE, 503, 'down');
+    }
+  }
+}
+
+describe('BulkLockRunner', () => {
+  let dir: AuditStoreDir;
+  let store: SqliteBulkJobStore;
+  let vaultLocks: FakeVaultLocks;
+  let taurusDb: FixtureTaurusDb;
+  let clock: SettableClock;
+
+  const runner = (concurrency = 2) =>
+    new BulkLockRunner(
+      store,
+      vaultLocks as unknown as VaultLockService,
+      taurusDb,
+      clock,
+      { concurrency },
+      { approvalTtlSeconds: 60, executionWindowSeconds: 60, pollIntervalSeconds: 1 },
+      { timeoutMs: 1000 } as never,
+    );
+
+  beforeEach(async () => {
+    dir = new AuditStoreDir();
+    store = new SqliteBulkJobStore(dir.file());
+    await store.open();
+    vaultLocks = new FakeVaultLocks();
+    taurusDb = new FixtureTaurusDb();
+    clock = new SettableClock(new Date(BULK_FIXTURE_NOW));
+  });
+
+  afterEach(async () => {
+    await store.close();
+    await dir.cleanup();
+  });
+
+  it("runs every item through the single call's use case, as the creator with the service identity, each to its own end", async () => {
+    const job = await store.create(aBulkJob({ creatorGroups: ['dba', 'ops'] }), fleetIds(8));
+    const r = runner();
+
+    await r.runPass();
+    await r.idle();
+
+    expect(vaultLocks.calls.map((c) => c.command.instanceId)).toEqual(fleetIds(8));
+    for (const { ctx, command } of vaultLocks.calls) {
+      expect(ctx).toMatchObject({
+        identity: 'service',
+        correlationId: job.requestId,
+        channel: 'graphql',
+        callerAddress: '127.0.0.1',
+      });
+      expect(ctx.principal).toMatchObject({ subject: 'alice', groups: ['dba', 'ops'] });
+      expect(ctx.principal.rawToken()).toBe('');
+      expect(command).toEqual({
+        projectId: job.projectId,
+        instanceId: command.instanceId,
+        action: 'enable',
+        retentionDays: 30,
+        dryRun: false,
+      });
+    }
+    const [finance, fallback, marketing, research] = await store.items(job.id);
+    expect(finance).toMatchObject({
+      state: 'SUCCEEDED',
+      result: 'success',
+      auditId: `audit-${finance.instanceId}`,
+    });
+    expect(fallback).toMatchObject({
+      state: 'PENDING_APPROVAL',
+      lockRequestId: `lr-${fallback.instanceId}`,
+    });
+    expect(marketing).toMatchObject({
+      state: 'DENIED',
+      errorCode: GwCode.POLICY_DENIED,
+      auditId: `audit-${marketing.instanceId}`,
+    });
+    expect(research).toMatchObject({ state: 'FAILED', errorCode: GwCode.UPSTREAM_UNAVAILABLE });
+    expect(await store.get(job.id)).toMatchObject({ state: 'FINISHED', done: 8 });
+  });
+
+  it('never runs more items of a job at once than its concurrency, across two runners', async () => {
+    const job = await store.create(aBulkJob(), fleetIds(20));
+    const [a, b] = [runner(3), runner(3)];
+
+    await Promise.all([a.runPass(), b.runPass()]);
+    await Promise.all([a.idle(), b.idle(), a.runPass(), b.runPass()]);
+    await Promise.all([a.idle(), b.idle()]);
+
+    expect(vaultLocks.mostAtOnce).toBeLessThanOrEqual(3);
+    expect(vaultLocks.mostAtOnce).toBeGreaterThan(1);
+    expect(vaultLocks.calls.map((c) => c.command.instanceId).sort()).toEqual(fleetIds(20).sort());
+    expect(await store.get(job.id)).toMatchObject({ state: 'FINISHED', done: 20 });
+  });
+
+  it("settles a dead runner's sent items by reading their locks once the claim ran out, and runs its unsent one", async () => {
+    const job = await store.create(aBulkJob(), fleetIds(3));
+    const [applied, refused, unsent] = fleetIds(3);
+    const off = { enabled: false, retentionDays: null, endsAtMs: null };
+    for (const [slot, instanceId] of [applied, refused, unsent].entries()) {
+      await store.claimNext(job.id, { holder: 'dead', slot, until: BULK_FIXTURE_NOW });
+      if (instanceId !== unsent) await store.keepLockBefore(job.id, instanceId, 'dead', off);
+    }
+    taurusDb.locks.set(applied, { action: 'enable', retentionDays: 30 });
+    const r = runner(3);
+
+    await r.runPass();
+    expect(taurusDb.calls.showLock).toBe(0);
+    clock.at = new Date(Date.parse(BULK_FIXTURE_NOW) + 1);
+    await r.runPass();
+    await r.idle();
+    await r.runPass();
+
+    expect(vaultLocks.calls.map((c) => c.command.instanceId)).toEqual([unsent]);
+    const items = await store.items(job.id);
+    expect(items.find((i) => i.instanceId === applied)).toMatchObject({
+      state: 'SUCCEEDED',
+      result: 'success',
+    });
+    expect(items.find((i) => i.instanceId === refused)).toMatchObject({
+      state: 'FAILED',
+      errorCode: CRASHED_ERROR_CODE,
+    });
+    expect(items.find((i) => i.instanceId === unsent)).toMatchObject({
+      state: 'DENIED',
+      lockBefore: off,
+    });
+    expect(await store.get(job.id)).toMatchObject({ state: 'FINISHED' });
+  });
+
+  it("runs a dead runner's dry-run item again: a dry run sent nothing", async () => {
+    const job = await store.create(aBulkJob({ dryRun: true }), fleetIds(1));
+    await store.claimNext(job.id, { holder: 'dead', slot: 0, until: BULK_FIXTURE_NOW });
+    clock.at = new Date(Date.parse(BULK_FIXTURE_NOW) + 1);
+    const r = runner();
+
+    await r.runPass();
+    await r.idle();
+
+    expect(taurusDb.calls.showLock).toBe(0);
+    expect(await store.items(job.id)).toMatchObject([{ state: 'SUCCEEDED', result: 'dry-run' }]);
+  });
+});

@@ -1,0 +1,313 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import type { CallContext } from '../common/call-context.js';
+import { Clock } from '../common/clock.js';
+import { GwCode } from '../common/gateway-error.js';
+import { toGatewayError } from '../common/to-gateway-error.js';
+import { upstreamConfig, type UpstreamConfig } from '../config/upstream.config.js';
+import type { BulkItemOutcome, BulkLockItem, BulkLockJob } from '../domain/bulk-lock-job.js';
+import type { LockSnapshot } from '../domain/lock-request.js';
+import { Principal } from '../domain/principal.js';
+import { backgroundCaller } from '../lock-requests/background-caller.js';
+import { lockSnapshotOf, settlementOf } from '../lock-requests/lock-evidence.js';
+import {
+  lockRequestsConfig,
+  type LockRequestsConfig,
+} from '../lock-requests/lock-requests.config.js';
+import { TaurusDb } from '../taurusdb/taurusdb.js';
+import { VaultLockService, type SetVaultLockResult } from '../vault-lock/vault-lock.service.js';
+import { BulkJobStore } from './bulk-job-store.js';
+import { bulkLocksConfig, type BulkLocksConfig } from './bulk-locks.config.js';
+
+/** Jobs looked at per pass; the next pass takes the rest. */
+const BATCH = 20;
+/** An item whose runner died: the lock read neither proves nor rules out its change. */
+export const UNSETTLED_ERROR_CODE = 'GW.OUTCOME_UNKNOWN';
+/** An item whose runner died before its change was applied, as its lock shows. */
+export const CRASHED_ERROR_CODE = 'GW.CRASHED';
+
+/**
+ * The background half of bulk jobs, on every replica, in passes like the lock request executor.
+ * A pass starts one lane per free slot of each open job; a lane claims the job's next item
+ * (compare-and-set into its slot), runs it through the single call's use case, stores the
+ * outcome and claims the next, until none is left. So a job never runs more than
+ * BULK_CONCURRENCY items at once across replicas, and of two replicas exactly one runs an item.
+ *
+ * An item is decided on its creator's groups, and TaurusDB is called with the gateway's own
+ * identity: the creator's token has long expired by the time the later items run. An item left
+ * RUNNING by a runner that died is settled by reading its lock, never by a second PUT; its
+ * attempt row was written before the PUT, and is closed and settled like a single call's.
+ */
+@Injectable()
+export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(BulkLockRunner.name);
+  /** One per process start. */
+  private readonly runnerId = randomUUID();
+  /**
+   * How long a claim holds: an item's upstream calls (details, lock read, PUT), each within its
+   * deadline, and a pass to spare.
+   */
+  private readonly claimMs: number;
+  private readonly pollMs: number;
+  /** This process's lanes: `jobId/slot`. */
+  private readonly lanes = new Map<string, Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private pass: Promise<unknown> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly store: BulkJobStore,
+    private readonly vaultLocks: VaultLockService,
+    private readonly taurusDb: TaurusDb,
+    private readonly clock: Clock,
+    @Inject(bulkLocksConfig.KEY) private readonly config: BulkLocksConfig,
+    @Inject(lockRequestsConfig.KEY) lockRequests: LockRequestsConfig,
+    @Inject(upstreamConfig.KEY) upstream: UpstreamConfig,
+  ) {
+    this.pollMs = lockRequests.pollIntervalSeconds * 1000;
+    this.claimMs = 3 * upstream.timeoutMs + this.pollMs;
+  }
+
+  onApplicationBootstrap(): void {
+    this.schedule(0);
+  }
+
+  /** Before the stores close: the items in flight finish what they started. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.pass;
+    await this.idle();
+  }
+
+  /** Resolves once every lane of this process has ended. */
+  async idle(): Promise<void> {
+    while (this.lanes.size > 0) await Promise.all(this.lanes.values());
+  }
+
+  /** Starts a pass now, as a new job is created, instead of at the next tick. */
+  nudge(): void {
+    if (this.pass === null && !this.stopped) this.schedule(0);
+  }
+
+  /** One pass: settles the items of dead runners, fills free slots, finishes ended jobs. */
+  async runPass(): Promise<void> {
+    const jobs = await this.store.unfinished(BATCH);
+    for (const job of jobs) {
+      if (this.stopped) return;
+      await this.advance(job).catch((error: unknown) =>
+        this.logger.warn(`bulk job ${job.id}: ${messageOf(error)}`),
+      );
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.pass = this.runPass()
+        .catch((error: unknown) => this.logger.warn(`bulk pass failed: ${messageOf(error)}`))
+        .finally(() => {
+          this.pass = null;
+          this.schedule(this.pollMs);
+        });
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async advance(job: BulkLockJob): Promise<void> {
+    const now = this.clock.now();
+    const items = await this.store.items(job.id);
+    const taken = new Set<number>();
+    for (const item of items) {
+      if (item.state !== 'RUNNING' || item.slot === null) continue;
+      taken.add(item.slot);
+      if (item.claimUntil !== null && Date.parse(item.claimUntil) < now.getTime()) {
+        await this.takeOver(job, item, now);
+      }
+    }
+    if (!items.some((item) => item.state === 'PENDING' || item.state === 'RUNNING')) {
+      await this.store.finishJob(job.id);
+      return;
+    }
+    for (let slot = 0; slot < this.config.concurrency; slot++) {
+      const lane = `${job.id}/${slot}`;
+      if (taken.has(slot) || this.lanes.has(lane) || this.stopped) continue;
+      this.lanes.set(
+        lane,
+        this.runLane(job, slot)
+          .catch((error: unknown) => this.logger.warn(`bulk job ${job.id}: ${messageOf(error)}`))
+          .finally(() => this.lanes.delete(lane)),
+      );
+    }
+  }
+
+  /** Claims and runs the job's items one after the other in one slot, until none is left. */
+  private async runLane(job: BulkLockJob, slot: number): Promise<void> {
+    while (!this.stopped) {
+      const item = await this.store.claimNext(job.id, {
+        holder: this.runnerId,
+        slot,
+        until: this.claimUntil(),
+      });
+      if (item === null) break;
+      await this.finish(job, item, await this.runClaimed(job, item.instanceId));
+    }
+    await this.store.finishJob(job.id);
+  }
+
+  /**
+   * A change first keeps the lock as it is, so that a crash after it can be settled by comparing
+   * with it; a dry run changes nothing and goes straight to the use case.
+   */
+  private async runClaimed(job: BulkLockJob, instanceId: string): Promise<BulkItemOutcome> {
+    if (!job.dryRun) {
+      try {
+        const before = lockSnapshotOf(
+          await this.taurusDb.showLock(this.caller(), target(job, instanceId)),
+        );
+        if (!(await this.store.keepLockBefore(job.id, instanceId, this.runnerId, before))) {
+          throw new Error('claim lost before the change was sent');
+        }
+      } catch (error) {
+        return failedBeforeSending(error);
+      }
+    }
+    return this.runItem(job, instanceId);
+  }
+
+  /** The single call's use case, decided on the creator's groups, sent with the service identity. */
+  async runItem(job: BulkLockJob, instanceId: string): Promise<BulkItemOutcome> {
+    try {
+      const answer = await this.vaultLocks.setLock(itemContext(job), {
+        projectId: job.projectId,
+        instanceId,
+        action: job.action,
+        retentionDays: job.retentionDays,
+        dryRun: job.dryRun,
+      });
+      return outcomeOf(answer);
+    } catch (error) {
+      const failure = toGatewayError(error);
+      return {
+        state: failure.errorCode === GwCode.POLICY_DENIED ? 'DENIED' : 'FAILED',
+        result: null,
+        errorCode: failure.errorCode,
+        auditId: failure.auditId ?? null,
+        lockRequestId: null,
+      };
+    }
+  }
+
+  private caller() {
+    return backgroundCaller(uuidv7());
+  }
+
+  /**
+   * A runner died holding the item. A dry run, or a change whose lock-before was not yet kept,
+   * sent nothing, so it is simply run again; otherwise the change may have reached TaurusDB, so
+   * its lock is read and the item ends as the lock proves against the lock-before.
+   */
+  private async takeOver(job: BulkLockJob, item: BulkLockItem, now: Date): Promise<void> {
+    const claim = { holder: this.runnerId, until: this.claimUntil() };
+    if (!(await this.store.reclaim(job.id, item.instanceId, claim, now.toISOString()))) return;
+    const outcome =
+      item.lockBefore === null
+        ? await this.runClaimed(job, item.instanceId)
+        : await this.settle(job, item.instanceId, item.lockBefore);
+    await this.finish(job, item, outcome);
+  }
+
+  private async settle(
+    job: BulkLockJob,
+    instanceId: string,
+    before: LockSnapshot,
+  ): Promise<BulkItemOutcome> {
+    const info = await this.taurusDb.showLock(this.caller(), target(job, instanceId));
+    const settlement = settlementOf(
+      { action: job.action, retentionDays: job.retentionDays },
+      before,
+      lockSnapshotOf(info),
+    );
+    this.logger.log(`bulk job ${job.id}, instance ${instanceId}: ${settlement.reason}`);
+    if (settlement.outcome === 'succeeded') {
+      return {
+        state: 'SUCCEEDED',
+        result: 'success',
+        errorCode: null,
+        auditId: null,
+        lockRequestId: null,
+      };
+    }
+    return {
+      state: 'FAILED',
+      result: null,
+      errorCode: settlement.outcome === 'failed' ? CRASHED_ERROR_CODE : UNSETTLED_ERROR_CODE,
+      auditId: null,
+      lockRequestId: null,
+    };
+  }
+
+  private async finish(job: BulkLockJob, item: BulkLockItem, outcome: BulkItemOutcome) {
+    if (!(await this.store.finish(job.id, item.instanceId, this.runnerId, outcome))) {
+      this.logger.warn(
+        `bulk job ${job.id}, instance ${item.instanceId}: claim lost before its ${outcome.state} was stored`,
+      );
+    }
+  }
+
+  private claimUntil(): string {
+    return new Date(this.clock.now().getTime() + this.claimMs).toISOString();
+  }
+}
+
+/**
+ * The creator, as its job keeps it: its groups for the decision, no token (TaurusDB is called
+ * with the service identity), and the job's request id to find every item's row by.
+ */
+function itemContext(job: BulkLockJob): CallContext {
+  return {
+    requestId: uuidv7(),
+    correlationId: job.requestId,
+    channel: job.channel,
+    principal: new Principal(job.creatorIss, job.creatorSub, job.creatorGroups, ''),
+    callerAddress: job.callerAddress,
+    identity: 'service',
+  };
+}
+
+const target = (job: BulkLockJob, instanceId: string) => ({
+  projectId: job.projectId,
+  instanceId,
+});
+
+/** The lock could not be read (or the claim was lost) before anything was sent. */
+function failedBeforeSending(error: unknown): BulkItemOutcome {
+  return {
+    state: 'FAILED',
+    result: null,
+    errorCode: toGatewayError(error).errorCode,
+    auditId: null,
+    lockRequestId: null,
+  };
+}
+
+function outcomeOf(answer: SetVaultLockResult): BulkItemOutcome {
+  const common = { result: answer.result, errorCode: null, auditId: answer.auditId };
+  if (answer.lockRequest !== undefined) {
+    const state = answer.result === 'pending-approval' ? 'PENDING_APPROVAL' : 'SCHEDULED';
+    return { ...common, state, lockRequestId: answer.lockRequest.id };
+  }
+  return { ...common, state: 'SUCCEEDED', lockRequestId: null };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
