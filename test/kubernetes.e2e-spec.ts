@@ -51,7 +51,13 @@ interface PodSpec {
   terminationGracePeriodSeconds: number;
   securityContext: { runAsNonRoot: boolean; runAsUser: number };
   containers: Container[];
-  volumes: { name: string; configMap?: { name: string }; emptyDir?: object }[];
+  volumes: {
+    name: string;
+    configMap?: { name: string };
+    emptyDir?: object;
+    secret?: { secretName: string };
+    persistentVolumeClaim?: { claimName: string };
+  }[];
 }
 
 const kubectl = await requireService('kubectl kustomize', 'PATH', async () => {
@@ -162,7 +168,7 @@ describeWithKubectl.each(KUSTOMIZATIONS)('Kubernetes manifests: %s', (kustomizat
     );
   });
 
-  it('runs as a non-root user on a read-only root file system, writing only to emptyDirs', () => {
+  it('runs as a non-root user on a read-only root file system, writing only to emptyDirs and the checkpoint volume', () => {
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
     expect(container.securityContext).toEqual({
@@ -172,8 +178,24 @@ describeWithKubectl.each(KUSTOMIZATIONS)('Kubernetes manifests: %s', (kustomizat
     });
     for (const mount of container.volumeMounts.filter((m) => m.readOnly !== true)) {
       const volume = pod.volumes.find((v) => v.name === mount.name);
-      expect([mount.mountPath, volume?.emptyDir]).toEqual([mount.mountPath, expect.any(Object)]);
+      // Checkpoint files must outlive the pod, on a claim every replica shares; all else is scratch.
+      if (mount.mountPath === settings.AUDIT_CHECKPOINT_DIR) {
+        expect(volume?.persistentVolumeClaim?.claimName).toBe(
+          one('PersistentVolumeClaim').metadata.name,
+        );
+      } else {
+        expect([mount.mountPath, volume?.emptyDir]).toEqual([mount.mountPath, expect.any(Object)]);
+      }
     }
+  });
+
+  it('mounts the checkpoint signing key read-only from its own Secret, where AUDIT_SIGNING_KEY_FILE names it', () => {
+    const mount = container.volumeMounts.find((m) =>
+      settings.AUDIT_SIGNING_KEY_FILE?.startsWith(`${m.mountPath}/`),
+    );
+    expect(mount?.readOnly).toBe(true);
+    const volume = pod.volumes.find((v) => v.name === mount?.name);
+    expect(volume?.secret?.secretName).toBe('vault-lock-gateway-signing-key');
   });
 
   it('asks for resources, with a memory limit above the heap limit Node runs with', () => {

@@ -1,7 +1,7 @@
-import Database from 'better-sqlite3';
 import { SqliteCheckpointStore } from './sqlite-checkpoint-store.js';
 import { AuditStoreDir } from './testing/audit-fixtures.js';
 import { checkpointStoreContract } from './testing/checkpoint-store.contract.js';
+import { execOnOwnConnection } from './testing/sqlite-own-connection.js';
 
 checkpointStoreContract('SqliteCheckpointStore', () => {
   const dir = new AuditStoreDir();
@@ -13,17 +13,7 @@ checkpointStoreContract('SqliteCheckpointStore', () => {
       stores.push(store);
       return store;
     },
-    asGateway: (sql: string) => {
-      const db = new Database(dir.file());
-      try {
-        db.exec(sql);
-        return Promise.resolve();
-      } catch (error) {
-        return Promise.reject(error as Error);
-      } finally {
-        db.close();
-      }
-    },
+    asGateway: async (sql: string) => execOnOwnConnection(dir.file(), sql),
     cleanup: async () => {
       await Promise.all(stores.map((store) => store.close()));
       await dir.cleanup();

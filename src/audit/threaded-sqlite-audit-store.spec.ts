@@ -8,32 +8,17 @@ import { encodeRow } from './audit-row.js';
 import { AuditTrail } from './audit-trail.js';
 import { anAttempt, AuditStoreDir } from './testing/audit-fixtures.js';
 import { auditStoreContract, expectUnavailable } from './testing/audit-store.contract.js';
+import { execOnOwnConnection } from './testing/sqlite-own-connection.js';
 import { Clock } from '../common/clock.js';
 
 const succeeded = { outcome: 'succeeded', upstreamStatus: 200, durationMs: 41 } as const;
 
-/**
- * Runs `sql` on a connection of its own, as someone with access to the file would. SQLite's
- * refusals are rethrown as plain errors: better-sqlite3's `SqliteError` is no real Error (it has
- * Error's prototype, not its internal slot), so whether jest's `toThrow` recognises it depends on
- * which realm loaded the driver first, and that differs with the suites a jest worker ran before.
- */
+/** `sql` on a connection of its own, with the sealed-row triggers dropped first when asked. */
 function onOwnConnection(file: string, sql: string, dropTriggers: boolean): void {
-  const db = new Database(file);
-  try {
-    if (dropTriggers) {
-      db.exec(
-        'DROP TRIGGER IF EXISTS audit_events_sealed_no_update; DROP TRIGGER IF EXISTS audit_events_sealed_no_delete',
-      );
-    }
-    db.prepare(sql).run();
-  } catch (error) {
-    throw new Error(
-      error instanceof Object && 'message' in error ? String(error.message) : String(error),
-    );
-  } finally {
-    db.close();
-  }
+  const drop = dropTriggers
+    ? 'DROP TRIGGER IF EXISTS audit_events_sealed_no_update; DROP TRIGGER IF EXISTS audit_events_sealed_no_delete; '
+    : '';
+  execOnOwnConnection(file, `${drop}${sql}`);
 }
 
 /**

@@ -23,6 +23,7 @@ import {
   type Statement,
 } from './bulk-job-sql.js';
 import { BulkJobStore, type BulkItemClaim, type NewBulkLockJob } from './bulk-job-store.js';
+import { reportConnectionLosses } from '../audit/postgres/connection-losses.js';
 
 export interface PostgresBulkJobStoreOptions {
   /** Holds a password: never logged. */
@@ -67,7 +68,7 @@ export class PostgresBulkJobStore extends BulkJobStore {
       statement_timeout: 10_000,
       application_name: 'vault-lock-gateway',
     });
-    pool.on('error', (error) =>
+    reportConnectionLosses(pool, (error) =>
       this.logger.warn(`bulk job database connection lost: ${error.message}`),
     );
     try {

@@ -21,6 +21,7 @@ import {
   type LockRequestListing,
   type LockRequestQuery,
 } from './lock-request-store.js';
+import { reportConnectionLosses } from '../audit/postgres/connection-losses.js';
 
 export interface PostgresLockRequestStoreOptions {
   /** Holds a password: never logged. */
@@ -85,7 +86,7 @@ export class PostgresLockRequestStore extends LockRequestStore {
       application_name: 'vault-lock-gateway',
     });
     // An idle connection that breaks (the server restarted) is replaced on the next checkout.
-    pool.on('error', (error) =>
+    reportConnectionLosses(pool, (error) =>
       this.logger.warn(`lock request database connection lost: ${error.message}`),
     );
     try {

@@ -44,6 +44,7 @@ import {
 } from '../group-commit.js';
 import { databaseLocation } from './database-location.js';
 import { expectCurrentSchema, migrate } from './migrations.js';
+import { reportConnectionLosses } from './connection-losses.js';
 
 export interface PostgresAuditStoreOptions {
   /** Holds a password: never logged. */
@@ -235,7 +236,7 @@ export class PostgresAuditStore extends AuditStore {
       options: mode === 'readonly' ? '-c default_transaction_read_only=on' : undefined,
     });
     // An idle connection that breaks (the server restarted) is replaced on the next checkout.
-    pool.on('error', (error) =>
+    reportConnectionLosses(pool, (error) =>
       this.logger.warn(`audit database connection lost: ${error.message}`),
     );
     try {

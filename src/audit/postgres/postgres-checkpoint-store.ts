@@ -16,6 +16,7 @@ import {
 import { databaseLocation } from './database-location.js';
 import { expectCurrentSchema, migrate } from './migrations.js';
 import { CHAIN_LOCK } from './postgres-audit-store.js';
+import { reportConnectionLosses } from './connection-losses.js';
 
 const SELECT = `SELECT ${CHECKPOINT_COLUMNS.join(', ')} FROM audit_checkpoints`;
 const INSERT = `INSERT INTO audit_checkpoints (${CHECKPOINT_COLUMNS.join(', ')})
@@ -45,7 +46,7 @@ export class PostgresCheckpointStore extends CheckpointStore {
       application_name: 'vault-lock-gateway',
       options: mode === 'readonly' ? '-c default_transaction_read_only=on' : undefined,
     });
-    pool.on('error', (error) =>
+    reportConnectionLosses(pool, (error) =>
       this.logger.warn(`checkpoint database connection lost: ${error.message}`),
     );
     try {
