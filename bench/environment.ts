@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSigningKey } from '../src/checkpoints/signing-key.js';
 import { PROJECTS } from '../src/simulator/fixtures.js';
+import type { RouteName } from '../src/simulator/route-names.js';
 import {
   SERVICE_ACCOUNT,
   startSimulator,
@@ -29,6 +30,12 @@ export interface EnvironmentOptions {
   startReference?(config: ReferenceProxyConfig, logDir: string): Promise<RunningService>;
 }
 
+/** A fixed delay the simulator adds to each call of these routes. */
+export interface UpstreamLatency {
+  routes: readonly RouteName[];
+  latencyMs: number;
+}
+
 export interface BenchEnvironment {
   simulator: RunningSimulator;
   gateway: ChildService;
@@ -40,8 +47,12 @@ export interface BenchEnvironment {
   shared: StoreSetup['shared'];
   /** Where the gateway's and the reference proxy's output (and a SQLite audit file) are. */
   workDir: string;
-  /** Clears the simulator's locks (and its counts, which are kept here) and puts the latency back. */
-  resetUpstream(): Promise<void>;
+  /**
+   * Clears the simulator's locks (and its counts, which are kept here) and puts back the
+   * latency: the run's `upstreamLatencyMs` on the TaurusDB lock and details calls unless told
+   * otherwise.
+   */
+  resetUpstream(latency?: UpstreamLatency): Promise<void>;
   /** OIDC exchanges IAM has answered since the simulator started. */
   iamExchanges(): number;
   close(): Promise<void>;
@@ -147,13 +158,17 @@ export async function startBenchEnvironment(
       },
     };
 
-    const applyLatency = async () => {
-      if (options.upstreamLatencyMs === 0) return;
-      for (const route of TAURUSDB_ROUTES) {
-        await injectFault({ simulator }, { route, latencyMs: options.upstreamLatencyMs });
+    const runLatency: UpstreamLatency = {
+      routes: TAURUSDB_ROUTES,
+      latencyMs: options.upstreamLatencyMs,
+    };
+    const applyLatency = async ({ routes, latencyMs }: UpstreamLatency) => {
+      if (latencyMs === 0) return;
+      for (const route of routes) {
+        await injectFault({ simulator }, { route, latencyMs });
       }
     };
-    await applyLatency();
+    await applyLatency(runLatency);
     let exchangesBeforeReset = 0;
     return {
       simulator,
@@ -163,10 +178,10 @@ export async function startBenchEnvironment(
       store,
       shared: storeSetup.shared,
       workDir,
-      async resetUpstream() {
+      async resetUpstream(latency = runLatency) {
         exchangesBeforeReset += simulator.calls()['iam.oidc'];
         simulator.reset();
-        await applyLatency();
+        await applyLatency(latency);
       },
       iamExchanges: () => exchangesBeforeReset + simulator.calls()['iam.oidc'],
       close: async () => {

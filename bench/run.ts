@@ -1,14 +1,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { runBenchmark } from './benchmark.js';
+import { runBenchmark, SCENARIOS } from './benchmark.js';
 import { startBenchEnvironment } from './environment.js';
+import { renderFleet, runFleetScenarios, splitScenarios } from './fleet.js';
 import { choiceOption, listOption, numberOption, parseOptionArgs } from './options.js';
 import { renderBenchmark } from './report.js';
 import { STORES } from './stores.js';
 
 /**
  * `npm run bench`: options as `--duration=6 --warmup=2 --latency=0 --concurrency=1,16,64
- * --scenarios="REST PUT,reference PUT" --store=sqlite` or BENCH_DURATION, BENCH_WARMUP,
- * BENCH_LATENCY_MS, BENCH_CONCURRENCY, BENCH_SCENARIOS, BENCH_STORE.
+ * --scenarios="REST PUT,reference PUT,fleet 500" --store=sqlite --fleet-latency=20
+ * --fleet-concurrency=8 --bulk-concurrency=4` or BENCH_DURATION, BENCH_WARMUP, BENCH_LATENCY_MS,
+ * BENCH_CONCURRENCY, BENCH_SCENARIOS, BENCH_STORE, BENCH_FLEET_LATENCY_MS,
+ * BENCH_FLEET_CONCURRENCY, BENCH_BULK_CONCURRENCY.
  */
 const args = parseOptionArgs([
   'duration',
@@ -17,6 +20,9 @@ const args = parseOptionArgs([
   'concurrency',
   'scenarios',
   'store',
+  'fleet-latency',
+  'fleet-concurrency',
+  'bulk-concurrency',
 ]);
 const store = choiceOption(args, 'store', 'BENCH_STORE', STORES, 'sqlite');
 const concurrencies = (
@@ -25,20 +31,46 @@ const concurrencies = (
 if (!concurrencies.every((c) => Number.isInteger(c) && c > 0)) {
   throw new Error('--concurrency (BENCH_CONCURRENCY) must list positive integers');
 }
+const scenarios = splitScenarios(
+  listOption(args, 'scenarios', 'BENCH_SCENARIOS'),
+  SCENARIOS.map((scenario) => scenario.name),
+);
 const options = {
   concurrencies,
   durationSeconds: numberOption(args, 'duration', 'BENCH_DURATION', 6),
   warmupSeconds: numberOption(args, 'warmup', 'BENCH_WARMUP', 2),
   upstreamLatencyMs: numberOption(args, 'latency', 'BENCH_LATENCY_MS', 0),
-  scenarios: listOption(args, 'scenarios', 'BENCH_SCENARIOS'),
+  scenarios: scenarios.load,
+};
+const fleetOptions = {
+  scenarios: scenarios.fleet,
+  upstreamLatencyMs: numberOption(args, 'fleet-latency', 'BENCH_FLEET_LATENCY_MS', 20),
+  fleetConcurrency: numberOption(args, 'fleet-concurrency', 'BENCH_FLEET_CONCURRENCY', 8),
+  bulkConcurrency: numberOption(args, 'bulk-concurrency', 'BENCH_BULK_CONCURRENCY', 4),
 };
 
-const env = await startBenchEnvironment({ upstreamLatencyMs: options.upstreamLatencyMs, store });
+const env = await startBenchEnvironment({
+  upstreamLatencyMs: options.upstreamLatencyMs,
+  store,
+  // Every lock of the whole-fleet scenarios is read from TaurusDB, none from the cache.
+  gatewayEnv: {
+    FLEET_LOCK_CACHE_MS: '0',
+    FLEET_CONCURRENCY: String(fleetOptions.fleetConcurrency),
+    BULK_CONCURRENCY: String(fleetOptions.bulkConcurrency),
+  },
+});
 try {
-  const report = await runBenchmark(env, options);
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/latest.json', `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`${renderBenchmark(report)}\nWritten to bench/results/latest.json\n`);
+  if (options.scenarios === undefined || options.scenarios.length > 0) {
+    const report = await runBenchmark(env, options);
+    writeFileSync('bench/results/latest.json', `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`${renderBenchmark(report)}\nWritten to bench/results/latest.json\n`);
+  }
+  if (fleetOptions.scenarios.length > 0) {
+    const report = await runFleetScenarios(env, fleetOptions);
+    writeFileSync('bench/results/fleet-latest.json', `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`${renderFleet(report)}\nWritten to bench/results/fleet-latest.json\n`);
+  }
 } finally {
   await env.close();
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { runBenchmark } from '../bench/benchmark.js';
 import { startBenchEnvironment, type BenchEnvironment } from '../bench/environment.js';
+import { FLEET_SCENARIOS, renderFleet, runFleetScenarios, splitScenarios } from '../bench/fleet.js';
 import { choiceOption } from '../bench/options.js';
 import { startReferenceProxy } from '../bench/reference-proxy.js';
 import { checkTargets, renderBenchmark } from '../bench/report.js';
@@ -35,7 +36,8 @@ describe('benchmark harness', () => {
     env = await startBenchEnvironment({
       upstreamLatencyMs: 1,
       startReference: (config) => startReferenceProxy(config),
-      gatewayEnv: gatewayEnv('bench'),
+      // As `npm run bench` runs it: every lock of the fleet scenarios read from TaurusDB.
+      gatewayEnv: { ...gatewayEnv('bench'), FLEET_LOCK_CACHE_MS: '0' },
     });
   }, 60_000);
 
@@ -82,6 +84,50 @@ describe('benchmark harness', () => {
     expect(env.shared).toBeUndefined();
     expect(renderBenchmark(report)).toContain('audit in SQLite, shared state in memory');
   }, 60_000);
+
+  it('reads the whole fleet with every lock and dry-runs a bulk job over all of it, twice each', async () => {
+    const report = await runFleetScenarios(env, {
+      scenarios: [...FLEET_SCENARIOS],
+      upstreamLatencyMs: 1,
+      fleetConcurrency: 8,
+      bulkConcurrency: 4,
+    });
+
+    expect(report.runs.map((run) => [run.scenario, run.pass])).toEqual([
+      ['fleet 500', 1],
+      ['fleet 500', 2],
+      ['bulk dry run 500', 1],
+      ['bulk dry run 500', 2],
+    ]);
+    for (const run of report.runs) {
+      expect(run).toMatchObject({ instances: 500, failures: 0 });
+      expect(run.upstreamCalls['taurusdb.listInstances']).toBe(5);
+      expect(run.peakRssMb).toBeGreaterThan(0);
+      expect(run.targetMs).toBe(1.5 * run.upstreamAloneMs);
+    }
+    const [fleet, , bulk] = report.runs;
+    expect(fleet.upstreamCalls['taurusdb.getLock']).toBe(500);
+    expect(fleet.gatewayRequests).toBe(5);
+    expect(fleet.upstreamAloneMs).toBe((500 * 1) / 8 + 5 * 1);
+    expect(bulk.upstreamCalls['taurusdb.instance']).toBe(500);
+    expect(Object.values(bulk.itemStates!).reduce((sum, count) => sum + count, 0)).toBe(500);
+    expect(renderFleet(report)).toContain('| fleet 500 | 2 | 500 | 8 |');
+  }, 60_000);
+
+  it('takes the whole-fleet scenarios beside the load scenarios and refuses unknown names', () => {
+    const load = ['REST PUT', 'upstream PUT'];
+    expect(splitScenarios(undefined, load)).toEqual({
+      load: undefined,
+      fleet: ['fleet 500', 'bulk dry run 500'],
+    });
+    expect(splitScenarios(['bulk dry run 500', 'REST PUT'], load)).toEqual({
+      load: ['REST PUT'],
+      fleet: ['bulk dry run 500'],
+    });
+    expect(() => splitScenarios(['fleet 5000'], load)).toThrow(
+      'unknown scenario fleet 5000; known: REST PUT, upstream PUT, fleet 500, bulk dry run 500',
+    );
+  });
 
   it('takes --store as sqlite or postgres and refuses anything else by name', () => {
     const store = (value?: string) =>
