@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   CHECKPOINT_COLUMNS,
@@ -13,6 +11,7 @@ import {
   type CheckpointRow,
   type StoredCheckpoint,
 } from './checkpoint-store.js';
+import { openSqliteFile } from './sqlite-file.js';
 
 /**
  * The triggers keep the gateway (or a careless operator) from changing a checkpoint; someone
@@ -62,16 +61,13 @@ export class SqliteCheckpointStore extends CheckpointStore {
   }
 
   open(mode: 'readwrite' | 'readonly'): Promise<void> {
-    const readonly = mode === 'readonly';
-    if (!readonly) mkdirSync(dirname(this.sqlitePath), { recursive: true });
-    const db = new Database(this.sqlitePath, { readonly, fileMustExist: readonly });
+    let db: Database.Database;
     try {
-      db.pragma('busy_timeout = 5000');
-      if (!readonly) {
-        db.pragma('journal_mode = WAL');
-        db.pragma('synchronous = FULL');
-        db.exec(SCHEMA);
-      }
+      db = openSqliteFile(this.sqlitePath, mode, SCHEMA);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    try {
       // A file written before checkpoints existed has none, which verification must see.
       this.hasTable =
         db

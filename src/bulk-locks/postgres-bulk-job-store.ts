@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import pg from 'pg';
 import { databaseLocation } from '../audit/postgres/database-location.js';
-import { expectCurrentSchema, migrate } from '../audit/postgres/migrations.js';
+import { openSchemaPool } from '../audit/postgres/schema-pool.js';
 import type { BulkItemOutcome, BulkLockItem, BulkLockJob } from '../domain/bulk-lock-job.js';
 import {
   claimNextStatement,
@@ -23,7 +23,6 @@ import {
   type Statement,
 } from './bulk-job-sql.js';
 import { BulkJobStore, type BulkItemClaim, type NewBulkLockJob } from './bulk-job-store.js';
-import { reportConnectionLosses } from '../audit/postgres/connection-losses.js';
 
 export interface PostgresBulkJobStoreOptions {
   /** Holds a password: never logged. */
@@ -61,29 +60,13 @@ export class PostgresBulkJobStore extends BulkJobStore {
   async open(): Promise<void> {
     await this.close();
     // One connection per item in flight (BULK_CONCURRENCY of them), and one for readers.
-    const pool = new pg.Pool({
-      connectionString: this.options.databaseUrl,
+    this.pool = await openSchemaPool({
+      databaseUrl: this.options.databaseUrl,
+      migrate: this.options.migrate,
       max: 4,
-      connectionTimeoutMillis: 3_000,
-      statement_timeout: 10_000,
-      application_name: 'vault-lock-gateway',
+      onConnectionLost: (error) =>
+        this.logger.warn(`bulk job database connection lost: ${error.message}`),
     });
-    reportConnectionLosses(pool, (error) =>
-      this.logger.warn(`bulk job database connection lost: ${error.message}`),
-    );
-    try {
-      const client = await pool.connect();
-      try {
-        if (this.options.migrate === 'auto') await migrate(client);
-        await expectCurrentSchema(client);
-      } finally {
-        client.release();
-      }
-    } catch (error) {
-      await pool.end();
-      throw error;
-    }
-    this.pool = pool;
   }
 
   async create(job: NewBulkLockJob, instanceIds: readonly string[]): Promise<BulkLockJob> {

@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { BulkItemOutcome, BulkLockItem, BulkLockJob } from '../domain/bulk-lock-job.js';
 import {
@@ -22,6 +20,7 @@ import {
   type Statement,
 } from './bulk-job-sql.js';
 import { BulkJobStore, type BulkItemClaim, type NewBulkLockJob } from './bulk-job-store.js';
+import { openSqliteFile } from '../audit/sqlite-file.js';
 
 const ISO_TIME =
   "GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z'";
@@ -106,18 +105,7 @@ export class SqliteBulkJobStore extends BulkJobStore {
 
   async open(): Promise<void> {
     await this.close();
-    mkdirSync(dirname(this.sqlitePath), { recursive: true });
-    const db = new Database(this.sqlitePath);
-    try {
-      db.pragma('busy_timeout = 5000');
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.exec(SCHEMA);
-    } catch (error) {
-      db.close();
-      throw error;
-    }
-    this.db = db;
+    this.db = openSqliteFile(this.sqlitePath, 'readwrite', SCHEMA);
   }
 
   async create(job: NewBulkLockJob, instanceIds: readonly string[]): Promise<BulkLockJob> {

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import pg from 'pg';
 import { databaseLocation } from '../audit/postgres/database-location.js';
-import { expectCurrentSchema, migrate } from '../audit/postgres/migrations.js';
+import { openSchemaPool } from '../audit/postgres/schema-pool.js';
 import type { LockRequest } from '../domain/lock-request.js';
 import {
   actionableStatement,
@@ -21,7 +21,6 @@ import {
   type LockRequestListing,
   type LockRequestQuery,
 } from './lock-request-store.js';
-import { reportConnectionLosses } from '../audit/postgres/connection-losses.js';
 
 export interface PostgresLockRequestStoreOptions {
   /** Holds a password: never logged. */
@@ -78,30 +77,13 @@ export class PostgresLockRequestStore extends LockRequestStore {
     await this.close();
     // Requests are written a few times in their life and read by people and one background
     // tick: two connections are plenty, and the audit store keeps its own pool.
-    const pool = new pg.Pool({
-      connectionString: this.options.databaseUrl,
+    this.pool = await openSchemaPool({
+      databaseUrl: this.options.databaseUrl,
+      migrate: this.options.migrate,
       max: 2,
-      connectionTimeoutMillis: 3_000,
-      statement_timeout: 10_000,
-      application_name: 'vault-lock-gateway',
+      onConnectionLost: (error) =>
+        this.logger.warn(`lock request database connection lost: ${error.message}`),
     });
-    // An idle connection that breaks (the server restarted) is replaced on the next checkout.
-    reportConnectionLosses(pool, (error) =>
-      this.logger.warn(`lock request database connection lost: ${error.message}`),
-    );
-    try {
-      const client = await pool.connect();
-      try {
-        if (this.options.migrate === 'auto') await migrate(client);
-        await expectCurrentSchema(client);
-      } finally {
-        client.release();
-      }
-    } catch (error) {
-      await pool.end();
-      throw error;
-    }
-    this.pool = pool;
   }
 
   async insert(request: LockRequest): Promise<void> {

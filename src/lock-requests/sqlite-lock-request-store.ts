@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { LockRequest } from '../domain/lock-request.js';
 import {
@@ -20,6 +18,7 @@ import {
   type LockRequestListing,
   type LockRequestQuery,
 } from './lock-request-store.js';
+import { openSqliteFile } from '../audit/sqlite-file.js';
 
 /** Every time column holds a `toISOString` time: text order is then time order. */
 const ISO_TIME =
@@ -166,18 +165,7 @@ export class SqliteLockRequestStore extends LockRequestStore {
 
   async open(): Promise<void> {
     await this.close();
-    mkdirSync(dirname(this.sqlitePath), { recursive: true });
-    const db = new Database(this.sqlitePath);
-    try {
-      db.pragma('busy_timeout = 5000');
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.exec(SCHEMA);
-    } catch (error) {
-      db.close();
-      throw error;
-    }
-    this.db = db;
+    this.db = openSqliteFile(this.sqlitePath, 'readwrite', SCHEMA);
   }
 
   async insert(request: LockRequest): Promise<void> {

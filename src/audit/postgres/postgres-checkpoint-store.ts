@@ -14,9 +14,8 @@ import {
   type StoredCheckpoint,
 } from '../checkpoint-store.js';
 import { databaseLocation } from './database-location.js';
-import { expectCurrentSchema, migrate } from './migrations.js';
+import { openSchemaPool } from './schema-pool.js';
 import { CHAIN_LOCK } from './postgres-audit-store.js';
-import { reportConnectionLosses } from './connection-losses.js';
 
 const SELECT = `SELECT ${CHECKPOINT_COLUMNS.join(', ')} FROM audit_checkpoints`;
 const INSERT = `INSERT INTO audit_checkpoints (${CHECKPOINT_COLUMNS.join(', ')})
@@ -38,30 +37,14 @@ export class PostgresCheckpointStore extends CheckpointStore {
   }
 
   async open(mode: 'readwrite' | 'readonly'): Promise<void> {
-    const pool = new pg.Pool({
-      connectionString: this.options.databaseUrl,
+    this.pool = await openSchemaPool({
+      databaseUrl: this.options.databaseUrl,
+      migrate: this.options.migrate,
       max: 2,
-      connectionTimeoutMillis: 3_000,
-      statement_timeout: 10_000,
-      application_name: 'vault-lock-gateway',
-      options: mode === 'readonly' ? '-c default_transaction_read_only=on' : undefined,
+      readonly: mode === 'readonly',
+      onConnectionLost: (error) =>
+        this.logger.warn(`checkpoint database connection lost: ${error.message}`),
     });
-    reportConnectionLosses(pool, (error) =>
-      this.logger.warn(`checkpoint database connection lost: ${error.message}`),
-    );
-    try {
-      const client = await pool.connect();
-      try {
-        if (mode === 'readwrite' && this.options.migrate === 'auto') await migrate(client);
-        await expectCurrentSchema(client);
-      } finally {
-        client.release();
-      }
-    } catch (error) {
-      await pool.end();
-      throw error;
-    }
-    this.pool = pool;
   }
 
   async append(build: CheckpointBuilder): Promise<StoredCheckpoint> {
