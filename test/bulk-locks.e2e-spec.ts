@@ -10,11 +10,16 @@ import {
   type FixtureInstance,
 } from '../src/simulator/fixtures.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';
-import { freePort, startGatewayProcess, stop, type Launched } from './support/child-processes.js';
+import {
+  freePort,
+  gatewayEnvOn,
+  startGatewayProcess,
+  stop,
+  type Launched,
+} from './support/child-processes.js';
 import { graphql, injectFault, rest } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
 import { until } from './support/polling.js';
-import { SERVICE_ACCOUNT_ENV } from './support/service-account.js';
 
 /**
  * Bulk lock jobs end to end through the simulator's fleet, on both channels and both stores:
@@ -345,21 +350,10 @@ await describeWithPostgres('bulk locks end to end', () => {
       };
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;
-      victim = await startGatewayProcess(url, {
-        ...env,
-        NODE_ENV: 'test',
-        PORT: String(port),
-        TAURUSDB_ENDPOINT: `${simulator.url}/{region}`,
-        IAM_ENDPOINT: simulator.url,
-        IAM_TOKEN_MODE: 'oidc',
-        IAM_IDP_ID: 'test-idp',
-        ...SERVICE_ACCOUNT_ENV,
-        AUTH_JWKS_URL: simulator.jwksUrl,
-        AUTH_ISSUER: simulator.idpIssuer,
-        AUTH_AUDIENCE: simulator.audience,
-        AUDIT_SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'vlg-unused-')), 'unused.sqlite'),
-        LOG_FILE: join(process.env.VLG_TEST_LOG_DIR ?? tmpdir(), `bulk-victim-${process.pid}.log`),
-      });
+      victim = await startGatewayProcess(
+        url,
+        gatewayEnvOn(simulator, 'bulk-victim', { ...env, PORT: String(port) }),
+      );
       const dba = await simulator.mintToken({ sub: 'dora', groups: ['dba'] });
       const finance = GOLD_INSTANCES.filter((i) => expectedOf(i) === 'allowed');
       // Every PUT is held at TaurusDB long enough for the kill to land while some are in flight.

@@ -6,10 +6,15 @@ import { describeWithPostgres, TestDatabase } from '../src/audit/testing/postgre
 import { INSTANCES, LOAD_INSTANCES, type FixtureInstance } from '../src/simulator/fixtures.js';
 import { WebhookReceiver } from '../src/notifications/testing/webhook-receiver.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';
-import { freePort, startGatewayProcess, stop, type Launched } from './support/child-processes.js';
+import {
+  freePort,
+  gatewayEnvOn,
+  startGatewayProcess,
+  stop,
+  type Launched,
+} from './support/child-processes.js';
 import { graphql, injectFault, lockBody, lockPath, rest } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
-import { SERVICE_ACCOUNT_ENV } from './support/service-account.js';
 import { until } from './support/polling.js';
 
 /**
@@ -473,24 +478,10 @@ await describeWithPostgres('lock request execution (PostgreSQL)', () => {
       };
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;
-      victim = await startGatewayProcess(url, {
-        ...env,
-        NODE_ENV: 'test',
-        PORT: String(port),
-        TAURUSDB_ENDPOINT: `${simulator.url}/{region}`,
-        IAM_ENDPOINT: simulator.url,
-        IAM_TOKEN_MODE: 'oidc',
-        IAM_IDP_ID: 'test-idp',
-        ...SERVICE_ACCOUNT_ENV,
-        AUTH_JWKS_URL: simulator.jwksUrl,
-        AUTH_ISSUER: simulator.idpIssuer,
-        AUTH_AUDIENCE: simulator.audience,
-        AUDIT_SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'vlg-unused-')), 'unused.sqlite'),
-        LOG_FILE: join(
-          process.env.VLG_TEST_LOG_DIR ?? tmpdir(),
-          `execution-victim-${process.pid}.log`,
-        ),
-      });
+      victim = await startGatewayProcess(
+        url,
+        gatewayEnvOn(simulator, 'execution-victim', { ...env, PORT: String(port) }),
+      );
       const batch = await simulator.mintToken({ sub: 'bert', groups: ['batch'] });
       const auditor = await simulator.mintToken({ sub: 'audrey', groups: ['auditor'] });
       const instance = LOAD_INSTANCES[20];

@@ -1,8 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { RunningSimulator } from '../../src/simulator/simulator.js';
+import { SERVICE_ACCOUNT_ENV } from './service-account.js';
 
 /** The built gateway and simulator as an operator runs them: `node dist/...` in a child process. */
 
@@ -126,4 +130,30 @@ export async function startGatewayProcess(
     if (live?.ok) return launched;
     await sleep(50);
   }
+}
+
+/**
+ * The environment of a gateway child process on `simulator`, configured as the in-process
+ * harness configures one (oidc with the simulator's service account); `env` adds to it or
+ * overrides it. `name` names its log file.
+ */
+export function gatewayEnvOn(
+  simulator: Pick<RunningSimulator, 'url' | 'jwksUrl' | 'idpIssuer' | 'audience'>,
+  name: string,
+  env: Record<string, string>,
+): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    TAURUSDB_ENDPOINT: `${simulator.url}/{region}`,
+    IAM_ENDPOINT: simulator.url,
+    IAM_TOKEN_MODE: 'oidc',
+    IAM_IDP_ID: 'test-idp',
+    ...SERVICE_ACCOUNT_ENV,
+    AUTH_JWKS_URL: simulator.jwksUrl,
+    AUTH_ISSUER: simulator.idpIssuer,
+    AUTH_AUDIENCE: simulator.audience,
+    AUDIT_SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'vlg-child-')), 'audit.sqlite'),
+    LOG_FILE: join(process.env.VLG_TEST_LOG_DIR ?? tmpdir(), `${name}-${process.pid}.log`),
+    ...env,
+  };
 }
