@@ -40,6 +40,8 @@ export interface RunReport extends LoadResult {
   connections: number;
   /** Sampled from /proc during the run; gateway runs only. */
   gateway?: { peakRssMb: number; cpuPercent: number };
+  /** The gateway's CPU profile over this run, with `--cpu-prof`. */
+  cpuProfile?: string;
 }
 
 export interface Comparison {
@@ -117,15 +119,23 @@ export async function runBenchmark(
   const scenarios = selectScenarios(options.scenarios);
   const loadAverageAtStart = loadavg()[0];
   const iamExchanges = { gateway: 0, reference: 0, total: 0 };
-  const measure = async (scenario: Scenario, connections: number, durationSeconds: number) => {
+  const measure = async (
+    scenario: Scenario,
+    connections: number,
+    durationSeconds: number,
+    profiled = false,
+  ) => {
     await env.resetUpstream();
     const exchangesBefore = env.iamExchanges();
     const resources = scenario.target === 'gateway' ? sampleResources(env.gateway.pid) : undefined;
+    const profiles = profiled && scenario.target === 'gateway' ? env.cpuProfiles : undefined;
+    profiles?.start();
     const load = await runLoad(env.targets[scenario.target], [scenario.operation], {
       connections,
       durationSeconds,
     });
     const use = resources?.stop();
+    const cpuProfile = await profiles?.stop(`${scenario.name} c${connections}`);
     if (scenario.target !== 'upstream') {
       iamExchanges[scenario.target] += env.iamExchanges() - exchangesBefore;
     }
@@ -141,6 +151,7 @@ export async function runBenchmark(
       ...(use && {
         gateway: { peakRssMb: use.peakRssBytes / MB, cpuPercent: use.cpuPercent },
       }),
+      ...(cpuProfile && { cpuProfile }),
     };
   };
 
@@ -152,7 +163,7 @@ export async function runBenchmark(
   const runs: RunReport[] = [];
   for (const connections of options.concurrencies) {
     for (const scenario of scenarios) {
-      runs.push(await measure(scenario, connections, options.durationSeconds));
+      runs.push(await measure(scenario, connections, options.durationSeconds, true));
     }
   }
   iamExchanges.total = env.iamExchanges();

@@ -12,6 +12,7 @@ import {
 import { injectFault, lockPath } from '../test/support/clients.js';
 import { exchangeOidcToken } from './iam-token.js';
 import type { Target } from './load.js';
+import type { CpuProfiles } from './cpu-profiles.js';
 import { spawnGateway, spawnReferenceProxy, type ChildService } from './processes.js';
 import type { ReferenceProxyConfig, RunningService } from './reference-proxy.js';
 import { prepareStore, type Store, type StoreSetup } from './stores.js';
@@ -26,6 +27,8 @@ export interface EnvironmentOptions {
   store?: Store;
   /** The gateway's variables beyond the ones that point it at the simulator. */
   gatewayEnv?: Record<string, string>;
+  /** Loads the profiler into the gateway, for a CPU profile of each measured run. */
+  cpuProfiles?: CpuProfiles;
   /** How the reference proxy runs; its own process unless told otherwise. */
   startReference?(config: ReferenceProxyConfig, logDir: string): Promise<RunningService>;
 }
@@ -53,6 +56,7 @@ export interface BenchEnvironment {
    * otherwise.
    */
   resetUpstream(latency?: UpstreamLatency): Promise<void>;
+  cpuProfiles?: CpuProfiles;
   /** OIDC exchanges IAM has answered since the simulator started. */
   iamExchanges(): number;
   close(): Promise<void>;
@@ -114,9 +118,12 @@ export async function startBenchEnvironment(
         RATE_LIMIT_MUTATIONS_PER_MINUTE: '1000000',
         RATE_LIMIT_READS_PER_MINUTE: '1000000',
         ...options.gatewayEnv,
+        ...options.cpuProfiles?.env,
       },
       workDir,
+      options.cpuProfiles?.nodeFlags,
     );
+    options.cpuProfiles?.attach(gateway.pid);
     services.push(gateway);
     const startReference = options.startReference ?? spawnReferenceProxy;
     const reference = await startReference(
@@ -178,6 +185,7 @@ export async function startBenchEnvironment(
       store,
       shared: storeSetup.shared,
       workDir,
+      cpuProfiles: options.cpuProfiles,
       async resetUpstream(latency = runLatency) {
         exchangesBeforeReset += simulator.calls()['iam.oidc'];
         simulator.reset();

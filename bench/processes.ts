@@ -75,18 +75,16 @@ function failedToStart(name: string, logFile: string, reason: string): Error {
 export async function spawnGateway(
   env: Record<string, string>,
   logDir: string,
+  extraNodeFlags: readonly string[] = [],
 ): Promise<ChildService & { readyMs: number }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const logFile = join(logDir, 'gateway.log');
   const spawnedAt = performance.now();
-  const child = startChild(
-    'dist/main.js',
-    { ...env, PORT: String(port) },
-    logFile,
-    false,
-    GATEWAY_NODE_FLAGS,
-  );
+  const child = startChild('dist/main.js', { ...env, PORT: String(port) }, logFile, false, [
+    ...GATEWAY_NODE_FLAGS,
+    ...extraNodeFlags,
+  ]);
   const close = stopper(child);
   while (performance.now() - spawnedAt < READY_TIMEOUT_MS) {
     if (child.exitCode !== null) {
