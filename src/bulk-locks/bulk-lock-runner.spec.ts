@@ -6,6 +6,7 @@ import { ENTERPRISE_PROJECTS, FLEET_INSTANCES } from '../simulator/fixtures.js';
 import { FixtureTaurusDb } from '../taurusdb/testing/fixture-taurusdb.js';
 import type {
   SetVaultLockCommand,
+  SetVaultLockOptions,
   SetVaultLockResult,
   VaultLockService,
 } from '../vault-lock/vault-lock.service.js';
@@ -13,19 +14,35 @@ import { BulkLockRunner, CRASHED_ERROR_CODE } from './bulk-lock-runner.js';
 import { SqliteBulkJobStore } from './sqlite-bulk-job-store.js';
 import { aBulkJob, BULK_FIXTURE_NOW, fleetIds } from './testing/bulk-job-fixtures.js';
 
-/** The single call's use case as the runner sees it: answers by enterprise project, on demand. */
+/**
+ * The single call's use case as the runner sees it: answers by enterprise project, on demand.
+ * An allowed change runs the runner's `beforeSend` where the real one would send the PUT.
+ */
 class FakeVaultLocks {
   readonly calls: { ctx: CallContext; command: SetVaultLockCommand }[] = [];
+  /** Instances whose change got past `beforeSend`: the ones that would have been sent. */
+  readonly sent: string[] = [];
+  /** Runs after the attempt row would be written, before `beforeSend`. */
+  onAttemptWritten: (command: SetVaultLockCommand) => Promise<void> = async () => undefined;
   running = 0;
   mostAtOnce = 0;
 
-  async setLock(ctx: CallContext, command: SetVaultLockCommand): Promise<SetVaultLockResult> {
+  async setLock(
+    ctx: CallContext,
+    command: SetVaultLockCommand,
+    options: SetVaultLockOptions = {},
+  ): Promise<SetVaultLockResult> {
     this.calls.push({ ctx, command });
     this.running += 1;
     this.mostAtOnce = Math.max(this.mostAtOnce, this.running);
     await new Promise((resolve) => setImmediate(resolve));
     this.running -= 1;
     const instance = FLEET_INSTANCES.find((i) => i.id === command.instanceId);
+    if (instance?.enterpriseProjectId === ENTERPRISE_PROJECTS.finance && !command.dryRun) {
+      await this.onAttemptWritten(command);
+      await options.beforeSend?.();
+      this.sent.push(command.instanceId);
+    }
     const decision = {
       allowed: true,
       ruleId: 'r',
@@ -184,6 +201,52 @@ describe('BulkLockRunner', () => {
       lockBefore: off,
     });
     expect(await store.get(job.id)).toMatchObject({ state: 'FINISHED' });
+  });
+
+  it("extends the item's claim by the change's budget just before the change is sent", async () => {
+    const job = await store.create(aBulkJob(), fleetIds(1));
+    const [finance] = fleetIds(1);
+    let claimAtSend: string | null = null;
+    vaultLocks.onAttemptWritten = async () => {
+      // The reads and the audit row took long: most of the first claim is gone.
+      clock.at = new Date(Date.parse(BULK_FIXTURE_NOW) + 4_500);
+    };
+    const r = runner();
+    const extend = store.extendClaim.bind(store);
+    store.extendClaim = async (...args) => {
+      const extended = await extend(...args);
+      claimAtSend = (await store.items(job.id))[0].claimUntil;
+      return extended;
+    };
+
+    await r.runPass();
+    await r.idle();
+
+    expect(vaultLocks.sent).toEqual([finance]);
+    // Four upstream deadlines of 1 s and a pass of 1 s, from the moment before the PUT.
+    expect(claimAtSend).toBe(new Date(Date.parse(BULK_FIXTURE_NOW) + 4_500 + 5_000).toISOString());
+    expect(await store.items(job.id)).toMatchObject([{ state: 'SUCCEEDED', result: 'success' }]);
+  });
+
+  it('sends nothing when another runner took the item over before its change went out', async () => {
+    const job = await store.create(aBulkJob(), fleetIds(1));
+    vaultLocks.onAttemptWritten = async (command) => {
+      const late = new Date(Date.parse(BULK_FIXTURE_NOW) + 60_000);
+      clock.at = late;
+      const takeover = { holder: 'other', until: new Date(late.getTime() + 60_000).toISOString() };
+      expect(await store.reclaim(job.id, command.instanceId, takeover, late.toISOString())).toBe(
+        true,
+      );
+    };
+    const r = runner();
+
+    await r.runPass();
+    await r.idle();
+
+    expect(vaultLocks.calls).toHaveLength(1);
+    expect(vaultLocks.sent).toEqual([]);
+    // The other runner holds the item now and settles it by reading its lock.
+    expect(await store.items(job.id)).toMatchObject([{ state: 'RUNNING', holder: 'other' }]);
   });
 
   it("runs a dead runner's dry-run item again: a dry run sent nothing", async () => {

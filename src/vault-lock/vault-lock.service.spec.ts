@@ -301,6 +301,28 @@ describe('VaultLockService (decide, record, call)', () => {
     expect(audit.only()).toMatchObject({ outcome: 'rejected', upstreamStatus: 409 });
   });
 
+  it('runs beforeSend after the attempt row and before the call; a throw there seals the row and sends nothing', async () => {
+    const lost = new GatewayError(GwCode.CLAIM_TOO_SHORT, 503, 'claim lost');
+    const beforeSend = async () => {
+      journal.push('beforeSend');
+      throw lost;
+    };
+
+    const stopped = serviceReading('denied').setLock(dba(), enableOn(INSTANCES.financeProd), {
+      beforeSend,
+    });
+
+    await expect(stopped).rejects.toMatchObject({ errorCode: GwCode.CLAIM_TOO_SHORT });
+    expect(journal).toEqual([
+      'taurusdb:instanceDetails',
+      'audit:attempt',
+      'beforeSend',
+      'audit:seal:failed',
+    ]);
+    expect(audit.only()).toMatchObject({ outcome: 'failed', errorCode: GwCode.CLAIM_TOO_SHORT });
+    expect(taurusDb.locks.size).toBe(0);
+  });
+
   it('records a dry run as a sealed row and makes no call', async () => {
     const result = await serviceReading('denied').setLock(
       dba(),
