@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 
-const PRELOAD = fileURLToPath(new URL('./cpu-profiler.preload.js', import.meta.url));
+/** From the project's root, where the bench and its tests run. */
+const PRELOAD = resolve('bench/cpu-profiler.preload.mjs');
 const WRITE_TIMEOUT_MS = 30_000;
 
 /**

@@ -3,7 +3,8 @@ import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 
 /**
- * Loaded into the benchmarked gateway with `--import` when the bench is asked for CPU profiles:
+ * Loaded into the benchmarked gateway with `--import` when the bench is asked for CPU profiles
+ * (plain JavaScript, so that it needs no build, from the bench's build or from its tests):
  * each SIGUSR2 starts or stops V8's sampling profiler, so that a profile covers one measured
  * run and nothing of start-up or of the other runs. A stopped profile is written to
  * `BENCH_CPU_PROF_DIR` as `<pid>-<n>.cpuprofile`; the bench renames it after its run.
