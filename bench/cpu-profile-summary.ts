@@ -4,6 +4,7 @@ import { relative } from 'node:path';
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 
 interface Profile {
@@ -26,8 +27,10 @@ export interface ProfileSummary {
 export function summarizeProfile(file: string, top: number): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const profiler = profilerNodes(profile.nodes, byId);
   const selfUs = new Map<number, number>();
   profile.samples.forEach((id, index) => {
+    if (profiler.has(id)) return;
     selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0));
   });
   const tally = (key: (node: ProfileNode) => string): SelfTimes => {
@@ -66,6 +69,24 @@ export function renderProfileSummary(file: string, summary: ProfileSummary): str
     table('function', summary.functions),
     '',
   ].join('\n');
+}
+
+/**
+ * The profiler's own frames (the preload handling the signal that stops it, and what that
+ * calls): the stop is sampled while it builds the profile, and is no part of the gateway's work.
+ */
+function profilerNodes(nodes: ProfileNode[], byId: Map<number, ProfileNode>): Set<number> {
+  const found = new Set<number>();
+  const pending = nodes.filter((node) => node.callFrame.url.endsWith('cpu-profiler.preload.mjs'));
+  for (let node = pending.pop(); node; node = pending.pop()) {
+    if (found.has(node.id)) continue;
+    found.add(node.id);
+    for (const child of node.children ?? []) {
+      const next = byId.get(child);
+      if (next) pending.push(next);
+    }
+  }
+  return found;
 }
 
 function areaOf(url: string, functionName: string): string {
