@@ -9,7 +9,7 @@ import { STORES } from './stores.js';
  * `npm run bench:peers`: the GraphQL mutation through Hive Gateway and through this gateway,
  * over the same simulator. Options as `--duration=6 --warmup=2 --latency=0 --concurrency=1,16,64
  * --store=sqlite` or BENCH_DURATION, BENCH_WARMUP, BENCH_LATENCY_MS, BENCH_CONCURRENCY,
- * BENCH_STORE. Exits with 1 when any answer was not a success.
+ * BENCH_STORE. Exits with 1 when any answer was not a success or any run got no answer.
  */
 const RESULTS_FILE = 'bench/results/peers-latest.json';
 const args = parseOptionArgs(['duration', 'warmup', 'latency', 'concurrency', 'store']);
@@ -36,7 +36,7 @@ try {
     process.stdout.write(
       `${renderPeers(report)}\nWritten to ${RESULTS_FILE}; logs in ${env.workDir}.\n`,
     );
-    if (report.failedAnswers > 0) process.exitCode = 1;
+    if (report.failedAnswers > 0 || report.unansweredRuns > 0) process.exitCode = 1;
   } finally {
     await hive.service.close();
   }

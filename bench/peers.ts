@@ -29,11 +29,10 @@ export interface PeerRun extends LoadResult {
 
 export interface PeerComparison {
   connections: number;
-  /** This gateway's req/s over Hive Gateway's. */
-  throughputRatio: number;
-  /** This gateway's p50 over Hive Gateway's. */
-  p50Ratio: number;
-  p99Ratio: number;
+  /** This gateway's figure over Hive Gateway's; absent when either run got no answer. */
+  throughputRatio?: number;
+  p50Ratio?: number;
+  p99Ratio?: number;
 }
 
 export interface PeersReport {
@@ -48,6 +47,8 @@ export interface PeersReport {
   comparisons: PeerComparison[];
   /** Answers that were not a 2xx with `"result":"success"` and no GraphQL errors, all runs. */
   failedAnswers: number;
+  /** Runs that got no answer at all within their duration: they prove nothing. */
+  unansweredRuns: number;
 }
 
 /**
@@ -97,6 +98,7 @@ export async function runPeers(
       const [hiveRun, gatewayRun] = PEERS.map((peer) =>
         runs.find((run) => run.peer === peer && run.connections === connections)!,
       );
+      if (hiveRun.requests === 0 || gatewayRun.requests === 0) return { connections };
       return {
         connections,
         throughputRatio: gatewayRun.requestsPerSecond / hiveRun.requestsPerSecond,
@@ -105,14 +107,32 @@ export async function runPeers(
       };
     }),
     failedAnswers: runs.reduce((sum, run) => sum + run.errors.total, 0),
+    unansweredRuns: runs.filter((run) => run.requests === 0).length,
+  };
+}
+
+/** Met when every concurrency of the target was measured and met, missed when any missed. */
+function checkPeerTarget(report: PeersReport): { measured: string; met?: boolean } {
+  const measured: { connections: number; ratio: number }[] = [];
+  for (const connections of PEER_TARGET.concurrencies) {
+    const ratio = report.comparisons.find((c) => c.connections === connections)?.throughputRatio;
+    if (ratio !== undefined) measured.push({ connections, ratio });
+  }
+  const missed = measured.some(({ ratio }) => ratio < PEER_TARGET.throughputRatio);
+  const complete = measured.length === PEER_TARGET.concurrencies.length;
+  return {
+    measured: measured.map((m) => `${fixed(m.ratio)} (c=${m.connections})`).join(', ') || '—',
+    met: missed ? false : complete ? true : undefined,
   };
 }
 
 export function renderPeers(report: PeersReport): string {
   const { machine, options } = report;
-  const measured = report.comparisons.filter((c) =>
-    (PEER_TARGET.concurrencies as readonly number[]).includes(c.connections),
-  );
+  const target = checkPeerTarget(report);
+  const failures = [
+    report.failedAnswers > 0 && `${report.failedAnswers} answers were not a success`,
+    report.unansweredRuns > 0 && `${report.unansweredRuns} runs got no answer`,
+  ].filter(Boolean);
   return [
     `### Hive Gateway side by side ${report.date}`,
     '',
@@ -153,20 +173,15 @@ export function renderPeers(report: PeersReport): string {
         [
           `GraphQL mutation ≥ ${PEER_TARGET.throughputRatio.toFixed(1)} × Hive Gateway at ` +
             PEER_TARGET.concurrencies.map((c) => `c=${c}`).join(' and '),
-          measured.map((c) => `${fixed(c.throughputRatio)} (c=${c.connections})`).join(', ') || '—',
-          verdict(
-            measured.length === 0
-              ? undefined
-              : measured.length === PEER_TARGET.concurrencies.length &&
-                  measured.every((c) => c.throughputRatio >= PEER_TARGET.throughputRatio),
-          ),
+          target.measured,
+          verdict(target.met),
         ],
       ],
     ),
     '',
-    report.failedAnswers === 0
+    failures.length === 0
       ? 'Every answer was a success.'
-      : `${report.failedAnswers} answers were not a success: the figures do not compare like with like.`,
+      : `${failures.join('; ')}: the figures do not compare like with like.`,
     '',
   ].join('\n');
 }
