@@ -62,9 +62,9 @@ function stopper(child: ChildProcess): () => Promise<void> {
   };
 }
 
-/** An error naming the child and why, with the tail of its own output, which says why. */
-export function failedToStart(name: string, logFile: string, reason: string): Error {
-  // Neither the gateway nor the peers log tokens or secrets.
+function failedToStart(name: string, logFile: string, reason: string): Error {
+  // The tail of the child's own output says why. The gateway never logs tokens or secrets, and
+  // Hive Gateway logs no request at its default level.
   const tail = readFileSync(logFile, 'utf8').split('\n').slice(-10).join('\n');
   return new Error(`${name} ${reason} (log ${logFile}):\n${tail}`);
 }
