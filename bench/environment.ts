@@ -45,6 +45,8 @@ export interface BenchEnvironment {
   /** From spawn to the first 200 from `/health/ready`. */
   gatewayReadyMs: number;
   targets: Record<TargetName, Target>;
+  /** TaurusDB's endpoint for the region of the load's project, as a client of it is configured. */
+  taurusDbEndpoint: string;
   store: Store;
   /** For `postgres`: the run's database and Redis key prefix, removed by `close`. */
   shared: StoreSetup['shared'];
@@ -182,6 +184,7 @@ export async function startBenchEnvironment(
       gateway,
       gatewayReadyMs: gateway.readyMs,
       targets,
+      taurusDbEndpoint: `${simulator.url}/${upstreamToken.region}`,
       store,
       shared: storeSetup.shared,
       workDir,

@@ -3,7 +3,13 @@ import { runBenchmark, SCENARIOS } from './benchmark.js';
 import { CpuProfiles } from './cpu-profiles.js';
 import { startBenchEnvironment } from './environment.js';
 import { renderFleet, runFleetScenarios, splitScenarios } from './fleet.js';
-import { choiceOption, listOption, numberOption, parseOptionArgs } from './options.js';
+import {
+  choiceOption,
+  concurrencyOption,
+  listOption,
+  numberOption,
+  parseOptionArgs,
+} from './options.js';
 import { renderBenchmark } from './report.js';
 import { STORES } from './stores.js';
 
@@ -30,18 +36,12 @@ const args = parseOptionArgs([
 ]);
 const cpuProfileDir = args['cpu-prof'] ?? process.env.BENCH_CPU_PROF;
 const store = choiceOption(args, 'store', 'BENCH_STORE', STORES, 'sqlite');
-const concurrencies = (
-  listOption(args, 'concurrency', 'BENCH_CONCURRENCY') ?? ['1', '16', '64']
-).map(Number);
-if (!concurrencies.every((c) => Number.isInteger(c) && c > 0)) {
-  throw new Error('--concurrency (BENCH_CONCURRENCY) must list positive integers');
-}
 const scenarios = splitScenarios(
   listOption(args, 'scenarios', 'BENCH_SCENARIOS'),
   SCENARIOS.map((scenario) => scenario.name),
 );
 const options = {
-  concurrencies,
+  concurrencies: concurrencyOption(args),
   durationSeconds: numberOption(args, 'duration', 'BENCH_DURATION', 6),
   warmupSeconds: numberOption(args, 'warmup', 'BENCH_WARMUP', 2),
   upstreamLatencyMs: numberOption(args, 'latency', 'BENCH_LATENCY_MS', 0),
