@@ -1,7 +1,7 @@
 import { AuditStoreDir } from '../audit/testing/audit-fixtures.js';
-import { SettableClock } from '../audit/testing/audit-store.contract.js';
 import type { CallContext } from '../common/call-context.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
+import { ManualClock } from '../common/testing/manual-clock.js';
 import { ENTERPRISE_PROJECTS, FLEET_INSTANCES } from '../simulator/fixtures.js';
 import { FixtureTaurusDb } from '../taurusdb/testing/fixture-taurusdb.js';
 import type {
@@ -83,7 +83,7 @@ describe('BulkLockRunner', () => {
   let store: SqliteBulkJobStore;
   let vaultLocks: FakeVaultLocks;
   let taurusDb: FixtureTaurusDb;
-  let clock: SettableClock;
+  let clock: ManualClock;
 
   const runner = (concurrency = 2) =>
     new BulkLockRunner(
@@ -102,7 +102,7 @@ describe('BulkLockRunner', () => {
     await store.open();
     vaultLocks = new FakeVaultLocks();
     taurusDb = new FixtureTaurusDb();
-    clock = new SettableClock(new Date(BULK_FIXTURE_NOW));
+    clock = new ManualClock(new Date(BULK_FIXTURE_NOW));
   });
 
   afterEach(async () => {
@@ -181,7 +181,7 @@ describe('BulkLockRunner', () => {
 
     await r.runPass();
     expect(taurusDb.calls.showLock).toBe(0);
-    clock.at = new Date(Date.parse(BULK_FIXTURE_NOW) + 1);
+    clock.current = new Date(Date.parse(BULK_FIXTURE_NOW) + 1);
     await r.runPass();
     await r.idle();
     await r.runPass();
@@ -209,7 +209,7 @@ describe('BulkLockRunner', () => {
     let claimAtSend: string | null = null;
     vaultLocks.onAttemptWritten = async () => {
       // The reads and the audit row took long: most of the first claim is gone.
-      clock.at = new Date(Date.parse(BULK_FIXTURE_NOW) + 4_500);
+      clock.current = new Date(Date.parse(BULK_FIXTURE_NOW) + 4_500);
     };
     const r = runner();
     const extend = store.extendClaim.bind(store);
@@ -232,7 +232,7 @@ describe('BulkLockRunner', () => {
     const job = await store.create(aBulkJob(), fleetIds(1));
     vaultLocks.onAttemptWritten = async (command) => {
       const late = new Date(Date.parse(BULK_FIXTURE_NOW) + 60_000);
-      clock.at = late;
+      clock.current = late;
       const takeover = { holder: 'other', until: new Date(late.getTime() + 60_000).toISOString() };
       expect(await store.reclaim(job.id, command.instanceId, takeover, late.toISOString())).toBe(
         true,
@@ -252,7 +252,7 @@ describe('BulkLockRunner', () => {
   it("runs a dead runner's dry-run item again: a dry run sent nothing", async () => {
     const job = await store.create(aBulkJob({ dryRun: true }), fleetIds(1));
     await store.claimNext(job.id, { holder: 'dead', slot: 0, until: BULK_FIXTURE_NOW });
-    clock.at = new Date(Date.parse(BULK_FIXTURE_NOW) + 1);
+    clock.current = new Date(Date.parse(BULK_FIXTURE_NOW) + 1);
     const r = runner();
 
     await r.runPass();
