@@ -374,6 +374,21 @@ describeWithRedis('RedisIamTokenCache', () => {
       expect(bCommands.sent).toBe(afterFill);
     });
 
+    it('after its own eviction of a token another replica already replaced, reads the successor from Redis', async () => {
+      const { a, b } = await twoReplicas();
+      const revoked = sampleToken();
+      await a.set(KEY, revoked);
+      await b.cache.get(KEY);
+      // A was refused first: it evicted the token and stored the successor of its exchange.
+      await a.delete(KEY, revoked);
+      const successor = await a.fill(KEY, async () => sampleToken(), revoked);
+
+      expectSameToken(await b.cache.get(KEY), revoked);
+      await b.cache.delete(KEY, revoked);
+
+      expectSameToken(await b.cache.get(KEY), successor);
+    });
+
     it('does not hold a token whose read was answered after its eviction began', async () => {
       const { a, b } = await twoReplicas();
       const token = sampleToken();
