@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Clock } from '../../common/clock.js';
+import { ManualClock } from '../../common/testing/manual-clock.js';
+import type { RedisConnection } from '../../redis/redis-connection.js';
 import { closedPort } from '../../redis/testing/closed-port.js';
 import {
   requireRedis,
@@ -11,7 +13,7 @@ import {
 } from '../../redis/testing/test-redis.js';
 import { InMemoryIamTokenCache } from './iam-token-cache.js';
 import type { IamToken } from './iam-token.js';
-import { RedisIamTokenCache } from './redis-iam-token-cache.js';
+import { HELD_TOKEN_TRUST_MS, RedisIamTokenCache } from './redis-iam-token-cache.js';
 import { TokenCacheKey } from './token-cache.config.js';
 import { TokenCipher } from './token-cipher.js';
 import {
@@ -35,12 +37,51 @@ async function replica(
   keySpace: TestRedisSpace,
   key = new TokenCacheKey(randomBytes(32)),
   url = TEST_REDIS_URL,
+  clock: Clock = new Clock(),
 ) {
   const { connection, metrics } = await redis.connect(keySpace.prefix, url);
-  const clock = new Clock();
   const memory = new InMemoryIamTokenCache(clock);
   const cache = new RedisIamTokenCache(connection, new TokenCipher(key), memory, clock, LOCK_MS);
   return { cache, memory, metrics, key, connection };
+}
+
+/**
+ * Hands every command a replica sends to Redis to `handler`, with `send` to pass it on: to count
+ * them, or to run something of the test's before or after one.
+ */
+function onCommands(
+  connection: RedisConnection,
+  handler: (name: string, args: unknown[], send: () => unknown) => unknown,
+): void {
+  const run = connection.run.bind(connection);
+  connection.run = (use, operation, fallback) =>
+    run(
+      use,
+      (redis) =>
+        operation(
+          new Proxy(redis, {
+            get(target, property) {
+              const value: unknown = Reflect.get(target, property, target);
+              if (typeof value !== 'function') return value;
+              return (...args: unknown[]) =>
+                handler(String(property), args, () =>
+                  (value as (...a: unknown[]) => unknown).apply(target, args),
+                );
+            },
+          }),
+        ),
+      fallback,
+    );
+}
+
+/** How many commands a replica has sent to Redis so far. */
+function commandCount(connection: RedisConnection): { sent: number } {
+  const count = { sent: 0 };
+  onCommands(connection, (_name, _args, send) => {
+    count.sent++;
+    return send();
+  });
+  return count;
 }
 
 /** An exchange that IAM takes a while to answer, counting how often it is called. */
@@ -90,8 +131,9 @@ describeWithRedis('RedisIamTokenCache', () => {
 
   it('misses an entry that was altered in Redis', async () => {
     const keySpace = space();
-    const { cache } = await replica(keySpace);
-    await cache.set(KEY, sampleToken());
+    const { cache: writer, key } = await replica(keySpace);
+    const { cache } = await replica(keySpace, key);
+    await writer.set(KEY, sampleToken());
     const [name] = await keySpace.keys();
     const sealed = (await keySpace.client.get(name))!;
     const bytes = Buffer.from(sealed.slice(3), 'base64');
@@ -117,10 +159,11 @@ describeWithRedis('RedisIamTokenCache', () => {
 
   it("misses an entry copied under another caller's key", async () => {
     const keySpace = space();
-    const { cache } = await replica(keySpace);
+    const { cache: writer, key } = await replica(keySpace);
+    const { cache } = await replica(keySpace, key);
     const mallory = `oidc|https://idp.example#mallory|${CONTRACT_PROJECT}`;
-    await cache.set(KEY, sampleToken());
-    await cache.set(mallory, sampleToken());
+    await writer.set(KEY, sampleToken());
+    await writer.set(mallory, sampleToken());
     const names = await keySpace.keys();
     const values = await Promise.all(names.map((n) => keySpace.client.get(n)));
 
@@ -153,30 +196,11 @@ describeWithRedis('RedisIamTokenCache', () => {
     // B has missed the token and is about to take the lock when A's whole fill runs: A stores
     // its token and lets the lock go, so the lock B then takes is free.
     let firstLockAttempt = true;
-    const run = connection.run.bind(connection);
-    connection.run = (use, operation, fallback) =>
-      run(
-        use,
-        (redis) =>
-          operation(
-            new Proxy(redis, {
-              get(target, property) {
-                if (property === 'set') {
-                  return async (...args: Parameters<typeof target.set>) => {
-                    if (firstLockAttempt && args.includes('NX')) {
-                      firstLockAttempt = false;
-                      await a.fill(KEY, exchange);
-                    }
-                    return target.set(...args);
-                  };
-                }
-                const value: unknown = Reflect.get(target, property, target);
-                return typeof value === 'function' ? value.bind(target) : value;
-              },
-            }),
-          ),
-        fallback,
-      );
+    onCommands(connection, (name, args, send) => {
+      if (name !== 'set' || !firstLockAttempt || !args.includes('NX')) return send();
+      firstLockAttempt = false;
+      return a.fill(KEY, exchange).then(send);
+    });
 
     const fromB = await b.fill(KEY, exchange);
 
@@ -247,5 +271,162 @@ describeWithRedis('RedisIamTokenCache', () => {
     expectSameToken(await memory.get(KEY), token);
     const fallbacks = (await metrics.redisFallbacks.get()).values;
     expect(fallbacks.find((v) => v.labels.use === 'token-cache')?.value).toBeGreaterThan(0);
+  });
+  describe('the tokens each replica holds in memory', () => {
+    const BOUND_SECONDS = HELD_TOKEN_TRUST_MS / 1000;
+
+    /** Two replicas on one key space, TOKEN_CACHE_KEY and clock; B's commands are counted. */
+    async function twoReplicas() {
+      const keySpace = space();
+      const clock = new ManualClock(new Date());
+      const a = await replica(keySpace, undefined, TEST_REDIS_URL, clock);
+      const b = await replica(keySpace, a.key, TEST_REDIS_URL, clock);
+      return { a: a.cache, aCommands: commandCount(a.connection), b, clock };
+    }
+
+    it('answers a token it wrote or read again without a command to Redis', async () => {
+      const { a, aCommands, b } = await twoReplicas();
+      const bCommands = commandCount(b.connection);
+      const token = sampleToken();
+      await a.set(KEY, token);
+      const afterSet = aCommands.sent;
+
+      expectSameToken(await a.get(KEY), token);
+      expect(aCommands.sent).toBe(afterSet);
+      expectSameToken(await b.cache.get(KEY), token);
+      expect(bCommands.sent).toBe(1);
+      expectSameToken(await b.cache.get(KEY), token);
+      expect(bCommands.sent).toBe(1);
+    });
+
+    it('reads Redis again once the bound has passed: a successor stored meanwhile is answered then', async () => {
+      const { a, b, clock } = await twoReplicas();
+      const bCommands = commandCount(b.connection);
+      const [first, successor] = [sampleToken(), sampleToken()];
+      await a.set(KEY, first);
+      await b.cache.get(KEY);
+      await a.set(KEY, successor);
+
+      clock.advance(BOUND_SECONDS - 0.001);
+      expectSameToken(await b.cache.get(KEY), first);
+      expect(bCommands.sent).toBe(1);
+      clock.advance(0.001);
+      expectSameToken(await b.cache.get(KEY), successor);
+      expect(bCommands.sent).toBe(2);
+    });
+
+    it('answers a token another replica evicted until the bound has passed', async () => {
+      const { a, b, clock } = await twoReplicas();
+      const token = sampleToken();
+      await a.set(KEY, token);
+      await b.cache.get(KEY);
+
+      await a.delete(KEY, token);
+
+      expectSameToken(await b.cache.get(KEY), token);
+      clock.advance(BOUND_SECONDS);
+      expect(await b.cache.get(KEY)).toBeUndefined();
+    });
+
+    it('reads Redis again once a clock set back puts the token before the time it was held', async () => {
+      const { a, b, clock } = await twoReplicas();
+      const bCommands = commandCount(b.connection);
+      await a.set(KEY, sampleToken());
+      await b.cache.get(KEY);
+
+      clock.advance(-1);
+      await b.cache.get(KEY);
+
+      expect(bCommands.sent).toBe(2);
+    });
+
+    it('drops the token it evicts, so that the next call reads Redis; a newer one it holds stays', async () => {
+      const { a, aCommands } = await twoReplicas();
+      const [first, successor] = [sampleToken(), sampleToken()];
+      await a.set(KEY, first);
+
+      await a.delete(KEY, first);
+      const afterDelete = aCommands.sent;
+      expect(await a.get(KEY)).toBeUndefined();
+      expect(aCommands.sent).toBe(afterDelete + 1);
+
+      await a.set(KEY, successor);
+      await a.delete(KEY, first);
+      const afterStaleDelete = aCommands.sent;
+      expectSameToken(await a.get(KEY), successor);
+      expect(aCommands.sent).toBe(afterStaleDelete);
+    });
+
+    it('holds the successor its fill finds in Redis', async () => {
+      const { a, b } = await twoReplicas();
+      const bCommands = commandCount(b.connection);
+      const first = sampleToken();
+      await a.set(KEY, first);
+      await b.cache.get(KEY);
+      const successor = await a.fill(KEY, async () => sampleToken(), first);
+      const { state, exchange } = slowExchange(0);
+
+      expectSameToken(await b.cache.fill(KEY, exchange, first), successor);
+      const afterFill = bCommands.sent;
+
+      expect(state.calls).toBe(0);
+      expectSameToken(await b.cache.get(KEY), successor);
+      expect(bCommands.sent).toBe(afterFill);
+    });
+
+    it('after its own eviction of a token another replica already replaced, reads the successor from Redis', async () => {
+      const { a, b } = await twoReplicas();
+      const revoked = sampleToken();
+      await a.set(KEY, revoked);
+      await b.cache.get(KEY);
+      // A was refused first: it evicted the token and stored the successor of its exchange.
+      await a.delete(KEY, revoked);
+      const successor = await a.fill(KEY, async () => sampleToken(), revoked);
+
+      expectSameToken(await b.cache.get(KEY), revoked);
+      await b.cache.delete(KEY, revoked);
+
+      expectSameToken(await b.cache.get(KEY), successor);
+    });
+
+    it('does not hold a token whose read was answered after its eviction began', async () => {
+      const { a, b } = await twoReplicas();
+      const token = sampleToken();
+      await a.set(KEY, token);
+      let evictDuringRead = true;
+      onCommands(b.connection, (name, _args, send) => {
+        if (name !== 'get' || !evictDuringRead) return send();
+        evictDuringRead = false;
+        return (send() as Promise<unknown>).then(async (answer) => {
+          await b.cache.delete(KEY, token);
+          return answer;
+        });
+      });
+
+      expectSameToken(await b.cache.get(KEY), token);
+
+      expect(evictDuringRead).toBe(false);
+      expect(await b.cache.get(KEY)).toBeUndefined();
+    });
+
+    it('does not hold a token read while its eviction was under way', async () => {
+      const { a, b } = await twoReplicas();
+      const token = sampleToken();
+      await a.set(KEY, token);
+      let readDuringEviction = true;
+      onCommands(b.connection, (name, _args, send) => {
+        if (name !== 'eval' || !readDuringEviction) return send();
+        readDuringEviction = false;
+        return b.cache.get(KEY).then((read) => {
+          expectSameToken(read, token);
+          return send();
+        });
+      });
+
+      await b.cache.delete(KEY, token);
+
+      expect(readDuringEviction).toBe(false);
+      expect(await b.cache.get(KEY)).toBeUndefined();
+    });
   });
 });

@@ -18,6 +18,21 @@ const POLL_MAX_MS = 100;
 /** Rounds of "try the lock, else wait for the winner" before exchanging without the lock. */
 const MAX_ROUNDS = 3;
 
+/**
+ * How long a token this replica read from or wrote to Redis is answered from its memory before
+ * Redis is read again. A token TaurusDB refuses is evicted by this replica's own 401 whatever the
+ * bound, so the bound only limits how long Redis may change unseen (an entry another replica
+ * evicted or replaced, or an operator removed): two seconds, against IAM's own up to 30 minutes
+ * for a revocation to take effect, at the cost of one Redis read per key and bound.
+ */
+export const HELD_TOKEN_TRUST_MS = 2_000;
+
+/** A token as this replica last saw it in Redis, and when. */
+interface HeldToken {
+  token: IamToken;
+  heldAtMs: number;
+}
+
 interface StoredToken {
   value: string;
   projectId: string;
@@ -32,10 +47,33 @@ interface StoredToken {
  * name that hides whose token it is. A concurrent miss on several replicas makes one exchange:
  * the replica that takes a short lock exchanges and stores, the others poll for its token.
  * While Redis is unavailable, this process's memory cache and exchange serve instead.
+ *
+ * In front of Redis, each replica holds the opened token it last read from or wrote to Redis for
+ * a key, and answers `get` from it for up to `HELD_TOKEN_TRUST_MS` without a round trip or
+ * opening the seal again. Redis is read again on a miss, once that bound has passed, and after
+ * `delete` (this replica's own 401 evicts the token: the retry reads Redis). What that means
+ * across replicas:
+ * - A token another replica evicted after a 401 is still answered here until this replica gets
+ *   a 401 of its own (it then evicts and retries as the other one did) or the bound passes. A
+ *   revoked token is refused by TaurusDB whoever sends it, so this costs at most a refused call
+ *   and its retry, which the eviction would have cost this replica anyway.
+ * - A successor another replica stored is taken up when this replica's copy is due for refresh:
+ *   the provider's `fill` reads Redis first and holds the successor it finds. Within the bound
+ *   this replica may answer the older token; both are valid until the older one expires.
+ * - Exchanges still go through Redis and its lock alone (`fill`), so there is still at most one
+ *   per principal and project across the replicas; answering from memory never exchanges.
+ * Redis holds the same sealed entries as without this tier.
  */
 export class RedisIamTokenCache extends IamTokenCache {
   private readonly logger = new Logger(RedisIamTokenCache.name);
   private warnedUnopenable = false;
+  private readonly held = new Map<string, HeldToken>();
+  /**
+   * Counts the starts and ends of deletes: a read of Redis under way meanwhile is answered but
+   * not held, so that it cannot bring back the token being evicted.
+   */
+  private evictions = 0;
+  private sweptAtMs = 0;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -49,9 +87,16 @@ export class RedisIamTokenCache extends IamTokenCache {
   }
 
   async get(key: string): Promise<IamToken | undefined> {
+    const held = this.held.get(key);
+    if (held && this.isTrusted(held)) return held.token;
+    const evictions = this.evictions;
     return this.redis.run(
       'token-cache',
-      (redis) => this.read(redis, key),
+      async (redis) => {
+        const token = await this.read(redis, key);
+        if (this.evictions === evictions) this.hold(key, token);
+        return token;
+      },
       () => this.fallback.get(key),
     );
   }
@@ -60,17 +105,29 @@ export class RedisIamTokenCache extends IamTokenCache {
     const ttlMs = token.expiresAt.getTime() - this.clock.nowMs();
     if (ttlMs <= 0) return;
     const sealed = this.cipher.seal(key, JSON.stringify(storedFrom(token)));
+    this.held.delete(key);
     await this.redis.run(
       'token-cache',
       async (redis) => {
         await redis.set(this.tokenKey(key), sealed, 'PX', ttlMs);
+        this.hold(key, token);
       },
       () => this.fallback.set(key, token),
     );
   }
 
   async delete(key: string, ifValue?: IamToken): Promise<void> {
-    await this.fallback.delete(key, ifValue);
+    this.forget(key, ifValue);
+    try {
+      await this.fallback.delete(key, ifValue);
+      await this.deleteInRedis(key, ifValue);
+    } finally {
+      // A read answered while the entry was being deleted may have held the token again.
+      this.forget(key, ifValue);
+    }
+  }
+
+  private async deleteInRedis(key: string, ifValue: IamToken | undefined): Promise<void> {
     await this.redis.run(
       'token-cache',
       async (redis) => {
@@ -104,6 +161,7 @@ export class RedisIamTokenCache extends IamTokenCache {
       );
       switch (step.kind) {
         case 'found':
+          this.hold(key, step.token);
           return step.token;
         case 'won':
           return this.exchangeHoldingLock(key, owner, exchange);
@@ -181,6 +239,35 @@ export class RedisIamTokenCache extends IamTokenCache {
     const token = await exchange();
     await this.set(key, token);
     return token;
+  }
+
+  private forget(key: string, ifValue: IamToken | undefined): void {
+    this.evictions++;
+    const held = this.held.get(key);
+    if (held && (ifValue === undefined || held.token.sameAs(ifValue))) this.held.delete(key);
+  }
+
+  /** Held (or, for no token, forgotten) as what Redis holds for `key` now. */
+  private hold(key: string, token: IamToken | undefined): void {
+    const nowMs = this.clock.nowMs();
+    if (token === undefined) {
+      this.held.delete(key);
+      return;
+    }
+    this.held.set(key, { token, heldAtMs: nowMs });
+    // Keys nobody asks for any more would otherwise stay here for good.
+    if (nowMs >= this.sweptAtMs && nowMs - this.sweptAtMs < HELD_TOKEN_TRUST_MS) return;
+    this.sweptAtMs = nowMs;
+    for (const [heldKey, entry] of this.held) {
+      if (!this.isTrusted(entry)) this.held.delete(heldKey);
+    }
+  }
+
+  /** Within the bound (a clock set back counts as past it) and still usable. */
+  private isTrusted({ token, heldAtMs }: HeldToken): boolean {
+    const nowMs = this.clock.nowMs();
+    const ageMs = nowMs - heldAtMs;
+    return ageMs >= 0 && ageMs < HELD_TOKEN_TRUST_MS && token.isUsableAt(nowMs);
   }
 
   /** A token a waiter may take: usable, and not the one being replaced. */
