@@ -168,9 +168,9 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
-  /** The row names the trace of the call that wrote it, when there is one. */
+  /** The row names the trace of the call that writes it, unless its writer named one. */
   private traced(attempt: AuditAttempt): AuditAttempt {
-    return { ...attempt, traceId: this.tracing.currentTraceId() };
+    return { ...attempt, traceId: attempt.traceId ?? this.tracing.currentTraceId() };
   }
 
   private now(): string {
