@@ -11,6 +11,10 @@ export const TRACE_SAMPLERS = [
   'parentbased_always_off',
   'parentbased_traceidratio',
 ] as const;
+/** The one exporter built in sends JSON over HTTP, which every OTLP/HTTP receiver accepts. */
+const JSON_ONLY = {
+  message: '$property must be http/json: the gateway sends OTLP as JSON over HTTP',
+};
 export type TraceSamplerName = (typeof TRACE_SAMPLERS)[number];
 
 /**
@@ -24,9 +28,8 @@ class TracingEnv {
   @IsOptional() @IsUrl(OTLP_URL) OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;
   /** Only OTLP is built in; `none` turns tracing off like an unset endpoint. */
   @IsOptional() @IsIn(['otlp', 'none']) OTEL_TRACES_EXPORTER?: string;
-  /** The exporter sends JSON over HTTP, which every OTLP/HTTP receiver accepts. */
-  @IsOptional() @IsIn(['http/json']) OTEL_EXPORTER_OTLP_PROTOCOL?: string;
-  @IsOptional() @IsIn(['http/json']) OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?: string;
+  @IsOptional() @IsIn(['http/json'], JSON_ONLY) OTEL_EXPORTER_OTLP_PROTOCOL?: string;
+  @IsOptional() @IsIn(['http/json'], JSON_ONLY) OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?: string;
   @IsOptional() @IsString() @MaxLength(255) OTEL_SERVICE_NAME?: string;
   @IsOptional() @IsIn(TRACE_SAMPLERS) OTEL_TRACES_SAMPLER?: string;
   @IsOptional() @IsNumber() @Min(0) @Max(1) OTEL_TRACES_SAMPLER_ARG?: number;
