@@ -104,7 +104,10 @@ export function renderBenchmark(report: BenchReport): string {
       `load average ${machine.loadAverageAtStart.toFixed(1)} at start; ` +
       `${options.durationSeconds} s per run after ${options.warmupSeconds} s of warm-up per ` +
       `scenario; upstream latency ${options.upstreamLatencyMs} ms; ` +
-      `${STORE_DESCRIPTIONS[report.store]}.`,
+      `${STORE_DESCRIPTIONS[report.store]}; ` +
+      (report.tracing.on
+        ? `tracing on (${report.tracing.spansExported} spans exported over OTLP/HTTP).`
+        : 'tracing off.'),
     '',
     table(
       [

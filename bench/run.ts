@@ -9,9 +9,9 @@ import { STORES } from './stores.js';
 /**
  * `npm run bench`: options as `--duration=6 --warmup=2 --latency=0 --concurrency=1,16,64
  * --scenarios="REST PUT,reference PUT,fleet 500" --store=sqlite --fleet-latency=20
- * --fleet-concurrency=8 --bulk-concurrency=4` or BENCH_DURATION, BENCH_WARMUP, BENCH_LATENCY_MS,
- * BENCH_CONCURRENCY, BENCH_SCENARIOS, BENCH_STORE, BENCH_FLEET_LATENCY_MS,
- * BENCH_FLEET_CONCURRENCY, BENCH_BULK_CONCURRENCY.
+ * --fleet-concurrency=8 --bulk-concurrency=4 --tracing=on` or BENCH_DURATION, BENCH_WARMUP,
+ * BENCH_LATENCY_MS, BENCH_CONCURRENCY, BENCH_SCENARIOS, BENCH_STORE, BENCH_FLEET_LATENCY_MS,
+ * BENCH_FLEET_CONCURRENCY, BENCH_BULK_CONCURRENCY, BENCH_TRACING.
  */
 const args = parseOptionArgs([
   'duration',
@@ -23,8 +23,10 @@ const args = parseOptionArgs([
   'fleet-latency',
   'fleet-concurrency',
   'bulk-concurrency',
+  'tracing',
 ]);
 const store = choiceOption(args, 'store', 'BENCH_STORE', STORES, 'sqlite');
+const tracing = choiceOption(args, 'tracing', 'BENCH_TRACING', ['on', 'off'], 'off') === 'on';
 const concurrencies = (
   listOption(args, 'concurrency', 'BENCH_CONCURRENCY') ?? ['1', '16', '64']
 ).map(Number);
@@ -52,6 +54,7 @@ const fleetOptions = {
 const env = await startBenchEnvironment({
   upstreamLatencyMs: options.upstreamLatencyMs,
   store,
+  tracing,
   // Every lock of the whole-fleet scenarios is read from TaurusDB, none from the cache.
   gatewayEnv: {
     FLEET_LOCK_CACHE_MS: '0',

@@ -1,75 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import { graphql, lockBody, lockPath, rest, SET_LOCK_MUTATION } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
 import { readLogLines } from './support/log-file.js';
+import { OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver.js';
 import { until } from './support/polling.js';
 import { SECRET_PATTERNS } from './support/global-teardown.js';
-
-/** One span as OTLP/HTTP's JSON encoding carries it, attributes flattened to their values. */
-interface ReceivedSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  attributes: Record<string, unknown>;
-}
-
-interface OtlpAttribute {
-  key: string;
-  value: Record<string, unknown>;
-}
-interface OtlpExport {
-  resourceSpans: {
-    resource: { attributes: OtlpAttribute[] };
-    scopeSpans: { spans: (Omit<ReceivedSpan, 'attributes'> & { attributes: OtlpAttribute[] })[] }[];
-  }[];
-}
-
-const flatten = (attributes: OtlpAttribute[]): Record<string, unknown> =>
-  Object.fromEntries(attributes.map(({ key, value }) => [key, Object.values(value)[0]]));
-
-/** An OTLP/HTTP receiver (JSON), as a collector's: keeps every span and the raw bodies. */
-class OtlpReceiver {
-  readonly spans: ReceivedSpan[] = [];
-  readonly bodies: string[] = [];
-  readonly serviceNames = new Set<unknown>();
-  private readonly server: Server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    request.on('end', () => {
-      if (request.method !== 'POST' || request.url !== '/v1/traces') {
-        response.writeHead(404).end();
-        return;
-      }
-      this.bodies.push(body);
-      for (const { resource, scopeSpans } of (JSON.parse(body) as OtlpExport).resourceSpans) {
-        this.serviceNames.add(flatten(resource.attributes)['service.name']);
-        for (const span of scopeSpans.flatMap((scope) => scope.spans)) {
-          this.spans.push({ ...span, attributes: flatten(span.attributes) });
-        }
-      }
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-
-  async listen(): Promise<string> {
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  trace(traceId: string): ReceivedSpan[] {
-    return this.spans.filter((span) => span.traceId === traceId);
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 const LOCK_ROUTE = '/v3/:project_id/instances/:instance_id/backups/vault-lock';
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/;
@@ -86,7 +22,7 @@ function treeOf(spans: ReceivedSpan[], parentSpanId?: string): unknown[] {
 }
 
 describe('traces', () => {
-  const receiver = new OtlpReceiver();
+  const receiver = new OtlpReceiver(true);
   let h: Harness;
   const { projectId, id: instanceId } = INSTANCES.financeProd;
 
