@@ -15,7 +15,7 @@ import { AuditStore, AuditWriteRefused } from './audit-store.js';
 import { Tracing } from '../tracing/tracing.js';
 
 /** The attribute of an audit write's span: attempt, outcome or sealed. */
-export const AUDIT_WRITE_KIND_ATTRIBUTE = 'gateway.audit.write';
+const AUDIT_WRITE_KIND_ATTRIBUTE = 'gateway.audit.write';
 
 type AuditWriteKind = 'attempt' | 'outcome' | 'sealed';
 

@@ -97,7 +97,7 @@ export function installRequestHooks(
 }
 
 /** The attributes of a call's server span that the gateway names itself. */
-export const CALL_ATTRIBUTES = {
+const CALL_ATTRIBUTES = {
   channel: 'gateway.channel',
   requestId: 'gateway.request_id',
   /** `iss#sub`: who the verified token names; never the token. */

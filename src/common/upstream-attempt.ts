@@ -17,7 +17,7 @@ import {
 export type UpstreamService = 'iam' | 'taurusdb';
 
 /** The attributes of an upstream attempt's span that the gateway names itself. */
-export const UPSTREAM_ATTRIBUTES = {
+const UPSTREAM_ATTRIBUTES = {
   service: 'gateway.upstream.service',
   operation: 'gateway.upstream.operation',
 } as const;

@@ -15,7 +15,7 @@ import { PolicyStore } from './policy-store.js';
 import { Tracing } from '../tracing/tracing.js';
 
 /** The attributes of a policy decision's span. */
-export const DECISION_ATTRIBUTES = {
+const DECISION_ATTRIBUTES = {
   /** The rule that allowed the call, or `none`. */
   rule: 'gateway.policy.rule',
   allowed: 'gateway.policy.allowed',

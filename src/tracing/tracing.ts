@@ -13,7 +13,7 @@ import {
 } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
 
-export const TRACER_NAME = 'vault-lock-gateway';
+const TRACER_NAME = 'vault-lock-gateway';
 
 /** Attribute values: never a token, a secret or a message that could hold one. */
 export type SpanAttributes = Record<string, string | number | boolean>;

@@ -14,7 +14,7 @@ import { SingleFlight } from '../../common/single-flight.js';
 import { Tracing, type TraceSpan } from '../../tracing/tracing.js';
 
 /** The attributes of the IAM token span: the project, and how the cache served the token. */
-export const IAM_TOKEN_ATTRIBUTES = {
+const IAM_TOKEN_ATTRIBUTES = {
   project: 'gateway.project_id',
   /** hit, miss, or shared (another call's exchange was already under way). */
   cache: 'gateway.iam.cache',
