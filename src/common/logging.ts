@@ -3,8 +3,6 @@ import pino from 'pino';
 import type { AppConfig } from '../config/app.config.js';
 import { currentTraceIds } from '../tracing/tracing.js';
 
-const NO_TRACE = {};
-
 /**
  * Anything that may hold a credential is censored by path, so a careless log call cannot leak
  * one. Access lines carry method, route, path and ids only: query strings and bodies stay out.
@@ -41,7 +39,8 @@ export function loggerParams(config: AppConfig): Params {
       level: config.logLevel,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       stream: destination,
-      mixin: () => currentTraceIds() ?? NO_TRACE,
+      // A new object every time: pino merges the line's own fields into what the mixin returns.
+      mixin: () => currentTraceIds() ?? {},
     },
     forRoutes: [],
   };
