@@ -187,4 +187,36 @@ describe('traces', () => {
       receiver.spans.filter((span) => span.attributes['http.route'] === '/health/live'),
     ).toEqual([]);
   });
+
+  it('traces each item of a bulk job in a trace of its own, not in the call that created it', async () => {
+    const token = await h.simulator.mintToken({ sub: 'trace-bea', groups: ['dba'] });
+    const created = await rest<{ id: string }>(h, 'POST', '/v1/bulk-locks', {
+      token,
+      body: {
+        project_id: projectId,
+        selector: { tags: [{ key: 'owner', value: 'alice' }] },
+        action: 'enable',
+        lock_retention_days: 30,
+        dry_run: true,
+      },
+    });
+    expect(created.status).toBe(202);
+    const { root: creating } = await traceOf(created.headers.get('x-request-id') ?? '', 1);
+
+    const items = await until('the spans of the bulk job’s items', async () => {
+      const found = receiver.spans.filter(
+        (span) =>
+          span.name === 'bulk item' && span.attributes['gateway.bulk_job_id'] === created.body.id,
+      );
+      return found.length > 0 && found.every((item) => receiver.trace(item.traceId).length > 2)
+        ? found
+        : undefined;
+    });
+    for (const item of items) {
+      expect(item.parentSpanId || undefined).toBeUndefined();
+      expect(item.traceId).not.toBe(creating.traceId);
+      const below = treeOf(receiver.trace(item.traceId), item.spanId);
+      expect(below).toEqual(expect.arrayContaining(['audit sealed', 'policy decision']));
+    }
+  });
 });

@@ -108,12 +108,13 @@ describe('LockRequestExecutor (claim, decide again, PUT once, settle)', () => {
     executor = new LockRequestExecutor(
       store,
       recorder,
-      new LostAnswerSettler(audit, taurusDb, clock),
+      new LostAnswerSettler(audit, taurusDb, clock, new Tracing()),
       taurusDb,
       new PolicyEvaluator(policyStore, metrics, new Tracing()),
       clock,
       CONFIG,
       { timeoutMs: UPSTREAM_TIMEOUT_MS },
+      new Tracing(),
     );
   });
 

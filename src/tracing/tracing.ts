@@ -8,6 +8,7 @@ import {
   ROOT_CONTEXT,
   type Span,
   SpanKind,
+  type SpanOptions,
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
@@ -70,7 +71,19 @@ export class Tracing {
     work: (span: TraceSpan) => T,
     kind: keyof typeof SPAN_KINDS = 'internal',
   ): T {
-    return this.tracer.startActiveSpan(name, { kind: SPAN_KINDS[kind], attributes }, (span) => {
+    return this.spanned(name, { kind: SPAN_KINDS[kind], attributes }, work);
+  }
+
+  /**
+   * Runs a unit of background work in a trace of its own, whatever the context it was started
+   * from (a timer set during a call would otherwise make it part of that call's trace).
+   */
+  inRootSpan<T>(name: string, attributes: SpanAttributes, work: (span: TraceSpan) => T): T {
+    return this.spanned(name, { kind: SpanKind.INTERNAL, attributes, root: true }, work);
+  }
+
+  private spanned<T>(name: string, options: SpanOptions, work: (span: TraceSpan) => T): T {
+    return this.tracer.startActiveSpan(name, options, (span) => {
       const failed = (error: unknown) => {
         markFailed(span, error);
         span.end();
