@@ -1,7 +1,8 @@
 import { cpus, loadavg, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { CpuProfiles } from './cpu-profiles.js';
 import type { BenchEnvironment, TargetName } from './environment.js';
-import { runLoad, type LoadResult, type Operation } from './load.js';
+import { runLoad, type LoadResult, type Operation, type Target } from './load.js';
 import { readPeakRssBytes, sampleResources } from './processes.js';
 import type { Store } from './stores.js';
 
@@ -40,6 +41,8 @@ export interface RunReport extends LoadResult {
   connections: number;
   /** Sampled from /proc during the run; gateway runs only. */
   gateway?: { peakRssMb: number; cpuPercent: number };
+  /** The gateway's CPU profile over this run, with `--cpu-prof`. */
+  cpuProfile?: string;
 }
 
 export interface Comparison {
@@ -107,10 +110,49 @@ export function selectScenarios(names?: string[]): Scenario[] {
   });
 }
 
+export interface LoadRun {
+  target: Target;
+  operation: Operation;
+  connections: number;
+  durationSeconds: number;
+  /** The process that serves the target, sampled from /proc during the run when given. */
+  pid?: number;
+  /** A CPU profile of the gateway over the run, written under this name. */
+  profile?: { profiles: CpuProfiles; name: string };
+}
+
+/**
+ * One run of one operation on a target. The simulator's locks are cleared first, so that every
+ * PUT of the run succeeds.
+ */
+export async function measureLoad(
+  env: Pick<BenchEnvironment, 'resetUpstream'>,
+  run: LoadRun,
+): Promise<
+  LoadResult & { process?: { peakRssMb: number; cpuPercent: number }; cpuProfile?: string }
+> {
+  await env.resetUpstream();
+  const resources = run.pid === undefined ? undefined : sampleResources(run.pid);
+  run.profile?.profiles.start();
+  const load = await runLoad(run.target, [run.operation], {
+    connections: run.connections,
+    durationSeconds: run.durationSeconds,
+  });
+  const use = resources?.stop();
+  const cpuProfile = await run.profile?.profiles.stop(run.profile.name);
+  // Requests cut off when the run ended are still being served; let them finish before the
+  // locks are cleared for the next run.
+  await sleep(Math.min(5_000, Math.max(250, 3 * load.latencyMs.max)));
+  return {
+    ...load,
+    ...(use && { process: { peakRssMb: use.peakRssBytes / MB, cpuPercent: use.cpuPercent } }),
+    ...(cpuProfile && { cpuProfile }),
+  };
+}
+
 /**
  * Every scenario at every concurrency, the scenarios of one concurrency back to back so that
- * the gateway and TaurusDB alone are compared under the same conditions. Before each run the
- * simulator's locks are cleared, so that every PUT of the run succeeds.
+ * the gateway and TaurusDB alone are compared under the same conditions.
  */
 export async function runBenchmark(
   env: BenchEnvironment,
@@ -119,30 +161,32 @@ export async function runBenchmark(
   const scenarios = selectScenarios(options.scenarios);
   const loadAverageAtStart = loadavg()[0];
   const iamExchanges = { gateway: 0, reference: 0, total: 0 };
-  const measure = async (scenario: Scenario, connections: number, durationSeconds: number) => {
-    await env.resetUpstream();
+  const measure = async (
+    scenario: Scenario,
+    connections: number,
+    durationSeconds: number,
+    profiled = false,
+  ) => {
     const exchangesBefore = env.iamExchanges();
-    const resources = scenario.target === 'gateway' ? sampleResources(env.gateway.pid) : undefined;
-    const load = await runLoad(env.targets[scenario.target], [scenario.operation], {
+    const profiles = profiled && scenario.target === 'gateway' ? env.cpuProfiles : undefined;
+    const { process: gateway, ...load } = await measureLoad(env, {
+      target: env.targets[scenario.target],
+      operation: scenario.operation,
       connections,
       durationSeconds,
+      pid: scenario.target === 'gateway' ? env.gateway.pid : undefined,
+      profile: profiles && { profiles, name: `${scenario.name} c${connections}` },
     });
-    const use = resources?.stop();
     if (scenario.target !== 'upstream') {
       iamExchanges[scenario.target] += env.iamExchanges() - exchangesBefore;
     }
-    // Requests cut off when the run ended are still being served; let them finish before the
-    // locks are cleared for the next run.
-    await sleep(Math.min(5_000, Math.max(250, 3 * load.latencyMs.max)));
     return {
       ...load,
       scenario: scenario.name,
       target: scenario.target,
       operation: scenario.operation,
       connections,
-      ...(use && {
-        gateway: { peakRssMb: use.peakRssBytes / MB, cpuPercent: use.cpuPercent },
-      }),
+      ...(gateway && { gateway }),
     };
   };
 
@@ -154,7 +198,7 @@ export async function runBenchmark(
   const runs: RunReport[] = [];
   for (const connections of options.concurrencies) {
     for (const scenario of scenarios) {
-      runs.push(await measure(scenario, connections, options.durationSeconds));
+      runs.push(await measure(scenario, connections, options.durationSeconds, true));
     }
   }
   iamExchanges.total = env.iamExchanges();

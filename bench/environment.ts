@@ -13,6 +13,7 @@ import { injectFault, lockPath } from '../test/support/clients.js';
 import { OtlpReceiver } from '../test/support/otlp-receiver.js';
 import { exchangeOidcToken } from './iam-token.js';
 import type { Target } from './load.js';
+import type { CpuProfiles } from './cpu-profiles.js';
 import { spawnGateway, spawnReferenceProxy, type ChildService } from './processes.js';
 import type { ReferenceProxyConfig, RunningService } from './reference-proxy.js';
 import { prepareStore, type Store, type StoreSetup } from './stores.js';
@@ -29,6 +30,8 @@ export interface EnvironmentOptions {
   gatewayEnv?: Record<string, string>;
   /** Traces on, exported to an OTLP/HTTP receiver in this process; off unless told. */
   tracing?: boolean;
+  /** Loads the profiler into the gateway, for a CPU profile of each measured run. */
+  cpuProfiles?: CpuProfiles;
   /** How the reference proxy runs; its own process unless told otherwise. */
   startReference?(config: ReferenceProxyConfig, logDir: string): Promise<RunningService>;
 }
@@ -45,6 +48,8 @@ export interface BenchEnvironment {
   /** From spawn to the first 200 from `/health/ready`. */
   gatewayReadyMs: number;
   targets: Record<TargetName, Target>;
+  /** TaurusDB's endpoint for the region of the load's project, as a client of it is configured. */
+  taurusDbEndpoint: string;
   store: Store;
   /** For `postgres`: the run's database and Redis key prefix, removed by `close`. */
   shared: StoreSetup['shared'];
@@ -56,6 +61,7 @@ export interface BenchEnvironment {
    * otherwise.
    */
   resetUpstream(latency?: UpstreamLatency): Promise<void>;
+  cpuProfiles?: CpuProfiles;
   /** OIDC exchanges IAM has answered since the simulator started. */
   iamExchanges(): number;
   tracing: boolean;
@@ -127,9 +133,12 @@ export async function startBenchEnvironment(
         RATE_LIMIT_READS_PER_MINUTE: '1000000',
         ...tracingEnv,
         ...options.gatewayEnv,
+        ...options.cpuProfiles?.env,
       },
       workDir,
+      options.cpuProfiles?.nodeFlags,
     );
+    options.cpuProfiles?.attach(gateway.pid);
     services.push(gateway);
     const startReference = options.startReference ?? spawnReferenceProxy;
     const reference = await startReference(
@@ -188,9 +197,11 @@ export async function startBenchEnvironment(
       gateway,
       gatewayReadyMs: gateway.readyMs,
       targets,
+      taurusDbEndpoint: `${simulator.url}/${upstreamToken.region}`,
       store,
       shared: storeSetup.shared,
       workDir,
+      cpuProfiles: options.cpuProfiles,
       async resetUpstream(latency = runLatency) {
         exchangesBeforeReset += simulator.calls()['iam.oidc'];
         simulator.reset();

@@ -5,7 +5,7 @@ import type { RouteName } from '../src/simulator/route-names.js';
 import { describeMachine, type Machine } from './benchmark.js';
 import type { BenchEnvironment } from './environment.js';
 import { sampleResources } from './processes.js';
-import { table, TARGETS, verdict } from './report.js';
+import { machineLine, table, TARGETS, verdict } from './report.js';
 
 /** The whole-fleet scenarios: one pass each over the fleet fixture, timed from first call to last answer. */
 export const FLEET_SCENARIOS = ['fleet 500', 'bulk dry run 500'] as const;
@@ -220,9 +220,7 @@ export function renderFleet(report: FleetReport): string {
   return [
     `### Whole fleet ${report.date}`,
     '',
-    `${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}, ` +
-      `load average ${machine.loadAverageAtStart.toFixed(1)} at start; ` +
-      `${FLEET_INSTANCES.length} instances; ${options.upstreamLatencyMs} ms on every list call and ` +
+    `${machineLine(machine)}; ${FLEET_INSTANCES.length} instances; ${options.upstreamLatencyMs} ms on every list call and ` +
       `lock read; FLEET_CONCURRENCY ${options.fleetConcurrency}, BULK_CONCURRENCY ` +
       `${options.bulkConcurrency}, FLEET_LOCK_CACHE_MS 0.`,
     '',

@@ -12,7 +12,27 @@ export interface Target {
   /** Credentials: the caller's JWT for the gateway and the reference, an IAM token upstream. */
   headers: Record<string, string>;
   lockPath(instance: FixtureInstance, method: 'PUT' | 'GET'): string;
+  /** How the target's schema asks for a lock change at `/graphql`; the gateway's when absent. */
+  mutation?: GraphqlMutation;
 }
+
+/** A GraphQL mutation whose answer holds `"result":"success"` when the lock is set. */
+export interface GraphqlMutation {
+  query: string;
+  variables(change: LockChange): Record<string, unknown>;
+}
+
+const GATEWAY_MUTATION: GraphqlMutation = {
+  query: SET_LOCK_MUTATION,
+  variables: ({ instance, action, days }) => ({
+    input: {
+      projectId: instance.projectId,
+      instanceId: instance.id,
+      action: action.toUpperCase(),
+      lockRetentionDays: days,
+    },
+  }),
+};
 
 /** The example policy's `maxRetentionDays`: no retention beyond it gets through the gateway. */
 const MAX_RETENTION_DAYS = 3650;
@@ -20,7 +40,7 @@ const MAX_RETENTION_DAYS = 3650;
 /** Successful lock changes one run can make before the retentions run out. */
 export const LOCK_CHANGE_CAPACITY = LOAD_INSTANCES.length * MAX_RETENTION_DAYS;
 
-interface LockChange {
+export interface LockChange {
   instance: FixtureInstance;
   action: 'enable' | 'extend';
   days: number;
@@ -62,6 +82,7 @@ function requestFor(
     const instance = LOAD_INSTANCES[connection];
     return { method: 'GET', path: target.lockPath(instance, 'GET'), headers: target.headers };
   }
+  const mutation = target.mutation ?? GATEWAY_MUTATION;
   const build =
     operation === 'put'
       ? ({ instance, action, days }: LockChange) => ({
@@ -70,21 +91,11 @@ function requestFor(
           headers: json,
           body: JSON.stringify(lockBody(action, days)),
         })
-      : ({ instance, action, days }: LockChange) => ({
+      : (change: LockChange) => ({
           method: 'POST',
           path: '/graphql',
           headers: json,
-          body: JSON.stringify({
-            query: SET_LOCK_MUTATION,
-            variables: {
-              input: {
-                projectId: instance.projectId,
-                instanceId: instance.id,
-                action: action.toUpperCase(),
-                lockRetentionDays: days,
-              },
-            },
-          }),
+          body: JSON.stringify({ query: mutation.query, variables: mutation.variables(change) }),
         });
   return { setupRequest: (request) => ({ ...request, ...build(nextChange()) }) };
 }

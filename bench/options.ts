@@ -54,3 +54,14 @@ export function choiceOption<Choice extends string>(
   }
   return raw as Choice;
 }
+
+/** The concurrencies from `--concurrency=1,16,64` (BENCH_CONCURRENCY), else 1, 16 and 64. */
+export function concurrencyOption(values: Record<string, string | boolean | undefined>): number[] {
+  const concurrencies = (
+    listOption(values, 'concurrency', 'BENCH_CONCURRENCY') ?? ['1', '16', '64']
+  ).map(Number);
+  if (!concurrencies.every((c) => Number.isInteger(c) && c > 0)) {
+    throw new Error('--concurrency (BENCH_CONCURRENCY) must list positive integers');
+  }
+  return concurrencies;
+}

@@ -33,17 +33,17 @@ async function freePort(): Promise<number> {
 
 /**
  * A child with only the environment it is given (plus PATH), so nothing of the parent's (a test
- * runner's NODE_OPTIONS, say) changes what is measured. Output goes to a file in `logDir`.
+ * runner's NODE_OPTIONS, say) changes what is measured. `argv` is what follows `node`: its flags,
+ * the script and the script's arguments. Output goes to `logFile`.
  */
 function startChild(
-  script: string,
+  argv: readonly string[],
   env: Record<string, string>,
   logFile: string,
   ipc = false,
-  nodeFlags: readonly string[] = [],
 ): ChildProcess {
   const log = openSync(logFile, 'a');
-  return spawn(process.execPath, [...nodeFlags, script], {
+  return spawn(process.execPath, argv, {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', log, log, ...(ipc ? (['ipc'] as const) : [])],
   });
@@ -63,36 +63,40 @@ function stopper(child: ChildProcess): () => Promise<void> {
 }
 
 function failedToStart(name: string, logFile: string, reason: string): Error {
-  // The tail of the child's own output says why; the gateway never logs tokens or secrets.
+  // The tail of the child's own output says why. The gateway never logs tokens or secrets, and
+  // Hive Gateway logs no request at its default level.
   const tail = readFileSync(logFile, 'utf8').split('\n').slice(-10).join('\n');
   return new Error(`${name} ${reason} (log ${logFile}):\n${tail}`);
 }
 
+/** How to start an HTTP service on a port chosen for it. */
+export interface HttpServiceStart {
+  name: string;
+  /** What follows `node`, and the environment, for a service to listen on `port`. */
+  command(port: number): { argv: string[]; env: Record<string, string> };
+  /** Answers 200 once the service is ready to serve. */
+  readyPath: string;
+  logFile: string;
+}
+
 /**
- * The built gateway (`dist/main.js`) as a production process. Resolves once `/health/ready`
- * answers 200, with the time that took from spawn.
+ * A service as its own process on a free loopback port. Resolves once `readyPath` answers 200,
+ * with the time that took from spawn.
  */
-export async function spawnGateway(
-  env: Record<string, string>,
-  logDir: string,
+export async function spawnHttpService(
+  start: HttpServiceStart,
 ): Promise<ChildService & { readyMs: number }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const logFile = join(logDir, 'gateway.log');
   const spawnedAt = performance.now();
-  const child = startChild(
-    'dist/main.js',
-    { ...env, PORT: String(port) },
-    logFile,
-    false,
-    GATEWAY_NODE_FLAGS,
-  );
+  const { argv, env } = start.command(port);
+  const child = startChild(argv, env, start.logFile);
   const close = stopper(child);
   while (performance.now() - spawnedAt < READY_TIMEOUT_MS) {
     if (child.exitCode !== null) {
-      throw failedToStart('gateway', logFile, `exited with ${child.exitCode}`);
+      throw failedToStart(start.name, start.logFile, `exited with ${child.exitCode}`);
     }
-    const status = await fetch(`${url}/health/ready`, {
+    const status = await fetch(`${url}${start.readyPath}`, {
       signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
     }).then(
       (response) => response.status,
@@ -104,7 +108,24 @@ export async function spawnGateway(
     await sleep(10);
   }
   await close();
-  throw failedToStart('gateway', logFile, `not ready within ${READY_TIMEOUT_MS} ms`);
+  throw failedToStart(start.name, start.logFile, `not ready within ${READY_TIMEOUT_MS} ms`);
+}
+
+/** The built gateway (`dist/main.js`) as a production process, ready once `/health/ready` is. */
+export function spawnGateway(
+  env: Record<string, string>,
+  logDir: string,
+  extraNodeFlags: readonly string[] = [],
+): Promise<ChildService & { readyMs: number }> {
+  return spawnHttpService({
+    name: 'gateway',
+    command: (port) => ({
+      argv: [...GATEWAY_NODE_FLAGS, ...extraNodeFlags, 'dist/main.js'],
+      env: { ...env, PORT: String(port) },
+    }),
+    readyPath: '/health/ready',
+    logFile: join(logDir, 'gateway.log'),
+  });
 }
 
 /**
@@ -117,7 +138,7 @@ export async function spawnListeningChild(
   env: Record<string, string>,
   logFile: string,
 ): Promise<ChildService> {
-  const child = startChild(script, env, logFile, true);
+  const child = startChild([script], env, logFile, true);
   const close = stopper(child);
   const started = await Promise.race([
     once(child, 'message').then(([message]) => message as { url: string }),

@@ -1,4 +1,4 @@
-import type { BenchReport, RunReport } from './benchmark.js';
+import type { BenchReport, Machine, RunReport } from './benchmark.js';
 import type { Store } from './stores.js';
 
 /** A target of issue 3, checked against one run's figures. */
@@ -14,7 +14,7 @@ const STORE_DESCRIPTIONS: Record<Store, string> = {
   postgres: 'audit in PostgreSQL, shared state in Redis',
 };
 
-const fixed = (value: number | undefined, digits = 2) =>
+export const fixed = (value: number | undefined, digits = 2) =>
   value === undefined ? '—' : value.toFixed(digits);
 
 export const TARGETS = {
@@ -77,6 +77,11 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
 export const verdict = (met: boolean | undefined) =>
   met === undefined ? 'not measured' : met ? 'met' : 'MISSED';
 
+/** The machine and how busy it was, the start of every report's description. */
+export const machineLine = (machine: Machine): string =>
+  `${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}, ` +
+  `load average ${machine.loadAverageAtStart.toFixed(1)} at start`;
+
 export function table(header: string[], rows: string[][]): string {
   return [header, header.map(() => '---'), ...rows]
     .map((cells) => `| ${cells.join(' | ')} |`)
@@ -100,9 +105,7 @@ export function renderBenchmark(report: BenchReport): string {
   return [
     `### Benchmark ${report.date}`,
     '',
-    `${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}, ` +
-      `load average ${machine.loadAverageAtStart.toFixed(1)} at start; ` +
-      `${options.durationSeconds} s per run after ${options.warmupSeconds} s of warm-up per ` +
+    `${machineLine(machine)}; ${options.durationSeconds} s per run after ${options.warmupSeconds} s of warm-up per ` +
       `scenario; upstream latency ${options.upstreamLatencyMs} ms; ` +
       `${STORE_DESCRIPTIONS[report.store]}; ` +
       (report.tracing.on

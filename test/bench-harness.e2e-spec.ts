@@ -1,8 +1,11 @@
 import { Redis } from 'ioredis';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { runBenchmark } from '../bench/benchmark.js';
+import { summarizeProfile } from '../bench/cpu-profile-summary.js';
+import { CpuProfiles } from '../bench/cpu-profiles.js';
 import { startBenchEnvironment, type BenchEnvironment } from '../bench/environment.js';
 import { FLEET_SCENARIOS, renderFleet, runFleetScenarios, splitScenarios } from '../bench/fleet.js';
 import { choiceOption } from '../bench/options.js';
@@ -38,6 +41,7 @@ describe('benchmark harness', () => {
       startReference: (config) => startReferenceProxy(config),
       // As `npm run bench` runs it: every lock of the fleet scenarios read from TaurusDB.
       gatewayEnv: { ...gatewayEnv('bench'), FLEET_LOCK_CACHE_MS: '0' },
+      cpuProfiles: new CpuProfiles(mkdtempSync(join(tmpdir(), 'vlg-bench-profiles-'))),
     });
   }, 60_000);
 
@@ -67,6 +71,19 @@ describe('benchmark harness', () => {
       expect(run.gateway !== undefined).toBe(run.target === 'gateway');
     }
     expect(report.runs[0].gateway?.peakRssMb).toBeGreaterThan(0);
+    // A profile of each measured gateway run, none of the warm-up, holding the gateway's code.
+    const profiles = report.runs.map((run) => run.cpuProfile);
+    expect(profiles).toEqual([
+      join(env.cpuProfiles!.directory, 'REST-PUT-c2.cpuprofile'),
+      join(env.cpuProfiles!.directory, 'GraphQL-mutation-c2.cpuprofile'),
+      undefined,
+      undefined,
+    ]);
+    const summary = summarizeProfile(profiles[0]!, 1_000);
+    expect(summary.sampledUs).toBeGreaterThan(0);
+    expect(summary.areas.map(([area]) => area)).toEqual(
+      expect.arrayContaining(['fastify', 'gateway vault-lock']),
+    );
     expect(report.comparisons).toEqual([
       expect.objectContaining({ scenario: 'REST PUT', ratioToReference: expect.any(Number) }),
       expect.objectContaining({

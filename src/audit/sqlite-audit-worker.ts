@@ -14,6 +14,16 @@ export interface AuditWorkerData {
   mode: 'readwrite' | 'readonly';
 }
 
+/**
+ * Messages cross the thread boundary in batches, both ways: what one turn of a thread's event
+ * loop asks or answers goes as one message, since each message has a fixed cost in both threads
+ * (measured; see docs/PERFORMANCE.md).
+ */
+export interface AuditCall {
+  call: number;
+  request: AuditRequest;
+}
+
 /** What the gateway asks; times are the gateway clock's, as ISO strings. */
 export type AuditRequest =
   | { op: 'recordAttempt'; attempt: AuditAttempt; at: string }
@@ -25,9 +35,10 @@ export type AuditRequest =
   | { op: 'checkWritable'; at: string }
   | { op: 'close' };
 
-export type AuditWorkerMessage =
-  | { type: 'opened' }
-  | { type: 'notOpened'; message: string }
+/** The first message, alone; every later one is an array of AuditWorkerAnswer. */
+export type AuditWorkerStart = { type: 'opened' } | { type: 'notOpened'; message: string };
+
+export type AuditWorkerAnswer =
   | { type: 'answer'; call: number; value: unknown }
   /** `refused`: the request was wrong (AuditWriteRefused); otherwise the store failed. */
   | { type: 'failed'; call: number; message: string; refused: boolean }
@@ -35,7 +46,18 @@ export type AuditWorkerMessage =
 
 if (!parentPort) throw new Error('sqlite-audit-worker runs as a worker thread only');
 const port = parentPort;
-const post = (message: AuditWorkerMessage) => port.postMessage(message);
+let outbox: AuditWorkerAnswer[] = [];
+const post = (message: AuditWorkerAnswer) => {
+  if (outbox.length === 0) {
+    setImmediate(() => {
+      const batch = outbox;
+      outbox = [];
+      port.postMessage(batch);
+    });
+  }
+  outbox.push(message);
+};
+const start = (message: AuditWorkerStart) => port.postMessage(message);
 const { sqlitePath, mode } = workerData as AuditWorkerData;
 
 function answer(store: SqliteAuditStore, request: AuditRequest): unknown {
@@ -65,26 +87,28 @@ function answer(store: SqliteAuditStore, request: AuditRequest): unknown {
 let store: SqliteAuditStore | undefined;
 try {
   store = SqliteAuditStore.open(sqlitePath, mode, (writes) => post({ type: 'committed', writes }));
-  post({ type: 'opened' });
+  start({ type: 'opened' });
 } catch (error) {
-  post({ type: 'notOpened', message: (error as Error).message });
+  start({ type: 'notOpened', message: (error as Error).message });
 }
 
 if (store) {
   const opened = store;
-  port.on('message', ({ call, request }: { call: number; request: AuditRequest }) => {
-    // Only messages cross the thread boundary: the error's class and stack stay here.
-    Promise.resolve()
-      .then(() => answer(opened, request))
-      .then(
-        (value) => post({ type: 'answer', call, value }),
-        (error: unknown) =>
-          post({
-            type: 'failed',
-            call,
-            message: error instanceof Error ? error.message : String(error),
-            refused: error instanceof AuditWriteRefused,
-          }),
-      );
+  port.on('message', (calls: AuditCall[]) => {
+    for (const { call, request } of calls) {
+      // Only messages cross the thread boundary: the error's class and stack stay here.
+      Promise.resolve()
+        .then(() => answer(opened, request))
+        .then(
+          (value) => post({ type: 'answer', call, value }),
+          (error: unknown) =>
+            post({
+              type: 'failed',
+              call,
+              message: error instanceof Error ? error.message : String(error),
+              refused: error instanceof AuditWriteRefused,
+            }),
+        );
+    }
   });
 }

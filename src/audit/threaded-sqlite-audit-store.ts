@@ -10,7 +10,13 @@ import {
   type AuditListing,
   type AuditQuery,
 } from './audit-store.js';
-import type { AuditRequest, AuditWorkerData, AuditWorkerMessage } from './sqlite-audit-worker.js';
+import type {
+  AuditCall,
+  AuditRequest,
+  AuditWorkerAnswer,
+  AuditWorkerData,
+  AuditWorkerStart,
+} from './sqlite-audit-worker.js';
 
 interface AwaitedAnswer {
   worker: Worker;
@@ -42,6 +48,8 @@ export class ThreadedSqliteAuditStore extends AuditStore {
   private worker: Worker | null = null;
   private readonly awaited = new Map<number, AwaitedAnswer>();
   private calls = 0;
+  /** Asked during this turn of the event loop, sent as one message at its end. */
+  private outbox: { worker: Worker; calls: AuditCall[] } | null = null;
   private writerLost = false;
 
   constructor(private readonly sqlitePath: string) {
@@ -67,12 +75,12 @@ export class ThreadedSqliteAuditStore extends AuditStore {
       once(worker, 'error').then(([error]) => {
         throw error;
       }),
-    ])) as [AuditWorkerMessage];
+    ])) as [AuditWorkerStart];
     if (first.type !== 'opened') {
       await worker.terminate();
       throw new Error(first.type === 'notOpened' ? first.message : 'audit writer did not start');
     }
-    worker.on('message', (message: AuditWorkerMessage) => this.receive(message));
+    worker.on('message', (answers: AuditWorkerAnswer[]) => answers.forEach((a) => this.receive(a)));
     worker.on('error', (error) => this.lost(worker, error));
     // An answer that cannot be read would leave its caller waiting for ever.
     worker.on('messageerror', (error) => this.lost(worker, error));
@@ -129,21 +137,35 @@ export class ThreadedSqliteAuditStore extends AuditStore {
     return new Promise<T>((resolve, reject) => {
       const call = ++this.calls;
       this.awaited.set(call, { worker, resolve: resolve as (value: unknown) => void, reject });
-      try {
-        worker.postMessage({ call, request });
-      } catch (error) {
-        this.awaited.delete(call);
-        reject(error);
+      // A writer replaced within one turn still gets what was asked of it first.
+      if (this.outbox && this.outbox.worker !== worker) this.send();
+      if (!this.outbox) {
+        this.outbox = { worker, calls: [] };
+        setImmediate(() => this.send());
       }
+      this.outbox.calls.push({ call, request });
     });
   }
 
-  private receive(message: AuditWorkerMessage): void {
+  private send(): void {
+    const outbox = this.outbox;
+    if (!outbox) return;
+    this.outbox = null;
+    try {
+      outbox.worker.postMessage(outbox.calls);
+    } catch (error) {
+      for (const { call } of outbox.calls) {
+        this.awaited.get(call)?.reject(error);
+        this.awaited.delete(call);
+      }
+    }
+  }
+
+  private receive(message: AuditWorkerAnswer): void {
     if (message.type === 'committed') {
       this.onCommit(message.writes);
       return;
     }
-    if (message.type !== 'answer' && message.type !== 'failed') return;
     const awaited = this.awaited.get(message.call);
     if (!awaited) return;
     this.awaited.delete(message.call);

@@ -298,6 +298,22 @@ export function finishJobStatement(dialect: BulkJobDialect, jobId: string): Stat
 }
 
 /** Keeps the lock as read before the item's change, while `holder` still holds the item. */
+export function extendClaimStatement(
+  dialect: BulkJobDialect,
+  jobId: string,
+  instanceId: string,
+  holder: string,
+  until: string,
+): Statement {
+  const p = new Parameters(dialect);
+  return {
+    sql: `UPDATE bulk_lock_items SET claim_until = ${p.add(until)}
+      WHERE job_id = ${p.add(jobId)} AND instance_id = ${p.add(instanceId)}
+        AND state = 'RUNNING' AND holder = ${p.add(holder)}`,
+    values: p.values,
+  };
+}
+
 export function lockBeforeStatement(
   dialect: BulkJobDialect,
   jobId: string,

@@ -70,6 +70,18 @@ export abstract class BulkJobStore {
     lock: NonNullable<BulkLockItem['lockBefore']>,
   ): Promise<boolean>;
 
+  /**
+   * Moves the claim on a RUNNING item `holder` still holds to `until`, even one that ran out but
+   * was not yet taken over; false when it does not hold it (another runner took it over). Of an
+   * extension and a takeover racing, exactly one succeeds.
+   */
+  abstract extendClaim(
+    jobId: string,
+    instanceId: string,
+    holder: string,
+    until: string,
+  ): Promise<boolean>;
+
   /** Ends a RUNNING item its `holder` still holds, freeing its slot; false when it does not. */
   abstract finish(
     jobId: string,

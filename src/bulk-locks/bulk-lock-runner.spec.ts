@@ -1,11 +1,12 @@
 import { AuditStoreDir } from '../audit/testing/audit-fixtures.js';
-import { SettableClock } from '../audit/testing/audit-store.contract.js';
 import type { CallContext } from '../common/call-context.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
+import { ManualClock } from '../common/testing/manual-clock.js';
 import { ENTERPRISE_PROJECTS, FLEET_INSTANCES } from '../simulator/fixtures.js';
 import { FixtureTaurusDb } from '../taurusdb/testing/fixture-taurusdb.js';
 import type {
   SetVaultLockCommand,
+  SetVaultLockOptions,
   SetVaultLockResult,
   VaultLockService,
 } from '../vault-lock/vault-lock.service.js';
@@ -14,19 +15,35 @@ import { SqliteBulkJobStore } from './sqlite-bulk-job-store.js';
 import { aBulkJob, BULK_FIXTURE_NOW, fleetIds } from './testing/bulk-job-fixtures.js';
 import { Tracing } from '../tracing/tracing.js';
 
-/** The single call's use case as the runner sees it: answers by enterprise project, on demand. */
+/**
+ * The single call's use case as the runner sees it: answers by enterprise project, on demand.
+ * An allowed change runs the runner's `beforeSend` where the real one would send the PUT.
+ */
 class FakeVaultLocks {
   readonly calls: { ctx: CallContext; command: SetVaultLockCommand }[] = [];
+  /** Instances whose change got past `beforeSend`: the ones that would have been sent. */
+  readonly sent: string[] = [];
+  /** Runs after the attempt row would be written, before `beforeSend`. */
+  onAttemptWritten: (command: SetVaultLockCommand) => Promise<void> = async () => undefined;
   running = 0;
   mostAtOnce = 0;
 
-  async setLock(ctx: CallContext, command: SetVaultLockCommand): Promise<SetVaultLockResult> {
+  async setLock(
+    ctx: CallContext,
+    command: SetVaultLockCommand,
+    options: SetVaultLockOptions = {},
+  ): Promise<SetVaultLockResult> {
     this.calls.push({ ctx, command });
     this.running += 1;
     this.mostAtOnce = Math.max(this.mostAtOnce, this.running);
     await new Promise((resolve) => setImmediate(resolve));
     this.running -= 1;
     const instance = FLEET_INSTANCES.find((i) => i.id === command.instanceId);
+    if (instance?.enterpriseProjectId === ENTERPRISE_PROJECTS.finance && !command.dryRun) {
+      await this.onAttemptWritten(command);
+      await options.beforeSend?.();
+      this.sent.push(command.instanceId);
+    }
     const decision = {
       allowed: true,
       ruleId: 'r',
@@ -67,7 +84,7 @@ describe('BulkLockRunner', () => {
   let store: SqliteBulkJobStore;
   let vaultLocks: FakeVaultLocks;
   let taurusDb: FixtureTaurusDb;
-  let clock: SettableClock;
+  let clock: ManualClock;
 
   const runner = (concurrency = 2) =>
     new BulkLockRunner(
@@ -87,7 +104,7 @@ describe('BulkLockRunner', () => {
     await store.open();
     vaultLocks = new FakeVaultLocks();
     taurusDb = new FixtureTaurusDb();
-    clock = new SettableClock(new Date(BULK_FIXTURE_NOW));
+    clock = new ManualClock(new Date(BULK_FIXTURE_NOW));
   });
 
   afterEach(async () => {
@@ -166,7 +183,7 @@ describe('BulkLockRunner', () => {
 
     await r.runPass();
     expect(taurusDb.calls.showLock).toBe(0);
-    clock.at = new Date(Date.parse(BULK_FIXTURE_NOW) + 1);
+    clock.current = new Date(Date.parse(BULK_FIXTURE_NOW) + 1);
     await r.runPass();
     await r.idle();
     await r.runPass();
@@ -188,10 +205,56 @@ describe('BulkLockRunner', () => {
     expect(await store.get(job.id)).toMatchObject({ state: 'FINISHED' });
   });
 
+  it("extends the item's claim by the change's budget just before the change is sent", async () => {
+    const job = await store.create(aBulkJob(), fleetIds(1));
+    const [finance] = fleetIds(1);
+    let claimAtSend: string | null = null;
+    vaultLocks.onAttemptWritten = async () => {
+      // The reads and the audit row took long: most of the first claim is gone.
+      clock.current = new Date(Date.parse(BULK_FIXTURE_NOW) + 4_500);
+    };
+    const r = runner();
+    const extend = store.extendClaim.bind(store);
+    store.extendClaim = async (...args) => {
+      const extended = await extend(...args);
+      claimAtSend = (await store.items(job.id))[0].claimUntil;
+      return extended;
+    };
+
+    await r.runPass();
+    await r.idle();
+
+    expect(vaultLocks.sent).toEqual([finance]);
+    // Four upstream deadlines of 1 s and a pass of 1 s, from the moment before the PUT.
+    expect(claimAtSend).toBe(new Date(Date.parse(BULK_FIXTURE_NOW) + 4_500 + 5_000).toISOString());
+    expect(await store.items(job.id)).toMatchObject([{ state: 'SUCCEEDED', result: 'success' }]);
+  });
+
+  it('sends nothing when another runner took the item over before its change went out', async () => {
+    const job = await store.create(aBulkJob(), fleetIds(1));
+    vaultLocks.onAttemptWritten = async (command) => {
+      const late = new Date(Date.parse(BULK_FIXTURE_NOW) + 60_000);
+      clock.current = late;
+      const takeover = { holder: 'other', until: new Date(late.getTime() + 60_000).toISOString() };
+      expect(await store.reclaim(job.id, command.instanceId, takeover, late.toISOString())).toBe(
+        true,
+      );
+    };
+    const r = runner();
+
+    await r.runPass();
+    await r.idle();
+
+    expect(vaultLocks.calls).toHaveLength(1);
+    expect(vaultLocks.sent).toEqual([]);
+    // The other runner holds the item now and settles it by reading its lock.
+    expect(await store.items(job.id)).toMatchObject([{ state: 'RUNNING', holder: 'other' }]);
+  });
+
   it("runs a dead runner's dry-run item again: a dry run sent nothing", async () => {
     const job = await store.create(aBulkJob({ dryRun: true }), fleetIds(1));
     await store.claimNext(job.id, { holder: 'dead', slot: 0, until: BULK_FIXTURE_NOW });
-    clock.at = new Date(Date.parse(BULK_FIXTURE_NOW) + 1);
+    clock.current = new Date(Date.parse(BULK_FIXTURE_NOW) + 1);
     const r = runner();
 
     await r.runPass();

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { CallContext } from '../common/call-context.js';
 import { Clock } from '../common/clock.js';
-import { GwCode } from '../common/gateway-error.js';
+import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { toGatewayError } from '../common/to-gateway-error.js';
 import { upstreamConfig, type UpstreamConfig } from '../config/upstream.config.js';
 import type { BulkItemOutcome, BulkLockItem, BulkLockJob } from '../domain/bulk-lock-job.js';
@@ -21,7 +21,7 @@ import {
   lockRequestsConfig,
   type LockRequestsConfig,
 } from '../lock-requests/lock-requests.config.js';
-import { TaurusDb } from '../taurusdb/taurusdb.js';
+import { changeBudgetMs, TaurusDb } from '../taurusdb/taurusdb.js';
 import { VaultLockService, type SetVaultLockResult } from '../vault-lock/vault-lock.service.js';
 import { BulkJobStore } from './bulk-job-store.js';
 import { bulkLocksConfig, type BulkLocksConfig } from './bulk-locks.config.js';
@@ -58,10 +58,13 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
   /** One per process start. */
   private readonly runnerId = randomUUID();
   /**
-   * How long a claim holds: an item's upstream calls (details, lock read, PUT), each within its
-   * deadline, and a pass to spare.
+   * How long a claim holds before the change: the lock and instance reads, each with its IAM
+   * token and within its deadline, and a pass to spare. Just before the PUT the claim is
+   * extended by the change's budget, so that no other runner settles the item while its PUT
+   * may still land.
    */
   private readonly claimMs: number;
+  private readonly changeBudgetMs: number;
   private readonly pollMs: number;
   /** This process's lanes: `jobId/slot`. */
   private readonly lanes = new Map<string, Promise<void>>();
@@ -80,7 +83,8 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
     private readonly tracing: Tracing,
   ) {
     this.pollMs = lockRequests.pollIntervalSeconds * 1000;
-    this.claimMs = 3 * upstream.timeoutMs + this.pollMs;
+    this.claimMs = 4 * upstream.timeoutMs + this.pollMs;
+    this.changeBudgetMs = changeBudgetMs(upstream.timeoutMs) + this.pollMs;
   }
 
   onApplicationBootstrap(): void {
@@ -199,13 +203,17 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
   /** The single call's use case, decided on the creator's groups, sent with the service identity. */
   async runItem(job: BulkLockJob, instanceId: string): Promise<BulkItemOutcome> {
     try {
-      const answer = await this.vaultLocks.setLock(itemContext(job), {
-        projectId: job.projectId,
-        instanceId,
-        action: job.action,
-        retentionDays: job.retentionDays,
-        dryRun: job.dryRun,
-      });
+      const answer = await this.vaultLocks.setLock(
+        itemContext(job),
+        {
+          projectId: job.projectId,
+          instanceId,
+          action: job.action,
+          retentionDays: job.retentionDays,
+          dryRun: job.dryRun,
+        },
+        { beforeSend: () => this.holdClaimForChange(job, instanceId) },
+      );
       return outcomeOf(answer);
     } catch (error) {
       const failure = toGatewayError(error);
@@ -216,6 +224,22 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
         auditId: failure.auditId ?? null,
         lockRequestId: null,
       };
+    }
+  }
+
+  /**
+   * The reads and the audit row before the PUT may have used up the claim: it is extended by
+   * the change's budget, or, when another runner has taken the item over meanwhile, nothing is
+   * sent (that runner settles the item by reading its lock).
+   */
+  private async holdClaimForChange(job: BulkLockJob, instanceId: string): Promise<void> {
+    const until = new Date(this.clock.now().getTime() + this.changeBudgetMs).toISOString();
+    if (!(await this.store.extendClaim(job.id, instanceId, this.runnerId, until))) {
+      throw new GatewayError(
+        GwCode.CLAIM_TOO_SHORT,
+        503,
+        'the claim on this item was lost before its change was sent; nothing was sent',
+      );
     }
   }
 

@@ -14,6 +14,7 @@ import {
   jobFromRow,
   jobRunningStatement,
   jobStatement,
+  extendClaimStatement,
   lockBeforeStatement,
   reclaimStatement,
   unfinishedStatement,
@@ -141,6 +142,16 @@ export class PostgresBulkJobStore extends BulkJobStore {
     lock: NonNullable<BulkLockItem['lockBefore']>,
   ): Promise<boolean> {
     const statement = lockBeforeStatement(POSTGRES, jobId, instanceId, holder, lock);
+    return (await run(this.connected(), statement)).rowCount === 1;
+  }
+
+  async extendClaim(
+    jobId: string,
+    instanceId: string,
+    holder: string,
+    until: string,
+  ): Promise<boolean> {
+    const statement = extendClaimStatement(POSTGRES, jobId, instanceId, holder, until);
     return (await run(this.connected(), statement)).rowCount === 1;
   }
 

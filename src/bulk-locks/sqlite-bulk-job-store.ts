@@ -11,6 +11,7 @@ import {
   jobFromRow,
   jobRunningStatement,
   jobStatement,
+  extendClaimStatement,
   lockBeforeStatement,
   reclaimStatement,
   unfinishedStatement,
@@ -166,6 +167,15 @@ export class SqliteBulkJobStore extends BulkJobStore {
   ): Promise<boolean> {
     const statement = lockBeforeStatement(SQLITE_DIALECT, jobId, instanceId, holder, lock);
     return this.run(statement) === 1;
+  }
+
+  async extendClaim(
+    jobId: string,
+    instanceId: string,
+    holder: string,
+    until: string,
+  ): Promise<boolean> {
+    return this.run(extendClaimStatement(SQLITE_DIALECT, jobId, instanceId, holder, until)) === 1;
   }
 
   async finish(

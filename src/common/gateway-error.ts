@@ -38,6 +38,8 @@ export const GwCode = {
   REQUEST_CLOSED: 'GW.REQUEST_CLOSED',
   REQUEST_NOT_DUE: 'GW.REQUEST_NOT_DUE',
   REQUEST_CHANGED: 'GW.REQUEST_CHANGED',
+  /** Background work whose claim ran too short to send a change safely; nothing was sent. */
+  CLAIM_TOO_SHORT: 'GW.CLAIM_TOO_SHORT',
   INTERNAL: 'GW.INTERNAL',
 } as const;
 

@@ -9,13 +9,13 @@ import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditCompletion } from '../audit/audit-record.js';
 import { Clock } from '../common/clock.js';
-import { GatewayError } from '../common/gateway-error.js';
+import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { toGatewayError } from '../common/to-gateway-error.js';
 import { upstreamConfig, type UpstreamConfig } from '../config/upstream.config.js';
 import { BACKGROUND_PRINCIPAL } from '../domain/background-principal.js';
 import type { LockRequest, LockSnapshot } from '../domain/lock-request.js';
 import { PolicyEvaluator } from '../policy/policy-evaluator.js';
-import { TaurusDb, type TaurusDbCaller } from '../taurusdb/taurusdb.js';
+import { changeBudgetMs, TaurusDb, type TaurusDbCaller } from '../taurusdb/taurusdb.js';
 import { UpstreamError } from '../taurusdb/upstream-error.js';
 import { backgroundCaller } from './background-caller.js';
 import { lockSnapshotOf, settlementOf } from './lock-evidence.js';
@@ -49,8 +49,6 @@ const BATCH = 20;
 const LOST_ANSWERS_LEASE = 'settle-lost-answers';
 /** The execute row of a request voided just before its PUT: nothing was sent. */
 export const VOIDED_ERROR_CODE = 'GW.REQUEST_VOIDED';
-/** The execute row of a claim with too little of it left to send the PUT: nothing was sent. */
-export const CLAIM_TOO_SHORT_ERROR_CODE = 'GW.CLAIM_TOO_SHORT';
 
 /**
  * The background half of DESIGN §6, on every replica: each pass expires what ran out, executes
@@ -69,12 +67,7 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
   private readonly logger = new Logger(LockRequestExecutor.name);
   /** One per process start, like the audit store's replica id. */
   private readonly executorId = randomUUID();
-  /**
-   * The longest a PUT can take once sent: its IAM token and the call, and once more for the
-   * retry after a refused token, each within the upstream deadline. A PUT is only sent while
-   * that much of the claim is left, so that when a claim has passed, its PUT has answered or
-   * never will.
-   */
+  /** A PUT is only sent while this much of the claim is left (see changeBudgetMs). */
   private readonly putBudgetMs: number;
   /**
    * How long a claim holds: the lock and instance reads before the PUT (each with its IAM
@@ -102,7 +95,7 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
     @Inject(upstreamConfig.KEY) upstream: UpstreamConfig,
     private readonly tracing: Tracing,
   ) {
-    this.putBudgetMs = 4 * upstream.timeoutMs;
+    this.putBudgetMs = changeBudgetMs(upstream.timeoutMs);
     this.claimMs = 4 * upstream.timeoutMs + this.putBudgetMs + config.pollIntervalSeconds * 1000;
     this.uncertainGraceMs = 2 * upstream.timeoutMs;
   }
@@ -241,7 +234,7 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
       // another replica could then read the lock before it lands. Nothing is sent.
       await this.recorder.finish(claimed, releaseLockRequest(claimed, this.clock.now()), auditId, {
         outcome: 'failed',
-        errorCode: CLAIM_TOO_SHORT_ERROR_CODE,
+        errorCode: GwCode.CLAIM_TOO_SHORT,
         durationMs: elapsedMs(),
       });
       return;

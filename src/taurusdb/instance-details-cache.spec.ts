@@ -1,23 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
-import { Clock } from '../common/clock.js';
+import { ManualClock } from '../common/testing/manual-clock.js';
 import { INSTANCES } from '../simulator/fixtures.js';
 import { InstanceDetailsCache } from './instance-details-cache.js';
 import type { TaurusDbConfig } from './taurusdb.config.js';
 import type { InstanceDetails } from './taurusdb.types.js';
-
-class ManualClock extends Clock {
-  now_ = 1_000_000;
-  override nowMs(): number {
-    return this.now_;
-  }
-}
 
 const details: InstanceDetails = {
   ...INSTANCES.financeProd,
   tags: [...INSTANCES.financeProd.tags],
 };
 
-function cacheFor(instanceCacheMs: number, clock = new ManualClock()) {
+function cacheFor(instanceCacheMs: number, clock = new ManualClock(new Date(1_000_000))) {
   const cache = new InstanceDetailsCache({ instanceCacheMs } as TaurusDbConfig, clock);
   let fetches = 0;
   const fetch = async () => {
@@ -32,10 +25,10 @@ describe('InstanceDetailsCache', () => {
     const { cache, clock, fetch, fetches } = cacheFor(2000);
     await Promise.all(Array.from({ length: 20 }, () => cache.get('k', fetch)));
     expect(fetches()).toBe(1);
-    clock.now_ += 1999;
+    clock.advanceMs(1999);
     await cache.get('k', fetch);
     expect(fetches()).toBe(1);
-    clock.now_ += 1;
+    clock.advanceMs(1);
     await cache.get('k', fetch);
     expect(fetches()).toBe(2);
   });

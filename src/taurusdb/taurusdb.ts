@@ -34,6 +34,16 @@ export interface LockChange {
 }
 
 /**
+ * The longest a change can take once it is sent: its IAM token and the PUT, and once more for
+ * the retry after a refused token, each within the upstream deadline. Background work sends a
+ * change only while its claim has that much left, so that once a claim has passed, its PUT has
+ * answered or never will, and another replica may read the lock to settle it.
+ */
+export function changeBudgetMs(upstreamTimeoutMs: number): number {
+  return 4 * upstreamTimeoutMs;
+}
+
+/**
  * TaurusDB as the use case sees it: calls made on a caller's behalf. Whose IAM token is sent,
  * refreshing a token TaurusDB refused, and how long instance details are kept are the
  * implementation's business. Failures are UpstreamError (or GatewayError for IAM).

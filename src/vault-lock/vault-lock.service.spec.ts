@@ -10,7 +10,7 @@ import { NoWebhookLockRequestNotifier } from '../notifications/lock-request-noti
 import { SqliteLockRequestStore } from '../lock-requests/sqlite-lock-request-store.js';
 import { Principal } from '../domain/principal.js';
 import type { CallContext } from '../common/call-context.js';
-import { Clock } from '../common/clock.js';
+import { ManualClock } from '../common/testing/manual-clock.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { PolicyEvaluator } from '../policy/policy-evaluator.js';
@@ -128,16 +128,6 @@ class InMemoryTaurusDb extends FixtureTaurusDb {
   }
 }
 
-/** Time that moves only when told, so durations are exact. */
-class ManualClock extends Clock {
-  monotonic = 1000;
-
-  override monotonicMs(): number {
-    this.monotonic += 5;
-    return this.monotonic;
-  }
-}
-
 const contextFor = (groups: string[]): CallContext => ({
   requestId: randomUUID(),
   correlationId: null,
@@ -173,7 +163,7 @@ describe('VaultLockService (decide, record, call)', () => {
   let taurusDb: InMemoryTaurusDb;
 
   const serviceReading = (auditReads: AuditReads) => {
-    const clock = new ManualClock();
+    const clock = new ManualClock(new Date());
     // No rule of the example policy asks for approvals or a cooling-off, so this store is never
     // opened; deferred changes are the lock requests' specs and e2e suite.
     const lockRequestStore = new SqliteLockRequestStore(join(tmpdir(), 'never-opened.sqlite'));
@@ -300,6 +290,28 @@ describe('VaultLockService (decide, record, call)', () => {
 
     await expect(refused).rejects.toMatchObject({ status: 409 });
     expect(audit.only()).toMatchObject({ outcome: 'rejected', upstreamStatus: 409 });
+  });
+
+  it('runs beforeSend after the attempt row and before the call; a throw there seals the row and sends nothing', async () => {
+    const lost = new GatewayError(GwCode.CLAIM_TOO_SHORT, 503, 'claim lost');
+    const beforeSend = async () => {
+      journal.push('beforeSend');
+      throw lost;
+    };
+
+    const stopped = serviceReading('denied').setLock(dba(), enableOn(INSTANCES.financeProd), {
+      beforeSend,
+    });
+
+    await expect(stopped).rejects.toMatchObject({ errorCode: GwCode.CLAIM_TOO_SHORT });
+    expect(journal).toEqual([
+      'taurusdb:instanceDetails',
+      'audit:attempt',
+      'beforeSend',
+      'audit:seal:failed',
+    ]);
+    expect(audit.only()).toMatchObject({ outcome: 'failed', errorCode: GwCode.CLAIM_TOO_SHORT });
+    expect(taurusDb.locks.size).toBe(0);
   });
 
   it('records a dry run as a sealed row and makes no call', async () => {

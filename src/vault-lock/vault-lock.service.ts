@@ -25,6 +25,15 @@ export interface SetVaultLockCommand extends LockTarget {
   dryRun: boolean;
 }
 
+export interface SetVaultLockOptions {
+  /**
+   * Runs after the attempt row is written and just before the change is sent; a throw stops
+   * the change unsent, and the row is sealed with the error. Background work holds its claim
+   * here, for as long as the change may take.
+   */
+  beforeSend?: () => Promise<void>;
+}
+
 interface SetVaultLockAnswer {
   requestId: string;
   auditId: string;
@@ -78,7 +87,11 @@ export class VaultLockService {
     @Inject(vaultLockConfig.KEY) private readonly config: VaultLockConfig,
   ) {}
 
-  async setLock(ctx: CallContext, command: SetVaultLockCommand): Promise<SetVaultLockResult> {
+  async setLock(
+    ctx: CallContext,
+    command: SetVaultLockCommand,
+    options: SetVaultLockOptions = {},
+  ): Promise<SetVaultLockResult> {
     const startedMs = this.clock.monotonicMs();
     const elapsedMs = () => Math.round(this.clock.monotonicMs() - startedMs);
     const decision = await this.decisionFor(ctx, command, elapsedMs, true);
@@ -98,6 +111,7 @@ export class VaultLockService {
 
     const auditId = await this.audit.recordAttempt(attempt);
     try {
+      await options.beforeSend?.();
       await this.taurusDb.setLock(ctx, command, command);
     } catch (error) {
       throw await this.sealFailure(auditId, error, elapsedMs);

@@ -1,18 +1,9 @@
-import { ArgsType, Field, ID, InputType, Int, registerEnumType } from '@nestjs/graphql';
+import { ArgsType, Field, ID, InputType, registerEnumType } from '@nestjs/graphql';
 import { Type } from 'class-transformer';
-import {
-  IsDate,
-  IsEnum,
-  IsInt,
-  IsOptional,
-  IsString,
-  Max,
-  MaxLength,
-  Min,
-  ValidateNested,
-} from 'class-validator';
+import { IsDate, IsEnum, IsOptional, ValidateNested } from 'class-validator';
 import { AUDIT_LIST_DEFAULT_LIMIT, AUDIT_LIST_MAX_LIMIT } from '../../audit/audit-record.js';
 import { IsInstanceId, IsLockRequestId, IsProjectId } from '../../common/id-validators.js';
+import { AfterArg, FirstArg } from '../../common/graphql/page-args.js';
 
 export enum AuditOutcomeEnum {
   SUCCEEDED = 'succeeded',
@@ -22,8 +13,6 @@ export enum AuditOutcomeEnum {
   UNKNOWN = 'unknown',
 }
 registerEnumType(AuditOutcomeEnum, { name: 'AuditOutcome' });
-
-const FIRST_RULE = `must be an integer from 1 to ${AUDIT_LIST_MAX_LIMIT}`;
 
 @InputType()
 export class AuditEventFilter {
@@ -66,16 +55,9 @@ export class AuditEventsArgs {
   @Type(() => AuditEventFilter)
   filter?: AuditEventFilter;
 
-  @Field(() => Int, { nullable: true, defaultValue: AUDIT_LIST_DEFAULT_LIMIT })
-  @IsOptional()
-  @IsInt({ message: FIRST_RULE })
-  @Min(1, { message: FIRST_RULE })
-  @Max(AUDIT_LIST_MAX_LIMIT, { message: FIRST_RULE })
+  @FirstArg(AUDIT_LIST_DEFAULT_LIMIT, AUDIT_LIST_MAX_LIMIT)
   first?: number | null;
 
-  @Field(() => String, { nullable: true })
-  @IsOptional()
-  @IsString()
-  @MaxLength(200, { message: 'is not a cursor' })
+  @AfterArg()
   after?: string;
 }

@@ -1,6 +1,5 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsOptional } from 'class-validator';
 import {
   AUDIT_LIST_DEFAULT_LIMIT,
   AUDIT_LIST_MAX_LIMIT,
@@ -16,8 +15,7 @@ import {
   LOCK_REQUEST_ID_SCHEMA,
   PROJECT_ID_SCHEMA,
 } from '../../common/id-validators.js';
-
-const LIMIT_RULE = `must be an integer from 1 to ${AUDIT_LIST_MAX_LIMIT}`;
+import { PageCursorQuery, PageLimitQuery } from '../../common/page-query.js';
 
 export class AuditEventsQueryDto {
   @ApiPropertyOptional(PROJECT_ID_SCHEMA)
@@ -61,25 +59,9 @@ export class AuditEventsQueryDto {
   @IsRfc3339DateTime()
   until?: Date;
 
-  @ApiPropertyOptional({
-    type: 'integer',
-    default: AUDIT_LIST_DEFAULT_LIMIT,
-    minimum: 1,
-    maximum: AUDIT_LIST_MAX_LIMIT,
-  })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: LIMIT_RULE })
-  @Min(1, { message: LIMIT_RULE })
-  @Max(AUDIT_LIST_MAX_LIMIT, { message: LIMIT_RULE })
+  @PageLimitQuery(AUDIT_LIST_DEFAULT_LIMIT, AUDIT_LIST_MAX_LIMIT)
   limit?: number;
 
-  @ApiPropertyOptional({
-    maxLength: 200,
-    description: 'The next_cursor of the previous page',
-  })
-  @IsOptional()
-  @IsString()
-  @MaxLength(200, { message: 'is not a cursor' })
+  @PageCursorQuery()
   cursor?: string;
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { validate as isUuid, version as uuidVersion } from 'uuid';
 import type { Channel } from '../../common/call-context.js';
-import { Clock } from '../../common/clock.js';
 import { GatewayError, GwCode } from '../../common/gateway-error.js';
 import { GatewayMetrics } from '../../common/gateway-metrics.js';
+import { ManualClock } from '../../common/testing/manual-clock.js';
 import { ACTIONS } from '../../domain/actions.js';
 import { BACKGROUND_PRINCIPAL } from '../../domain/background-principal.js';
 import { INSTANCES, PROJECTS } from '../../simulator/fixtures.js';
@@ -33,16 +33,6 @@ export interface AuditStoreHarness {
   asGateway(sql: string): Promise<void>;
   /** Removes the storage; the stores it handed out are closed first. */
   cleanup(): Promise<void>;
-}
-
-export class SettableClock extends Clock {
-  constructor(public at: Date) {
-    super();
-  }
-
-  override now(): Date {
-    return new Date(this.at);
-  }
 }
 
 const succeeded = { outcome: 'succeeded', upstreamStatus: 200, durationMs: 41 } as const;
@@ -526,12 +516,12 @@ export function auditStoreContract(name: string, newHarness: () => Promise<Audit
       let ids: string[];
 
       beforeEach(async () => {
-        const clock = new SettableClock(new Date('2025-03-01T10:00:00.000Z'));
+        const clock = new ManualClock(new Date('2025-03-01T10:00:00.000Z'));
         await trail.close();
         trail = await startTrail(harness.store(), metrics, clock);
         ids = [];
         const record = async (at: string, instanceId: string, outcome: 'succeeded' | 'denied') => {
-          clock.at = new Date(at);
+          clock.current = new Date(at);
           ids.push(await trail.recordSealed(anAttempt({ instanceId }), { ...succeeded, outcome }));
         };
         await record('2025-03-01T10:00:00.000Z', INSTANCES.financeProd.id, 'succeeded');

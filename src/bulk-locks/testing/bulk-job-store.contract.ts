@@ -151,6 +151,36 @@ export function bulkJobStoreContract(name: string, newHarness: () => Promise<Bul
       expect((await store.items(job.id))[0].lockBefore).toEqual(before);
     });
 
+    it('extends a claim only for its holder, and of an extension and a takeover exactly one wins', async () => {
+      const other = await anotherStore();
+      const job = await store.create(aBulkJob(), fleetIds(2));
+      const item = await store.claimNext(job.id, claim('r1', 0, secondsAfter(10)));
+      const id = item!.instanceId;
+
+      expect(await store.extendClaim(job.id, id, 'r2', secondsAfter(40))).toBe(false);
+      expect(await store.extendClaim(job.id, id, 'r1', secondsAfter(40))).toBe(true);
+      expect(
+        await other.reclaim(
+          job.id,
+          id,
+          { holder: 'r2', until: secondsAfter(90) },
+          secondsAfter(11),
+        ),
+      ).toBe(false);
+
+      const raced = await Promise.all([
+        store.extendClaim(job.id, id, 'r1', secondsAfter(80)),
+        other.reclaim(job.id, id, { holder: 'r2', until: secondsAfter(90) }, secondsAfter(41)),
+      ]);
+      expect(raced.filter(Boolean)).toHaveLength(1);
+      const [row] = await store.items(job.id);
+      expect(row).toMatchObject(
+        raced[0]
+          ? { holder: 'r1', claimUntil: secondsAfter(80) }
+          : { holder: 'r2', claimUntil: secondsAfter(90) },
+      );
+    });
+
     it('hands a RUNNING item whose claim ran out to exactly one other runner, in its slot', async () => {
       const other = await anotherStore();
       const job = await store.create(aBulkJob(), fleetIds(2));

@@ -21,6 +21,10 @@ export class ManualClock extends Clock {
   }
 
   advance(seconds: number): void {
-    this.current = new Date(this.current.getTime() + seconds * 1000);
+    this.advanceMs(seconds * 1000);
+  }
+
+  advanceMs(ms: number): void {
+    this.current = new Date(this.current.getTime() + ms);
   }
 }

@@ -1,16 +1,11 @@
-import { ArgsType, Field, ID, InputType, Int } from '@nestjs/graphql';
+import { ArgsType, Field, ID, InputType } from '@nestjs/graphql';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
   IsBoolean,
-  IsInt,
   IsOptional,
-  IsString,
   Matches,
-  Max,
-  MaxLength,
-  Min,
   ValidateNested,
 } from 'class-validator';
 import { IsProjectId } from '../../common/id-validators.js';
@@ -26,8 +21,7 @@ import {
   MAX_ENTERPRISE_PROJECT_FILTERS,
 } from '../fleet-filter.js';
 import { FLEET_DEFAULT_LIMIT, FLEET_MAX_LIMIT } from '../fleet.service.js';
-
-const FIRST_RULE = `must be an integer from 1 to ${FLEET_MAX_LIMIT}`;
+import { AfterArg, FirstArg } from '../../common/graphql/page-args.js';
 
 @InputType({ description: 'A tag the instance must carry, key and value exactly' })
 export class TagFilterInput {
@@ -80,16 +74,9 @@ export class FleetArgs {
   @Type(() => FleetFilterInput)
   filter?: FleetFilterInput | null;
 
-  @Field(() => Int, { nullable: true, defaultValue: FLEET_DEFAULT_LIMIT })
-  @IsOptional()
-  @IsInt({ message: FIRST_RULE })
-  @Min(1, { message: FIRST_RULE })
-  @Max(FLEET_MAX_LIMIT, { message: FIRST_RULE })
+  @FirstArg(FLEET_DEFAULT_LIMIT, FLEET_MAX_LIMIT)
   first?: number | null;
 
-  @Field(() => String, { nullable: true, description: 'the endCursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(200, { message: 'is not a cursor' })
+  @AfterArg({ description: 'the endCursor of the previous page' })
   after?: string | null;
 }

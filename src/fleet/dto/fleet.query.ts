@@ -1,16 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-} from 'class-validator';
+import { Transform } from 'class-transformer';
+import { ArrayMaxSize, IsIn, IsOptional, Matches } from 'class-validator';
 import { IsProjectId, PROJECT_ID_SCHEMA } from '../../common/id-validators.js';
 import { MAX_TAG_FILTERS, TAG_FILTER_RULE } from '../../domain/tag-filter.js';
 import {
@@ -19,8 +9,7 @@ import {
   MAX_ENTERPRISE_PROJECT_FILTERS,
 } from '../fleet-filter.js';
 import { FLEET_DEFAULT_LIMIT, FLEET_MAX_LIMIT } from '../fleet.service.js';
-
-const LIMIT_RULE = `must be an integer from 1 to ${FLEET_MAX_LIMIT}`;
+import { PageCursorQuery, PageLimitQuery } from '../../common/page-query.js';
 
 /** A query parameter given once arrives as a string, given again as a list: always a list. */
 const asList = ({ value }: { value: unknown }): unknown =>
@@ -70,22 +59,9 @@ export class FleetQueryDto {
   @IsIn(['true', 'false'], { message: 'must be true or false' })
   locked?: 'true' | 'false';
 
-  @ApiPropertyOptional({
-    type: 'integer',
-    default: FLEET_DEFAULT_LIMIT,
-    minimum: 1,
-    maximum: FLEET_MAX_LIMIT,
-  })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: LIMIT_RULE })
-  @Min(1, { message: LIMIT_RULE })
-  @Max(FLEET_MAX_LIMIT, { message: LIMIT_RULE })
+  @PageLimitQuery(FLEET_DEFAULT_LIMIT, FLEET_MAX_LIMIT)
   limit?: number;
 
-  @ApiPropertyOptional({ maxLength: 200, description: 'The next_cursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(200, { message: 'is not a cursor' })
+  @PageCursorQuery()
   cursor?: string;
 }

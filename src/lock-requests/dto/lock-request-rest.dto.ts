@@ -1,6 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsOptional } from 'class-validator';
 import {
   INSTANCE_ID_SCHEMA,
   IsInstanceId,
@@ -18,8 +17,8 @@ import {
   MAX_COMMENT_CHARS,
 } from '../lock-requests.service.js';
 import { IsComment, IsRequiredComment } from './lock-request.rules.js';
+import { PageCursorQuery, PageLimitQuery } from '../../common/page-query.js';
 
-const LIMIT_RULE = `must be an integer from 1 to ${LOCK_REQUEST_LIST_MAX_LIMIT}`;
 const FLAG_RULE = 'must be true or false';
 
 export class LockRequestPathDto {
@@ -73,23 +72,10 @@ export class LockRequestsQueryDto {
   @IsIn(['true', 'false'], { message: FLAG_RULE })
   mine?: 'true' | 'false';
 
-  @ApiPropertyOptional({
-    type: 'integer',
-    default: LOCK_REQUEST_LIST_DEFAULT_LIMIT,
-    minimum: 1,
-    maximum: LOCK_REQUEST_LIST_MAX_LIMIT,
-  })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: LIMIT_RULE })
-  @Min(1, { message: LIMIT_RULE })
-  @Max(LOCK_REQUEST_LIST_MAX_LIMIT, { message: LIMIT_RULE })
+  @PageLimitQuery(LOCK_REQUEST_LIST_DEFAULT_LIMIT, LOCK_REQUEST_LIST_MAX_LIMIT)
   limit?: number;
 
-  @ApiPropertyOptional({ maxLength: 200, description: 'The next_cursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(200, { message: 'is not a cursor' })
+  @PageCursorQuery()
   cursor?: string;
 }
 

@@ -1,16 +1,6 @@
-import { ArgsType, Field, ID, InputType, Int } from '@nestjs/graphql';
+import { ArgsType, Field, ID, InputType } from '@nestjs/graphql';
 import { Type } from 'class-transformer';
-import {
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  Max,
-  MaxLength,
-  Min,
-  ValidateNested,
-} from 'class-validator';
+import { IsBoolean, IsIn, IsOptional, ValidateNested } from 'class-validator';
 import { IsInstanceId, IsLockRequestId, IsProjectId } from '../../common/id-validators.js';
 import { LOCK_REQUEST_STATES, type LockRequestState } from '../../domain/lock-request.js';
 import {
@@ -19,8 +9,7 @@ import {
 } from '../lock-requests.service.js';
 import { LockRequestStateEnum } from '../models/lock-request.model.js';
 import { IsComment, IsRequiredComment } from './lock-request.rules.js';
-
-const FIRST_RULE = `must be an integer from 1 to ${LOCK_REQUEST_LIST_MAX_LIMIT}`;
+import { AfterArg, FirstArg } from '../../common/graphql/page-args.js';
 
 @ArgsType()
 export class LockRequestArgs {
@@ -83,16 +72,9 @@ export class LockRequestsArgs {
   @Type(() => LockRequestFilter)
   filter?: LockRequestFilter;
 
-  @Field(() => Int, { nullable: true, defaultValue: LOCK_REQUEST_LIST_DEFAULT_LIMIT })
-  @IsOptional()
-  @IsInt({ message: FIRST_RULE })
-  @Min(1, { message: FIRST_RULE })
-  @Max(LOCK_REQUEST_LIST_MAX_LIMIT, { message: FIRST_RULE })
+  @FirstArg(LOCK_REQUEST_LIST_DEFAULT_LIMIT, LOCK_REQUEST_LIST_MAX_LIMIT)
   first?: number | null;
 
-  @Field(() => String, { nullable: true })
-  @IsOptional()
-  @IsString()
-  @MaxLength(200, { message: 'is not a cursor' })
+  @AfterArg()
   after?: string;
 }
