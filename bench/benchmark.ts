@@ -85,6 +85,8 @@ export interface BenchReport {
   options: BenchOptions & { upstreamLatencyMs: number };
   /** Where the gateway kept its state. */
   store: Store;
+  /** Whether the gateway traced, and the spans it exported over the whole run. */
+  tracing: { on: boolean; spansExported: number };
   gatewayReadyMs: number;
   /** High-water mark of the gateway's RSS over the whole run. */
   gatewayPeakRssMb: number;
@@ -205,6 +207,7 @@ export async function runBenchmark(
     machine: describeMachine(loadAverageAtStart),
     options,
     store: env.store,
+    tracing: { on: env.tracing, spansExported: env.spansExported() },
     gatewayReadyMs: env.gatewayReadyMs,
     gatewayPeakRssMb: readPeakRssBytes(env.gateway.pid) / MB,
     iamExchanges,

@@ -10,6 +10,7 @@ import {
   type RunningSimulator,
 } from '../src/simulator/simulator.js';
 import { injectFault, lockPath } from '../test/support/clients.js';
+import { OtlpReceiver } from '../test/support/otlp-receiver.js';
 import { exchangeOidcToken } from './iam-token.js';
 import type { Target } from './load.js';
 import type { CpuProfiles } from './cpu-profiles.js';
@@ -27,6 +28,8 @@ export interface EnvironmentOptions {
   store?: Store;
   /** The gateway's variables beyond the ones that point it at the simulator. */
   gatewayEnv?: Record<string, string>;
+  /** Traces on, exported to an OTLP/HTTP receiver in this process; off unless told. */
+  tracing?: boolean;
   /** Loads the profiler into the gateway, for a CPU profile of each measured run. */
   cpuProfiles?: CpuProfiles;
   /** How the reference proxy runs; its own process unless told otherwise. */
@@ -61,6 +64,9 @@ export interface BenchEnvironment {
   cpuProfiles?: CpuProfiles;
   /** OIDC exchanges IAM has answered since the simulator started. */
   iamExchanges(): number;
+  tracing: boolean;
+  /** Spans the gateway has exported so far (0 with tracing off). */
+  spansExported(): number;
   close(): Promise<void>;
 }
 
@@ -95,6 +101,12 @@ export async function startBenchEnvironment(
     const signingKey = join(workDir, 'audit-signing-key.pem');
     generateSigningKey(signingKey);
     services.push(storeSetup);
+    const traces = new OtlpReceiver(false);
+    const tracingEnv: Record<string, string> = {};
+    if (options.tracing) {
+      tracingEnv.OTEL_EXPORTER_OTLP_ENDPOINT = await traces.listen();
+      services.push(traces);
+    }
     const upstreamEnv = {
       TAURUSDB_ENDPOINT: `${simulator.url}/{region}`,
       IAM_ENDPOINT: simulator.url,
@@ -119,6 +131,7 @@ export async function startBenchEnvironment(
         // The load comes from a handful of callers, far over any caller's real rate limit.
         RATE_LIMIT_MUTATIONS_PER_MINUTE: '1000000',
         RATE_LIMIT_READS_PER_MINUTE: '1000000',
+        ...tracingEnv,
         ...options.gatewayEnv,
         ...options.cpuProfiles?.env,
       },
@@ -195,6 +208,8 @@ export async function startBenchEnvironment(
         await applyLatency(latency);
       },
       iamExchanges: () => exchangesBeforeReset + simulator.calls()['iam.oidc'],
+      tracing: options.tracing ?? false,
+      spansExported: () => traces.spansReceived,
       close: async () => {
         await closeAll();
       },

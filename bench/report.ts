@@ -107,7 +107,10 @@ export function renderBenchmark(report: BenchReport): string {
     '',
     `${machineLine(machine)}; ${options.durationSeconds} s per run after ${options.warmupSeconds} s of warm-up per ` +
       `scenario; upstream latency ${options.upstreamLatencyMs} ms; ` +
-      `${STORE_DESCRIPTIONS[report.store]}.`,
+      `${STORE_DESCRIPTIONS[report.store]}; ` +
+      (report.tracing.on
+        ? `tracing on (${report.tracing.spansExported} spans exported over OTLP/HTTP).`
+        : 'tracing off.'),
     '',
     table(
       [

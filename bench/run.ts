@@ -16,9 +16,10 @@ import { STORES } from './stores.js';
 /**
  * `npm run bench`: options as `--duration=6 --warmup=2 --latency=0 --concurrency=1,16,64
  * --scenarios="REST PUT,reference PUT,fleet 500" --store=sqlite --fleet-latency=20
- * --fleet-concurrency=8 --bulk-concurrency=4 --cpu-prof=bench/results/profiles` or BENCH_DURATION,
- * BENCH_WARMUP, BENCH_LATENCY_MS, BENCH_CONCURRENCY, BENCH_SCENARIOS, BENCH_STORE,
- * BENCH_FLEET_LATENCY_MS, BENCH_FLEET_CONCURRENCY, BENCH_BULK_CONCURRENCY, BENCH_CPU_PROF.
+ * --fleet-concurrency=8 --bulk-concurrency=4 --cpu-prof=bench/results/profiles --tracing=on` or
+ * BENCH_DURATION, BENCH_WARMUP, BENCH_LATENCY_MS, BENCH_CONCURRENCY, BENCH_SCENARIOS,
+ * BENCH_STORE, BENCH_FLEET_LATENCY_MS, BENCH_FLEET_CONCURRENCY, BENCH_BULK_CONCURRENCY,
+ * BENCH_CPU_PROF, BENCH_TRACING.
  * `--cpu-prof` names a folder for a CPU profile of the gateway over each measured run;
  * `npm run bench:profile -- <file>` lists a profile's heaviest frames.
  */
@@ -33,9 +34,11 @@ const args = parseOptionArgs([
   'fleet-concurrency',
   'bulk-concurrency',
   'cpu-prof',
+  'tracing',
 ]);
 const cpuProfileDir = args['cpu-prof'] ?? process.env.BENCH_CPU_PROF;
 const store = choiceOption(args, 'store', 'BENCH_STORE', STORES, 'sqlite');
+const tracing = choiceOption(args, 'tracing', 'BENCH_TRACING', ['on', 'off'], 'off') === 'on';
 const scenarios = splitScenarios(
   listOption(args, 'scenarios', 'BENCH_SCENARIOS'),
   SCENARIOS.map((scenario) => scenario.name),
@@ -57,6 +60,7 @@ const fleetOptions = {
 const env = await startBenchEnvironment({
   upstreamLatencyMs: options.upstreamLatencyMs,
   store,
+  tracing,
   // Every lock of the whole-fleet scenarios is read from TaurusDB, none from the cache.
   gatewayEnv: {
     FLEET_LOCK_CACHE_MS: '0',

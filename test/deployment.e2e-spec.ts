@@ -73,6 +73,7 @@ interface ComposeService {
   ports?: string[];
   volumes?: string[];
   profiles?: string[];
+  command?: string[];
   restart?: string;
   init?: boolean;
   stop_grace_period?: string;
@@ -260,6 +261,47 @@ describe('docker-compose.yml', () => {
         startedByDefault: needed,
       });
     }
+  });
+
+  it('sends traces, when the shell names the tracing profile’s collector, through it to Jaeger', () => {
+    // Off by default: an unset endpoint registers nothing, and the profile's services stay down.
+    expect(gateway.environment?.OTEL_EXPORTER_OTLP_ENDPOINT).toBe(
+      '${OTEL_EXPORTER_OTLP_ENDPOINT:-}',
+    );
+    const readme = readFileSync('README.md', 'utf8');
+    const endpoint = /export OTEL_EXPORTER_OTLP_ENDPOINT=(\S+)/.exec(readme)?.[1] ?? '';
+    const shell = { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint };
+    const exporterHost = servicesUsedBy({
+      environment: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: interpolated('${OTEL_EXPORTER_OTLP_ENDPOINT:-}', shell),
+      },
+    });
+    expect(exporterHost).toEqual(['otel-collector']);
+    expect(readme).toContain('docker compose --profile tracing up');
+
+    const collector = services['otel-collector'];
+    const jaeger = services.jaeger;
+    expect([collector.profiles, jaeger.profiles]).toEqual([['tracing'], ['tracing']]);
+    const configPath = /^--config=(\S+)$/.exec(collector.command?.[0] ?? '')?.[1];
+    const mounted = collector.volumes?.find((volume) => volume.split(':')[1] === configPath);
+    const config = parse(readFileSync(mounted?.split(':')[0] ?? '', 'utf8')) as {
+      receivers: { otlp: { protocols: { http: { endpoint: string } } } };
+      exporters: Record<string, { endpoint: string }>;
+      service: { pipelines: { traces: { receivers: string[]; exporters: string[] } } };
+    };
+    const httpPort = config.receivers.otlp.protocols.http.endpoint.split(':')[1];
+    expect(new URL(endpoint).port).toBe(httpPort);
+    expect(collector.expose).toContain(httpPort);
+
+    const { traces } = config.service.pipelines;
+    expect(traces.receivers).toEqual(['otlp']);
+    const [jaegerHost, jaegerPort] = traces.exporters.map((name) =>
+      config.exporters[name].endpoint.split(':'),
+    )[0];
+    expect(jaegerHost).toBe('jaeger');
+    expect(jaeger.expose).toContain(jaegerPort);
+    expect(collector.depends_on?.jaeger).toBeDefined();
+    expect(jaeger.ports).toEqual(['16686:16686']);
   });
 
   it('sets only variables that the code reads, each in the README configuration reference', () => {

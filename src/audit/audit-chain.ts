@@ -81,6 +81,7 @@ export function openEvent(attempt: AuditAttempt, id: string, startedAt: string):
     decisionReasons: attempt.decisionReasons.map(toWellFormed),
     lockRequestId: wellFormed.lockRequestId ?? null,
     settlesAuditId: wellFormed.settlesAuditId ?? null,
+    traceId: wellFormed.traceId ?? null,
     id,
     seq: null,
     startedAt,

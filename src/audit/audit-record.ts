@@ -69,6 +69,8 @@ export interface AuditAttempt {
   lockRequestId?: string | null;
   /** On a `settle` row: the id of the `unknown` row it settles. */
   settlesAuditId?: string | null;
+  /** The OpenTelemetry trace of the call that wrote the row; null untraced (tracing off). */
+  traceId?: string | null;
 }
 
 export interface AuditCompletion {
@@ -185,6 +187,7 @@ export const AUDIT_COLUMN_TABLE: { readonly [K in keyof AuditEvent]-?: AuditColu
   policyVersion: attempt('policy_version', 'text'),
   lockRequestId: { ...attempt('lock_request_id', 'text', true), hashedOnlyWhenSet: true },
   settlesAuditId: { ...attempt('settles_audit_id', 'text', true), hashedOnlyWhenSet: true },
+  traceId: { ...attempt('trace_id', 'text', true), hashedOnlyWhenSet: true },
   outcome: sealing('outcome', 'text', AUDIT_OUTCOMES),
   upstreamStatus: sealing('upstream_status', 'integer'),
   errorCode: sealing('error_code', 'text'),

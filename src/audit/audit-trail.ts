@@ -12,6 +12,10 @@ import {
   type AuditPage,
 } from './audit-record.js';
 import { AuditStore, AuditWriteRefused } from './audit-store.js';
+import { Tracing } from '../tracing/tracing.js';
+
+/** The attribute of an audit write's span: attempt, outcome or sealed. */
+const AUDIT_WRITE_KIND_ATTRIBUTE = 'gateway.audit.write';
 
 type AuditWriteKind = 'attempt' | 'outcome' | 'sealed';
 
@@ -38,6 +42,7 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
     private readonly store: AuditStore,
     private readonly clock: Clock,
     private readonly metrics: GatewayMetrics,
+    private readonly tracing: Tracing,
   ) {
     store.onCommit = (writes) => metrics.auditCommitBatch.observe(writes);
   }
@@ -67,10 +72,8 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
 
   /** Writes an open row before the upstream call; returns its id. */
   async recordAttempt(attempt: AuditAttempt): Promise<string> {
-    const id = await this.counted(
-      'attempt',
-      'attempt write',
-      this.store.recordAttempt(attempt, this.now()),
+    const id = await this.counted('attempt', 'attempt write', () =>
+      this.store.recordAttempt(this.traced(attempt), this.now()),
     );
     this.openAttempts.add(id);
     this.metrics.auditOpenAttempts.set(this.openAttempts.size);
@@ -80,9 +83,7 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
   /** Seals the open row `id` as the next link of the chain. */
   async complete(id: string, completion: AuditCompletion): Promise<void> {
     try {
-      await this.counted(
-        'outcome',
-        'outcome write',
+      await this.counted('outcome', 'outcome write', () =>
         this.store.complete(id, completion, this.now()),
       );
     } finally {
@@ -95,10 +96,8 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
 
   /** Writes an already sealed row, for decisions that make no upstream call (denied, dry run). */
   recordSealed(attempt: AuditAttempt, completion: AuditCompletion): Promise<string> {
-    return this.counted(
-      'sealed',
-      'sealed write',
-      this.store.recordSealed(attempt, completion, this.now()),
+    return this.counted('sealed', 'sealed write', () =>
+      this.store.recordSealed(this.traced(attempt), completion, this.now()),
     );
   }
 
@@ -107,7 +106,7 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
     return this.counted(
       'outcome',
       'outcome write',
-      this.store.reconcileOpenAttempts(this.now()),
+      () => this.store.reconcileOpenAttempts(this.now()),
       (closed) => closed,
     );
   }
@@ -169,6 +168,11 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
+  /** The row names the trace of the call that writes it, unless its writer named one. */
+  private traced(attempt: AuditAttempt): AuditAttempt {
+    return { ...attempt, traceId: attempt.traceId ?? this.tracing.currentTraceId() };
+  }
+
   private now(): string {
     return this.clock.now().toISOString();
   }
@@ -190,22 +194,28 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private async counted<T>(
+  private counted<T>(
     kind: AuditWriteKind,
     operation: string,
-    write: Promise<T>,
+    write: () => Promise<T>,
     rowsWritten: (result: T) => number = () => 1,
   ): Promise<T> {
-    const stopTimer = this.metrics.auditWriteDuration.startTimer({ kind });
-    try {
-      const result = await this.mapped(operation, write);
-      stopTimer();
-      this.metrics.auditWrites.inc({ kind, result: 'ok' }, rowsWritten(result));
-      return result;
-    } catch (error) {
-      this.metrics.auditWrites.inc({ kind, result: 'error' });
-      throw error;
-    }
+    return this.tracing.inSpan(
+      `audit ${kind}`,
+      { [AUDIT_WRITE_KIND_ATTRIBUTE]: kind },
+      async () => {
+        const stopTimer = this.metrics.auditWriteDuration.startTimer({ kind });
+        try {
+          const result = await this.mapped(operation, write());
+          stopTimer();
+          this.metrics.auditWrites.inc({ kind, result: 'ok' }, rowsWritten(result));
+          return result;
+        } catch (error) {
+          this.metrics.auditWrites.inc({ kind, result: 'error' });
+          throw error;
+        }
+      },
+    );
   }
 }
 

@@ -10,6 +10,7 @@ import { anAttempt, AuditStoreDir } from './testing/audit-fixtures.js';
 import { auditStoreContract, expectUnavailable } from './testing/audit-store.contract.js';
 import { execOnOwnConnection } from './testing/sqlite-own-connection.js';
 import { Clock } from '../common/clock.js';
+import { Tracing } from '../tracing/tracing.js';
 
 const succeeded = { outcome: 'succeeded', upstreamStatus: 200, durationMs: 41 } as const;
 
@@ -166,7 +167,7 @@ describe('ThreadedSqliteAuditStore', () => {
     const metrics = new GatewayMetrics();
     const store = dir.store();
     await store.open('readonly');
-    const readonly = new AuditTrail(store, new Clock(), metrics);
+    const readonly = new AuditTrail(store, new Clock(), metrics, new Tracing());
 
     await expectUnavailable(readonly.recordAttempt(anAttempt()));
     await expectUnavailable(readonly.recordSealed(anAttempt(), succeeded));

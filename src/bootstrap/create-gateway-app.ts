@@ -9,6 +9,7 @@ import { answerClientError, answerFrameworkError } from './client-error.js';
 import { setupOpenApi } from './openapi.js';
 import { acceptJsonBodiesOnly } from './json-body.js';
 import { installRequestHooks } from './request-hooks.js';
+import { Tracing } from '../tracing/tracing.js';
 import { requestIdFor } from './request-id.js';
 
 /** The contract's request size limit: far above any valid body, far below anything harmful. */
@@ -48,6 +49,7 @@ export async function createGatewayApp(): Promise<NestFastifyApplication> {
     app.getHttpAdapter().getInstance(),
     app.get(GatewayMetrics),
     await app.resolve(PinoLogger),
+    app.get(Tracing),
   );
   setupOpenApi(app);
   // Only these two stop the gateway: Nest's default list also has SIGHUP, which reloads the policy.

@@ -1,3 +1,8 @@
+import {
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+} from '@opentelemetry/semantic-conventions';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import type { Channel } from '../common/call-context.js';
@@ -5,6 +10,7 @@ import type { GatewayMetrics } from '../common/gateway-metrics.js';
 import { correlationIdOf, type GatewayRequest } from '../common/gateway-request.js';
 import { withRequestIdInErrors } from '../common/graphql/graphql-answer-request-id.js';
 import { GRAPHQL_PATH } from '../common/graphql/graphql-options.js';
+import type { IncomingSpan, SpanAttributes, Tracing } from '../tracing/tracing.js';
 
 /** The channel an answer is counted and logged under: the two APIs, or the operations routes. */
 export type AccessChannel = Channel | 'ops';
@@ -22,18 +28,38 @@ function channelOfRoute(route: string): AccessChannel {
 /**
  * Hooks at the Fastify level so that every answer is covered, including the ones Fastify gives
  * before Nest sees the request (oversized body, unknown route) and Apollo's own answers. They
- * also bind the request's logging context, so that whatever the call logs carries its id.
+ * also bind the request's logging context, so that whatever the call logs carries its id, and
+ * its trace: each call on the two APIs is the server span its work is traced under (the
+ * operations routes, probed every few seconds, are not traced).
  */
 export function installRequestHooks(
   fastify: FastifyInstance,
   metrics: GatewayMetrics,
   logger: PinoLogger,
+  tracing: Tracing,
 ): void {
-  const inRequestContext = (request: FastifyRequest, done: () => void) =>
-    logger.runInContext(done, { bindings: { reqId: request.id } });
+  const spans = new WeakMap<FastifyRequest, IncomingSpan>();
+  const inRequestContext = (request: FastifyRequest, done: () => void) => {
+    const bound = () => logger.runInContext(done, { bindings: { reqId: request.id } });
+    const span = spans.get(request);
+    return span ? span.run(bound) : bound();
+  };
 
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', correlationIdOf(request) ?? request.id);
+    const route = routeOf(request);
+    const channel = channelOfRoute(route);
+    if (channel !== 'ops') {
+      spans.set(
+        request,
+        tracing.startIncoming(`${request.method} ${route}`, request.headers, {
+          [ATTR_HTTP_REQUEST_METHOD]: request.method,
+          [ATTR_HTTP_ROUTE]: route,
+          [CALL_ATTRIBUTES.channel]: channel,
+          [CALL_ATTRIBUTES.requestId]: request.id,
+        }),
+      );
+    }
     inRequestContext(request, done);
   });
   // The body is read on the socket's own events, outside the context bound above: the handler
@@ -58,9 +84,38 @@ export function installRequestHooks(
       { channel, operation: operationOf(request), outcome: outcomeOf(request, reply) },
       reply.elapsedTime / 1000,
     );
-    logAccess(request, reply);
+    const span = spans.get(request);
+    if (span === undefined) {
+      logAccess(request, reply);
+    } else {
+      // The access line is written inside the span, so it carries the trace id too.
+      span.run(() => logAccess(request, reply));
+      span.end(callAttributes(request, reply), reply.statusCode >= 500);
+    }
     done();
   });
+}
+
+/** The attributes of a call's server span that the gateway names itself. */
+const CALL_ATTRIBUTES = {
+  channel: 'gateway.channel',
+  requestId: 'gateway.request_id',
+  /** `iss#sub`: who the verified token names; never the token. */
+  principal: 'enduser.id',
+  /** `ok` or the error code answered, as the operation metric's label. */
+  outcome: 'gateway.outcome',
+  operation: 'gateway.operation',
+} as const;
+
+/** What a call's span learns once it is answered. */
+function callAttributes(request: GatewayRequest, reply: FastifyReply): SpanAttributes {
+  const principal = request.principal?.id;
+  return {
+    [ATTR_HTTP_RESPONSE_STATUS_CODE]: reply.statusCode,
+    [CALL_ATTRIBUTES.outcome]: outcomeOf(request, reply),
+    [CALL_ATTRIBUTES.operation]: operationOf(request),
+    ...(principal === undefined ? {} : { [CALL_ATTRIBUTES.principal]: principal }),
+  };
 }
 
 /** A GraphQL request's operation type and root fields; any other's method and route. */

@@ -13,6 +13,7 @@ import type {
 import { BulkLockRunner, CRASHED_ERROR_CODE } from './bulk-lock-runner.js';
 import { SqliteBulkJobStore } from './sqlite-bulk-job-store.js';
 import { aBulkJob, BULK_FIXTURE_NOW, fleetIds } from './testing/bulk-job-fixtures.js';
+import { Tracing } from '../tracing/tracing.js';
 
 /**
  * The single call's use case as the runner sees it: answers by enterprise project, on demand.
@@ -94,6 +95,7 @@ describe('BulkLockRunner', () => {
       { concurrency },
       { approvalTtlSeconds: 60, executionWindowSeconds: 60, pollIntervalSeconds: 1 },
       { timeoutMs: 1000 } as never,
+      new Tracing(),
     );
 
   beforeEach(async () => {

@@ -25,6 +25,13 @@ import { changeBudgetMs, TaurusDb } from '../taurusdb/taurusdb.js';
 import { VaultLockService, type SetVaultLockResult } from '../vault-lock/vault-lock.service.js';
 import { BulkJobStore } from './bulk-job-store.js';
 import { bulkLocksConfig, type BulkLocksConfig } from './bulk-locks.config.js';
+import { Tracing } from '../tracing/tracing.js';
+
+/** The attributes of a bulk item's span. */
+const BULK_ITEM_ATTRIBUTES = {
+  job: 'gateway.bulk_job_id',
+  instance: 'gateway.instance_id',
+} as const;
 
 /** Jobs looked at per pass; the next pass takes the rest. */
 const BATCH = 20;
@@ -73,6 +80,7 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
     @Inject(bulkLocksConfig.KEY) private readonly config: BulkLocksConfig,
     @Inject(lockRequestsConfig.KEY) lockRequests: LockRequestsConfig,
     @Inject(upstreamConfig.KEY) upstream: UpstreamConfig,
+    private readonly tracing: Tracing,
   ) {
     this.pollMs = lockRequests.pollIntervalSeconds * 1000;
     this.claimMs = 4 * upstream.timeoutMs + this.pollMs;
@@ -162,7 +170,12 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
         until: this.claimUntil(),
       });
       if (item === null) break;
-      await this.finish(job, item, await this.runClaimed(job, item.instanceId));
+      const outcome = await this.tracing.inRootSpan(
+        'bulk item',
+        { [BULK_ITEM_ATTRIBUTES.job]: job.id, [BULK_ITEM_ATTRIBUTES.instance]: item.instanceId },
+        () => this.runClaimed(job, item.instanceId),
+      );
+      await this.finish(job, item, outcome);
     }
     await this.store.finishJob(job.id);
   }

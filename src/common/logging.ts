@@ -1,6 +1,7 @@
 import type { Params } from 'nestjs-pino';
 import pino from 'pino';
 import type { AppConfig } from '../config/app.config.js';
+import { currentTraceIds } from '../tracing/tracing.js';
 
 /**
  * Anything that may hold a credential is censored by path, so a careless log call cannot leak
@@ -26,7 +27,8 @@ export const REDACTED_PATHS = [
  * middleware is not mounted (`forRoutes: []`). Mounted through Nest's Fastify middleware it ran
  * only for some paths, and before the body is read, which ends the context it binds. The
  * gateway's Fastify hooks (`request-hooks.ts`) bind the context and write the one access line
- * per request instead, for every request Fastify answers.
+ * per request instead, for every request Fastify answers. Every line written inside a traced
+ * call carries its `traceId` and `spanId`.
  */
 export function loggerParams(config: AppConfig): Params {
   const destination = config.logFile
@@ -37,6 +39,8 @@ export function loggerParams(config: AppConfig): Params {
       level: config.logLevel,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       stream: destination,
+      // A new object every time: pino merges the line's own fields into what the mixin returns.
+      mixin: () => currentTraceIds() ?? {},
     },
     forRoutes: [],
   };

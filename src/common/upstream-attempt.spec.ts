@@ -4,6 +4,7 @@ import { Clock } from './clock.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { UpstreamAttempts } from './upstream-attempt.js';
 import { TransportFailure } from './upstream-http.js';
+import { Tracing } from '../tracing/tracing.js';
 
 describe('UpstreamAttempts', () => {
   let server: Server;
@@ -32,7 +33,7 @@ describe('UpstreamAttempts', () => {
 
   beforeEach(() => {
     metrics = new GatewayMetrics();
-    attempts = new UpstreamAttempts('taurusdb', 2000, metrics, new Clock());
+    attempts = new UpstreamAttempts('taurusdb', 2000, metrics, new Clock(), new Tracing());
   });
 
   afterEach(() => attempts.close());

@@ -17,6 +17,7 @@ import {
 import { FixtureTaurusDb } from '../taurusdb/testing/fixture-taurusdb.js';
 import { UpstreamError } from '../taurusdb/upstream-error.js';
 import { ComplianceService } from './compliance.service.js';
+import { Tracing } from '../tracing/tracing.js';
 
 const FLEET = PROJECTS.cnNorth4Fleet.id;
 
@@ -73,6 +74,7 @@ describe('compliance against minRetentionDays', () => {
     const evaluator = new PolicyEvaluator(
       { current: () => POLICY } as PolicyStore,
       new GatewayMetrics(),
+      new Tracing(),
     );
     service = new ComplianceService(
       taurusDb,

@@ -21,6 +21,7 @@ import { LockRequestRecorder } from './lock-request-recorder.js';
 import { approveLockRequest, createLockRequest } from './lock-request-transitions.js';
 import { LostAnswerSettler } from './lost-answer-settler.js';
 import { SqliteLockRequestStore } from './sqlite-lock-request-store.js';
+import { Tracing } from '../tracing/tracing.js';
 
 const T0 = new Date('2026-11-30T02:00:00.000Z');
 const UPSTREAM_TIMEOUT_MS = 1_000;
@@ -107,12 +108,13 @@ describe('LockRequestExecutor (claim, decide again, PUT once, settle)', () => {
     executor = new LockRequestExecutor(
       store,
       recorder,
-      new LostAnswerSettler(audit, taurusDb, clock),
+      new LostAnswerSettler(audit, taurusDb, clock, new Tracing()),
       taurusDb,
-      new PolicyEvaluator(policyStore, metrics),
+      new PolicyEvaluator(policyStore, metrics, new Tracing()),
       clock,
       CONFIG,
       { timeoutMs: UPSTREAM_TIMEOUT_MS },
+      new Tracing(),
     );
   });
 

@@ -35,6 +35,13 @@ import {
 } from './lock-request-transitions.js';
 import { lockRequestsConfig, type LockRequestsConfig } from './lock-requests.config.js';
 import { LostAnswerSettler } from './lost-answer-settler.js';
+import { Tracing } from '../tracing/tracing.js';
+
+/** The attributes of a background step's span: the lock request and the state it left. */
+const LOCK_REQUEST_ATTRIBUTES = {
+  id: 'gateway.lock_request_id',
+  state: 'gateway.lock_request_state',
+} as const;
 
 /** Requests moved per pass; the next pass takes the rest. */
 const BATCH = 20;
@@ -86,6 +93,7 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
     private readonly clock: Clock,
     @Inject(lockRequestsConfig.KEY) private readonly config: LockRequestsConfig,
     @Inject(upstreamConfig.KEY) upstream: UpstreamConfig,
+    private readonly tracing: Tracing,
   ) {
     this.putBudgetMs = changeBudgetMs(upstream.timeoutMs);
     this.claimMs = 4 * upstream.timeoutMs + this.putBudgetMs + config.pollIntervalSeconds * 1000;
@@ -117,9 +125,18 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
     );
     for (const request of due) {
       if (this.stopped) return;
-      await this.advance(request).catch((error: unknown) =>
-        this.logger.warn(`lock request ${request.id} (${request.state}): ${messageOf(error)}`),
-      );
+      await this.tracing
+        .inRootSpan(
+          'lock request',
+          {
+            [LOCK_REQUEST_ATTRIBUTES.id]: request.id,
+            [LOCK_REQUEST_ATTRIBUTES.state]: request.state,
+          },
+          () => this.advance(request),
+        )
+        .catch((error: unknown) =>
+          this.logger.warn(`lock request ${request.id} (${request.state}): ${messageOf(error)}`),
+        );
     }
     if (!this.stopped && (await this.holdsSettlementLease())) {
       await this.settler.settlePass(this.uncertainGraceMs, () => this.holdsSettlementLease());

@@ -8,6 +8,10 @@ import { VAULT_LOCK_ACTIONS, type VaultLockAction } from '../domain/actions.js';
 import { TaurusDb } from '../taurusdb/taurusdb.js';
 import { backgroundCaller } from './background-caller.js';
 import { lockSnapshotOf, settlementOf } from './lock-evidence.js';
+import { Tracing } from '../tracing/tracing.js';
+
+/** The attribute of a settlement's span: the `unknown` row it reads the lock for. */
+const SETTLED_ROW_ATTRIBUTE = 'gateway.audit.settles_id';
 
 /** Unknown rows looked at per pass, newest first. */
 const SCAN_LIMIT = 500;
@@ -40,6 +44,7 @@ export class LostAnswerSettler {
     private readonly audit: AuditTrail,
     private readonly taurusDb: TaurusDb,
     private readonly clock: Clock,
+    private readonly tracing: Tracing,
   ) {}
 
   /**
@@ -57,7 +62,12 @@ export class LostAnswerSettler {
       for (const event of page.events) {
         if (await this.due(event, nowMs - settleAfterMs, nowMs)) {
           if (!(await stillHolder())) return settledNow;
-          if (await this.settle(event)) settledNow++;
+          const settled = await this.tracing.inRootSpan(
+            'settle unknown row',
+            { [SETTLED_ROW_ATTRIBUTE]: event.id },
+            () => this.settle(event),
+          );
+          if (settled) settledNow++;
         }
       }
       if (page.nextCursor === null) break;

@@ -12,6 +12,14 @@ import type {
   RetentionRequirement,
 } from './policy.types.js';
 import { PolicyStore } from './policy-store.js';
+import { Tracing } from '../tracing/tracing.js';
+
+/** The attributes of a policy decision's span. */
+const DECISION_ATTRIBUTES = {
+  /** The rule that allowed the call, or `none`. */
+  rule: 'gateway.policy.rule',
+  allowed: 'gateway.policy.allowed',
+} as const;
 
 const allows = (allowlist: readonly string[], value: string): boolean =>
   allowlist.includes(ANY) || allowlist.includes(value);
@@ -238,10 +246,11 @@ export class PolicyEvaluator {
   constructor(
     private readonly store: PolicyStore,
     private readonly metrics: GatewayMetrics,
+    private readonly tracing: Tracing,
   ) {}
 
   evaluate(request: PolicyRequest): PolicyDecision {
-    return this.counted(decide(this.store.current(), request));
+    return this.decided(() => decide(this.store.current(), request));
   }
 
   /**
@@ -261,14 +270,20 @@ export class PolicyEvaluator {
   /** A denial decided from the caller alone, or null when the instance must be looked at. */
   denyForCaller(request: CallerRequest): PolicyDecision | null {
     const decision = denyForCaller(this.store.current(), request);
-    return decision && this.counted(decision);
+    return decision && this.decided(() => decision);
   }
 
-  private counted(decision: PolicyDecision): PolicyDecision {
-    this.metrics.policyDecisions.inc({
-      allowed: String(decision.allowed),
-      rule: decision.ruleId ?? 'none',
+  /** A decision on a call: counted, and a span of its own. */
+  private decided(decide: () => PolicyDecision): PolicyDecision {
+    return this.tracing.inSpan('policy decision', {}, (span) => {
+      const decision = decide();
+      const rule = decision.ruleId ?? 'none';
+      this.metrics.policyDecisions.inc({ allowed: String(decision.allowed), rule });
+      span.setAttributes({
+        [DECISION_ATTRIBUTES.rule]: rule,
+        [DECISION_ATTRIBUTES.allowed]: decision.allowed,
+      });
+      return decision;
     });
-    return decision;
   }
 }

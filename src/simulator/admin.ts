@@ -4,17 +4,22 @@ import { parseFaultSpec, type FaultInjector } from './fault-injector.js';
 import type { IamTokenStore } from './iam.js';
 import { pick } from './request-input.js';
 import { SimCode, SimulatorError } from './simulator-error.js';
+import type { TraceContextLog } from './trace-context-log.js';
 
 const MAX_TOKEN_LIFETIME_SECONDS = 7 * 24 * 60 * 60;
 
 export interface AdminDeps {
   calls: CallCounter;
+  traceContexts: TraceContextLog;
   faults: FaultInjector;
   tokens: IamTokenStore;
   reset(): void;
 }
 
-/** Development-only controls for tests: faults, call counts, reset, token revocation. No auth. */
+/**
+ * Development-only controls for tests: faults, call counts, the trace contexts calls carried,
+ * reset, token revocation. No auth.
+ */
 export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void {
   app.post('/__admin/faults', async (request, reply) => {
     const fault = parseFaultSpec(request.body);
@@ -29,6 +34,8 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
   });
 
   app.get('/__admin/calls', async () => deps.calls.snapshot());
+
+  app.get('/__admin/trace-contexts', async () => deps.traceContexts.snapshot());
 
   app.post('/__admin/reset', async () => {
     deps.reset();

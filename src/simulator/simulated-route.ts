@@ -4,8 +4,9 @@ import type { FaultInjector } from './fault-injector.js';
 import { UNPARSABLE_BODY } from './request-input.js';
 import { serviceOf, type RouteName } from './route-names.js';
 import { SimulatorError, errorCodeFor } from './simulator-error.js';
+import type { TraceContextLog } from './trace-context-log.js';
 
-/** One simulated upstream call: counted, open to fault injection, then handled. */
+/** One simulated upstream call: counted, its trace context kept, open to fault injection, then handled. */
 export interface SimulatedRoute {
   method: 'GET' | 'POST' | 'PUT';
   paths: readonly string[];
@@ -16,7 +17,7 @@ export interface SimulatedRoute {
 
 export function addSimulatedRoute(
   app: FastifyInstance,
-  harness: { calls: CallCounter; faults: FaultInjector },
+  harness: { calls: CallCounter; faults: FaultInjector; traceContexts: TraceContextLog },
   route: SimulatedRoute,
 ): void {
   const nameOf = typeof route.name === 'function' ? route.name : () => route.name as RouteName;
@@ -27,6 +28,7 @@ export function addSimulatedRoute(
       handler: async (request, reply) => {
         const name = nameOf(request);
         harness.calls.count(name);
+        harness.traceContexts.record(name, request.headers.traceparent);
         const fault = await harness.faults.intercept(name, reply);
         if (fault === 'answered') return reply;
         if (request.body === UNPARSABLE_BODY) {

@@ -15,11 +15,13 @@ import type { RouteName } from './route-names.js';
 import { addSimulatedRoute } from './simulated-route.js';
 import { NO_SUCH_API, SimCode, SimulatorError } from './simulator-error.js';
 import { VaultLockStore, taurusDbRoutes } from './taurusdb.js';
+import { TraceContextLog, type ReceivedTraceContext } from './trace-context-log.js';
 
 export type { MintRequest } from './dev-identity-provider.js';
 export type { FaultSpec } from './fault-injector.js';
 export { SERVICE_ACCOUNT } from './iam.js';
 export { ROUTE_NAMES, type RouteName } from './route-names.js';
+export type { ReceivedTraceContext } from './trace-context-log.js';
 
 export interface SimulatorOptions {
   /** 0 picks a free port. */
@@ -46,6 +48,8 @@ export interface RunningSimulator {
   mintToken(claims?: MintRequest): Promise<string>;
   /** In-process equivalent of `GET /__admin/calls`. */
   calls(): Record<RouteName, number>;
+  /** In-process equivalent of `GET /__admin/trace-contexts`: the latest calls' `traceparent`. */
+  traceContexts(): ReceivedTraceContext[];
   /** In-process equivalent of `POST /__admin/reset`. */
   reset(): void;
   close(): Promise<void>;
@@ -63,11 +67,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   let url = '';
   const idp = await DevIdentityProvider.create(() => `${url}/idp`);
   const calls = new CallCounter();
+  const traceContexts = new TraceContextLog();
   const faults = new FaultInjector();
   const tokens = new IamTokenStore();
   const locks = new VaultLockStore();
   const reset = (): void => {
     calls.reset();
+    traceContexts.reset();
     faults.clear();
     tokens.reset();
     locks.clear();
@@ -94,7 +100,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   );
 
   app.get('/idp/.well-known/openid-configuration', async () => idp.discovery());
-  const harness = { calls, faults };
+  const harness = { calls, faults, traceContexts };
   for (const route of [
     ...idpRoutes(idp),
     ...iamRoutes(tokens, idp),
@@ -102,7 +108,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   ]) {
     addSimulatedRoute(app, harness, route);
   }
-  registerAdminRoutes(app, { calls, faults, tokens, reset });
+  registerAdminRoutes(app, { calls, traceContexts, faults, tokens, reset });
 
   await app.listen({ port: options.port ?? 0, host });
   url =
@@ -116,6 +122,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     audience: DEV_AUDIENCE,
     mintToken: (claims) => idp.mint(claims),
     calls: () => calls.snapshot(),
+    traceContexts: () => traceContexts.snapshot(),
     reset,
     close: async () => {
       faults.close();

@@ -23,6 +23,7 @@ import type { TaurusDbConfig } from './taurusdb.config.js';
 import { TaurusDbModule } from './taurusdb.module.js';
 import type { SetVaultLockBody } from './taurusdb.types.js';
 import { UpstreamError, UpstreamUnauthorizedError } from './upstream-error.js';
+import { Tracing } from '../tracing/tracing.js';
 
 const { financeProd, financeStaging, apacProd } = INSTANCES;
 const project = PROJECTS.cnNorth4.id;
@@ -97,6 +98,7 @@ describe('TaurusDbClient against the simulator', () => {
       { timeoutMs },
       metrics,
       new Clock(),
+      new Tracing(),
     );
     clients.push(client);
     return client;

@@ -27,6 +27,7 @@ import {
   type UpstreamRequest,
 } from '../common/upstream-http.js';
 import { upstreamConfig } from '../config/upstream.config.js';
+import { Tracing } from '../tracing/tracing.js';
 import { CallDeadline } from './call-deadline.js';
 import { parseRetryAfterSeconds } from './retry-after.js';
 import {
@@ -98,8 +99,9 @@ export class TaurusDbClient implements OnApplicationShutdown {
     @Inject(upstreamConfig.KEY) private readonly upstream: ConfigType<typeof upstreamConfig>,
     private readonly metrics: GatewayMetrics,
     private readonly clock: Clock,
+    tracing: Tracing,
   ) {
-    this.attempts = new UpstreamAttempts('taurusdb', upstream.timeoutMs, metrics, clock);
+    this.attempts = new UpstreamAttempts('taurusdb', upstream.timeoutMs, metrics, clock, tracing);
   }
 
   async getInstance(

@@ -28,6 +28,7 @@ import type {
 import { UpstreamError } from '../taurusdb/upstream-error.js';
 import type { AuditReads } from './vault-lock.config.js';
 import { VaultLockService, type SetVaultLockCommand } from './vault-lock.service.js';
+import { Tracing } from '../tracing/tracing.js';
 
 type Row = AuditAttempt & Partial<AuditCompletion> & { id: string; sealed: boolean };
 
@@ -182,7 +183,7 @@ describe('VaultLockService (decide, record, call)', () => {
     );
     return new VaultLockService(
       taurusDb,
-      new PolicyEvaluator(policyStore, metrics),
+      new PolicyEvaluator(policyStore, metrics, new Tracing()),
       policyStore,
       audit as unknown as AuditTrail,
       clock,

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Shapes of every secret the suites handle. */
-const SECRET_PATTERNS: Record<string, RegExp> = {
+export const SECRET_PATTERNS: Record<string, RegExp> = {
   jwt: /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/,
   'IAM token': /MII[A-Za-z0-9_+/=-]{100,}/,
   'service-account password': /sim-password/,

@@ -59,6 +59,13 @@ export class AuditEventDto {
   })
   settles_audit_id!: string | null;
   @ApiProperty({
+    type: 'string',
+    nullable: true,
+    pattern: '^[0-9a-f]{32}$',
+    description: 'The OpenTelemetry trace id of the call that wrote the row, when traced',
+  })
+  trace_id!: string | null;
+  @ApiProperty({
     enum: AUDIT_OUTCOMES,
     nullable: true,
     description: 'null while the attempt is open',

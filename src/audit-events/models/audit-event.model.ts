@@ -40,6 +40,11 @@ export class AuditEvent {
     description: 'on a settle row: the id of the unknown row it settles',
   })
   settlesAuditId!: string | null;
+  @Field(() => String, {
+    nullable: true,
+    description: 'the OpenTelemetry trace id of the call that wrote the row, when traced',
+  })
+  traceId!: string | null;
   @Field(() => AuditOutcomeEnum, { nullable: true }) outcome!: string | null;
   @Field(() => Int, { nullable: true }) upstreamStatus!: number | null;
   @Field(() => String, { nullable: true }) errorCode!: string | null;

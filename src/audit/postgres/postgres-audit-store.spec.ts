@@ -17,6 +17,7 @@ import { runVerify } from '../verify-command.js';
 import { latestVersion, migrations } from './migrations.js';
 import pg from 'pg';
 import { CHAIN_LOCK, PostgresAuditStore } from './postgres-audit-store.js';
+import { Tracing } from '../../tracing/tracing.js';
 
 const succeeded = { outcome: 'succeeded', upstreamStatus: 200, durationMs: 41 } as const;
 
@@ -444,7 +445,7 @@ await describeWithPostgres('PostgresAuditStore', () => {
         const store = track(
           new PostgresAuditStore({ databaseUrl: db.url, migrate: 'auto', replicaLeaseSeconds: 30 }),
         );
-        const trail = new AuditTrail(store, new Clock(), new GatewayMetrics());
+        const trail = new AuditTrail(store, new Clock(), new GatewayMetrics(), new Tracing());
         await trail.onModuleInit();
 
         await db.refuseConnections();

@@ -9,6 +9,7 @@ import type { AuditAttempt } from '../audit-record.js';
 import type { AuditStore } from '../audit-store.js';
 import { AuditTrail } from '../audit-trail.js';
 import { ThreadedSqliteAuditStore } from '../threaded-sqlite-audit-store.js';
+import { Tracing } from '../../tracing/tracing.js';
 
 /** Test support for the audit specs: attempts, and real SQLite stores in a temp directory. */
 
@@ -39,7 +40,7 @@ export async function startTrail(
   metrics = new GatewayMetrics(),
   clock = new Clock(),
 ): Promise<AuditTrail> {
-  const trail = new AuditTrail(store, clock, metrics);
+  const trail = new AuditTrail(store, clock, metrics, new Tracing());
   await trail.onModuleInit();
   return trail;
 }

@@ -219,6 +219,34 @@ export function auditStoreContract(name: string, newHarness: () => Promise<Audit
       expect(await trail.verify()).toEqual({ ok: true, rows: 2 });
     });
 
+    it('keeps the trace id of the call, hashed once set: setting, changing or clearing it breaks the chain', async () => {
+      const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+      await trail.recordSealed(anAttempt(), succeeded);
+      await trail.recordSealed(anAttempt({ traceId }), succeeded);
+      const [traced, untraced] = await allEvents(trail);
+      expect([traced.traceId, untraced.traceId]).toEqual([traceId, null]);
+      expect(await trail.verify()).toEqual({ ok: true, rows: 2 });
+      const tamperings: [sql: string, broken: AuditEvent][] = [
+        ['UPDATE audit_events SET trace_id = NULL WHERE seq = 2', traced],
+        [`UPDATE audit_events SET trace_id = '${'0'.repeat(31)}1' WHERE seq = 2`, traced],
+        [`UPDATE audit_events SET trace_id = '${traceId}' WHERE seq = 1`, untraced],
+      ];
+      for (const [sql, broken] of tamperings) {
+        await harness.tamper(sql);
+        expect({ sql, result: await trail.verify() }).toMatchObject({
+          sql,
+          result: {
+            ok: false,
+            firstBroken: { id: broken.id, reason: 'hash does not match the row contents' },
+          },
+        });
+        await harness.tamper(
+          `UPDATE audit_events SET trace_id = ${sqlText(broken.traceId)} WHERE id = '${broken.id}'`,
+        );
+        expect(await trail.verify()).toEqual({ ok: true, rows: 2 });
+      }
+    });
+
     describe('rows of lock requests', () => {
       const lockRequestId = randomUUID();
       /** A transition written by background work, as the scheduler writes it. */

@@ -8,6 +8,7 @@ import { Principal } from '../../domain/principal.js';
 import { ServiceAccount, type IamConfig } from './iam.config.js';
 import type { IamToken } from './iam-token.js';
 import { IamTokenExchange } from './iam-token-exchange.js';
+import { Tracing } from '../../tracing/tracing.js';
 
 type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
@@ -51,7 +52,13 @@ describe('IamTokenExchange against the simulator', () => {
 
   const exchangeWith = (config: IamConfig, timeoutMs = 5000) => {
     const metrics = new GatewayMetrics();
-    const exchange = new IamTokenExchange(config, { timeoutMs }, new Clock(), metrics);
+    const exchange = new IamTokenExchange(
+      config,
+      { timeoutMs },
+      new Clock(),
+      metrics,
+      new Tracing(),
+    );
     exchanges.push(exchange);
     return { exchange, metrics };
   };

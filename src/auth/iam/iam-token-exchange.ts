@@ -18,6 +18,7 @@ import {
   type UpstreamAnswer,
 } from '../../common/upstream-http.js';
 import { upstreamConfig, type UpstreamConfig } from '../../config/upstream.config.js';
+import { Tracing } from '../../tracing/tracing.js';
 import type { Principal } from '../../domain/principal.js';
 import { iamConfig, type IamConfig, type ServiceAccount } from './iam.config.js';
 import { IamToken } from './iam-token.js';
@@ -88,9 +89,10 @@ export class IamTokenExchange implements OnApplicationShutdown {
     @Inject(upstreamConfig.KEY) upstream: UpstreamConfig,
     clock: Clock,
     private readonly metrics: GatewayMetrics,
+    tracing: Tracing,
   ) {
     this.deadlineMs = upstream.timeoutMs;
-    this.attempts = new UpstreamAttempts('iam', this.deadlineMs, metrics, clock);
+    this.attempts = new UpstreamAttempts('iam', this.deadlineMs, metrics, clock, tracing);
     this.policy = wrap(
       timeout(this.deadlineMs, TimeoutStrategy.Aggressive),
       retry(

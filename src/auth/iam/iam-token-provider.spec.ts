@@ -9,6 +9,7 @@ import { ServiceAccount, type IamConfig } from './iam.config.js';
 import { InMemoryIamTokenCache } from './iam-token-cache.js';
 import { IamTokenExchange, SERVICE_IDENTITY } from './iam-token-exchange.js';
 import { IamTokenProvider } from './iam-token-provider.js';
+import { Tracing } from '../../tracing/tracing.js';
 
 type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
@@ -35,9 +36,15 @@ describe('IamTokenProvider against the simulator', () => {
     const clock = new Clock();
     const metrics = new GatewayMetrics();
     const cache = new InMemoryIamTokenCache(clock);
-    const exchange = new IamTokenExchange(config, { timeoutMs: 5000 }, clock, metrics);
+    const exchange = new IamTokenExchange(
+      config,
+      { timeoutMs: 5000 },
+      clock,
+      metrics,
+      new Tracing(),
+    );
     exchanges.push(exchange);
-    const provider = new IamTokenProvider(config, exchange, cache, clock, metrics);
+    const provider = new IamTokenProvider(config, exchange, cache, clock, metrics, new Tracing());
     return { provider, cache, metrics };
   };
 

@@ -11,6 +11,14 @@ import {
   type TokenSubject,
 } from './iam-token-exchange.js';
 import { SingleFlight } from '../../common/single-flight.js';
+import { Tracing, type TraceSpan } from '../../tracing/tracing.js';
+
+/** The attributes of the IAM token span: the project, and how the cache served the token. */
+const IAM_TOKEN_ATTRIBUTES = {
+  project: 'gateway.project_id',
+  /** hit, miss, or shared (another call's exchange was already under way). */
+  cache: 'gateway.iam.cache',
+} as const;
 
 /**
  * The IAM token for a (caller or the service identity, project): from the cache while it is fresh, else from one
@@ -35,6 +43,7 @@ export class IamTokenProvider {
     private readonly cache: IamTokenCache,
     private readonly clock: Clock,
     private readonly metrics: GatewayMetrics,
+    private readonly tracing: Tracing,
   ) {
     switch (config.mode) {
       case 'oidc': {
@@ -88,23 +97,31 @@ export class IamTokenProvider {
     return `${this.config.mode}|${owner}|${projectId}`;
   }
 
-  private async cachedToken(
+  private cachedToken(
     key: string,
     projectId: string,
     fetch: () => Promise<IamToken>,
   ): Promise<IamToken> {
-    const cached = await this.cache.get(key);
-    const nowMs = this.clock.nowMs();
-    if (cached?.isUsableAt(nowMs)) {
-      this.metrics.iamTokenCache.inc({ result: 'hit' });
-      if (cached.isDueForRefreshAt(nowMs)) {
-        this.refreshInBackground(key, projectId, fetch, cached);
+    const attributes = { [IAM_TOKEN_ATTRIBUTES.project]: projectId };
+    return this.tracing.inSpan('iam token', attributes, async (span) => {
+      const cached = await this.cache.get(key);
+      const nowMs = this.clock.nowMs();
+      if (cached?.isUsableAt(nowMs)) {
+        this.counted(span, 'hit');
+        if (cached.isDueForRefreshAt(nowMs)) {
+          this.refreshInBackground(key, projectId, fetch, cached);
+        }
+        return cached;
       }
-      return cached;
-    }
-    const { result, shared } = this.fetchAndStore(key, fetch, cached);
-    this.metrics.iamTokenCache.inc({ result: shared ? 'shared' : 'miss' });
-    return result;
+      const { result, shared } = this.fetchAndStore(key, fetch, cached);
+      this.counted(span, shared ? 'shared' : 'miss');
+      return result;
+    });
+  }
+
+  private counted(span: TraceSpan, result: 'hit' | 'miss' | 'shared'): void {
+    this.metrics.iamTokenCache.inc({ result });
+    span.setAttributes({ [IAM_TOKEN_ATTRIBUTES.cache]: result });
   }
 
   private async evictKey(key: string, failed: IamToken): Promise<void> {
