@@ -15,9 +15,9 @@ export interface AuditWorkerData {
 }
 
 /**
- * Messages cross the thread boundary in batches, both ways: what one turn of a thread's event
- * loop asks or answers goes as one message, since each message has a fixed cost in both threads
- * (measured; see docs/PERFORMANCE.md).
+ * Messages cross the thread boundary in batches, both ways: the first request (or answer) of a
+ * turn of a thread's event loop goes at once, the rest of that turn together at its end, since
+ * each message has a fixed cost in both threads (measured; see docs/PERFORMANCE.md).
  */
 export interface AuditCall {
   call: number;
@@ -46,16 +46,22 @@ export type AuditWorkerAnswer =
 
 if (!parentPort) throw new Error('sqlite-audit-worker runs as a worker thread only');
 const port = parentPort;
-let outbox: AuditWorkerAnswer[] = [];
+/** The answers that follow the first of this turn; null while no answer went this turn. */
+let outbox: AuditWorkerAnswer[] | null = null;
 const post = (message: AuditWorkerAnswer) => {
-  if (outbox.length === 0) {
-    setImmediate(() => {
-      const batch = outbox;
-      outbox = [];
-      port.postMessage(batch);
-    });
+  if (outbox !== null) {
+    outbox.push(message);
+    return;
   }
-  outbox.push(message);
+  // The first answer goes at once, so that a lone write waits for nothing; the rest of the
+  // turn (the other writes of the same commit) follow together at its end.
+  port.postMessage([message]);
+  outbox = [];
+  setImmediate(() => {
+    const rest = outbox ?? [];
+    outbox = null;
+    if (rest.length > 0) port.postMessage(rest);
+  });
 };
 const start = (message: AuditWorkerStart) => port.postMessage(message);
 const { sqlitePath, mode } = workerData as AuditWorkerData;

@@ -48,7 +48,10 @@ export class ThreadedSqliteAuditStore extends AuditStore {
   private worker: Worker | null = null;
   private readonly awaited = new Map<number, AwaitedAnswer>();
   private calls = 0;
-  /** Asked during this turn of the event loop, sent as one message at its end. */
+  /**
+   * Asked during this turn of the event loop after its first request (which went at once), sent
+   * as one message at its end.
+   */
   private outbox: { worker: Worker; calls: AuditCall[] } | null = null;
   private writerLost = false;
 
@@ -137,13 +140,15 @@ export class ThreadedSqliteAuditStore extends AuditStore {
     return new Promise<T>((resolve, reject) => {
       const call = ++this.calls;
       this.awaited.set(call, { worker, resolve: resolve as (value: unknown) => void, reject });
-      // A writer replaced within one turn still gets what was asked of it first.
-      if (this.outbox && this.outbox.worker !== worker) this.send();
-      if (!this.outbox) {
-        this.outbox = { worker, calls: [] };
-        setImmediate(() => this.send());
+      if (this.outbox?.worker === worker) {
+        this.outbox.calls.push({ call, request });
+        return;
       }
-      this.outbox.calls.push({ call, request });
+      // A writer replaced within one turn still gets what was asked of it first.
+      this.send();
+      this.outbox = { worker, calls: [] };
+      setImmediate(() => this.send());
+      this.post(worker, [{ call, request }]);
     });
   }
 
@@ -151,10 +156,14 @@ export class ThreadedSqliteAuditStore extends AuditStore {
     const outbox = this.outbox;
     if (!outbox) return;
     this.outbox = null;
+    if (outbox.calls.length > 0) this.post(outbox.worker, outbox.calls);
+  }
+
+  private post(worker: Worker, calls: AuditCall[]): void {
     try {
-      outbox.worker.postMessage(outbox.calls);
+      worker.postMessage(calls);
     } catch (error) {
-      for (const { call } of outbox.calls) {
+      for (const { call } of calls) {
         this.awaited.get(call)?.reject(error);
         this.awaited.delete(call);
       }
