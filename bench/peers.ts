@@ -3,7 +3,7 @@ import { describeMachine, measureLoad, type Machine } from './benchmark.js';
 import type { BenchEnvironment } from './environment.js';
 import type { RunningHiveGateway } from './hive-gateway.js';
 import type { LoadResult, Target } from './load.js';
-import { fixed, machineLine, table, verdict } from './report.js';
+import { fixed, LOAD_COLUMNS, loadRow, machineLine, table, verdict } from './report.js';
 import type { Store } from './stores.js';
 
 export const PEERS = ['Hive Gateway', 'this gateway'] as const;
@@ -143,18 +143,8 @@ export function renderPeers(report: PeersReport): string {
       `gateway ready ${fixed(report.gatewayReadyMs, 0)} ms after spawn.`,
     '',
     table(
-      ['GraphQL mutation', 'c', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'RSS MB', 'CPU %'],
-      report.runs.map((run) => [
-        run.peer,
-        String(run.connections),
-        fixed(run.requestsPerSecond, 0),
-        fixed(run.latencyMs.p50),
-        fixed(run.latencyMs.p99),
-        fixed(run.latencyMs.max),
-        String(run.errors.total),
-        fixed(run.process.peakRssMb, 0),
-        fixed(run.process.cpuPercent, 0),
-      ]),
+      ['GraphQL mutation', 'c', ...LOAD_COLUMNS, 'RSS MB', 'CPU %'],
+      report.runs.map((run) => loadRow(run.peer, run, run.process)),
     ),
     '',
     table(

@@ -1,4 +1,5 @@
-import type { BenchReport, Machine, RunReport } from './benchmark.js';
+import type { BenchReport, Machine } from './benchmark.js';
+import type { LoadResult } from './load.js';
 import type { Store } from './stores.js';
 
 /** A target of issue 3, checked against one run's figures. */
@@ -88,17 +89,27 @@ export function table(header: string[], rows: string[][]): string {
     .join('\n');
 }
 
-const runRow = (run: RunReport): string[] => [
-  run.scenario,
-  String(run.connections),
-  fixed(run.requestsPerSecond, 0),
-  fixed(run.latencyMs.p50),
-  fixed(run.latencyMs.p99),
-  fixed(run.latencyMs.max),
-  String(run.errors.total),
-  fixed(run.gateway?.peakRssMb, 0),
-  fixed(run.gateway?.cpuPercent, 0),
-];
+/** The columns of one load run, after its name and concurrency. */
+export const LOAD_COLUMNS = ['req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors'] as const;
+
+/** One load run as a table row: name, concurrency, the load columns, then RSS and CPU. */
+export function loadRow(
+  name: string,
+  run: LoadResult & { connections: number },
+  process: { peakRssMb: number; cpuPercent: number } | undefined,
+): string[] {
+  return [
+    name,
+    String(run.connections),
+    fixed(run.requestsPerSecond, 0),
+    fixed(run.latencyMs.p50),
+    fixed(run.latencyMs.p99),
+    fixed(run.latencyMs.max),
+    String(run.errors.total),
+    fixed(process?.peakRssMb, 0),
+    fixed(process?.cpuPercent, 0),
+  ];
+}
 
 export function renderBenchmark(report: BenchReport): string {
   const { machine, options } = report;
@@ -113,18 +124,8 @@ export function renderBenchmark(report: BenchReport): string {
         : 'tracing off.'),
     '',
     table(
-      [
-        'scenario',
-        'c',
-        'req/s',
-        'p50 ms',
-        'p99 ms',
-        'max ms',
-        'errors',
-        'gateway RSS MB',
-        'gateway CPU %',
-      ],
-      report.runs.map(runRow),
+      ['scenario', 'c', ...LOAD_COLUMNS, 'gateway RSS MB', 'gateway CPU %'],
+      report.runs.map((run) => loadRow(run.scenario, run, run.gateway)),
     ),
     '',
     table(

@@ -92,6 +92,28 @@ export function auditStoreContract(name: string, newHarness: () => Promise<Audit
       return (await allEvents(trail)).reverse();
     }
 
+    /**
+     * On a chain of two rows: each tampering breaks the chain at the row it names, for its
+     * contents; `restore` puts that row back, after which the chain verifies again.
+     */
+    async function expectEachTamperingBreaks(
+      tamperings: [sql: string, broken: AuditEvent][],
+      restore: (broken: AuditEvent) => string,
+    ): Promise<void> {
+      for (const [sql, broken] of tamperings) {
+        await harness.tamper(sql);
+        expect({ sql, result: await trail.verify() }).toMatchObject({
+          sql,
+          result: {
+            ok: false,
+            firstBroken: { id: broken.id, reason: 'hash does not match the row contents' },
+          },
+        });
+        await harness.tamper(restore(broken));
+        expect(await trail.verify()).toEqual({ ok: true, rows: 2 });
+      }
+    }
+
     it('writes an open attempt, then seals it as the first link of the chain', async () => {
       const attempt = anAttempt({ decisionReasons: ['rule a: no match'] });
       const id = await trail.recordAttempt(attempt);
@@ -231,20 +253,11 @@ export function auditStoreContract(name: string, newHarness: () => Promise<Audit
         [`UPDATE audit_events SET trace_id = '${'0'.repeat(31)}1' WHERE seq = 2`, traced],
         [`UPDATE audit_events SET trace_id = '${traceId}' WHERE seq = 1`, untraced],
       ];
-      for (const [sql, broken] of tamperings) {
-        await harness.tamper(sql);
-        expect({ sql, result: await trail.verify() }).toMatchObject({
-          sql,
-          result: {
-            ok: false,
-            firstBroken: { id: broken.id, reason: 'hash does not match the row contents' },
-          },
-        });
-        await harness.tamper(
+      await expectEachTamperingBreaks(
+        tamperings,
+        (broken) =>
           `UPDATE audit_events SET trace_id = ${sqlText(broken.traceId)} WHERE id = '${broken.id}'`,
-        );
-        expect(await trail.verify()).toEqual({ ok: true, rows: 2 });
-      }
+      );
     });
 
     describe('rows of lock requests', () => {
@@ -296,21 +309,12 @@ export function auditStoreContract(name: string, newHarness: () => Promise<Audit
           ['UPDATE audit_events SET settles_audit_id = NULL WHERE seq = 2', settled],
           [`UPDATE audit_events SET settles_audit_id = '${single.id}' WHERE seq = 2`, settled],
         ];
-        for (const [sql, broken] of tamperings) {
-          await harness.tamper(sql);
-          expect({ sql, result: await trail.verify() }).toMatchObject({
-            sql,
-            result: {
-              ok: false,
-              firstBroken: { id: broken.id, reason: 'hash does not match the row contents' },
-            },
-          });
-          await harness.tamper(
+        await expectEachTamperingBreaks(
+          tamperings,
+          (broken) =>
             `UPDATE audit_events SET lock_request_id = ${sqlText(broken.lockRequestId)},
               settles_audit_id = ${sqlText(broken.settlesAuditId)} WHERE id = '${broken.id}'`,
-          );
-          expect(await trail.verify()).toEqual({ ok: true, rows: 2 });
-        }
+        );
       });
 
       it('lists the rows of one request, newest first, with the other filters', async () => {
