@@ -49,17 +49,16 @@ export function installRequestHooks(
     void reply.header('x-request-id', correlationIdOf(request) ?? request.id);
     const route = routeOf(request);
     const channel = channelOfRoute(route);
-    if (channel !== 'ops') {
-      spans.set(
-        request,
-        tracing.startIncoming(`${request.method} ${route}`, request.headers, {
-          [ATTR_HTTP_REQUEST_METHOD]: request.method,
-          [ATTR_HTTP_ROUTE]: route,
-          [CALL_ATTRIBUTES.channel]: channel,
-          [CALL_ATTRIBUTES.requestId]: request.id,
-        }),
-      );
-    }
+    const span =
+      channel === 'ops'
+        ? undefined
+        : tracing.startIncoming(`${request.method} ${route}`, request.headers, {
+            [ATTR_HTTP_REQUEST_METHOD]: request.method,
+            [ATTR_HTTP_ROUTE]: route,
+            [CALL_ATTRIBUTES.channel]: channel,
+            [CALL_ATTRIBUTES.requestId]: request.id,
+          });
+    if (span) spans.set(request, span);
     inRequestContext(request, done);
   });
   // The body is read on the socket's own events, outside the context bound above: the handler

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   type Attributes,
   type Context,
@@ -13,6 +13,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
+import { tracingConfig, type TracingConfig } from './tracing.config.js';
 
 const TRACER_NAME = 'vault-lock-gateway';
 
@@ -32,6 +33,12 @@ export interface IncomingSpan {
 }
 
 const SPAN_KINDS = { internal: SpanKind.INTERNAL, client: SpanKind.CLIENT } as const;
+
+/** What the code inside a span is handed while tracing is off. */
+const NO_SPAN: TraceSpan = { setAttributes: () => undefined };
+
+/** Tracing's state when no exporter endpoint is configured, and in specs that build the port. */
+const TRACING_OFF: Pick<TracingConfig, 'tracesUrl'> = { tracesUrl: null };
 
 /**
  * Why a span failed, by kind only: the error's code or class, never its message, which may
@@ -53,13 +60,18 @@ function markFailed(span: Span, error: unknown): void {
 
 /**
  * The gateway's one way to trace: spans, the current trace id and the W3C trace context for
- * upstream calls. It goes through the OpenTelemetry API, which does nothing until the tracing
- * module registers a provider (only when an exporter endpoint is configured), so with tracing
- * off every call here is a no-op.
+ * upstream calls, through the OpenTelemetry API. With tracing off (no exporter endpoint, so the
+ * tracing module registers no provider) the work runs as it is, without even the API's no-op
+ * spans: they sit on every call's path.
  */
 @Injectable()
 export class Tracing {
   private readonly tracer = trace.getTracer(TRACER_NAME);
+  private readonly enabled: boolean;
+
+  constructor(@Inject(tracingConfig.KEY) config: Pick<TracingConfig, 'tracesUrl'> = TRACING_OFF) {
+    this.enabled = config.tracesUrl !== null;
+  }
 
   /**
    * Runs `work` in a span, a child of the current one, ended when `work` returns or its promise
@@ -71,6 +83,7 @@ export class Tracing {
     work: (span: TraceSpan) => T,
     kind: keyof typeof SPAN_KINDS = 'internal',
   ): T {
+    if (!this.enabled) return work(NO_SPAN);
     return this.spanned(name, { kind: SPAN_KINDS[kind], attributes }, work);
   }
 
@@ -79,6 +92,7 @@ export class Tracing {
    * from (a timer set during a call would otherwise make it part of that call's trace).
    */
   inRootSpan<T>(name: string, attributes: SpanAttributes, work: (span: TraceSpan) => T): T {
+    if (!this.enabled) return work(NO_SPAN);
     return this.spanned(name, { kind: SpanKind.INTERNAL, attributes, root: true }, work);
   }
 
@@ -105,12 +119,16 @@ export class Tracing {
     });
   }
 
-  /** A request's server span, the child of the trace context its headers carry, if any. */
+  /**
+   * A request's server span, the child of the trace context its headers carry, if any;
+   * undefined while tracing is off.
+   */
   startIncoming(
     name: string,
     headers: Record<string, string | string[] | undefined>,
     attributes: SpanAttributes,
-  ): IncomingSpan {
+  ): IncomingSpan | undefined {
+    if (!this.enabled) return undefined;
     const parent = propagation.extract(ROOT_CONTEXT, headers);
     const span = this.tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
     const current: Context = trace.setSpan(parent, span);
@@ -127,6 +145,7 @@ export class Tracing {
   /** `traceparent` (and `tracestate`) naming the current span, for a call to an upstream. */
   traceContextHeaders(): Record<string, string> {
     const headers: Record<string, string> = {};
+    if (!this.enabled) return headers;
     propagation.inject(context.active(), headers);
     return headers;
   }
