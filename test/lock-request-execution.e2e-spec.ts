@@ -162,15 +162,22 @@ const settledIn = (h: Harness, token: string, id: string, states: string[]) =>
   });
 
 /** The request's audit rows, oldest first. */
+/**
+ * The request's trail once every row of it is sealed: a change is recorded as row, then state,
+ * then seal, so a reader can see the new state a moment before its row's outcome.
+ */
 async function historyOf(h: Harness, auditor: string, lockRequestId: string): Promise<AuditRow[]> {
-  const answer = await rest<{ events: AuditRow[] }>(
-    h,
-    'GET',
-    `/v1/audit-events?lock_request_id=${lockRequestId}&limit=100`,
-    { token: auditor },
-  );
-  expect(answer.status).toBe(200);
-  return [...answer.body.events].reverse();
+  return until(`every audit row of ${lockRequestId} to be sealed`, async () => {
+    const answer = await rest<{ events: AuditRow[] }>(
+      h,
+      'GET',
+      `/v1/audit-events?lock_request_id=${lockRequestId}&limit=100`,
+      { token: auditor },
+    );
+    expect(answer.status).toBe(200);
+    const rows = [...answer.body.events].reverse();
+    return rows.every((row) => row.outcome !== null) ? rows : undefined;
+  });
 }
 
 async function lockOf(h: Harness, oncall: string, instance: FixtureInstance) {
