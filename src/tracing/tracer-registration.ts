@@ -1,66 +1,63 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { context, propagation, trace } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import {
-  defaultResource,
-  detectResources,
-  envDetector,
-  resourceFromAttributes,
-} from '@opentelemetry/resources';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BatchSpanProcessor,
-  NodeTracerProvider,
-  ParentBasedSampler,
-  type Sampler,
-  TraceIdRatioBasedSampler,
-} from '@opentelemetry/sdk-trace-node';
+import type { NodeTracerProvider, Sampler } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { tracingConfig, type TracingConfig } from './tracing.config.js';
 
-function samplerOf(config: TracingConfig): Sampler {
-  const ratio = new TraceIdRatioBasedSampler(config.samplerRatio);
+type TraceSdk = typeof import('@opentelemetry/sdk-trace-node');
+
+function samplerOf(sdk: TraceSdk, config: TracingConfig): Sampler {
+  const ratio = new sdk.TraceIdRatioBasedSampler(config.samplerRatio);
   switch (config.sampler) {
     case 'always_on':
-      return new AlwaysOnSampler();
+      return new sdk.AlwaysOnSampler();
     case 'always_off':
-      return new AlwaysOffSampler();
+      return new sdk.AlwaysOffSampler();
     case 'traceidratio':
       return ratio;
     case 'parentbased_always_on':
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+      return new sdk.ParentBasedSampler({ root: new sdk.AlwaysOnSampler() });
     case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+      return new sdk.ParentBasedSampler({ root: new sdk.AlwaysOffSampler() });
     case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: ratio });
+      return new sdk.ParentBasedSampler({ root: ratio });
   }
 }
 
 /**
  * Registers the process's tracer provider when an exporter endpoint is configured: an
  * AsyncLocalStorage context manager, the W3C trace context propagator, and spans batched to
- * the OTLP/HTTP endpoint. Without one it registers nothing. At shutdown, after the HTTP server
- * has closed, the spans still queued are sent.
+ * the OTLP/HTTP endpoint. Without one it registers nothing, and the SDK and its exporter are
+ * never loaded: they are most of what tracing weighs in start-up time and memory. At shutdown,
+ * after the HTTP server has closed, the spans still queued are sent.
  */
 @Injectable()
-export class TracerRegistration implements OnApplicationShutdown {
+export class TracerRegistration implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(TracerRegistration.name);
-  private readonly provider: NodeTracerProvider | null = null;
+  private provider: NodeTracerProvider | null = null;
 
-  constructor(@Inject(tracingConfig.KEY) config: TracingConfig) {
-    if (config.tracesUrl === null) return;
+  constructor(@Inject(tracingConfig.KEY) private readonly config: TracingConfig) {}
+
+  async onModuleInit(): Promise<void> {
+    const { tracesUrl } = this.config;
+    if (tracesUrl === null) return;
+    const [sdk, { OTLPTraceExporter }, resources] = await Promise.all([
+      import('@opentelemetry/sdk-trace-node'),
+      import('@opentelemetry/exporter-trace-otlp-http'),
+      import('@opentelemetry/resources'),
+    ]);
     // `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` win over the gateway's own name.
-    const resource = defaultResource()
-      .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName }))
-      .merge(detectResources({ detectors: [envDetector] }));
-    this.provider = new NodeTracerProvider({
+    const resource = resources
+      .defaultResource()
+      .merge(resources.resourceFromAttributes({ [ATTR_SERVICE_NAME]: this.config.serviceName }))
+      .merge(resources.detectResources({ detectors: [resources.envDetector] }));
+    this.provider = new sdk.NodeTracerProvider({
       resource,
-      sampler: samplerOf(config),
-      spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: config.tracesUrl }))],
+      sampler: samplerOf(sdk, this.config),
+      spanProcessors: [new sdk.BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl }))],
     });
     this.provider.register();
-    this.logger.log(`traces exported to ${new URL(config.tracesUrl).origin}`);
+    this.logger.log(`traces exported to ${new URL(tracesUrl).origin}`);
   }
 
   async onApplicationShutdown(): Promise<void> {
