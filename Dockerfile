@@ -9,6 +9,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY src ./src
 RUN npm run build && npm prune --omit=dev \
   && cp -r dist dist-production \
@@ -39,4 +40,4 @@ HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:300
 # peak RSS under load falls by ~140 MB at the same throughput (docs/PERFORMANCE.md, run 5).
 # Semi-spaces of 4 MB keep the young generation from growing to 16 MB ones under load, ≈ 20 MB
 # of peak RSS (run 9). `npm run start:prod` and the benchmark (bench/processes.ts) use the same flags.
-CMD ["node", "--max-old-space-size=512", "--max-semi-space-size=4", "dist/main.js"]
+CMD ["node", "--max-old-space-size=512", "--max-semi-space-size=4", "dist/bundle/main.js"]

@@ -111,7 +111,7 @@ export async function spawnHttpService(
   throw failedToStart(start.name, start.logFile, `not ready within ${READY_TIMEOUT_MS} ms`);
 }
 
-/** The built gateway (`dist/main.js`) as a production process, ready once `/health/ready` is. */
+/** The built gateway (`dist/bundle/main.js`) as a production process, ready once `/health/ready` is. */
 export function spawnGateway(
   env: Record<string, string>,
   logDir: string,
@@ -120,7 +120,7 @@ export function spawnGateway(
   return spawnHttpService({
     name: 'gateway',
     command: (port) => ({
-      argv: [...GATEWAY_NODE_FLAGS, ...extraNodeFlags, 'dist/main.js'],
+      argv: [...GATEWAY_NODE_FLAGS, ...extraNodeFlags, 'dist/bundle/main.js'],
       env: { ...env, PORT: String(port) },
     }),
     readyPath: '/health/ready',

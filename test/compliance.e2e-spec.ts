@@ -11,7 +11,7 @@ import {
 } from '../src/simulator/fixtures.js';
 import { SERVICE_ACCOUNT } from '../src/simulator/simulator.js';
 import { graphql, injectFault, lockBody, lockPath, rest } from './support/clients.js';
-import { exitOf, launch } from './support/child-processes.js';
+import { exitOf, GATEWAY_ENTRY, launch } from './support/child-processes.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
 
 const FLEET = PROJECTS.cnNorth4Fleet.id;
@@ -183,7 +183,7 @@ describe('compliance report end to end', () => {
 
   it("refreshes the gauge with the gateway's own identity, and refuses COMPLIANCE_PROJECTS in oidc mode", async () => {
     // Nest ends the process on a failed start: the refusal is seen from a process of its own.
-    const oidc = launch('dist/main.js', {
+    const oidc = launch(GATEWAY_ENTRY, {
       NODE_ENV: 'test',
       TAURUSDB_ENDPOINT: `${h.simulator.url}/{region}`,
       IAM_ENDPOINT: h.simulator.url,

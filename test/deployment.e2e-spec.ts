@@ -12,7 +12,14 @@ import { generateSigningKey, publicKeyFileOf } from '../src/checkpoints/signing-
 import { TEST_REDIS_URL, TestRedisSpace } from '../src/redis/testing/test-redis.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';
-import { exitOf, freePort, launch, startGatewayProcess, stop } from './support/child-processes.js';
+import {
+  exitOf,
+  freePort,
+  GATEWAY_ENTRY,
+  launch,
+  startGatewayProcess,
+  stop,
+} from './support/child-processes.js';
 import {
   documentedVariables,
   durationMs,
@@ -118,12 +125,12 @@ describe('Dockerfile', () => {
         scripts: Record<string, string>;
       }
     ).scripts['start:prod'];
-    const nodeFlags = /^NODE_ENV=production node ((?:--\S+ )+)dist\/main\.js$/
+    const nodeFlags = /^NODE_ENV=production node ((?:--\S+ )+)dist\/bundle\/main\.js$/
       .exec(startProd)?.[1]
       .trim()
       .split(' ');
     expect(nodeFlags).toContainEqual(expect.stringMatching(/^--max-old-space-size=\d+$/));
-    expect(productionCommand).toEqual(['node', ...nodeFlags!, 'dist/main.js']);
+    expect(productionCommand).toEqual(['node', ...nodeFlags!, GATEWAY_ENTRY]);
   });
 
   it('leaves the simulator and its development identity provider out of the production stage', () => {
@@ -411,7 +418,7 @@ await describeWithPostgres(
 
     it('has no simulator in it', () => {
       expect(readdirSync(join(root, 'dist'))).not.toContain('simulator');
-      expect(readdirSync(join(root, 'dist'))).toContain('main.js');
+      expect(readdirSync(join(root, 'dist', 'bundle'))).toContain('main.js');
     });
 
     it('serves with compose environment, and the verify command finds its audit trail from the same environment', async () => {
@@ -469,7 +476,7 @@ await describeWithPostgres(
     it('refuses to start without the key that signs audit checkpoints, naming the variable', async () => {
       const withoutKey = { ...env };
       delete withoutKey.AUDIT_SIGNING_KEY_FILE;
-      const { code, stderr } = await exitOf(launch('dist/main.js', withoutKey, { cwd: root }));
+      const { code, stderr } = await exitOf(launch(GATEWAY_ENTRY, withoutKey, { cwd: root }));
       expect(code).toBe(1);
       expect(stderr).toContain(
         'AUDIT_SIGNING_KEY_FILE is required in production: the Ed25519 private key (PEM) that signs audit checkpoints',
@@ -479,7 +486,7 @@ await describeWithPostgres(
     it('refuses to start without a TaurusDB endpoint, rather than look for a simulator', async () => {
       const withoutEndpoint = { ...env };
       delete withoutEndpoint.TAURUSDB_ENDPOINT;
-      const { code, stderr } = await exitOf(launch('dist/main.js', withoutEndpoint, { cwd: root }));
+      const { code, stderr } = await exitOf(launch(GATEWAY_ENTRY, withoutEndpoint, { cwd: root }));
       expect(code).toBe(1);
       expect(stderr).toBe(
         'vault-lock-gateway failed to start: TAURUSDB_ENDPOINT is not set: the embedded simulator is refused when NODE_ENV=production\n',

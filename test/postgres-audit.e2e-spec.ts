@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describeWithPostgres, TestDatabase } from '../src/audit/testing/postgres-test-database.js';
 import { runVerify } from '../src/audit/verify-command.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
+import { GATEWAY_ENTRY } from './support/child-processes.js';
 import { injectFault, lockBody, lockPath, rest } from './support/clients.js';
 import { expectPutRefusedUnaudited } from './support/expectations.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
@@ -96,7 +97,7 @@ await describeWithPostgres('audit trail in PostgreSQL (AUDIT_DATABASE_URL)', () 
 
     it('leaves the open row of a killed gateway to the next one, which closes it as unknown only once its lease has run out', async () => {
       const port = await freePort();
-      const killed = spawn(process.execPath, ['dist/main.js'], {
+      const killed = spawn(process.execPath, [GATEWAY_ENTRY], {
         env: {
           ...process.env,
           PORT: String(port),

@@ -9,6 +9,7 @@ import { startSimulator, type RunningSimulator } from '../src/simulator/simulato
 import {
   exitOf,
   freePort,
+  GATEWAY_ENTRY,
   launch,
   startGatewayProcess,
   stop,
@@ -127,7 +128,7 @@ describe('signals', () => {
 
   it('refuses to start in oidc mode without a service account a policy with approval, saying what to set', async () => {
     const { code, stderr } = await exitOf(
-      launch('dist/main.js', await prepare({ serviceAccount: false })),
+      launch(GATEWAY_ENTRY, await prepare({ serviceAccount: false })),
       60_000,
     );
     expect(code).toBe(1);

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INSTANCES } from '../src/simulator/fixtures.js';
-import { exitOf, launch } from './support/child-processes.js';
+import { exitOf, GATEWAY_ENTRY, launch } from './support/child-processes.js';
 import { lockBody, lockPath, rest, SET_LOCK_MUTATION } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
 
@@ -82,7 +82,7 @@ describe.each([
 
 describe('TRUST_PROXY with a wrong value', () => {
   it('stops the gateway at start, naming the variable and the rule', async () => {
-    const gateway = launch('dist/main.js', {
+    const gateway = launch(GATEWAY_ENTRY, {
       NODE_ENV: 'test',
       TRUST_PROXY: 'true',
       AUDIT_SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'vlg-trust-proxy-')), 'audit.sqlite'),

@@ -10,6 +10,9 @@ import { SERVICE_ACCOUNT_ENV } from './service-account.js';
 
 /** The built gateway and simulator as an operator runs them: `node dist/...` in a child process. */
 
+/** The gateway as the production image and `npm start` run it: the bundle of the build. */
+export const GATEWAY_ENTRY = 'dist/bundle/main.js';
+
 export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
@@ -116,7 +119,7 @@ export async function startGatewayProcess(
   env: Record<string, string>,
   options: { cwd?: string; nodeOptions?: string[] } = {},
 ): Promise<Launched> {
-  const launched = launch('dist/main.js', env, options);
+  const launched = launch(GATEWAY_ENTRY, env, options);
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     if (launched.child.exitCode !== null) {

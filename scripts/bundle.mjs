@@ -1,0 +1,79 @@
+// Bundles the compiled gateway (`dist/main.js`) and its SQLite writer thread into
+// `dist/bundle/`, the form the production image and the benchmark run. One file each instead of
+// some two thousand modules: Node spends most of the gateway's start-up resolving, reading and
+// compiling modules one by one (docs/PERFORMANCE.md). It bundles tsc's output, not the sources,
+// because esbuild does not emit the decorator metadata Nest's injection reads.
+import { cp, rm } from 'node:fs/promises';
+import { build } from 'esbuild';
+
+const OUT_DIR = 'dist/bundle';
+
+/**
+ * Loaded from node_modules at run time: a native addon, and a package whose files are served
+ * from its own folder (the API docs' assets), which it finds by its own `__dirname`.
+ */
+const FROM_NODE_MODULES = ['better-sqlite3', 'swagger-ui-dist'];
+
+/**
+ * The simulator stays outside the bundle: the gateway imports it only when it runs in development
+ * without an upstream, from the compiled tree beside it; the production image does not have it.
+ */
+const SIMULATOR_IMPORT = /^\.\.\/simulator\//;
+
+/**
+ * Libraries ask for optional packages only when a feature is used that the gateway does not use
+ * (Nest's microservices and websockets, Apollo Gateway, pg-native…), inside a try or a lazy
+ * import. Those that are not installed stay imports, as they are in the unbundled build.
+ */
+const optionalPackagesLeftOut = {
+  name: 'optional-packages-left-out',
+  setup(builder) {
+    builder.onResolve({ filter: /^[^./]/ }, async (args) => {
+      if (args.pluginData === 'probing') return undefined;
+      const found = await builder.resolve(args.path, {
+        kind: args.kind,
+        importer: args.importer,
+        resolveDir: args.resolveDir,
+        pluginData: 'probing',
+      });
+      return found.errors.length > 0 ? { path: args.path, external: true } : undefined;
+    });
+  },
+};
+
+const simulatorLeftOut = {
+  name: 'simulator-left-out',
+  setup(builder) {
+    builder.onResolve({ filter: SIMULATOR_IMPORT }, (args) => ({ path: args.path, external: true }));
+  },
+};
+
+/** What CommonJS code inside an ES module bundle expects to find: `require` and its own path. */
+const COMMONJS_GLOBALS = `import { createRequire as __bundleRequire } from 'node:module';
+import { fileURLToPath as __bundleFilePath } from 'node:url';
+import { dirname as __bundleDirname } from 'node:path';
+const require = __bundleRequire(import.meta.url);
+const __filename = __bundleFilePath(import.meta.url);
+const __dirname = __bundleDirname(__filename);`;
+
+await rm(OUT_DIR, { recursive: true, force: true });
+await build({
+  entryPoints: {
+    main: 'dist/main.js',
+    'sqlite-audit-worker': 'dist/audit/sqlite-audit-worker.js',
+  },
+  outdir: OUT_DIR,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  // GraphQL's code-first types and Nest's log contexts are named after classes.
+  keepNames: true,
+  minifyWhitespace: true,
+  external: FROM_NODE_MODULES,
+  plugins: [simulatorLeftOut, optionalPackagesLeftOut],
+  banner: { js: COMMONJS_GLOBALS },
+  logLevel: 'warning',
+});
+// The migrations are read from beside the code that runs them.
+await cp('dist/audit/postgres/migrations', `${OUT_DIR}/migrations`, { recursive: true });
