@@ -3,7 +3,7 @@
 // some two thousand modules: Node spends most of the gateway's start-up resolving, reading and
 // compiling modules one by one (docs/PERFORMANCE.md). It bundles tsc's output, not the sources,
 // because esbuild does not emit the decorator metadata Nest's injection reads.
-import { cp, rm } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { build } from 'esbuild';
 
 const OUT_DIR = 'dist/bundle';
@@ -56,8 +56,19 @@ const require = __bundleRequire(import.meta.url);
 const __filename = __bundleFilePath(import.meta.url);
 const __dirname = __bundleDirname(__filename);`;
 
+/**
+ * V8 holds a script's source in one byte per character only when every character is Latin-1;
+ * a single one beyond (a few locale regular expressions of `validator` have Cyrillic, Greek and
+ * Arabic letters, which esbuild leaves in regular expression literals) makes the whole source
+ * two bytes per character: twice the megabytes, kept for the life of the process. Escaped as
+ * `\\uXXXX` (one per UTF-16 unit), they mean the same in strings, regular expressions and
+ * comments.
+ */
+const asciiOnly = (code) =>
+  code.replace(/[^\x00-\x7f]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 await rm(OUT_DIR, { recursive: true, force: true });
-await build({
+const { outputFiles } = await build({
   entryPoints: {
     main: 'dist/main.js',
     'sqlite-audit-worker': 'dist/audit/sqlite-audit-worker.js',
@@ -74,6 +85,9 @@ await build({
   plugins: [simulatorLeftOut, optionalPackagesLeftOut],
   banner: { js: COMMONJS_GLOBALS },
   logLevel: 'warning',
+  write: false,
 });
+await mkdir(OUT_DIR, { recursive: true });
+await Promise.all(outputFiles.map((file) => writeFile(file.path, asciiOnly(file.text))));
 // The migrations are read from beside the code that runs them.
 await cp('dist/audit/postgres/migrations', `${OUT_DIR}/migrations`, { recursive: true });
