@@ -3,7 +3,7 @@
 // some two thousand modules: Node spends most of the gateway's start-up resolving, reading and
 // compiling modules one by one (docs/PERFORMANCE.md). It bundles tsc's output, not the sources,
 // because esbuild does not emit the decorator metadata Nest's injection reads.
-import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { build } from 'esbuild';
 
 const OUT_DIR = 'dist/bundle';
@@ -19,6 +19,33 @@ const FROM_NODE_MODULES = ['better-sqlite3', 'swagger-ui-dist'];
  * without an upstream, from the compiled tree beside it; the production image does not have it.
  */
 const SIMULATOR_IMPORT = /^\.\.\/simulator\//;
+
+/**
+ * Packages the lock file installs for development only (Nest's Express platform, the test and
+ * build tools…): the production image prunes them, so the bundle leaves them as imports too.
+ */
+const lockFile = JSON.parse(await readFile('package-lock.json', 'utf8'));
+const DEVELOPMENT_ONLY = new Set(
+  Object.entries(lockFile.packages)
+    .filter(([path, entry]) => entry.dev === true && path.lastIndexOf('node_modules/') === 0)
+    .map(([path]) => path.slice('node_modules/'.length)),
+);
+
+/** `@scope/name` or `name`: the package a bare import names. */
+const packageOf = (specifier) =>
+  specifier
+    .split('/')
+    .slice(0, specifier.startsWith('@') ? 2 : 1)
+    .join('/');
+
+const developmentPackagesLeftOut = {
+  name: 'development-packages-left-out',
+  setup(builder) {
+    builder.onResolve({ filter: /^[^./]/ }, (args) =>
+      DEVELOPMENT_ONLY.has(packageOf(args.path)) ? { path: args.path, external: true } : undefined,
+    );
+  },
+};
 
 /**
  * Libraries ask for optional packages only when a feature is used that the gateway does not use
@@ -44,7 +71,10 @@ const optionalPackagesLeftOut = {
 const simulatorLeftOut = {
   name: 'simulator-left-out',
   setup(builder) {
-    builder.onResolve({ filter: SIMULATOR_IMPORT }, (args) => ({ path: args.path, external: true }));
+    builder.onResolve({ filter: SIMULATOR_IMPORT }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
   },
 };
 
@@ -65,7 +95,11 @@ const __dirname = __bundleDirname(__filename);`;
  * comments.
  */
 const asciiOnly = (code) =>
-  code.replace(/[^\x00-\x7f]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  code.replace(/[\u0080-\uffff]/g, (unit, at) => {
+    // After a backslash the escape would be read as a different escape.
+    if (code[at - 1] === '\\') throw new Error(`a backslash before a non-ASCII character at ${at}`);
+    return `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
 
 await rm(OUT_DIR, { recursive: true, force: true });
 const { outputFiles } = await build({
@@ -82,7 +116,7 @@ const { outputFiles } = await build({
   keepNames: true,
   minifyWhitespace: true,
   external: FROM_NODE_MODULES,
-  plugins: [simulatorLeftOut, optionalPackagesLeftOut],
+  plugins: [simulatorLeftOut, developmentPackagesLeftOut, optionalPackagesLeftOut],
   banner: { js: COMMONJS_GLOBALS },
   logLevel: 'warning',
   write: false,

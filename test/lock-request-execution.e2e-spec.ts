@@ -161,9 +161,8 @@ const settledIn = (h: Harness, token: string, id: string, states: string[]) =>
     return states.includes(request.state) ? request : undefined;
   });
 
-/** The request's audit rows, oldest first. */
 /**
- * The request's trail once every row of it is sealed: a change is recorded as row, then state,
+ * The request's audit rows, oldest first, once every row of it is sealed: a change is recorded as row, then state,
  * then seal, so a reader can see the new state a moment before its row's outcome.
  */
 async function historyOf(h: Harness, auditor: string, lockRequestId: string): Promise<AuditRow[]> {
@@ -507,12 +506,8 @@ await describeWithPostgres('lock request execution (PostgreSQL)', () => {
       // The held PUT reached TaurusDB and was applied after its sender died.
       expect(done.state).toBe('SUCCEEDED');
       expect(simulator.calls()['taurusdb.putLock']).toBe(1);
-      const history = await until("the dead replica's execute row to be closed", async () => {
-        const rows = await historyOf(survivor as Harness, auditor, id);
-        return rows.some((row) => row.action === 'execute' && row.outcome !== null)
-          ? rows
-          : undefined;
-      });
+      // Waits for the dead replica's execute row to be closed, like every other row.
+      const history = await historyOf(survivor, auditor, id);
       const execute = history.find((row) => row.action === 'execute');
       expect(history.map((row) => row.action)).toEqual(['request', 'execute', 'settle']);
       expect(execute).toMatchObject({ outcome: 'unknown', error_code: 'GW.CRASHED' });
