@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
 import { relative } from 'node:path';
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
 }
 
@@ -43,7 +44,7 @@ export function summarizeProfile(file: string, top: number): ProfileSummary {
   };
   return {
     sampledUs: [...selfUs.values()].reduce((sum, us) => sum + us, 0),
-    areas: tally(({ callFrame }) => areaOf(callFrame.url, callFrame.functionName)),
+    areas: tally(({ callFrame }) => areaOf(sourceOf(callFrame), callFrame.functionName)),
     functions: tally(
       ({ callFrame }) =>
         `${callFrame.functionName || '(anonymous)'} ${where(callFrame.url)}:${callFrame.lineNumber + 1}`,
@@ -89,13 +90,33 @@ function profilerNodes(nodes: ProfileNode[], byId: Map<number, ProfileNode>): Se
   return found;
 }
 
+const sourceMaps = new Map<string, SourceMap | null>();
+
+/**
+ * The file a frame's code came from: for the bundle, through its source map, so that time in
+ * the bundle is told by package and folder as it is for the unbundled build.
+ */
+function sourceOf({ url, lineNumber, columnNumber }: ProfileNode['callFrame']): string {
+  if (!url.startsWith('file://')) return url;
+  if (!sourceMaps.has(url)) {
+    const mapFile = new URL(`${url}.map`);
+    sourceMaps.set(
+      url,
+      existsSync(mapFile) ? new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8'))) : null,
+    );
+  }
+  const entry = sourceMaps.get(url)?.findEntry(lineNumber, columnNumber);
+  return entry && 'originalSource' in entry ? new URL(entry.originalSource, url).href : url;
+}
+
 function areaOf(url: string, functionName: string): string {
   if (url === '') return `(${functionName.replace(/^\(|\)$/g, '') || 'native'})`;
   if (url.startsWith('node:')) return 'node internals';
   const modules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (modules) return modules[1];
-  const built = /\/dist\/(.+)\/[^/]+$/.exec(url);
-  if (built) return `gateway ${built[1]}`;
+  // The build's folders, or the sources' where the build's own source maps lead back to them.
+  const own = /\/(?:dist|src)\/(?:(.+)\/)?[^/]+$/.exec(url);
+  if (own) return own[1] ? `gateway ${own[1]}` : 'gateway';
   return url;
 }
 

@@ -1,7 +1,7 @@
 // Bundles the compiled gateway (`dist/main.js`) and its SQLite writer thread into
 // `dist/bundle/`, the form the production image and the benchmark run. One file each instead of
 // some two thousand modules: Node spends most of the gateway's start-up resolving, reading and
-// compiling modules one by one (docs/PERFORMANCE.md). It bundles tsc's output, not the sources,
+// compiling modules one by one (docs/PERFORMANCE.md, run 16). It bundles tsc's output, not the sources,
 // because esbuild does not emit the decorator metadata Nest's injection reads.
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { build } from 'esbuild';
@@ -115,6 +115,11 @@ const { outputFiles } = await build({
   // GraphQL's code-first types and Nest's log contexts are named after classes.
   keepNames: true,
   minifyWhitespace: true,
+  // Read by no one at run time (Node applies maps only with --enable-source-maps, which costs
+  // on every error's stack); there for turning a stack trace or a CPU profile of the bundle
+  // back into files (`npm run bench:profile` does).
+  sourcemap: 'linked',
+  sourcesContent: false,
   external: FROM_NODE_MODULES,
   plugins: [simulatorLeftOut, developmentPackagesLeftOut, optionalPackagesLeftOut],
   banner: { js: COMMONJS_GLOBALS },
