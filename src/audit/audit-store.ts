@@ -28,7 +28,13 @@ export interface AuditListing {
  * the Nest injection token of the configured one. Every store passes the same contract suite
  * (`testing/audit-store.contract.ts`).
  *
- * - A write resolves once it is durable. Concurrent writes may share one commit.
+ * - `recordAttempt` and `recordSealed` resolve once their row is durable. `complete` resolves
+ *   once its seal is committed: seen by every reader and kept if the gateway process dies, but
+ *   not waited for on disk. The row it seals is durable already; a seal lost with the machine or
+ *   the database leaves that row open, to be closed `unknown` by a reconcile and settled by
+ *   reading the lock, never by a second PUT. Every later durable commit flushes the seals before
+ *   it, among them a checkpoint's, so a checkpoint never signs a seal that is not on disk.
+ *   Concurrent writes may share one commit.
  * - Sealing (assigning `seq`, `prev_hash`, `hash` with `sealRow`) is serialised by the store's
  *   database, never by process memory, so that every process writing to it extends one chain.
  * - A request that is wrong rejects with AuditWriteRefused; any other rejection means the store

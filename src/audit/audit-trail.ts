@@ -102,13 +102,15 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Seals as `unknown` the open rows whose writer is gone. Returns how many it closed. */
-  reconcileOpenAttempts(): Promise<number> {
-    return this.counted(
+  async reconcileOpenAttempts(): Promise<number> {
+    const closed = await this.counted(
       'outcome',
       'outcome write',
       () => this.store.reconcileOpenAttempts(this.now()),
-      (closed) => closed,
+      (count) => count,
     );
+    this.metrics.auditSealedLate.inc(closed);
+    return closed;
   }
 
   /** Newest first. `limit` is 1..500; `cursor` is the opaque `nextCursor` of the previous page. */

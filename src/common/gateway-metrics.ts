@@ -70,7 +70,7 @@ export class GatewayMetrics {
 
   readonly auditWriteDuration = new Histogram({
     name: 'gateway_audit_write_duration_seconds',
-    help: 'Time until an audit write is durable, by kind (attempt, outcome, sealed)',
+    help: 'Time until an audit write is committed, by kind (attempt, outcome, sealed); attempts and sealed rows are on disk by then, outcomes reach it with the next durable commit',
     labelNames: ['kind'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
@@ -79,6 +79,12 @@ export class GatewayMetrics {
   readonly auditOpenAttempts = new Gauge({
     name: 'gateway_audit_open_attempts',
     help: 'Audit attempts this replica wrote and has not sealed yet (their upstream call is in flight)',
+    registers: [this.registry],
+  });
+
+  readonly auditSealedLate = new Counter({
+    name: 'gateway_audit_sealed_late_total',
+    help: 'Open audit rows closed as unknown by a reconcile rather than sealed by their own call: their writer died first, or their seal was lost with the machine or the database before it reached the disk',
     registers: [this.registry],
   });
 

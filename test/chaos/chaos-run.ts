@@ -15,6 +15,7 @@ import {
   type Launched,
 } from '../support/child-processes.js';
 import { lockBody, lockPath, SET_LOCK_MUTATION } from '../support/clients.js';
+import { sampleSum } from '../support/prometheus-text.js';
 import { SERVICE_ACCOUNT_ENV } from '../support/service-account.js';
 
 export interface ChaosOptions {
@@ -38,6 +39,8 @@ export interface ChaosReport {
   rowsLost: number;
   /** Open attempts found right after a start-up reconcile, summed over every start. */
   openAfterStart: number;
+  /** `gateway_audit_sealed_late_total` right after each start, summed over every start. */
+  sealedLateCounted: number;
   verify: VerifyCommandResult;
   durationMs: number;
 }
@@ -199,11 +202,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const enabled = new Set<string>();
     let retentionDays = 30;
     let openAfterStart = 0;
+    let sealedLateCounted = 0;
 
     const startGateway = async (): Promise<Launched> => {
       gateway = await startGatewayProcess(gatewayUrl, gatewayEnv);
       // The reconcile runs before the gateway listens: nothing may be left open now.
       openAfterStart += openRows(auditPath);
+      const metrics = await (await fetch(`${gatewayUrl}/metrics`)).text();
+      sealedLateCounted += sampleSum(metrics, 'gateway_audit_sealed_late_total') ?? Number.NaN;
       return gateway;
     };
 
@@ -280,6 +286,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       closedAtRestart: rows.filter((row) => row.error_code === 'GW.CRASHED').length,
       rowsLost,
       openAfterStart,
+      sealedLateCounted,
       verify: await runVerify({ sqlitePath: auditPath, databaseUrl: null }),
       durationMs: Math.round(performance.now() - started),
     };

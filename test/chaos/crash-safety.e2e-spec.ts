@@ -26,6 +26,8 @@ describe('crash safety', () => {
       expect(report.succeeded).toBeGreaterThan(0);
       expect(report.rowsLost).toBe(0);
       expect(report.openAfterStart).toBe(0);
+      // Each start counts the rows its reconcile closed, and only those.
+      expect(report.sealedLateCounted).toBe(report.closedAtRestart);
       expect(report.verify).toEqual({
         exitCode: 0,
         output: `audit chain OK: ${report.rows} rows\n`,

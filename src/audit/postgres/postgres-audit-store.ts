@@ -140,6 +140,12 @@ const orphanedRows = (ownReplicaId: string) => `${SELECT_ROWS} e
   WHERE seq IS NULL AND e.replica_id <> ${literal(ownReplicaId)} AND NOT EXISTS (
     SELECT 1 FROM audit_replicas r WHERE r.replica_id = e.replica_id AND r.lease_until > now()
   ) ORDER BY id FOR UPDATE`;
+/**
+ * A commit of seals only is not waited for on disk (AuditStore says why): the server flushes
+ * it within a few hundred milliseconds, and any later synchronous commit (an attempt, a row
+ * written sealed, a checkpoint) flushes it with its own.
+ */
+const SEALS_FLUSHED_LATER = 'SET LOCAL synchronous_commit = off';
 const RENEW_LEASE = `INSERT INTO audit_replicas (replica_id, lease_until)
   VALUES ($1, now() + make_interval(secs => $2))
   ON CONFLICT (replica_id) DO UPDATE SET lease_until = excluded.lease_until`;
@@ -460,12 +466,14 @@ export class PostgresAuditStore extends AuditStore {
    * Group commit of seals: one transaction takes the chain lock, reads the open rows of the
    * batch's completions at once, seals the batch in order and writes it in one statement per
    * kind of row. A write refused for what it asks (its row is not open) leaves the others in
-   * place; when the server rejects a statement, each write is tried again on its own.
+   * place; when the server rejects a statement, each write is tried again on its own. A batch
+   * that only seals open rows is not waited for on disk (SEALS_FLUSHED_LATER).
    */
   private async commitSeals(batch: PendingSeal[]): Promise<void> {
     let outcomes: WriteOutcome[];
     try {
       const ids = batch.flatMap((write) => (write.id === undefined ? [] : [write.id]));
+      const sealsOnly = ids.length === batch.length;
       outcomes = await this.inSealingTransaction(
         ids.length > 0 ? openRowsForUpdate(ids) : null,
         (tx, rows) => {
@@ -486,6 +494,7 @@ export class PostgresAuditStore extends AuditStore {
           });
           return sealed;
         },
+        sealsOnly ? [SEALS_FLUSHED_LATER] : [],
       );
     } catch (error) {
       await this.retryAlone(batch, error, (write) => this.commitSeals([write]));
