@@ -1,5 +1,11 @@
 import type { VerifyResult } from './audit-chain.js';
-import type { AuditAttempt, AuditCompletion, AuditEvent, AuditOutcome } from './audit-record.js';
+import type {
+  AuditAttempt,
+  AuditCompletion,
+  AuditEvent,
+  AuditOutcome,
+  SealDurability,
+} from './audit-record.js';
 
 /** A write the store refuses because of what it asks (sealing a row that is not open), not because the store failed. */
 export class AuditWriteRefused extends Error {}
@@ -28,12 +34,7 @@ export interface AuditListing {
  * the Nest injection token of the configured one. Every store passes the same contract suite
  * (`testing/audit-store.contract.ts`).
  *
- * - `recordAttempt` and `recordSealed` resolve once their row is durable. `complete` resolves
- *   once its seal is committed: seen by every reader and kept if the gateway process dies, but
- *   not waited for on disk. The row it seals is durable already; a seal lost with the machine or
- *   the database leaves that row open, to be closed `unknown` by a reconcile and settled by
- *   reading the lock, never by a second PUT. Every later durable commit flushes the seals before
- *   it, among them a checkpoint's, so a checkpoint never signs a seal that is not on disk.
+ * - A write resolves once it is durable, but a seal asked for as `committed` (SealDurability).
  *   Concurrent writes may share one commit.
  * - Sealing (assigning `seq`, `prev_hash`, `hash` with `sealRow`) is serialised by the store's
  *   database, never by process memory, so that every process writing to it extends one chain.
@@ -42,8 +43,10 @@ export interface AuditListing {
  * - Times are the gateway clock's, as ISO strings.
  */
 export abstract class AuditStore {
-  /** Told the number of writes in every commit that made it to disk. */
+  /** Told the number of writes in every commit. */
   onCommit: (writes: number) => void = () => undefined;
+  /** Told how many open rows every reconcile closed, the store's own periodic ones among them. */
+  onReconciled: (rows: number) => void = () => undefined;
 
   /** Where the rows are, for the log: never a password. */
   abstract readonly location: string;
@@ -58,7 +61,12 @@ export abstract class AuditStore {
   abstract recordAttempt(attempt: AuditAttempt, at: string): Promise<string>;
 
   /** Seals the open row `id` as the next link of the chain; AuditWriteRefused if it is not open. */
-  abstract complete(id: string, completion: AuditCompletion, at: string): Promise<void>;
+  abstract complete(
+    id: string,
+    completion: AuditCompletion,
+    at: string,
+    durability: SealDurability,
+  ): Promise<void>;
 
   /** Writes a row sealed in one step, for decisions that make no upstream call. */
   abstract recordSealed(

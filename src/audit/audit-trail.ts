@@ -10,6 +10,7 @@ import {
   type AuditCompletion,
   type AuditFilter,
   type AuditPage,
+  type SealDurability,
 } from './audit-record.js';
 import { AuditStore, AuditWriteRefused } from './audit-store.js';
 import { Tracing } from '../tracing/tracing.js';
@@ -28,7 +29,8 @@ export const OPEN_ATTEMPTS_DRAIN_MS = 30_000;
 
 /**
  * The tamper-evident audit trail (DESIGN §3) over whichever AuditStore is configured. Every
- * write is durable when its promise resolves; a store that cannot write makes it reject with
+ * write is durable when its promise resolves, but a seal its caller asks only to be committed
+ * (SealDurability); a store that cannot write makes it reject with
  * GatewayError GW.AUDIT_UNAVAILABLE (503), so no upstream call goes out unrecorded.
  */
 @Injectable()
@@ -45,6 +47,7 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
     private readonly tracing: Tracing,
   ) {
     store.onCommit = (writes) => metrics.auditCommitBatch.observe(writes);
+    store.onReconciled = (rows) => metrics.auditSealedLate.inc(rows);
   }
 
   /** Opens the store for writing and closes the attempts its earlier writers left open. */
@@ -81,10 +84,14 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Seals the open row `id` as the next link of the chain. */
-  async complete(id: string, completion: AuditCompletion): Promise<void> {
+  async complete(
+    id: string,
+    completion: AuditCompletion,
+    durability: SealDurability = 'durable',
+  ): Promise<void> {
     try {
       await this.counted('outcome', 'outcome write', () =>
-        this.store.complete(id, completion, this.now()),
+        this.store.complete(id, completion, this.now(), durability),
       );
     } finally {
       // Sealed, or it cannot be now: either way shutdown waits for it no longer.
@@ -102,15 +109,13 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Seals as `unknown` the open rows whose writer is gone. Returns how many it closed. */
-  async reconcileOpenAttempts(): Promise<number> {
-    const closed = await this.counted(
+  reconcileOpenAttempts(): Promise<number> {
+    return this.counted(
       'outcome',
       'outcome write',
       () => this.store.reconcileOpenAttempts(this.now()),
-      (count) => count,
+      (closed) => closed,
     );
-    this.metrics.auditSealedLate.inc(closed);
-    return closed;
   }
 
   /** Newest first. `limit` is 1..500; `cursor` is the opaque `nextCursor` of the previous page. */

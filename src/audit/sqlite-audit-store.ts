@@ -16,6 +16,7 @@ import {
   type AuditAttempt,
   type AuditCompletion,
   type AuditEvent,
+  type SealDurability,
 } from './audit-record.js';
 import {
   AUDIT_COLUMN_NAMES,
@@ -31,7 +32,7 @@ import { settleGroupCommit, type GroupedWrite, type WriteOutcome } from './group
 
 interface PendingWrite extends GroupedWrite {
   work: (db: Database.Database) => unknown;
-  /** On disk before its caller is answered: every write but a seal (AuditStore). */
+  /** On disk before its caller is answered: every write but a `committed` seal (AuditStore). */
   durable: boolean;
 }
 
@@ -101,9 +102,9 @@ const CHAIN_HEAD = `SELECT seq, hash FROM audit_events
   WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1`;
 
 /**
- * The audit trail in one SQLite file, in WAL mode. A commit of attempts or of rows written sealed
- * runs with `synchronous=FULL`, so that they are on disk when it returns; a commit of seals
- * only runs with `synchronous=NORMAL` (AuditStore says why), and the next FULL commit on the
+ * The audit trail in one SQLite file, in WAL mode. A commit runs with `synchronous=FULL`, so
+ * that its rows are on disk when it returns, unless it holds nothing but `committed` seals
+ * (SealDurability): that one runs with `synchronous=NORMAL`, and the next FULL commit on the
  * file, by this connection or another, syncs it with its own. Sealing runs in a BEGIN IMMEDIATE transaction, so two connections to the
  * same file can never seal onto the same chain head. Reconciling closes every open row, so one
  * file belongs to one gateway process.
@@ -120,7 +121,7 @@ export class SqliteAuditStore {
 
   private constructor(
     db: Database.Database,
-    /** Told the size of every group commit that made it to disk. */
+    /** Told the size of every group commit. */
     private readonly onCommit: (writes: number) => void,
   ) {
     this.db = db;
@@ -172,8 +173,13 @@ export class SqliteAuditStore {
     });
   }
 
-  complete(id: string, completion: AuditCompletion, completedAt: string): Promise<void> {
-    return this.groupCommit(false, (db) => {
+  complete(
+    id: string,
+    completion: AuditCompletion,
+    completedAt: string,
+    durability: SealDurability,
+  ): Promise<void> {
+    return this.groupCommit(durability === 'durable', (db) => {
       const row = this.statement(db, `${SELECT_ROWS} WHERE id = ? AND seq IS NULL`).get(id) as
         StoredRow | undefined;
       if (!row) throw new AuditWriteRefused(`audit row ${id} is not an open attempt`);
@@ -245,8 +251,9 @@ export class SqliteAuditStore {
     return verifier.result();
   }
 
-  /** Readiness: a real write. */
+  /** Readiness: a real write, synced like any durable one. */
   checkWritable(at: string): void {
+    this.synchronousFor(this.connection(), 'FULL');
     this.statement(
       this.connection(),
       `INSERT INTO audit_heartbeat (id, checked_at) VALUES (1, @at)

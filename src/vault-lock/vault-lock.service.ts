@@ -1,5 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { AuditAttempt, AuditCompletion, AuditOutcome } from '../audit/audit-record.js';
+import type {
+  AuditAttempt,
+  AuditCompletion,
+  AuditOutcome,
+  SealDurability,
+} from '../audit/audit-record.js';
 import { AuditTrail } from '../audit/audit-trail.js';
 import type { CallContext } from '../common/call-context.js';
 import { Clock } from '../common/clock.js';
@@ -116,11 +121,12 @@ export class VaultLockService {
     } catch (error) {
       throw await this.sealFailure(auditId, error, elapsedMs);
     }
-    await this.completeQuietly(auditId, {
-      outcome: 'succeeded',
-      upstreamStatus: 200,
-      durationMs: elapsedMs(),
-    });
+    // Lost with the machine, this seal is repaired by reading the lock (SealDurability).
+    await this.completeQuietly(
+      auditId,
+      { outcome: 'succeeded', upstreamStatus: 200, durationMs: elapsedMs() },
+      'committed',
+    );
     return { result: 'success', requestId: ctx.requestId, auditId, decision };
   }
 
@@ -269,9 +275,13 @@ export class VaultLockService {
    * The upstream call already happened: its answer stands even if the row cannot be sealed now.
    * A row left open is closed as `unknown` by the start-up reconcile.
    */
-  private async completeQuietly(auditId: string, completion: AuditCompletion): Promise<void> {
+  private async completeQuietly(
+    auditId: string,
+    completion: AuditCompletion,
+    durability: SealDurability = 'durable',
+  ): Promise<void> {
     try {
-      await this.audit.complete(auditId, completion);
+      await this.audit.complete(auditId, completion, durability);
     } catch {
       // What the gateway knew is kept here: the reconcile can only say `unknown`.
       this.logger.error(

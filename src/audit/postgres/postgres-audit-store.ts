@@ -140,12 +140,6 @@ const orphanedRows = (ownReplicaId: string) => `${SELECT_ROWS} e
   WHERE seq IS NULL AND e.replica_id <> ${literal(ownReplicaId)} AND NOT EXISTS (
     SELECT 1 FROM audit_replicas r WHERE r.replica_id = e.replica_id AND r.lease_until > now()
   ) ORDER BY id FOR UPDATE`;
-/**
- * A commit of seals only is not waited for on disk (AuditStore says why): the server flushes
- * it within a few hundred milliseconds, and any later synchronous commit (an attempt, a row
- * written sealed, a checkpoint) flushes it with its own.
- */
-const SEALS_FLUSHED_LATER = 'SET LOCAL synchronous_commit = off';
 const RENEW_LEASE = `INSERT INTO audit_replicas (replica_id, lease_until)
   VALUES ($1, now() + make_interval(secs => $2))
   ON CONFLICT (replica_id) DO UPDATE SET lease_until = excluded.lease_until`;
@@ -289,6 +283,11 @@ export class PostgresAuditStore extends AuditStore {
     return this.enqueue(this.attempts, { open }).then(() => open.id);
   }
 
+  /**
+   * Every seal is durable here, a `committed` one too (SealDurability): a seal lost with the
+   * database while its replica lives would leave the row open until that replica stops, since
+   * no reconcile closes a live replica's rows.
+   */
   complete(id: string, completion: AuditCompletion, at: string): Promise<void> {
     return this.enqueue(this.seals, { id, completion, at }).then(() => undefined);
   }
@@ -299,7 +298,7 @@ export class PostgresAuditStore extends AuditStore {
   }
 
   async reconcileOpenAttempts(at: string): Promise<number> {
-    return this.inSealingTransaction(
+    const closed = await this.inSealingTransaction(
       // Never this replica's own rows: it is alive, whatever its lease says.
       orphanedRows(this.replicaId),
       (tx, rows) => {
@@ -315,6 +314,8 @@ export class PostgresAuditStore extends AuditStore {
       },
       [FORGET_GONE_REPLICAS],
     );
+    this.onReconciled(closed);
+    return closed;
   }
 
   async list(query: AuditQuery, limit: number): Promise<AuditListing> {
@@ -466,14 +467,12 @@ export class PostgresAuditStore extends AuditStore {
    * Group commit of seals: one transaction takes the chain lock, reads the open rows of the
    * batch's completions at once, seals the batch in order and writes it in one statement per
    * kind of row. A write refused for what it asks (its row is not open) leaves the others in
-   * place; when the server rejects a statement, each write is tried again on its own. A batch
-   * that only seals open rows is not waited for on disk (SEALS_FLUSHED_LATER).
+   * place; when the server rejects a statement, each write is tried again on its own.
    */
   private async commitSeals(batch: PendingSeal[]): Promise<void> {
     let outcomes: WriteOutcome[];
     try {
       const ids = batch.flatMap((write) => (write.id === undefined ? [] : [write.id]));
-      const sealsOnly = ids.length === batch.length;
       outcomes = await this.inSealingTransaction(
         ids.length > 0 ? openRowsForUpdate(ids) : null,
         (tx, rows) => {
@@ -494,7 +493,6 @@ export class PostgresAuditStore extends AuditStore {
           });
           return sealed;
         },
-        sealsOnly ? [SEALS_FLUSHED_LATER] : [],
       );
     } catch (error) {
       await this.retryAlone(batch, error, (write) => this.commitSeals([write]));
