@@ -105,8 +105,8 @@ const CHAIN_HEAD = `SELECT seq, hash FROM audit_events
  * The audit trail in one SQLite file, in WAL mode. A commit runs with `synchronous=FULL`, so
  * that its rows are on disk when it returns, unless it holds nothing but `committed` seals
  * (SealDurability): that one runs with `synchronous=NORMAL`, and the next FULL commit on the
- * file, by this connection or another, syncs it with its own. Sealing runs in a BEGIN IMMEDIATE transaction, so two connections to the
- * same file can never seal onto the same chain head. Reconciling closes every open row, so one
+ * file, by this connection or another, syncs it with its own. Sealing runs in a BEGIN IMMEDIATE
+ * transaction, so two connections to the same file can never seal onto the same chain head. Reconciling closes every open row, so one
  * file belongs to one gateway process.
  *
  * Every call here blocks its thread while SQLite works (fsync included), so it runs in a worker

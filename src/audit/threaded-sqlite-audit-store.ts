@@ -41,8 +41,7 @@ function workerScript(): URL {
  * The audit trail in one SQLite file (`SqliteAuditStore`), kept by a worker thread so that the
  * store's fsyncs never stall the event loop. Each promise settles when the worker answers, and
  * the worker answers a write only once its commit is on disk (a `committed` seal: once it is
- * committed). Reconciling closes every open row,
- * so one file belongs to one gateway process.
+ * committed). Reconciling closes every open row, so one file belongs to one gateway process.
  */
 export class ThreadedSqliteAuditStore extends AuditStore {
   private readonly logger = new Logger(ThreadedSqliteAuditStore.name);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AuditAttempt, AuditCompletion } from '../audit/audit-record.js';
+import type { AuditAttempt, AuditCompletion, SealDurability } from '../audit/audit-record.js';
 import { AuditTrail } from '../audit/audit-trail.js';
 import type { AuthConfig } from '../auth/auth.config.js';
 import { LockRequestRecorder } from '../lock-requests/lock-request-recorder.js';
@@ -52,12 +52,16 @@ class InMemoryAuditTrail implements Pick<
     return this.write(attempt, undefined);
   }
 
-  async complete(id: string, completion: AuditCompletion): Promise<void> {
+  async complete(
+    id: string,
+    completion: AuditCompletion,
+    durability: SealDurability = 'durable',
+  ): Promise<void> {
     this.refuseIfAsked();
     const row = this.rows.get(id);
     if (!row || row.sealed) throw new Error(`no open row ${id}`);
     this.rows.set(id, { ...row, ...completion, sealed: true });
-    this.journal.push(`audit:seal:${completion.outcome}`);
+    this.journal.push(`audit:seal:${completion.outcome}:${durability}`);
   }
 
   async recordSealed(attempt: AuditAttempt, completion: AuditCompletion): Promise<string> {
@@ -209,7 +213,8 @@ describe('VaultLockService (decide, record, call)', () => {
       'taurusdb:instanceDetails',
       'audit:attempt',
       'taurusdb:setLock (1 open)',
-      'audit:seal:succeeded',
+      // Only this seal may wait for the next flush: a lost one is settled by reading the lock.
+      'audit:seal:succeeded:committed',
     ]);
     expect(audit.only()).toMatchObject({
       id: result.auditId,
@@ -275,7 +280,7 @@ describe('VaultLockService (decide, record, call)', () => {
       'taurusdb:instanceDetails',
       'audit:attempt',
       'taurusdb:setLock (1 open)',
-      'audit:seal:unknown',
+      'audit:seal:unknown:durable',
     ]);
     expect(audit.only()).toMatchObject({ outcome: 'unknown', errorCode: GwCode.UPSTREAM_TIMEOUT });
   });
@@ -308,7 +313,7 @@ describe('VaultLockService (decide, record, call)', () => {
       'taurusdb:instanceDetails',
       'audit:attempt',
       'beforeSend',
-      'audit:seal:failed',
+      'audit:seal:failed:durable',
     ]);
     expect(audit.only()).toMatchObject({ outcome: 'failed', errorCode: GwCode.CLAIM_TOO_SHORT });
     expect(taurusDb.locks.size).toBe(0);
@@ -370,7 +375,7 @@ describe('VaultLockService (decide, record, call)', () => {
         'taurusdb:instanceDetails',
         'audit:attempt',
         'taurusdb:showLock (1 open)',
-        'audit:seal:succeeded',
+        'audit:seal:succeeded:durable',
       ]);
       expect(audit.only()).toMatchObject({
         id: state.auditId,
