@@ -1,8 +1,8 @@
 // Bundles the compiled gateway (`dist/main.js`) and its SQLite writer thread into
 // `dist/bundle/`, the form the production image and the benchmark run. One file each instead of
 // some two thousand modules: Node spends most of the gateway's start-up resolving, reading and
-// compiling modules one by one (docs/PERFORMANCE.md, run 16). It bundles tsc's output, not the sources,
-// because esbuild does not emit the decorator metadata Nest's injection reads.
+// compiling modules one by one (docs/PERFORMANCE.md, run 16). It bundles tsc's output, not the
+// sources, because esbuild does not emit the decorator metadata Nest's injection reads.
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { build } from 'esbuild';
 
@@ -38,32 +38,25 @@ const packageOf = (specifier) =>
     .slice(0, specifier.startsWith('@') ? 2 : 1)
     .join('/');
 
-const developmentPackagesLeftOut = {
-  name: 'development-packages-left-out',
-  setup(builder) {
-    builder.onResolve({ filter: /^[^./]/ }, (args) =>
-      DEVELOPMENT_ONLY.has(packageOf(args.path)) ? { path: args.path, external: true } : undefined,
-    );
-  },
-};
-
 /**
  * Libraries ask for optional packages only when a feature is used that the gateway does not use
  * (Nest's microservices and websockets, Apollo Gateway, pg-native…), inside a try or a lazy
- * import. Those that are not installed stay imports, as they are in the unbundled build.
+ * import. Those, and the development-only ones, stay imports, as they are in the unbundled build.
  */
-const optionalPackagesLeftOut = {
-  name: 'optional-packages-left-out',
+const packagesLeftOut = {
+  name: 'packages-left-out',
   setup(builder) {
     builder.onResolve({ filter: /^[^./]/ }, async (args) => {
       if (args.pluginData === 'probing') return undefined;
+      const leftOut = { path: args.path, external: true };
+      if (DEVELOPMENT_ONLY.has(packageOf(args.path))) return leftOut;
       const found = await builder.resolve(args.path, {
         kind: args.kind,
         importer: args.importer,
         resolveDir: args.resolveDir,
         pluginData: 'probing',
       });
-      return found.errors.length > 0 ? { path: args.path, external: true } : undefined;
+      return found.errors.length > 0 ? leftOut : undefined;
     });
   },
 };
@@ -121,7 +114,7 @@ const { outputFiles } = await build({
   sourcemap: 'linked',
   sourcesContent: false,
   external: FROM_NODE_MODULES,
-  plugins: [simulatorLeftOut, developmentPackagesLeftOut, optionalPackagesLeftOut],
+  plugins: [simulatorLeftOut, packagesLeftOut],
   banner: { js: COMMONJS_GLOBALS },
   logLevel: 'warning',
   write: false,
