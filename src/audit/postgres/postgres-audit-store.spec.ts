@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { jest } from '@jest/globals';
 import { once } from 'node:events';
 import { Clock } from '../../common/clock.js';
 import { GatewayMetrics } from '../../common/gateway-metrics.js';
@@ -437,6 +438,114 @@ await describeWithPostgres('PostgresAuditStore', () => {
           seq: 1,
           outcome: 'succeeded',
         });
+      });
+    });
+
+    describe('sealing in one round trip', () => {
+      beforeEach(async () => {
+        const owner = track(
+          new PostgresAuditStore({ databaseUrl: db.url, migrate: 'auto', replicaLeaseSeconds: 30 }),
+        );
+        await owner.open('readwrite');
+      });
+
+      /** The queries every pg client sends while `act` runs: one per round trip. */
+      async function roundTrips(act: () => Promise<unknown>): Promise<string[]> {
+        const query = jest.spyOn(pg.Client.prototype, 'query');
+        try {
+          await act();
+          return query.mock.calls.map(([text]) => String(text));
+        } finally {
+          query.mockRestore();
+        }
+      }
+
+      const openStore = async () => {
+        const store = track(storeOn(db.url));
+        await store.open('readwrite');
+        return store;
+      };
+      const now = () => new Date().toISOString();
+      const sealedRow = async (store: PostgresAuditStore) => {
+        const id = await store.recordAttempt(anAttempt(), now());
+        return { id, seal: () => store.complete(id, succeeded, now()) };
+      };
+      const seqOf = async (id: string) =>
+        (await db.query<{ seq: string }>('SELECT seq FROM audit_events WHERE id = $1', [id]))[0]
+          .seq;
+
+      it("sends a seal whole once the replica has seen it is the chain's only writer", async () => {
+        const store = await openStore();
+        // The first seal learns the head, the second that nobody else moved it.
+        for (let n = 0; n < 2; n += 1) await (await sealedRow(store)).seal();
+
+        const { seal } = await sealedRow(store);
+        const sent = await roundTrips(seal);
+
+        expect(sent).toHaveLength(1);
+        expect(sent[0]).toContain(`pg_advisory_xact_lock(${CHAIN_LOCK})`);
+        expect(sent[0]).toContain('audit_assume');
+        expect(sent[0]).toMatch(/COMMIT$/);
+        expect(await store.verify()).toEqual({ ok: true, rows: 3 });
+      });
+
+      it('rolls back and seals on the head read under the lock when another replica moved it', async () => {
+        const store = await openStore();
+        const other = await openStore();
+        for (let n = 0; n < 2; n += 1) await (await sealedRow(store)).seal();
+        const { id, seal } = await sealedRow(store);
+        await other.recordSealed(anAttempt(), succeeded, now());
+
+        const sent = await roundTrips(seal);
+
+        expect(sent.map((text) => text.split('\n')[0].slice(0, 40))).toEqual([
+          expect.stringContaining('BEGIN'),
+          'ROLLBACK',
+          expect.stringContaining('BEGIN'),
+          expect.any(String),
+        ]);
+        expect(await seqOf(id)).toBe('4');
+        expect(await store.verify()).toEqual({ ok: true, rows: 4 });
+        // Having seen another writer, the next seal reads the head first.
+        expect(await roundTrips((await sealedRow(store)).seal)).toHaveLength(2);
+      });
+
+      it('checks that every row it seals is still open, not only the head', async () => {
+        const store = await openStore();
+        for (let n = 0; n < 2; n += 1) await (await sealedRow(store)).seal();
+        const { id, seal } = await sealedRow(store);
+        // Closed behind the gateway's back, off the chain, so that the head stays where it was.
+        await db.query(`SET session_replication_role = replica;
+          UPDATE audit_events SET seq = -1, hash = 'x', outcome = 'unknown' WHERE id = '${id}';
+          SET session_replication_role = origin`);
+
+        const sent = await roundTrips(() =>
+          expect(seal()).rejects.toThrow(`audit row ${id} is not an open attempt`),
+        );
+
+        expect(sent).toContain('ROLLBACK');
+        expect(await db.query('SELECT seq FROM audit_events ORDER BY seq')).toEqual([
+          { seq: '-1' },
+          { seq: '1' },
+          { seq: '2' },
+        ]);
+      });
+
+      it('refuses, and writes nothing, when a row it recorded was closed by another replica', async () => {
+        const store = await openStore();
+        const survivor = await openStore();
+        for (let n = 0; n < 2; n += 1) await (await sealedRow(store)).seal();
+        const { id, seal } = await sealedRow(store);
+        // As if this replica had been cut off for longer than its lease.
+        await db.query(
+          `UPDATE audit_replicas SET lease_until = now() - interval '1 minute' WHERE replica_id = $1`,
+          [store.replicaId],
+        );
+        expect(await survivor.reconcileOpenAttempts(now())).toBe(1);
+
+        await expect(seal()).rejects.toThrow(`audit row ${id} is not an open attempt`);
+        expect(await seqOf(id)).toBe('3');
+        expect(await store.verify()).toEqual({ ok: true, rows: 3 });
       });
     });
 

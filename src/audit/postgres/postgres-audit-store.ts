@@ -115,14 +115,18 @@ const insertOpenRows = (events: readonly AuditEvent[], replicaId: string, leaseS
     ON CONFLICT (replica_id) DO UPDATE SET lease_until = excluded.lease_until
   )
   ${insertRows(events, replicaId)}`;
+/** SQLSTATE of `audit_assume`: an assumption of a sealing transaction sent whole did not hold. */
+const ASSUMPTION_FAILED = 'VLG01';
 /**
- * Seals many open rows in one statement. The caller holds the chain lock and the rows' locks
- * (taken while they were open), so every one of them is updated.
+ * Seals many open rows in one statement, under the chain lock. Every one of them must still be
+ * open, or the transaction fails (`audit_assume`): a row missing from the chain would break it.
  */
-const sealRows = (events: readonly AuditEvent[]) => `UPDATE audit_events e
-  SET ${SEAL_COLUMN_NAMES.map((c) => `${c} = sealed.${c}`).join(', ')}
-  FROM ${unnestRows(events, [AUDIT_COLUMN_TABLE.id, ...SEAL_COLUMN_LIST], 'sealed')}
-  WHERE e.id = sealed.id AND e.seq IS NULL`;
+const sealRows = (events: readonly AuditEvent[]) => `WITH sealed_rows AS (UPDATE audit_events e
+    SET ${SEAL_COLUMN_NAMES.map((c) => `${c} = sealed.${c}`).join(', ')}
+    FROM ${unnestRows(events, [AUDIT_COLUMN_TABLE.id, ...SEAL_COLUMN_LIST], 'sealed')}
+    WHERE e.id = sealed.id AND e.seq IS NULL
+    RETURNING e.id)
+  SELECT audit_assume(count(*) = ${events.length}, 'every row sealed is open') FROM sealed_rows`;
 const SELECT_ROWS = `SELECT ${AUDIT_COLUMNS_SQL} FROM audit_events`;
 const CHAIN_HEAD = `SELECT seq, hash FROM audit_events
   WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1`;
@@ -131,10 +135,18 @@ const CHAIN_HEAD = `SELECT seq, hash FROM audit_events
  * own after the lock is granted: under READ COMMITTED each statement sees the commits made before
  * it started, so they see the seals of the transaction that held the lock before.
  */
-const BEGIN_SEALING = `BEGIN; SELECT pg_advisory_xact_lock(${CHAIN_LOCK}); ${CHAIN_HEAD}`;
-/** The open rows among `ids`, locked for sealing. */
-const openRowsForUpdate = (ids: readonly string[]) =>
-  `${SELECT_ROWS} WHERE id IN (${ids.map(literal).join(', ')}) AND seq IS NULL FOR UPDATE`;
+const LOCK_CHAIN = `BEGIN; SELECT pg_advisory_xact_lock(${CHAIN_LOCK})`;
+const BEGIN_SEALING = `${LOCK_CHAIN}; ${CHAIN_HEAD}`;
+/** Fails the transaction unless `head` is still the chain's head. */
+const assumeHead = (head: ChainHead) =>
+  `SELECT audit_assume((${literal(head.seq)}, ${literal(head.hash)}) = (${CHAIN_HEAD}),
+    'the head is seq ${head.seq}')`;
+/** The open rows that `batch` seals, locked for sealing; null when it seals none. */
+function openRowsForUpdate(batch: readonly PendingSeal[]): string | null {
+  const ids = batch.flatMap((write) => (write.id === undefined ? [] : [literal(write.id)]));
+  if (ids.length === 0) return null;
+  return `${SELECT_ROWS} WHERE id IN (${ids.join(', ')}) AND seq IS NULL FOR UPDATE`;
+}
 /** Open rows whose replica holds no live lease: its process is gone (or was never seen). */
 const orphanedRows = (ownReplicaId: string) => `${SELECT_ROWS} e
   WHERE seq IS NULL AND e.replica_id <> ${literal(ownReplicaId)} AND NOT EXISTS (
@@ -153,9 +165,13 @@ interface PendingAttempt extends GroupedWrite {
   open: AuditEvent;
 }
 
-/** A write that extends the chain: seals the open row `id`, or writes `open` sealed in one step. */
+/**
+ * A write that extends the chain: seals the open row `id` (`recorded` when this replica wrote it
+ * and still holds it), or writes `open` sealed in one step.
+ */
 type PendingSeal = GroupedWrite & { completion: SealFields; at: string } & (
-    { id: string; open?: undefined } | { id?: undefined; open: AuditEvent }
+    | { id: string; recorded?: AuditEvent; open?: undefined }
+    | { id?: undefined; recorded?: undefined; open: AuditEvent }
   );
 
 /** One transaction holding the chain lock; the head as the transaction has extended it. */
@@ -164,7 +180,11 @@ class SealingTransaction {
   private readonly sealedOpenRows: AuditEvent[] = [];
   private readonly sealedNewRows: AuditEvent[] = [];
 
-  constructor(private head: ChainHead | null) {}
+  constructor(private extendedHead: ChainHead | null) {}
+
+  get head(): ChainHead | null {
+    return this.extendedHead;
+  }
 
   /** The statements that write what this transaction has sealed: one per kind of row. */
   writes(replicaId: string): string[] {
@@ -176,8 +196,8 @@ class SealingTransaction {
 
   /** Seals `open` after the head, and moves the head onto it. */
   seal(open: AuditEvent, completion: SealFields, at: string, isNew: boolean): AuditEvent {
-    const sealed = sealRow(open, this.head, completion, at);
-    this.head = { seq: sealed.seq as number, hash: sealed.hash as string };
+    const sealed = sealRow(open, this.extendedHead, completion, at);
+    this.extendedHead = { seq: sealed.seq as number, hash: sealed.hash as string };
     (isNew ? this.sealedNewRows : this.sealedOpenRows).push(sealed);
     return sealed;
   }
@@ -189,6 +209,10 @@ class SealingTransaction {
  * time across all replicas. Each replica has one sealing transaction in flight at a time, and the
  * seals asked for meanwhile share the next one (group commit); open attempts, which take no chain
  * lock, are committed the same way on other connections, beside the seals.
+ *
+ * While a replica is the chain's only writer, a seal takes one round trip instead of two: the
+ * replica knows the head (it wrote it) and the open rows (it recorded them), so it sends the
+ * whole transaction at once, and the database checks both assumptions under the chain lock.
  *
  * Every row carries its replica's id; each replica holds a lease in `audit_replicas`, renewed by
  * a heartbeat. Reconciling (at start and periodically) closes only the open rows of replicas
@@ -209,6 +233,12 @@ export class PostgresAuditStore extends AuditStore {
   /** One sealing commit at a time: the next would only wait for the chain lock. */
   private readonly seals = new GroupCommitQueue<PendingSeal>(1, (batch) => this.commitSeals(batch));
   private readonly timers: NodeJS.Timeout[] = [];
+  /** The open rows this replica recorded and has not asked to seal yet, by id. */
+  private readonly recordedOpenRows = new Map<string, AuditEvent>();
+  /** The head as this replica's last sealing transaction left it; unknown after a failure. */
+  private lastHead: ChainHead | null | undefined;
+  /** No other writer extended the chain between this replica's last two sealing transactions. */
+  private soleWriter = false;
 
   constructor(
     private readonly options: PostgresAuditStoreOptions,
@@ -275,12 +305,18 @@ export class PostgresAuditStore extends AuditStore {
         );
     }
     this.pool = null;
+    this.recordedOpenRows.clear();
+    this.lastHead = undefined;
+    this.soleWriter = false;
     await pool.end();
   }
 
   recordAttempt(attempt: AuditAttempt, at: string): Promise<string> {
     const open = openEvent(attempt, uuidv7(), at);
-    return this.enqueue(this.attempts, { open }).then(() => open.id);
+    return this.enqueue(this.attempts, { open }).then(() => {
+      this.recordedOpenRows.set(open.id, open);
+      return open.id;
+    });
   }
 
   /**
@@ -289,7 +325,9 @@ export class PostgresAuditStore extends AuditStore {
    * no reconcile closes a live replica's rows.
    */
   complete(id: string, completion: AuditCompletion, at: string): Promise<void> {
-    return this.enqueue(this.seals, { id, completion, at }).then(() => undefined);
+    const recorded = this.recordedOpenRows.get(id);
+    this.recordedOpenRows.delete(id);
+    return this.enqueue(this.seals, { id, recorded, completion, at }).then(() => undefined);
   }
 
   recordSealed(attempt: AuditAttempt, completion: AuditCompletion, at: string): Promise<string> {
@@ -300,11 +338,11 @@ export class PostgresAuditStore extends AuditStore {
   async reconcileOpenAttempts(at: string): Promise<number> {
     const closed = await this.inSealingTransaction(
       // Never this replica's own rows: it is alive, whatever its lease says.
-      orphanedRows(this.replicaId),
+      { rowsUnderLock: orphanedRows(this.replicaId) },
       (tx, rows) => {
         for (const row of rows) {
           tx.seal(
-            decodeRow(row),
+            row,
             { outcome: 'unknown', errorCode: CRASHED_ERROR_CODE, durationMs: null },
             at,
             false,
@@ -398,28 +436,55 @@ export class PostgresAuditStore extends AuditStore {
   }
 
   /**
-   * Runs `work` in a transaction that holds the chain lock, with the head and the rows of
-   * `rowsUnderLock` read under it, then writes what it sealed and commits. That is two round
+   * Runs `work` in a transaction that holds the chain lock, on the head and the open rows it is
+   * given, then writes what it sealed and commits.
+   *
+   * Read under the lock (`rowsUnderLock`: the open rows, or null for none), that is two round
    * trips: BEGIN, the lock, the head and the rows in the first; the writes, `beforeCommit` and
-   * COMMIT in the second. Were the writes to fail, COMMIT is not run and the catch rolls back.
+   * COMMIT in the second. `assumed` (the head and open rows this replica holds) saves the first:
+   * the whole transaction goes at once, and the database checks the head and that every row
+   * sealed is open, failing with ASSUMPTION_FAILED, before anything is written, when either is not.
+   * Were the writes to fail, COMMIT is not run and the catch rolls back.
    */
   private async inSealingTransaction<T>(
-    rowsUnderLock: string | null,
-    work: (tx: SealingTransaction, rows: StoredRow[]) => T,
+    given: { rowsUnderLock: string | null } | { assumed: { head: ChainHead; rows: AuditEvent[] } },
+    work: (tx: SealingTransaction, openRows: AuditEvent[]) => T,
     beforeCommit: readonly string[] = [],
   ): Promise<T> {
     const client = await this.connected().connect();
     let broken: Error | undefined;
     try {
-      // Taken before any row lock, by every sealing transaction, so two cannot deadlock.
-      const opening = rowsUnderLock ? `${BEGIN_SEALING}; ${rowsUnderLock}` : BEGIN_SEALING;
-      const results = (await client.query(opening)) as unknown as pg.QueryResult<StoredRow>[];
-      const [head] = results[2].rows as { seq: string; hash: string }[];
-      const tx = new SealingTransaction(head ? { seq: Number(head.seq), hash: head.hash } : null);
-      const result = work(tx, results[3]?.rows ?? []);
-      await client.query([...tx.writes(this.replicaId), ...beforeCommit, 'COMMIT'].join(';\n'));
+      let tx: SealingTransaction;
+      let result: T;
+      let checks: string[];
+      if ('assumed' in given) {
+        tx = new SealingTransaction(given.assumed.head);
+        result = work(tx, given.assumed.rows);
+        checks = [LOCK_CHAIN, assumeHead(given.assumed.head)];
+      } else {
+        // Taken before any row lock, by every sealing transaction, so two cannot deadlock.
+        const opening = given.rowsUnderLock
+          ? `${BEGIN_SEALING}; ${given.rowsUnderLock}`
+          : BEGIN_SEALING;
+        const results = (await client.query(opening)) as unknown as pg.QueryResult<StoredRow>[];
+        const [row] = results[2].rows as { seq: string; hash: string }[];
+        const head = row ? { seq: Number(row.seq), hash: row.hash } : null;
+        this.soleWriter = this.lastHead !== undefined && sameHead(head, this.lastHead);
+        tx = new SealingTransaction(head);
+        result = work(
+          tx,
+          (results[3]?.rows ?? []).map((stored) => decodeRow(stored)),
+        );
+        checks = [];
+      }
+      await client.query(
+        [...checks, ...tx.writes(this.replicaId), ...beforeCommit, 'COMMIT'].join(';\n'),
+      );
+      this.lastHead = tx.head;
       return result;
     } catch (error) {
+      this.lastHead = undefined;
+      this.soleWriter = false;
       await client.query('ROLLBACK').catch((rollbackError: Error) => {
         broken = rollbackError;
       });
@@ -464,41 +529,49 @@ export class PostgresAuditStore extends AuditStore {
   }
 
   /**
-   * Group commit of seals: one transaction takes the chain lock, reads the open rows of the
-   * batch's completions at once, seals the batch in order and writes it in one statement per
-   * kind of row. A write refused for what it asks (its row is not open) leaves the others in
-   * place; when the server rejects a statement, each write is tried again on its own.
+   * Group commit of seals: one transaction takes the chain lock, seals the batch in order on the
+   * head and the batch's open rows, and writes it in one statement per kind of row. It goes in
+   * one round trip on what this replica holds when it can, else on the head and rows read under
+   * the lock. A write refused for what it asks (its row is not open) leaves the others in place;
+   * when the server rejects a statement, each write is tried again on its own.
    */
   private async commitSeals(batch: PendingSeal[]): Promise<void> {
     let outcomes: WriteOutcome[];
     try {
-      const ids = batch.flatMap((write) => (write.id === undefined ? [] : [write.id]));
-      outcomes = await this.inSealingTransaction(
-        ids.length > 0 ? openRowsForUpdate(ids) : null,
-        (tx, rows) => {
-          const openRows = new Map(rows.map((row) => [row.id as string, row]));
-          const sealed = batch.map((write): WriteOutcome => {
-            if (write.open)
-              return { value: tx.seal(write.open, write.completion, write.at, true).id };
-            const row = openRows.get(write.id);
-            // Taken out once sealed: the same id twice in a batch is sealed once.
-            openRows.delete(write.id);
-            if (!row) {
-              return {
-                error: new AuditWriteRefused(`audit row ${write.id} is not an open attempt`),
-              };
-            }
-            tx.seal(decodeRow(row), write.completion, write.at, false);
-            return {};
-          });
-          return sealed;
-        },
-      );
+      outcomes =
+        (await this.sealOnAssumptions(batch)) ??
+        (await this.inSealingTransaction({ rowsUnderLock: openRowsForUpdate(batch) }, (tx, rows) =>
+          sealBatch(batch, tx, rows),
+        ));
     } catch (error) {
       await this.retryAlone(batch, error, (write) => this.commitSeals([write]));
       return;
     }
     settleGroupCommit(this.onCommit, batch, outcomes);
+  }
+
+  /**
+   * The batch sealed in one round trip, on the head this replica left and the open rows it
+   * recorded: undefined, with nothing written, when another writer may have moved the head since,
+   * a row to seal is not one this replica holds, or the database found an assumption wrong.
+   */
+  private async sealOnAssumptions(batch: PendingSeal[]): Promise<WriteOutcome[] | undefined> {
+    const head = this.lastHead;
+    if (!this.soleWriter || !head) return undefined;
+    const rows: AuditEvent[] = [];
+    for (const write of batch) {
+      if (write.open) continue;
+      if (!write.recorded) return undefined;
+      rows.push(write.recorded);
+    }
+    try {
+      return await this.inSealingTransaction({ assumed: { head, rows } }, (tx, openRows) =>
+        sealBatch(batch, tx, openRows),
+      );
+    } catch (error) {
+      if (error instanceof pg.DatabaseError && error.code === ASSUMPTION_FAILED) return undefined;
+      throw error;
+    }
   }
 
   /** A failed batch: each write again alone when the server refused a statement, else all fail. */
@@ -522,4 +595,30 @@ export class PostgresAuditStore extends AuditStore {
  */
 function rejectedStatement(error: unknown): boolean {
   return error instanceof pg.DatabaseError && !/^(08|57P)/.test(error.code ?? '');
+}
+
+function sameHead(a: ChainHead | null, b: ChainHead | null): boolean {
+  return a === b || (a !== null && b !== null && a.seq === b.seq && a.hash === b.hash);
+}
+
+/**
+ * Seals a batch in order after `tx`'s head: each new row, and each open row found among
+ * `openRows`. A write whose row is not there is refused; the others go on.
+ */
+function sealBatch(
+  batch: readonly PendingSeal[],
+  tx: SealingTransaction,
+  openRows: readonly AuditEvent[],
+): WriteOutcome[] {
+  const open = new Map(openRows.map((row) => [row.id, row]));
+  return batch.map((write): WriteOutcome => {
+    if (write.open) return { value: tx.seal(write.open, write.completion, write.at, true).id };
+    const row = open.get(write.id);
+    // Taken out once sealed: the same id twice in a batch is sealed once.
+    open.delete(write.id);
+    if (!row)
+      return { error: new AuditWriteRefused(`audit row ${write.id} is not an open attempt`) };
+    tx.seal(row, write.completion, write.at, false);
+    return {};
+  });
 }
