@@ -27,6 +27,10 @@ CMD ["node", "dist/simulator/main.js"]
 
 FROM node:24-bookworm-slim AS production
 ENV NODE_ENV=production
+# glibc gives each thread that allocates (the SQLite writer, libuv's pool, V8's helper threads) a
+# malloc arena of its own and keeps in each what was freed there: two arenas take 17–28 MB off
+# peak RSS under load at the same throughput (docs/PERFORMANCE.md, run 18).
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist-production ./dist
@@ -39,5 +43,6 @@ HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:300
 # A heap limit of 512 MB (7–10 × the live heap under load) makes V8 grow the heap less eagerly:
 # peak RSS under load falls by ~140 MB at the same throughput (docs/PERFORMANCE.md, run 5).
 # Semi-spaces of 4 MB keep the young generation from growing to 16 MB ones under load, ≈ 20 MB
-# of peak RSS (run 9). `npm run start:prod` and the benchmark (bench/processes.ts) use the same flags.
+# of peak RSS (run 9). `npm run start:prod` and the benchmark (bench/processes.ts) use the same flags
+# and the same MALLOC_ARENA_MAX.
 CMD ["node", "--max-old-space-size=512", "--max-semi-space-size=4", "dist/bundle/main.js"]

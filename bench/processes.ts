@@ -13,10 +13,11 @@ export interface ChildService extends RunningService {
 }
 
 /**
- * The node flags the gateway runs with in production: the Dockerfile's CMD and `npm run
- * start:prod` give the same ones. Keep the three in step.
+ * The node flags and the environment the gateway runs with in production: the Dockerfile's
+ * production stage and `npm run start:prod` give the same ones. Keep the three in step.
  */
 const GATEWAY_NODE_FLAGS = ['--max-old-space-size=512', '--max-semi-space-size=4'];
+const GATEWAY_RUNTIME_ENV = { MALLOC_ARENA_MAX: '2' };
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
 const PROBE_TIMEOUT_MS = 2_000;
@@ -121,7 +122,7 @@ export function spawnGateway(
     name: 'gateway',
     command: (port) => ({
       argv: [...GATEWAY_NODE_FLAGS, ...extraNodeFlags, 'dist/bundle/main.js'],
-      env: { ...env, PORT: String(port) },
+      env: { ...GATEWAY_RUNTIME_ENV, ...env, PORT: String(port) },
     }),
     readyPath: '/health/ready',
     logFile: join(logDir, 'gateway.log'),
