@@ -140,7 +140,7 @@ const BEGIN_SEALING = `${LOCK_CHAIN}; ${CHAIN_HEAD}`;
 /** Fails the transaction unless `head` is still the chain's head. */
 const assumeHead = (head: ChainHead) =>
   `SELECT audit_assume((${literal(head.seq)}, ${literal(head.hash)}) = (${CHAIN_HEAD}),
-    'the head is seq ${head.seq}')`;
+    ${literal(`the head is seq ${head.seq}`)})`;
 /** The open rows that `batch` seals, locked for sealing; null when it seals none. */
 function openRowsForUpdate(batch: readonly PendingSeal[]): string | null {
   const ids = batch.flatMap((write) => (write.id === undefined ? [] : [literal(write.id)]));
@@ -255,6 +255,9 @@ export class PostgresAuditStore extends AuditStore {
   async open(mode: 'readwrite' | 'readonly'): Promise<void> {
     await this.close();
     this.closing = false;
+    // What the last pool's transactions told this replica about the chain is not carried over.
+    this.lastHead = undefined;
+    this.soleWriter = false;
     const pool = new pg.Pool({
       connectionString: this.options.databaseUrl,
       // The sealing commit, the attempts' commits, and room for reads, the heartbeat and reconcile.
@@ -306,8 +309,6 @@ export class PostgresAuditStore extends AuditStore {
     }
     this.pool = null;
     this.recordedOpenRows.clear();
-    this.lastHead = undefined;
-    this.soleWriter = false;
     await pool.end();
   }
 
@@ -442,9 +443,10 @@ export class PostgresAuditStore extends AuditStore {
    * Read under the lock (`rowsUnderLock`: the open rows, or null for none), that is two round
    * trips: BEGIN, the lock, the head and the rows in the first; the writes, `beforeCommit` and
    * COMMIT in the second. `assumed` (the head and open rows this replica holds) saves the first:
-   * the whole transaction goes at once, and the database checks the head and that every row
-   * sealed is open, failing with ASSUMPTION_FAILED, before anything is written, when either is not.
-   * Were the writes to fail, COMMIT is not run and the catch rolls back.
+   * the whole transaction goes at once, the lock first, and the database checks the head and
+   * that every row sealed is open, failing with ASSUMPTION_FAILED before COMMIT when either is
+   * not (the chain lock is then held until the ROLLBACK's round trip). Were any statement to
+   * fail, the rest, COMMIT included, is not run and the catch rolls back.
    */
   private async inSealingTransaction<T>(
     given: { rowsUnderLock: string | null } | { assumed: { head: ChainHead; rows: AuditEvent[] } },
@@ -462,7 +464,8 @@ export class PostgresAuditStore extends AuditStore {
         result = work(tx, given.assumed.rows);
         checks = [LOCK_CHAIN, assumeHead(given.assumed.head)];
       } else {
-        // Taken before any row lock, by every sealing transaction, so two cannot deadlock.
+        // The chain lock comes before any row lock, in every sealing transaction, so two cannot
+        // deadlock.
         const opening = given.rowsUnderLock
           ? `${BEGIN_SEALING}; ${given.rowsUnderLock}`
           : BEGIN_SEALING;
