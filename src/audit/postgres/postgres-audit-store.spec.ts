@@ -472,7 +472,7 @@ await describeWithPostgres('PostgresAuditStore', () => {
       const now = () => new Date().toISOString();
       const sealedRow = async (store: PostgresAuditStore) => {
         const id = await store.recordAttempt(anAttempt(), now());
-        return { id, seal: () => store.complete(id, succeeded, now()) };
+        return { id, seal: () => store.complete(id, succeeded, now(), 'durable') };
       };
       const seqOf = async (id: string) =>
         (await db.query<{ seq: string }>('SELECT seq FROM audit_events WHERE id = $1', [id]))[0]
@@ -511,7 +511,7 @@ await describeWithPostgres('PostgresAuditStore', () => {
           now(),
         );
 
-        const sent = await roundTrips(() => store.complete(id, succeeded, now()));
+        const sent = await roundTrips(() => store.complete(id, succeeded, now(), 'durable'));
 
         expect(sent).toHaveLength(1);
         expect(await store.verify()).toEqual({ ok: true, rows: 3 });
@@ -557,6 +557,53 @@ await describeWithPostgres('PostgresAuditStore', () => {
           { seq: '1' },
           { seq: '2' },
         ]);
+      });
+
+      it('lets only a seal asked for as committed wait for the next flush', async () => {
+        const store = await openStore();
+        const ids = [
+          await store.recordAttempt(anAttempt(), now()),
+          await store.recordAttempt(anAttempt(), now()),
+        ];
+
+        const committed = await roundTrips(() =>
+          store.complete(ids[0], succeeded, now(), 'committed'),
+        );
+        const durable = await roundTrips(() => store.complete(ids[1], succeeded, now(), 'durable'));
+        const sealedInOneStep = await roundTrips(() =>
+          store.recordSealed(anAttempt(), succeeded, now()),
+        );
+
+        expect(committed.join(';')).toContain('SET LOCAL synchronous_commit = off');
+        for (const sent of [durable, sealedInOneStep]) {
+          expect(sent.join(';')).toContain('COMMIT');
+          expect(sent.join(';')).not.toContain('synchronous_commit');
+        }
+        expect(await store.verify()).toEqual({ ok: true, rows: 3 });
+      });
+
+      it('closes as unknown, on its own reconcile, a row of its own whose seal was lost, and none it still holds', async () => {
+        const store = await openStore();
+        const held = await store.recordAttempt(anAttempt(), now());
+        const lost = await store.recordAttempt(anAttempt(), now());
+        await store.complete(lost, succeeded, now(), 'committed');
+        // The database lost the seal's commit (it had not been flushed): the row is open again.
+        await db.query(`SET session_replication_role = replica;
+          UPDATE audit_events SET seq = NULL, prev_hash = NULL, hash = NULL, completed_at = NULL,
+            outcome = NULL, upstream_status = NULL, error_code = NULL, duration_ms = NULL
+          WHERE id = '${lost}';
+          SET session_replication_role = origin`);
+
+        expect(await store.reconcileOpenAttempts(now())).toBe(1);
+        const outcomes = await db.query<{ id: string; outcome: string | null; error_code: string }>(
+          'SELECT id, outcome, error_code FROM audit_events ORDER BY id',
+        );
+        expect(outcomes).toEqual([
+          { id: held, outcome: null, error_code: null },
+          { id: lost, outcome: 'unknown', error_code: CRASHED_ERROR_CODE },
+        ]);
+        await store.complete(held, succeeded, now(), 'durable');
+        expect(await store.verify()).toEqual({ ok: true, rows: 2 });
       });
 
       it('refuses, and writes nothing, when a row it recorded was closed by another replica', async () => {

@@ -19,6 +19,7 @@ import {
   type AuditColumnType,
   type AuditCompletion,
   type AuditEvent,
+  type SealDurability,
 } from '../audit-record.js';
 import {
   AUDIT_COLUMN_LIST,
@@ -147,11 +148,20 @@ function openRowsForUpdate(batch: readonly PendingSeal[]): string | null {
   if (ids.length === 0) return null;
   return `${SELECT_ROWS} WHERE id IN (${ids.join(', ')}) AND seq IS NULL FOR UPDATE`;
 }
-/** Open rows whose replica holds no live lease: its process is gone (or was never seen). */
+/**
+ * Open rows that no live replica may still seal: those of replicas holding no live lease (their
+ * process is gone, or was never seen), and this replica's own, of which it keeps those in hand.
+ */
 const orphanedRows = (ownReplicaId: string) => `${SELECT_ROWS} e
-  WHERE seq IS NULL AND e.replica_id <> ${literal(ownReplicaId)} AND NOT EXISTS (
+  WHERE seq IS NULL AND (e.replica_id = ${literal(ownReplicaId)} OR NOT EXISTS (
     SELECT 1 FROM audit_replicas r WHERE r.replica_id = e.replica_id AND r.lease_until > now()
-  ) ORDER BY id FOR UPDATE`;
+  )) ORDER BY id FOR UPDATE`;
+/**
+ * A sealing transaction whose every seal may wait for the next flush (SealDurability
+ * `committed`): COMMIT returns once the commit is in the WAL buffers, and the next commit that
+ * waits for the disk (an attempt's, a checkpoint's) flushes it with its own.
+ */
+const FLUSH_LATER = 'SET LOCAL synchronous_commit = off';
 const RENEW_LEASE = `INSERT INTO audit_replicas (replica_id, lease_until)
   VALUES ($1, now() + make_interval(secs => $2))
   ON CONFLICT (replica_id) DO UPDATE SET lease_until = excluded.lease_until`;
@@ -169,7 +179,11 @@ interface PendingAttempt extends GroupedWrite {
  * A write that extends the chain: seals the open row `id` (`recorded` when this replica wrote it
  * and still holds it), or writes `open` sealed in one step.
  */
-type PendingSeal = GroupedWrite & { completion: SealFields; at: string } & (
+type PendingSeal = GroupedWrite & {
+  completion: SealFields;
+  at: string;
+  durability: SealDurability;
+} & (
     | { id: string; recorded?: AuditEvent; open?: undefined }
     | { id?: undefined; recorded?: undefined; open: AuditEvent }
   );
@@ -215,8 +229,9 @@ class SealingTransaction {
  * whole transaction at once, and the database checks both assumptions under the chain lock.
  *
  * Every row carries its replica's id; each replica holds a lease in `audit_replicas`, renewed by
- * a heartbeat. Reconciling (at start and periodically) closes only the open rows of replicas
- * whose lease has run out: never those that a live replica may still seal.
+ * a heartbeat. Reconciling (at start and periodically) closes the open rows of replicas whose
+ * lease has run out, and this replica's own that it no longer holds (their seal failed, or was
+ * lost with the database): never those that a live replica may still seal.
  */
 export class PostgresAuditStore extends AuditStore {
   /** One per process start: a restarted gateway is a new replica. */
@@ -233,8 +248,12 @@ export class PostgresAuditStore extends AuditStore {
   /** One sealing commit at a time: the next would only wait for the chain lock. */
   private readonly seals = new GroupCommitQueue<PendingSeal>(1, (batch) => this.commitSeals(batch));
   private readonly timers: NodeJS.Timeout[] = [];
-  /** The open rows this replica recorded and has not asked to seal yet, by id. */
-  private readonly recordedOpenRows = new Map<string, AuditEvent>();
+  /**
+   * The rows this replica is writing or has written open and not yet sealed, by id: from the
+   * moment their attempt is sent until their seal is settled. Its own reconcile leaves these
+   * alone and closes any other open row of its.
+   */
+  private readonly rowsInHand = new Map<string, AuditEvent>();
   /** The head as this replica's last sealing transaction left it; unknown after a failure. */
   private lastHead: ChainHead | null | undefined;
   /** No other writer extended the chain between this replica's last two sealing transactions. */
@@ -308,40 +327,54 @@ export class PostgresAuditStore extends AuditStore {
         );
     }
     this.pool = null;
-    this.recordedOpenRows.clear();
+    this.rowsInHand.clear();
     await pool.end();
   }
 
   recordAttempt(attempt: AuditAttempt, at: string): Promise<string> {
     const open = openEvent(attempt, uuidv7(), at);
-    return this.enqueue(this.attempts, { open }).then(() => {
-      this.recordedOpenRows.set(open.id, open);
-      return open.id;
-    });
+    this.rowsInHand.set(open.id, open);
+    return this.enqueue(this.attempts, { open }).then(
+      () => open.id,
+      (error: unknown) => {
+        // Committed or not, the caller gives it up: if it is open, the next reconcile closes it.
+        this.rowsInHand.delete(open.id);
+        throw error;
+      },
+    );
   }
 
   /**
-   * Every seal is durable here, a `committed` one too (SealDurability): a seal lost with the
-   * database while its replica lives would leave the row open until that replica stops, since
-   * no reconcile closes a live replica's rows.
+   * A `committed` seal may be lost with the database (SealDurability): its row is open again, no
+   * longer in hand, and this replica's next periodic reconcile closes it `unknown`.
    */
-  complete(id: string, completion: AuditCompletion, at: string): Promise<void> {
-    const recorded = this.recordedOpenRows.get(id);
-    this.recordedOpenRows.delete(id);
-    return this.enqueue(this.seals, { id, recorded, completion, at }).then(() => undefined);
+  complete(
+    id: string,
+    completion: AuditCompletion,
+    at: string,
+    durability: SealDurability,
+  ): Promise<void> {
+    const recorded = this.rowsInHand.get(id);
+    return this.enqueue(this.seals, { id, recorded, completion, at, durability })
+      .then(() => undefined)
+      .finally(() => this.rowsInHand.delete(id));
   }
 
   recordSealed(attempt: AuditAttempt, completion: AuditCompletion, at: string): Promise<string> {
     const open = openEvent(attempt, uuidv7(), at);
-    return this.enqueue(this.seals, { open, completion, at }).then(() => open.id);
+    return this.enqueue(this.seals, { open, completion, at, durability: 'durable' }).then(
+      () => open.id,
+    );
   }
 
   async reconcileOpenAttempts(at: string): Promise<number> {
     const closed = await this.inSealingTransaction(
-      // Never this replica's own rows: it is alive, whatever its lease says.
       { rowsUnderLock: orphanedRows(this.replicaId) },
       (tx, rows) => {
-        for (const row of rows) {
+        // Read under the chain lock: a row in hand now is sealed by this replica after this
+        // transaction, and one no longer in hand had its seal settled, failed or lost.
+        const lost = rows.filter((row) => !this.rowsInHand.has(row.id));
+        for (const row of lost) {
           tx.seal(
             row,
             { outcome: 'unknown', errorCode: CRASHED_ERROR_CODE, durationMs: null },
@@ -349,7 +382,7 @@ export class PostgresAuditStore extends AuditStore {
             false,
           );
         }
-        return rows.length;
+        return lost.length;
       },
       [FORGET_GONE_REPLICAS],
     );
@@ -418,7 +451,9 @@ export class PostgresAuditStore extends AuditStore {
       this.reconcileOpenAttempts(this.clock.now().toISOString()).then(
         (closed) => {
           if (closed > 0)
-            this.logger.warn(`${closed} open attempt(s) of a gone replica closed as unknown`);
+            this.logger.warn(
+              `${closed} open attempt(s) closed as unknown: a gone replica's, or this replica's whose seal failed or was lost`,
+            );
         },
         (error: unknown) => this.logger.warn(`audit reconcile failed: ${(error as Error).message}`),
       );
@@ -541,10 +576,15 @@ export class PostgresAuditStore extends AuditStore {
   private async commitSeals(batch: PendingSeal[]): Promise<void> {
     let outcomes: WriteOutcome[];
     try {
+      const beforeCommit = batch.every((write) => write.durability === 'committed')
+        ? [FLUSH_LATER]
+        : [];
       outcomes =
-        (await this.sealOnAssumptions(batch)) ??
-        (await this.inSealingTransaction({ rowsUnderLock: openRowsForUpdate(batch) }, (tx, rows) =>
-          sealBatch(batch, tx, rows),
+        (await this.sealOnAssumptions(batch, beforeCommit)) ??
+        (await this.inSealingTransaction(
+          { rowsUnderLock: openRowsForUpdate(batch) },
+          (tx, rows) => sealBatch(batch, tx, rows),
+          beforeCommit,
         ));
     } catch (error) {
       await this.retryAlone(batch, error, (write) => this.commitSeals([write]));
@@ -558,7 +598,10 @@ export class PostgresAuditStore extends AuditStore {
    * recorded: undefined, with nothing written, when another writer may have moved the head since,
    * a row to seal is not one this replica holds, or the database found an assumption wrong.
    */
-  private async sealOnAssumptions(batch: PendingSeal[]): Promise<WriteOutcome[] | undefined> {
+  private async sealOnAssumptions(
+    batch: PendingSeal[],
+    beforeCommit: readonly string[],
+  ): Promise<WriteOutcome[] | undefined> {
     const head = this.lastHead;
     if (!this.soleWriter || !head) return undefined;
     const rows: AuditEvent[] = [];
@@ -568,8 +611,10 @@ export class PostgresAuditStore extends AuditStore {
       rows.push(write.recorded);
     }
     try {
-      return await this.inSealingTransaction({ assumed: { head, rows } }, (tx, openRows) =>
-        sealBatch(batch, tx, openRows),
+      return await this.inSealingTransaction(
+        { assumed: { head, rows } },
+        (tx, openRows) => sealBatch(batch, tx, openRows),
+        beforeCommit,
       );
     } catch (error) {
       if (error instanceof pg.DatabaseError && error.code === ASSUMPTION_FAILED) return undefined;
