@@ -203,15 +203,3 @@ export const AUDIT_COLUMNS = Object.fromEntries(
 
 export const AUDIT_LIST_MAX_LIMIT = 500;
 export const AUDIT_LIST_DEFAULT_LIMIT = 50;
-
-/**
- * When the caller of a seal may go on. `durable`: once the seal is on disk. `committed`: once it
- * is committed, seen by every reader and kept if the gateway process dies, its flush left to the
- * next durable commit on the same storage (an attempt's, a checkpoint's, whose own flush takes
- * every earlier seal with it, so that no checkpoint signs a seal that is not on disk). Only for
- * the seal of a lock change that succeeded, whose loss with the machine the lost-answer settler
- * repairs: the row stays open, a reconcile closes it `unknown` (SQLite's at start, PostgreSQL's
- * periodic one of the replica's own rows), and the settler reads the lock. A store may always
- * make a seal durable.
- */
-export type SealDurability = 'durable' | 'committed';

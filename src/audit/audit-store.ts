@@ -1,11 +1,5 @@
 import type { VerifyResult } from './audit-chain.js';
-import type {
-  AuditAttempt,
-  AuditCompletion,
-  AuditEvent,
-  AuditOutcome,
-  SealDurability,
-} from './audit-record.js';
+import type { AuditAttempt, AuditCompletion, AuditEvent, AuditOutcome } from './audit-record.js';
 
 /** A write the store refuses because of what it asks (sealing a row that is not open), not because the store failed. */
 export class AuditWriteRefused extends Error {}
@@ -34,8 +28,7 @@ export interface AuditListing {
  * the Nest injection token of the configured one. Every store passes the same contract suite
  * (`testing/audit-store.contract.ts`).
  *
- * - A write resolves once it is durable, but a seal asked for as `committed` (SealDurability).
- *   Concurrent writes may share one commit.
+ * - A write resolves once it is durable. Concurrent writes may share one commit.
  * - Sealing (assigning `seq`, `prev_hash`, `hash` with `sealRow`) is serialised by the store's
  *   database, never by process memory, so that every process writing to it extends one chain.
  * - A request that is wrong rejects with AuditWriteRefused; any other rejection means the store
@@ -43,7 +36,7 @@ export interface AuditListing {
  * - Times are the gateway clock's, as ISO strings.
  */
 export abstract class AuditStore {
-  /** Told the number of writes in every commit. */
+  /** Told the number of writes in every commit that made it to disk. */
   onCommit: (writes: number) => void = () => undefined;
   /** Told how many open rows every reconcile closed, the store's own periodic ones among them. */
   onReconciled: (rows: number) => void = () => undefined;
@@ -61,12 +54,7 @@ export abstract class AuditStore {
   abstract recordAttempt(attempt: AuditAttempt, at: string): Promise<string>;
 
   /** Seals the open row `id` as the next link of the chain; AuditWriteRefused if it is not open. */
-  abstract complete(
-    id: string,
-    completion: AuditCompletion,
-    at: string,
-    durability: SealDurability,
-  ): Promise<void>;
+  abstract complete(id: string, completion: AuditCompletion, at: string): Promise<void>;
 
   /** Writes a row sealed in one step, for decisions that make no upstream call. */
   abstract recordSealed(
@@ -76,8 +64,8 @@ export abstract class AuditStore {
   ): Promise<string>;
 
   /**
-   * Seals as `unknown` (GW.CRASHED) the open rows whose writer is gone and returns how many:
-   * never a row that a live writer may still seal.
+   * Seals as `unknown` (GW.CRASHED) the open rows that no writer will seal (their writer is gone,
+   * or its seal failed) and returns how many: never a row that a live writer may still seal.
    */
   abstract reconcileOpenAttempts(at: string): Promise<number>;
 

@@ -10,7 +10,6 @@ import {
   type AuditCompletion,
   type AuditFilter,
   type AuditPage,
-  type SealDurability,
 } from './audit-record.js';
 import { AuditStore, AuditWriteRefused } from './audit-store.js';
 import { Tracing } from '../tracing/tracing.js';
@@ -29,8 +28,7 @@ export const OPEN_ATTEMPTS_DRAIN_MS = 30_000;
 
 /**
  * The tamper-evident audit trail (DESIGN §3) over whichever AuditStore is configured. Every
- * write is durable when its promise resolves, but a seal its caller asks only to be committed
- * (SealDurability); a store that cannot write makes it reject with
+ * write is durable when its promise resolves; a store that cannot write makes it reject with
  * GatewayError GW.AUDIT_UNAVAILABLE (503), so no upstream call goes out unrecorded.
  */
 @Injectable()
@@ -84,14 +82,10 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Seals the open row `id` as the next link of the chain. */
-  async complete(
-    id: string,
-    completion: AuditCompletion,
-    durability: SealDurability = 'durable',
-  ): Promise<void> {
+  async complete(id: string, completion: AuditCompletion): Promise<void> {
     try {
       await this.counted('outcome', 'outcome write', () =>
-        this.store.complete(id, completion, this.now(), durability),
+        this.store.complete(id, completion, this.now()),
       );
     } finally {
       // Sealed, or it cannot be now: either way shutdown waits for it no longer.
@@ -108,7 +102,7 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  /** Seals as `unknown` the open rows whose writer is gone. Returns how many it closed. */
+  /** Seals as `unknown` the open rows that no writer will seal. Returns how many it closed. */
   reconcileOpenAttempts(): Promise<number> {
     return this.counted(
       'outcome',

@@ -16,7 +16,6 @@ import {
   type AuditAttempt,
   type AuditCompletion,
   type AuditEvent,
-  type SealDurability,
 } from './audit-record.js';
 import {
   AUDIT_COLUMN_NAMES,
@@ -32,15 +31,7 @@ import { settleGroupCommit, type GroupedWrite, type WriteOutcome } from './group
 
 interface PendingWrite extends GroupedWrite {
   work: (db: Database.Database) => unknown;
-  /** On disk before its caller is answered: every write but a `committed` seal (AuditStore). */
-  durable: boolean;
 }
-
-/**
- * SQLite's `synchronous` for a commit: FULL syncs the WAL at the commit; NORMAL writes it there
- * (a killed process loses nothing) and syncs it with the next FULL commit or WAL checkpoint.
- */
-type Synchronous = 'FULL' | 'NORMAL';
 
 /** SQLite's names for the column types; booleans are kept as 0/1. */
 const SQLITE_TYPES = {
@@ -102,11 +93,9 @@ const CHAIN_HEAD = `SELECT seq, hash FROM audit_events
   WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1`;
 
 /**
- * The audit trail in one SQLite file, in WAL mode. A commit runs with `synchronous=FULL`, so
- * that its rows are on disk when it returns, unless it holds nothing but `committed` seals
- * (SealDurability): that one runs with `synchronous=NORMAL`, and the next FULL commit on the
- * file, by this connection or another, syncs it with its own. Sealing runs in a BEGIN IMMEDIATE
- * transaction, so two connections to the same file can never seal onto the same chain head. Reconciling closes every open row, so one
+ * The audit trail in one SQLite file: WAL, and `synchronous=FULL` so that a row is on disk when
+ * its commit returns. Sealing runs in a BEGIN IMMEDIATE transaction, so two connections to the
+ * same file can never seal onto the same chain head. Reconciling closes every open row, so one
  * file belongs to one gateway process.
  *
  * Every call here blocks its thread while SQLite works (fsync included), so it runs in a worker
@@ -115,13 +104,12 @@ const CHAIN_HEAD = `SELECT seq, hash FROM audit_events
  */
 export class SqliteAuditStore {
   private pending: PendingWrite[] = [];
-  private synchronous: Synchronous = 'FULL';
   private readonly statements = new Map<string, Database.Statement>();
   private db: Database.Database | null;
 
   private constructor(
     db: Database.Database,
-    /** Told the size of every group commit. */
+    /** Told the size of every group commit that made it to disk. */
     private readonly onCommit: (writes: number) => void,
   ) {
     this.db = db;
@@ -166,20 +154,15 @@ export class SqliteAuditStore {
   }
 
   recordAttempt(attempt: AuditAttempt, startedAt: string): Promise<string> {
-    return this.groupCommit(true, (db) => {
+    return this.groupCommit((db) => {
       const open = openEvent(attempt, uuidv7(), startedAt);
       this.statement(db, INSERT_ROW).run(encodeRow(open, 'integer'));
       return open.id;
     });
   }
 
-  complete(
-    id: string,
-    completion: AuditCompletion,
-    completedAt: string,
-    durability: SealDurability,
-  ): Promise<void> {
-    return this.groupCommit(durability === 'durable', (db) => {
+  complete(id: string, completion: AuditCompletion, completedAt: string): Promise<void> {
+    return this.groupCommit((db) => {
       const row = this.statement(db, `${SELECT_ROWS} WHERE id = ? AND seq IS NULL`).get(id) as
         StoredRow | undefined;
       if (!row) throw new AuditWriteRefused(`audit row ${id} is not an open attempt`);
@@ -188,7 +171,7 @@ export class SqliteAuditStore {
   }
 
   recordSealed(attempt: AuditAttempt, completion: AuditCompletion, at: string): Promise<string> {
-    return this.groupCommit(true, (db) => {
+    return this.groupCommit((db) => {
       const sealed = sealRow(openEvent(attempt, uuidv7(), at), this.head(db), completion, at);
       this.statement(db, INSERT_ROW).run(encodeRow(sealed, 'integer'));
       return sealed.id;
@@ -198,7 +181,6 @@ export class SqliteAuditStore {
   /** Seals every open row as `unknown`, in one transaction of its own; returns how many. */
   reconcileOpenAttempts(at: string): number {
     const db = this.connection();
-    this.synchronousFor(db, 'FULL');
     return db
       .transaction(() => {
         const open = this.statement(
@@ -251,9 +233,8 @@ export class SqliteAuditStore {
     return verifier.result();
   }
 
-  /** Readiness: a real write, synced like any durable one. */
+  /** Readiness: a real write. */
   checkWritable(at: string): void {
-    this.synchronousFor(this.connection(), 'FULL');
     this.statement(
       this.connection(),
       `INSERT INTO audit_heartbeat (id, checked_at) VALUES (1, @at)
@@ -282,11 +263,11 @@ export class SqliteAuditStore {
    * share one fsync instead of queueing for one each. Every write changes the trail with one
    * statement, and SQLite undoes a failed statement alone, so a write that fails leaves the
    * others of its batch in place without a savepoint of its own. No promise resolves before the
-   * commit of its write, nor a `durable` write's before its row is on disk.
+   * commit that made its row durable.
    */
-  private groupCommit<T>(durable: boolean, work: (db: Database.Database) => T): Promise<T> {
+  private groupCommit<T>(work: (db: Database.Database) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ work, durable, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
       if (this.pending.length === 1) setImmediate(() => this.flush());
     });
   }
@@ -298,7 +279,6 @@ export class SqliteAuditStore {
     const outcomes: WriteOutcome[] = [];
     try {
       const db = this.connection();
-      this.synchronousFor(db, batch.some((job) => job.durable) ? 'FULL' : 'NORMAL');
       db.transaction(() => {
         for (const job of batch) {
           try {
@@ -317,13 +297,6 @@ export class SqliteAuditStore {
       return;
     }
     settleGroupCommit(this.onCommit, batch, outcomes);
-  }
-
-  /** Set between transactions only: SQLite ignores the pragma inside one. */
-  private synchronousFor(db: Database.Database, wanted: Synchronous): void {
-    if (this.synchronous === wanted) return;
-    db.pragma(`synchronous = ${wanted}`);
-    this.synchronous = wanted;
   }
 
   /** Must run inside an immediate transaction, which holds the chain head still. */

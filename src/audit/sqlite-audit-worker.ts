@@ -1,10 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type { AuditAttempt, AuditCompletion, SealDurability } from './audit-record.js';
+import type { AuditAttempt, AuditCompletion } from './audit-record.js';
 import { AuditWriteRefused, type AuditQuery } from './audit-store.js';
 import { SqliteAuditStore } from './sqlite-audit-store.js';
 
 /**
- * The audit store's own thread. SQLite blocks the thread it runs on until a commit is written;
+ * The audit store's own thread. SQLite blocks the thread it runs on until a commit is on disk;
  * here that is this thread, so the gateway's event loop keeps serving requests during the fsync,
  * and the writes that arrive meanwhile share the next commit.
  */
@@ -27,13 +27,7 @@ export interface AuditCall {
 /** What the gateway asks; times are the gateway clock's, as ISO strings. */
 export type AuditRequest =
   | { op: 'recordAttempt'; attempt: AuditAttempt; at: string }
-  | {
-      op: 'complete';
-      id: string;
-      completion: AuditCompletion;
-      at: string;
-      durability: SealDurability;
-    }
+  | { op: 'complete'; id: string; completion: AuditCompletion; at: string }
   | { op: 'recordSealed'; attempt: AuditAttempt; completion: AuditCompletion; at: string }
   | { op: 'reconcileOpenAttempts'; at: string }
   | { op: 'list'; query: AuditQuery; limit: number }
@@ -77,7 +71,7 @@ function answer(store: SqliteAuditStore, request: AuditRequest): unknown {
     case 'recordAttempt':
       return store.recordAttempt(request.attempt, request.at);
     case 'complete':
-      return store.complete(request.id, request.completion, request.at, request.durability);
+      return store.complete(request.id, request.completion, request.at);
     case 'recordSealed':
       return store.recordSealed(request.attempt, request.completion, request.at);
     case 'reconcileOpenAttempts':

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { Logger } from '@nestjs/common';
 import type { VerifyResult } from './audit-chain.js';
-import type { AuditAttempt, AuditCompletion, SealDurability } from './audit-record.js';
+import type { AuditAttempt, AuditCompletion } from './audit-record.js';
 import {
   AuditStore,
   AuditWriteRefused,
@@ -40,8 +40,8 @@ function workerScript(): URL {
 /**
  * The audit trail in one SQLite file (`SqliteAuditStore`), kept by a worker thread so that the
  * store's fsyncs never stall the event loop. Each promise settles when the worker answers, and
- * the worker answers a write only once its commit is on disk (a `committed` seal: once it is
- * committed). Reconciling closes every open row, so one file belongs to one gateway process.
+ * the worker answers a write only once its commit is on disk. Reconciling closes every open row,
+ * so one file belongs to one gateway process.
  */
 export class ThreadedSqliteAuditStore extends AuditStore {
   private readonly logger = new Logger(ThreadedSqliteAuditStore.name);
@@ -106,13 +106,8 @@ export class ThreadedSqliteAuditStore extends AuditStore {
     return this.call({ op: 'recordAttempt', attempt, at });
   }
 
-  complete(
-    id: string,
-    completion: AuditCompletion,
-    at: string,
-    durability: SealDurability,
-  ): Promise<void> {
-    return this.call({ op: 'complete', id, completion, at, durability });
+  complete(id: string, completion: AuditCompletion, at: string): Promise<void> {
+    return this.call({ op: 'complete', id, completion, at });
   }
 
   recordSealed(attempt: AuditAttempt, completion: AuditCompletion, at: string): Promise<string> {

@@ -70,7 +70,7 @@ export class GatewayMetrics {
 
   readonly auditWriteDuration = new Histogram({
     name: 'gateway_audit_write_duration_seconds',
-    help: "Time until an audit write is done, by kind (attempt, outcome, sealed): on disk, but a successful lock change's seal in SQLite mode, which is committed and reaches the disk with the next durable commit",
+    help: 'Time until an audit write is durable, by kind (attempt, outcome, sealed)',
     labelNames: ['kind'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
@@ -84,13 +84,13 @@ export class GatewayMetrics {
 
   readonly auditSealedLate = new Counter({
     name: 'gateway_audit_sealed_late_total',
-    help: 'Open audit rows closed as unknown by a reconcile rather than sealed by their own call: their writer died first, or their seal was lost with the machine before it reached the disk',
+    help: 'Open audit rows closed as unknown by a reconcile rather than sealed by their own call: their writer died first, or (PostgreSQL) their seal failed',
     registers: [this.registry],
   });
 
   readonly auditCommitBatch = new Histogram({
     name: 'gateway_audit_commit_batch_size',
-    help: 'Audit writes per group commit (one fsync each, but a commit of committed-only seals)',
+    help: 'Audit writes per group commit (one fsync each)',
     buckets: [1, 2, 4, 8, 16, 32, 64, 128],
     registers: [this.registry],
   });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AuditAttempt, AuditCompletion, SealDurability } from '../audit/audit-record.js';
+import type { AuditAttempt, AuditCompletion } from '../audit/audit-record.js';
 import { AuditTrail } from '../audit/audit-trail.js';
 import type { AuthConfig } from '../auth/auth.config.js';
 import { LockRequestRecorder } from '../lock-requests/lock-request-recorder.js';
@@ -52,16 +52,12 @@ class InMemoryAuditTrail implements Pick<
     return this.write(attempt, undefined);
   }
 
-  async complete(
-    id: string,
-    completion: AuditCompletion,
-    durability: SealDurability = 'durable',
-  ): Promise<void> {
+  async complete(id: string, completion: AuditCompletion): Promise<void> {
     this.refuseIfAsked();
     const row = this.rows.get(id);
     if (!row || row.sealed) throw new Error(`no open row ${id}`);
     this.rows.set(id, { ...row, ...completion, sealed: true });
-    this.journal.push(`audit:seal:${completion.outcome}:${durability}`);
+    this.journal.push(`audit:seal:${completion.outcome}`);
   }
 
   async recordSealed(attempt: AuditAttempt, completion: AuditCompletion): Promise<string> {
@@ -213,8 +209,7 @@ describe('VaultLockService (decide, record, call)', () => {
       'taurusdb:instanceDetails',
       'audit:attempt',
       'taurusdb:setLock (1 open)',
-      // Only this seal may wait for the next flush: a lost one is settled by reading the lock.
-      'audit:seal:succeeded:committed',
+      'audit:seal:succeeded',
     ]);
     expect(audit.only()).toMatchObject({
       id: result.auditId,
@@ -280,7 +275,7 @@ describe('VaultLockService (decide, record, call)', () => {
       'taurusdb:instanceDetails',
       'audit:attempt',
       'taurusdb:setLock (1 open)',
-      'audit:seal:unknown:durable',
+      'audit:seal:unknown',
     ]);
     expect(audit.only()).toMatchObject({ outcome: 'unknown', errorCode: GwCode.UPSTREAM_TIMEOUT });
   });
@@ -313,7 +308,7 @@ describe('VaultLockService (decide, record, call)', () => {
       'taurusdb:instanceDetails',
       'audit:attempt',
       'beforeSend',
-      'audit:seal:failed:durable',
+      'audit:seal:failed',
     ]);
     expect(audit.only()).toMatchObject({ outcome: 'failed', errorCode: GwCode.CLAIM_TOO_SHORT });
     expect(taurusDb.locks.size).toBe(0);
@@ -375,7 +370,7 @@ describe('VaultLockService (decide, record, call)', () => {
         'taurusdb:instanceDetails',
         'audit:attempt',
         'taurusdb:showLock (1 open)',
-        'audit:seal:succeeded:durable',
+        'audit:seal:succeeded',
       ]);
       expect(audit.only()).toMatchObject({
         id: state.auditId,

@@ -1,10 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type {
-  AuditAttempt,
-  AuditCompletion,
-  AuditOutcome,
-  SealDurability,
-} from '../audit/audit-record.js';
+import type { AuditAttempt, AuditCompletion, AuditOutcome } from '../audit/audit-record.js';
 import { AuditTrail } from '../audit/audit-trail.js';
 import type { CallContext } from '../common/call-context.js';
 import { Clock } from '../common/clock.js';
@@ -121,12 +116,11 @@ export class VaultLockService {
     } catch (error) {
       throw await this.sealFailure(auditId, error, elapsedMs);
     }
-    // Lost with the machine, this seal is repaired by reading the lock (SealDurability).
-    await this.completeQuietly(
-      auditId,
-      { outcome: 'succeeded', upstreamStatus: 200, durationMs: elapsedMs() },
-      'committed',
-    );
+    await this.completeQuietly(auditId, {
+      outcome: 'succeeded',
+      upstreamStatus: 200,
+      durationMs: elapsedMs(),
+    });
     return { result: 'success', requestId: ctx.requestId, auditId, decision };
   }
 
@@ -273,21 +267,18 @@ export class VaultLockService {
 
   /**
    * The upstream call already happened: its answer stands even if the row cannot be sealed now.
-   * A row left open is closed as `unknown` by the start-up reconcile.
+   * A row left open is closed as `unknown` by a reconcile: at the next start (SQLite), or the
+   * replica's own periodic one (PostgreSQL).
    */
-  private async completeQuietly(
-    auditId: string,
-    completion: AuditCompletion,
-    durability: SealDurability = 'durable',
-  ): Promise<void> {
+  private async completeQuietly(auditId: string, completion: AuditCompletion): Promise<void> {
     try {
-      await this.audit.complete(auditId, completion, durability);
+      await this.audit.complete(auditId, completion);
     } catch {
       // What the gateway knew is kept here: the reconcile can only say `unknown`.
       this.logger.error(
         `audit row ${auditId} was not confirmed sealed as ${completion.outcome}` +
           ` (upstream ${completion.upstreamStatus ?? '-'}, ${completion.errorCode ?? 'no error'});` +
-          ' if it stayed open, the start-up reconcile closes it as unknown',
+          ' if it stayed open, a reconcile closes it as unknown',
       );
     }
   }

@@ -472,7 +472,7 @@ await describeWithPostgres('PostgresAuditStore', () => {
       const now = () => new Date().toISOString();
       const sealedRow = async (store: PostgresAuditStore) => {
         const id = await store.recordAttempt(anAttempt(), now());
-        return { id, seal: () => store.complete(id, succeeded, now(), 'durable') };
+        return { id, seal: () => store.complete(id, succeeded, now()) };
       };
       const seqOf = async (id: string) =>
         (await db.query<{ seq: string }>('SELECT seq FROM audit_events WHERE id = $1', [id]))[0]
@@ -511,7 +511,7 @@ await describeWithPostgres('PostgresAuditStore', () => {
           now(),
         );
 
-        const sent = await roundTrips(() => store.complete(id, succeeded, now(), 'durable'));
+        const sent = await roundTrips(() => store.complete(id, succeeded, now()));
 
         expect(sent).toHaveLength(1);
         expect(await store.verify()).toEqual({ ok: true, rows: 3 });
@@ -559,40 +559,20 @@ await describeWithPostgres('PostgresAuditStore', () => {
         ]);
       });
 
-      it('lets only a seal asked for as committed wait for the next flush', async () => {
-        const store = await openStore();
-        const ids = [
-          await store.recordAttempt(anAttempt(), now()),
-          await store.recordAttempt(anAttempt(), now()),
-        ];
-
-        const committed = await roundTrips(() =>
-          store.complete(ids[0], succeeded, now(), 'committed'),
-        );
-        const durable = await roundTrips(() => store.complete(ids[1], succeeded, now(), 'durable'));
-        const sealedInOneStep = await roundTrips(() =>
-          store.recordSealed(anAttempt(), succeeded, now()),
-        );
-
-        expect(committed.join(';')).toContain('SET LOCAL synchronous_commit = off');
-        for (const sent of [durable, sealedInOneStep]) {
-          expect(sent.join(';')).toContain('COMMIT');
-          expect(sent.join(';')).not.toContain('synchronous_commit');
-        }
-        expect(await store.verify()).toEqual({ ok: true, rows: 3 });
-      });
-
-      it('closes as unknown, on its own reconcile, a row of its own whose seal was lost, and none it still holds', async () => {
+      it('closes as unknown, on its own reconcile, a row of its own whose seal failed, and none it still holds', async () => {
         const store = await openStore();
         const held = await store.recordAttempt(anAttempt(), now());
         const lost = await store.recordAttempt(anAttempt(), now());
-        await store.complete(lost, succeeded, now(), 'committed');
-        // The database lost the seal's commit (it had not been flushed): the row is open again.
-        await db.query(`SET session_replication_role = replica;
-          UPDATE audit_events SET seq = NULL, prev_hash = NULL, hash = NULL, completed_at = NULL,
-            outcome = NULL, upstream_status = NULL, error_code = NULL, duration_ms = NULL
-          WHERE id = '${lost}';
-          SET session_replication_role = origin`);
+        // The seal's connection breaks before its transaction begins.
+        const query = jest.spyOn(pg.Client.prototype, 'query');
+        query.mockImplementationOnce(() => Promise.reject(new Error('Connection terminated')));
+        try {
+          await expect(store.complete(lost, succeeded, now())).rejects.toThrow(
+            'Connection terminated',
+          );
+        } finally {
+          query.mockRestore();
+        }
 
         expect(await store.reconcileOpenAttempts(now())).toBe(1);
         const outcomes = await db.query<{ id: string; outcome: string | null; error_code: string }>(
@@ -602,8 +582,71 @@ await describeWithPostgres('PostgresAuditStore', () => {
           { id: held, outcome: null, error_code: null },
           { id: lost, outcome: 'unknown', error_code: CRASHED_ERROR_CODE },
         ]);
-        await store.complete(held, succeeded, now(), 'durable');
+        await store.complete(held, succeeded, now());
         expect(await store.verify()).toEqual({ ok: true, rows: 2 });
+      });
+
+      /**
+       * Holds the next query any pg client sends until `release` is called, `before` it goes to
+       * the server or `after` the server has answered it. `reached` resolves once it is held.
+       */
+      function holdNextQuery(when: 'before' | 'after') {
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        let held!: () => void;
+        const reached = new Promise<void>((resolve) => (held = resolve));
+        const original = pg.Client.prototype.query as (...args: unknown[]) => Promise<unknown>;
+        const query = jest.spyOn(pg.Client.prototype, 'query');
+        query.mockImplementationOnce(function (this: pg.Client, ...args: unknown[]) {
+          query.mockRestore();
+          if (when === 'before') {
+            held();
+            return released.then(() => original.apply(this, args));
+          }
+          // The pool passes a callback; a client asked directly answers with a promise.
+          const last = args.length - 1;
+          const callback = args[last];
+          if (typeof callback === 'function') {
+            args[last] = (...answer: unknown[]) => {
+              held();
+              void released.then(() => (callback as (...a: unknown[]) => void)(...answer));
+            };
+            return original.apply(this, args);
+          }
+          return original.apply(this, args).then(async (result) => {
+            held();
+            await released;
+            return result;
+          });
+        } as never);
+        return { reached, release };
+      }
+
+      it('never closes a row of its own whose attempt is committed but not yet answered', async () => {
+        const store = await openStore();
+        const hold = holdNextQuery('after');
+        const recording = store.recordAttempt(anAttempt(), now());
+        await hold.reached;
+
+        expect(await store.reconcileOpenAttempts(now())).toBe(0);
+        hold.release();
+        const id = await recording;
+        await store.complete(id, succeeded, now());
+        expect(await store.verify()).toEqual({ ok: true, rows: 1 });
+      });
+
+      it('never closes a row of its own whose seal is asked for but not yet sent', async () => {
+        const store = await openStore();
+        const id = await store.recordAttempt(anAttempt(), now());
+        const hold = holdNextQuery('before');
+        const sealing = store.complete(id, succeeded, now());
+        await hold.reached;
+
+        expect(await store.reconcileOpenAttempts(now())).toBe(0);
+        hold.release();
+        await sealing;
+        expect(await seqOf(id)).toBe('1');
+        expect(await store.verify()).toEqual({ ok: true, rows: 1 });
       });
 
       it('refuses, and writes nothing, when a row it recorded was closed by another replica', async () => {

@@ -19,7 +19,6 @@ import {
   type AuditColumnType,
   type AuditCompletion,
   type AuditEvent,
-  type SealDurability,
 } from '../audit-record.js';
 import {
   AUDIT_COLUMN_LIST,
@@ -156,12 +155,6 @@ const orphanedRows = (ownReplicaId: string) => `${SELECT_ROWS} e
   WHERE seq IS NULL AND (e.replica_id = ${literal(ownReplicaId)} OR NOT EXISTS (
     SELECT 1 FROM audit_replicas r WHERE r.replica_id = e.replica_id AND r.lease_until > now()
   )) ORDER BY id FOR UPDATE`;
-/**
- * A sealing transaction whose every seal may wait for the next flush (SealDurability
- * `committed`): COMMIT returns once the commit is in the WAL buffers, and the next commit that
- * waits for the disk (an attempt's, a checkpoint's) flushes it with its own.
- */
-const FLUSH_LATER = 'SET LOCAL synchronous_commit = off';
 const RENEW_LEASE = `INSERT INTO audit_replicas (replica_id, lease_until)
   VALUES ($1, now() + make_interval(secs => $2))
   ON CONFLICT (replica_id) DO UPDATE SET lease_until = excluded.lease_until`;
@@ -179,11 +172,7 @@ interface PendingAttempt extends GroupedWrite {
  * A write that extends the chain: seals the open row `id` (`recorded` when this replica wrote it
  * and still holds it), or writes `open` sealed in one step.
  */
-type PendingSeal = GroupedWrite & {
-  completion: SealFields;
-  at: string;
-  durability: SealDurability;
-} & (
+type PendingSeal = GroupedWrite & { completion: SealFields; at: string } & (
     | { id: string; recorded?: AuditEvent; open?: undefined }
     | { id?: undefined; recorded?: undefined; open: AuditEvent }
   );
@@ -230,8 +219,8 @@ class SealingTransaction {
  *
  * Every row carries its replica's id; each replica holds a lease in `audit_replicas`, renewed by
  * a heartbeat. Reconciling (at start and periodically) closes the open rows of replicas whose
- * lease has run out, and this replica's own that it no longer holds (their seal failed, or was
- * lost with the database): never those that a live replica may still seal.
+ * lease has run out, and this replica's own that it no longer holds (their seal failed): never
+ * those that a live replica may still seal.
  */
 export class PostgresAuditStore extends AuditStore {
   /** One per process start: a restarted gateway is a new replica. */
@@ -345,26 +334,19 @@ export class PostgresAuditStore extends AuditStore {
   }
 
   /**
-   * A `committed` seal may be lost with the database (SealDurability): its row is open again, no
-   * longer in hand, and this replica's next periodic reconcile closes it `unknown`.
+   * A seal that fails leaves its row open and no longer in hand: this replica's next periodic
+   * reconcile closes it `unknown`, rather than its stop.
    */
-  complete(
-    id: string,
-    completion: AuditCompletion,
-    at: string,
-    durability: SealDurability,
-  ): Promise<void> {
+  complete(id: string, completion: AuditCompletion, at: string): Promise<void> {
     const recorded = this.rowsInHand.get(id);
-    return this.enqueue(this.seals, { id, recorded, completion, at, durability })
+    return this.enqueue(this.seals, { id, recorded, completion, at })
       .then(() => undefined)
       .finally(() => this.rowsInHand.delete(id));
   }
 
   recordSealed(attempt: AuditAttempt, completion: AuditCompletion, at: string): Promise<string> {
     const open = openEvent(attempt, uuidv7(), at);
-    return this.enqueue(this.seals, { open, completion, at, durability: 'durable' }).then(
-      () => open.id,
-    );
+    return this.enqueue(this.seals, { open, completion, at }).then(() => open.id);
   }
 
   async reconcileOpenAttempts(at: string): Promise<number> {
@@ -372,7 +354,7 @@ export class PostgresAuditStore extends AuditStore {
       { rowsUnderLock: orphanedRows(this.replicaId) },
       (tx, rows) => {
         // Read under the chain lock: a row in hand now is sealed by this replica after this
-        // transaction, and one no longer in hand had its seal settled, failed or lost.
+        // transaction, and one no longer in hand had its seal settled or failed.
         const lost = rows.filter((row) => !this.rowsInHand.has(row.id));
         for (const row of lost) {
           tx.seal(
@@ -452,7 +434,7 @@ export class PostgresAuditStore extends AuditStore {
         (closed) => {
           if (closed > 0)
             this.logger.warn(
-              `${closed} open attempt(s) closed as unknown: a gone replica's, or this replica's whose seal failed or was lost`,
+              `${closed} open attempt(s) closed as unknown: a gone replica's, or this replica's whose seal failed`,
             );
         },
         (error: unknown) => this.logger.warn(`audit reconcile failed: ${(error as Error).message}`),
@@ -576,15 +558,10 @@ export class PostgresAuditStore extends AuditStore {
   private async commitSeals(batch: PendingSeal[]): Promise<void> {
     let outcomes: WriteOutcome[];
     try {
-      const beforeCommit = batch.every((write) => write.durability === 'committed')
-        ? [FLUSH_LATER]
-        : [];
       outcomes =
-        (await this.sealOnAssumptions(batch, beforeCommit)) ??
-        (await this.inSealingTransaction(
-          { rowsUnderLock: openRowsForUpdate(batch) },
-          (tx, rows) => sealBatch(batch, tx, rows),
-          beforeCommit,
+        (await this.sealOnAssumptions(batch)) ??
+        (await this.inSealingTransaction({ rowsUnderLock: openRowsForUpdate(batch) }, (tx, rows) =>
+          sealBatch(batch, tx, rows),
         ));
     } catch (error) {
       await this.retryAlone(batch, error, (write) => this.commitSeals([write]));
@@ -598,10 +575,7 @@ export class PostgresAuditStore extends AuditStore {
    * recorded: undefined, with nothing written, when another writer may have moved the head since,
    * a row to seal is not one this replica holds, or the database found an assumption wrong.
    */
-  private async sealOnAssumptions(
-    batch: PendingSeal[],
-    beforeCommit: readonly string[],
-  ): Promise<WriteOutcome[] | undefined> {
+  private async sealOnAssumptions(batch: PendingSeal[]): Promise<WriteOutcome[] | undefined> {
     const head = this.lastHead;
     if (!this.soleWriter || !head) return undefined;
     const rows: AuditEvent[] = [];
@@ -611,10 +585,8 @@ export class PostgresAuditStore extends AuditStore {
       rows.push(write.recorded);
     }
     try {
-      return await this.inSealingTransaction(
-        { assumed: { head, rows } },
-        (tx, openRows) => sealBatch(batch, tx, openRows),
-        beforeCommit,
+      return await this.inSealingTransaction({ assumed: { head, rows } }, (tx, openRows) =>
+        sealBatch(batch, tx, openRows),
       );
     } catch (error) {
       if (error instanceof pg.DatabaseError && error.code === ASSUMPTION_FAILED) return undefined;
