@@ -22,16 +22,21 @@ import { Tracing } from '../../tracing/tracing.js';
 
 const succeeded = { outcome: 'succeeded', upstreamStatus: 200, durationMs: 41 } as const;
 
-/** A database migrated by its owner, and a role holding only the README's grants on it. */
-async function migratedDatabase(): Promise<{ db: TestDatabase; gateway: string }> {
-  const db = await TestDatabase.create();
+/** Migrates the database at `url` as its owner, whose store is closed again (no heartbeat). */
+async function migrateAsOwner(url: string): Promise<void> {
   const owner = new PostgresAuditStore({
-    databaseUrl: db.url,
+    databaseUrl: url,
     migrate: 'auto',
     replicaLeaseSeconds: 30,
   });
   await owner.open('readwrite');
   await owner.close();
+}
+
+/** A database migrated by its owner, and a role holding only the README's grants on it. */
+async function migratedDatabase(): Promise<{ db: TestDatabase; gateway: string }> {
+  const db = await TestDatabase.create();
+  await migrateAsOwner(db.url);
   const gateway = await db.createRole();
   for (const grant of readmeGrants(gateway, db.name)) await db.query(grant);
   return { db, gateway };
@@ -442,16 +447,8 @@ await describeWithPostgres('PostgresAuditStore', () => {
     });
 
     describe('sealing in one round trip', () => {
-      beforeEach(async () => {
-        const owner = new PostgresAuditStore({
-          databaseUrl: db.url,
-          migrate: 'auto',
-          replicaLeaseSeconds: 30,
-        });
-        await owner.open('readwrite');
-        // Closed, so that no heartbeat of its own is counted among the round trips.
-        await owner.close();
-      });
+      // No heartbeat of the owner's is counted among the round trips.
+      beforeEach(() => migrateAsOwner(db.url));
 
       /** The queries every pg client sends while `act` runs: one per round trip. */
       async function roundTrips(act: () => Promise<unknown>): Promise<string[]> {
@@ -474,14 +471,21 @@ await describeWithPostgres('PostgresAuditStore', () => {
         const id = await store.recordAttempt(anAttempt(), now());
         return { id, seal: () => store.complete(id, succeeded, now()) };
       };
+      /**
+       * A store whose two seals so far showed it the chain's only writer: the first learnt the
+       * head, the second that nobody else moved it. Its next seal goes whole.
+       */
+      const soleWriterStore = async () => {
+        const store = await openStore();
+        for (let n = 0; n < 2; n += 1) await (await sealedRow(store)).seal();
+        return store;
+      };
       const seqOf = async (id: string) =>
         (await db.query<{ seq: string }>('SELECT seq FROM audit_events WHERE id = $1', [id]))[0]
           .seq;
 
       it("sends a seal whole once the replica has seen it is the chain's only writer", async () => {
-        const store = await openStore();
-        // The first seal learns the head, the second that nobody else moved it.
-        for (let n = 0; n < 2; n += 1) await (await sealedRow(store)).seal();
+        const store = await soleWriterStore();
 
         const { seal } = await sealedRow(store);
         const sent = await roundTrips(seal);
@@ -494,8 +498,7 @@ await describeWithPostgres('PostgresAuditStore', () => {
       });
 
       it('hashes a row as recorded exactly as the verifier reads it back from the database', async () => {
-        const store = await openStore();
-        for (let n = 0; n < 2; n += 1) await (await sealedRow(store)).seal();
+        const store = await soleWriterStore();
         const awkward = `it's "quoted", back\\slash\\, 𝄞 non-BMP, ü, \t tab, $$ dollars`;
         const id = await store.recordAttempt(
           anAttempt({
@@ -518,9 +521,8 @@ await describeWithPostgres('PostgresAuditStore', () => {
       });
 
       it('rolls back and seals on the head read under the lock when another replica moved it', async () => {
-        const store = await openStore();
+        const store = await soleWriterStore();
         const other = await openStore();
-        for (let n = 0; n < 2; n += 1) await (await sealedRow(store)).seal();
         const { id, seal } = await sealedRow(store);
         await other.recordSealed(anAttempt(), succeeded, now());
 
@@ -539,8 +541,7 @@ await describeWithPostgres('PostgresAuditStore', () => {
       });
 
       it('checks that every row it seals is still open, not only the head', async () => {
-        const store = await openStore();
-        for (let n = 0; n < 2; n += 1) await (await sealedRow(store)).seal();
+        const store = await soleWriterStore();
         const { id, seal } = await sealedRow(store);
         // Closed behind the gateway's back, off the chain, so that the head stays where it was.
         await db.query(`SET session_replication_role = replica;
@@ -650,9 +651,8 @@ await describeWithPostgres('PostgresAuditStore', () => {
       });
 
       it('refuses, and writes nothing, when a row it recorded was closed by another replica', async () => {
-        const store = await openStore();
+        const store = await soleWriterStore();
         const survivor = await openStore();
-        for (let n = 0; n < 2; n += 1) await (await sealedRow(store)).seal();
         const { id, seal } = await sealedRow(store);
         // As if this replica had been cut off for longer than its lease.
         await db.query(
