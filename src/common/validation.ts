@@ -1,5 +1,46 @@
 import { type ArgumentMetadata, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { getMetadataStorage, type MetadataStorage } from 'class-validator';
 import { GatewayError, GwCode } from './gateway-error.js';
+
+type RuleLookup = MetadataStorage['getTargetValidationMetadatas'];
+type RuleTarget = Parameters<RuleLookup>[0];
+type ClassRules = ReturnType<RuleLookup>;
+
+const memoizedStorages = new WeakSet<MetadataStorage>();
+
+/**
+ * class-validator looks a class's rules up on every validation, by filtering the rules of every
+ * class it holds for the target and its ancestors; on the gateway's hot path that costs more than
+ * checking the rules. Rules are declared as the modules load, so each class's are kept once found,
+ * until a rule is added (a mapped type copies its parent's rules when it is made, for one).
+ * Lookups by group are not kept: the gateway validates without groups.
+ */
+export function memoizeRuleLookup(storage: MetadataStorage): void {
+  if (memoizedStorages.has(storage)) return;
+  memoizedStorages.add(storage);
+  const lookUp = storage.getTargetValidationMetadatas.bind(storage);
+  const addRule = storage.addValidationMetadata.bind(storage);
+  let found = new Map<RuleTarget, Map<string, ClassRules>>();
+  storage.addValidationMetadata = (metadata) => {
+    found = new Map();
+    addRule(metadata);
+  };
+  storage.getTargetValidationMetadatas = (target, schema, always, strictGroups, groups) => {
+    // The key names every argument the answer depends on but the target.
+    if (groups !== undefined && groups.length > 0) {
+      return lookUp(target, schema, always, strictGroups, groups);
+    }
+    const options = `${schema}|${always}|${strictGroups}`;
+    let byOptions = found.get(target);
+    if (byOptions === undefined) found.set(target, (byOptions = new Map()));
+    let rules = byOptions.get(options);
+    if (rules === undefined) {
+      rules = lookUp(target, schema, always, strictGroups, groups);
+      byOptions.set(options, rules);
+    }
+    return rules;
+  };
+}
 
 function violations(errors: ValidationError[], parent = ''): string[] {
   return errors.flatMap((error) => {
@@ -38,6 +79,7 @@ function inheritedKeyIn(value: unknown): string | undefined {
  */
 export class GatewayValidationPipe extends ValidationPipe {
   constructor() {
+    memoizeRuleLookup(getMetadataStorage());
     super({
       transform: true,
       whitelist: true,
