@@ -5,6 +5,7 @@
 // sources, because esbuild does not emit the decorator metadata Nest's injection reads.
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { build } from 'esbuild';
+import { withoutRedundantNames } from './redundant-names.mjs';
 
 const OUT_DIR = 'dist/bundle';
 
@@ -120,6 +121,8 @@ const { outputFiles } = await build({
   write: false,
 });
 await mkdir(OUT_DIR, { recursive: true });
-await Promise.all(outputFiles.map((file) => writeFile(file.path, asciiOnly(file.text))));
+const compiled = (file) =>
+  file.path.endsWith('.js') ? withoutRedundantNames(file.text).code : file.text;
+await Promise.all(outputFiles.map((file) => writeFile(file.path, asciiOnly(compiled(file)))));
 // The migrations are read from beside the code that runs them.
 await cp('dist/audit/postgres/migrations', `${OUT_DIR}/migrations`, { recursive: true });

@@ -1,0 +1,105 @@
+import { runInNewContext } from 'node:vm';
+import { withoutRedundantNames } from './redundant-names.mjs';
+
+/** esbuild's helper, as the bundle defines it. */
+const HELPER =
+  'var __name = (target, value) => Object.defineProperty(target, "name", { value, configurable: true });\n';
+
+/** The names of what `code` leaves in `names`, as it runs. */
+function namesAfterRunning(code: string): unknown {
+  const context: { names?: unknown } = {};
+  runInNewContext(`${HELPER}${code}`, context);
+  return JSON.parse(JSON.stringify(context.names));
+}
+
+function rewritten(code: string) {
+  const result = withoutRedundantNames(code);
+  // Every position stays where it was, so the bundle's source map still holds.
+  expect(result.code).toHaveLength(code.length);
+  expect([...result.code.matchAll(/\n/g)].map((match) => match.index)).toEqual(
+    [...code.matchAll(/\n/g)].map((match) => match.index),
+  );
+  return result;
+}
+
+describe('withoutRedundantNames', () => {
+  it('takes out the wraps that give a function the name it already has', () => {
+    const code = [
+      'function declared() {}',
+      '__name(declared, "declared");',
+      'const arrow = __name(() => 1, "arrow");',
+      'let assigned; assigned = __name(function () {}, "assigned");',
+      'const object = { property: __name(() => 2, "property"), "quoted": __name(() => 3, "quoted") };',
+      'class Fields { field = __name(() => 4, "field"); static shared = __name(() => 5, "shared"); }',
+      'const own = __name(function own() {}, "own");',
+      'function withDefault(given = __name(() => 6, "given")) { return given; }',
+      '__name(withDefault, "withDefault");',
+      'const Expression = __name(class {}, "Expression");',
+      'globalThis.names = [declared.name, arrow.name, assigned.name, object.property.name,',
+      '  object.quoted.name, new Fields().field.name, Fields.shared.name, own.name,',
+      '  withDefault().name, withDefault.name, Expression.name];',
+    ].join('\n');
+    const result = rewritten(code);
+    expect(result).toMatchObject({ removed: 11, kept: 0 });
+    expect(result.code).not.toContain('__name');
+    expect(namesAfterRunning(result.code)).toEqual(namesAfterRunning(code));
+    expect(namesAfterRunning(result.code)).toEqual([
+      'declared',
+      'arrow',
+      'assigned',
+      'property',
+      'quoted',
+      'field',
+      'shared',
+      'own',
+      'given',
+      'withDefault',
+      'Expression',
+    ]);
+  });
+
+  it('keeps the wraps that rename: a symbol the bundle renamed, or a name nothing gives', () => {
+    const code = [
+      'function Counter3() {}',
+      '__name(Counter3, "Counter");',
+      'const Gauge2 = __name(() => 1, "Gauge");',
+      'const renamedOwn = __name(function Histogram2() {}, "Histogram");',
+      'class Summary2 { static { __name(this, "Summary"); } }',
+      'const computed = { ["key"]: __name(() => 2, "key") };',
+      'const member = {}; member.handler = __name(() => 3, "handler");',
+      'const prototypeKey = { __proto__: __name(function () {}, "__proto__") };',
+      'const elsewhere = Counter3; let alias = elsewhere;',
+      '__name(alias, "alias");',
+      'const passed = [__name(() => 4, "passed")];',
+      'globalThis.names = [Counter3.name, Gauge2.name, renamedOwn.name, Summary2.name,',
+      '  computed.key.name, member.handler.name, passed[0].name];',
+    ].join('\n');
+    const result = rewritten(code);
+    expect(result).toMatchObject({ code, removed: 0, kept: 9 });
+    // `alias` is `Counter3`: the last wrap to run names it.
+    expect(namesAfterRunning(result.code)).toEqual([
+      'alias',
+      'Gauge',
+      'Histogram',
+      'Summary',
+      'key',
+      'handler',
+      'passed',
+    ]);
+  });
+
+  it('takes out a wrap inside a function it takes out too, and keeps what each one does', () => {
+    const code = [
+      'const outer = __name(() => {',
+      '  const inner = __name(() => "inner ran", "inner");',
+      '  function nested() { return inner(); }',
+      '  __name(nested, "nested");',
+      '  return [inner.name, nested.name, nested()];',
+      '}, "outer");',
+      'globalThis.names = [outer.name, ...outer()];',
+    ].join('\n');
+    const result = rewritten(code);
+    expect(result).toMatchObject({ removed: 3, kept: 0 });
+    expect(namesAfterRunning(result.code)).toEqual(['outer', 'inner', 'nested', 'inner ran']);
+  });
+});
