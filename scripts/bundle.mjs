@@ -106,7 +106,8 @@ const { outputFiles } = await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  // GraphQL's code-first types and Nest's log contexts are named after classes.
+  // GraphQL's code-first types and Nest's log contexts are named after classes. The `__name`
+  // wraps this adds that set no new name are taken out of the output (redundant-names.mjs).
   keepNames: true,
   minifyWhitespace: true,
   // Read by no one at run time (Node applies maps only with --enable-source-maps, which costs
