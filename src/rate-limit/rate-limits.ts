@@ -15,6 +15,9 @@ export type CallKind = 'mutations' | 'reads';
 
 const WINDOW_SECONDS = 60;
 
+/** Far more callers than a gateway serves in a minute; past it the keys are hashed afresh. */
+const MAX_KEPT_KEYS = 10_000;
+
 export interface RateLimitRefusal {
   limit: number;
   retryAfterSeconds: number;
@@ -31,6 +34,8 @@ type Limiters = Record<CallKind, RateLimiterAbstract>;
 export class RateLimits {
   private readonly memory: Limiters;
   private shared: Limiters | undefined;
+  /** Each principal's counter key, hashed once rather than on every call. */
+  private readonly keys = new Map<string, string>();
 
   constructor(
     @Inject(rateLimitConfig.KEY) private readonly config: RateLimitConfig,
@@ -45,8 +50,7 @@ export class RateLimits {
 
   /** Counts one call; answers the refusal when it is over the principal's limit. */
   async consume(kind: CallKind, principalId: string): Promise<RateLimitRefusal | undefined> {
-    // Hashed: keys stay short, and Redis does not list who called.
-    const key = createHash('sha256').update(principalId).digest('base64url');
+    const key = this.keyOf(principalId);
     const refused = await this.redis.run(
       'rate-limit',
       (redis) => refusalOf(this.sharedLimiters(redis)[kind].consume(key)),
@@ -58,6 +62,17 @@ export class RateLimits {
           limit: this.limitOf(kind),
           retryAfterSeconds: Math.max(1, Math.ceil(refused.msBeforeNext / 1000)),
         };
+  }
+
+  /** Hashed: keys stay short, and Redis does not list who called. */
+  private keyOf(principalId: string): string {
+    let key = this.keys.get(principalId);
+    if (key === undefined) {
+      key = createHash('sha256').update(principalId).digest('base64url');
+      if (this.keys.size >= MAX_KEPT_KEYS) this.keys.clear();
+      this.keys.set(principalId, key);
+    }
+    return key;
   }
 
   private sharedLimiters(redis: Redis): Limiters {
