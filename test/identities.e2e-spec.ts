@@ -100,6 +100,13 @@ describe('identities, correlation ids and text without a canonical form', () => 
       error_code: 'GW.VALIDATION',
       error_msg: 'action: must be well-formed Unicode text (it holds a lone UTF-16 surrogate)',
     });
+    // The escape in upper-case hex, as JSON allows and JSON.stringify never writes.
+    const upperCase = await rest(h, 'PUT', `${path}?dry_run=true`, {
+      token,
+      rawBody: JSON.stringify(lockBody('enable', 30)).replace('"enable"', '"enable\\uDC00"'),
+    });
+    expect(upperCase.status).toBe(400);
+    expect(upperCase.body).toMatchObject({ error_msg: body.body.error_msg });
 
     const first = await graphql(
       h,

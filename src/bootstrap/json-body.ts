@@ -11,6 +11,13 @@ import { LONE_SURROGATE_RULE, pathOfLoneSurrogate } from '../common/unicode-text
 export const MAX_JSON_NESTING = 32;
 
 /**
+ * A JSON text decoded from UTF-8 holds a surrogate only as a `\uD800`-`\uDFFF` escape (decoding
+ * turns every ill-formed byte sequence into U+FFFD), so a text without one cannot hold a lone
+ * one, and its parsed value need not be walked.
+ */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/**
  * JSON is the only body the gateway reads. Fastify's own JSON parser is kept (it refuses
  * `__proto__` and `constructor.prototype` keys) but its errors are replaced by one that names
  * the field; a body nested deeper than MAX_JSON_NESTING is refused before it is parsed; every
@@ -36,7 +43,7 @@ export function acceptJsonBodiesOnly(app: NestFastifyApplication): void {
     }
     parseJson(request, text, (error, value) => {
       if (error) return done(GatewayError.validation('body', 'must be valid JSON'), undefined);
-      const illFormed = pathOfLoneSurrogate(value);
+      const illFormed = SURROGATE_ESCAPE.test(text) ? pathOfLoneSurrogate(value) : undefined;
       if (illFormed !== undefined) {
         return done(GatewayError.validation(illFormed, LONE_SURROGATE_RULE), undefined);
       }
