@@ -4,18 +4,24 @@
 // function already has, but it runs each time the function is made: a closure made per call costs
 // a property definition per call. On the gateway's request path that was some hundred calls per
 // request (docs/PERFORMANCE.md, run 19). This takes out the wraps that change nothing.
+//
+// It reads esbuild's output, an ES module, and takes out only what it can tell is a no-op there;
+// anything it cannot tell is left as it is.
 import { parse } from 'acorn';
 
-/** A function or class expression that takes its name from where it is written. */
-const isAnonymous = (node) =>
-  node.type === 'ArrowFunctionExpression' ||
-  ((node.type === 'FunctionExpression' || node.type === 'ClassExpression') && node.id === null);
+/**
+ * A function expression that takes its name from where it is written. Classes are left alone:
+ * one may define a static `name` of its own, or read its name while it is being defined.
+ */
+const isAnonymousFunction = (node) =>
+  node.type === 'ArrowFunctionExpression' || (node.type === 'FunctionExpression' && !node.id);
 
 /** The name an anonymous function written as `parent`'s value gets from the language itself. */
 function nameGivenBy(parent, node) {
   switch (parent.type) {
     case 'VariableDeclarator':
       return parent.init === node && parent.id.type === 'Identifier' ? parent.id.name : undefined;
+    // With `preserveParens`, a parenthesised left side is not an Identifier: it names nothing.
     case 'AssignmentExpression':
       return parent.operator === '=' && parent.right === node && parent.left.type === 'Identifier'
         ? parent.left.name
@@ -42,103 +48,178 @@ function nameGivenBy(parent, node) {
   }
 }
 
-const functionsDeclaredIn = new WeakMap();
-
-/** The names of the functions declared directly in a statement list. */
-function declaredFunctions(statements) {
-  let names = functionsDeclaredIn.get(statements);
-  if (names === undefined) {
-    names = new Set(
-      statements
-        .filter((statement) => statement.type === 'FunctionDeclaration' && statement.id)
-        .map((statement) => statement.id.name),
-    );
-    functionsDeclaredIn.set(statements, names);
+/** The names a binding or assignment target writes (`a`, `[a, { b = 1 }]`, `...c`). */
+function namesWrittenBy(target, names) {
+  if (!target) return;
+  switch (target.type) {
+    case 'Identifier':
+      names.add(target.name);
+      break;
+    case 'ParenthesizedExpression':
+      namesWrittenBy(target.expression, names);
+      break;
+    case 'AssignmentPattern':
+      namesWrittenBy(target.left, names);
+      break;
+    case 'RestElement':
+      namesWrittenBy(target.argument, names);
+      break;
+    case 'ArrayPattern':
+      for (const element of target.elements) namesWrittenBy(element, names);
+      break;
+    case 'ObjectPattern':
+      for (const property of target.properties) {
+        namesWrittenBy(property.type === 'RestElement' ? property : property.value, names);
+      }
+      break;
+    default:
   }
-  return names;
 }
+
+/** What a node writes to, for the names that must not be written anywhere to lose their wrap. */
+function targetsOf(node) {
+  switch (node.type) {
+    case 'AssignmentExpression':
+      return [node.left];
+    case 'UpdateExpression':
+      return [node.argument];
+    case 'VariableDeclarator':
+      return [node.id];
+    case 'ForInStatement':
+    case 'ForOfStatement':
+      return node.left.type === 'VariableDeclaration' ? [] : [node.left];
+    default:
+      return [];
+  }
+}
+
+/**
+ * The characters after which a `(` opens an expression of its own, rather than calling or
+ * indexing what came before (an identifier, a literal, `)`, `]`, a regular expression's `/`).
+ */
+const OPENS_AN_EXPRESSION = new Set('=:,([{;?!&|<>*%^~');
+
+function previousCharacter(code, at) {
+  let before = at - 1;
+  while (before >= 0 && /\s/.test(code[before])) before -= 1;
+  return code[before];
+}
+
+/** `x.__name` or `{ __name: x }`: a property's name, not the helper. */
+const namesAProperty = (node, parent) =>
+  ((parent.type === 'MemberExpression' && parent.property === node) ||
+    ((parent.type === 'Property' || parent.type === 'PropertyDefinition') &&
+      parent.key === node)) &&
+  !parent.computed;
 
 const blank = (text) => text.replace(/[^\n\r\u2028\u2029]/g, ' ');
 
 /**
- * The edits that rewrite a `__name(fn, "name")` call that changes nothing, or undefined for one
- * that does. Each edit keeps the length of the text it replaces, and its line breaks, so that
- * every other position in the file, and the source map's columns with them, stay where they were.
- * The edits of one call never overlap another call's: a call nested in `fn` is left to its own.
+ * `text` where `code[from, to)` was, padded to the same length with blanks that keep its line
+ * breaks, so that every other position in the file, and the source map's lines and columns with
+ * them, stay where they were.
  */
-function editsOf(code, call, parent, statementList) {
+const edit = (code, from, to, text) => ({
+  from,
+  to,
+  text: text + blank(code.slice(from + text.length, to)),
+});
+
+/**
+ * The edits that take out a `__name(fn, "name")` call that changes nothing, or undefined for one
+ * that may change something. `statement` is the expression statement the call makes up, with
+ * the list that holds it and its place there, when it is one.
+ */
+function editsOf(code, call, parent, statement, written) {
   const [target, name] = call.arguments;
   if (call.arguments.length !== 2 || name.type !== 'Literal' || typeof name.value !== 'string') {
     return undefined;
   }
-  const replace = (from, to, text) => ({
-    from,
-    to,
-    text: text + blank(code.slice(from + text.length, to)),
-  });
   // `function f() {}` then `__name(f, "f");`: the call becomes `0`, an expression statement too.
-  if (
-    parent.type === 'ExpressionStatement' &&
-    target.type === 'Identifier' &&
-    target.name === name.value &&
-    statementList !== undefined &&
-    declaredFunctions(statementList).has(name.value)
-  ) {
-    return [replace(call.start, call.end, '0')];
+  // Only straight after that declaration, and only for a name nothing in the bundle writes to, so
+  // `f` still holds the declared function when the call runs.
+  if (statement !== undefined) {
+    const declared = statement.list[statement.index - 1];
+    return target.type === 'Identifier' &&
+      target.name === name.value &&
+      declared?.type === 'FunctionDeclaration' &&
+      declared.id?.name === name.value &&
+      !written.has(name.value)
+      ? [edit(code, call.start, call.end, '0')]
+      : undefined;
   }
   const named =
-    (isAnonymous(target) && nameGivenBy(parent, call) === name.value) ||
-    ((target.type === 'FunctionExpression' || target.type === 'ClassExpression') &&
-      target.id?.name === name.value);
-  if (!named) return undefined;
-  // `__name(() => {}, "f")` becomes `(() => {})`: a function in parentheses is named as a bare one.
+    (isAnonymousFunction(target) && nameGivenBy(parent, call) === name.value) ||
+    (target.type === 'FunctionExpression' && target.id?.name === name.value);
+  // `__name(() => {}, "f")` becomes `(() => {})`: a function in parentheses is named as a bare
+  // one. Not where the `(` would call or index what comes before it.
+  if (!named || !OPENS_AN_EXPRESSION.has(previousCharacter(code, call.start))) return undefined;
   return [
-    {
-      from: call.start,
-      to: target.start,
-      text: blank(code.slice(call.start, target.start - 1)) + '(',
-    },
+    edit(code, call.start, target.start, '('),
     { from: target.end, to: call.end, text: blank(code.slice(target.end, call.end - 1)) + ')' },
   ];
 }
 
-/** `code` without the `__name` calls that set a name the function or class already has. */
+/** `code` without the `__name` calls that set a name the function already has. */
 export function withoutRedundantNames(code) {
-  const program = parse(code, { ecmaVersion: 'latest', sourceType: 'module' });
-  const edits = [];
-  let removed = 0;
-  let kept = 0;
+  const program = parse(code, {
+    ecmaVersion: 'latest',
+    sourceType: 'module',
+    preserveParens: true,
+  });
+  const written = new Set();
+  const calls = [];
+  let otherUses = 0;
   // Iterative, parent-aware walk: the bundle nests far deeper than the call stack allows.
-  const pending = [[program, undefined, undefined]];
+  const pending = [{ node: program }];
   while (pending.length > 0) {
-    const [node, parent, statementList] = pending.pop();
+    const { node, parent, statement } = pending.pop();
+    for (const target of targetsOf(node)) namesWrittenBy(target, written);
+    if (node.type === 'Identifier' && node.name === '__name' && !namesAProperty(node, parent)) {
+      if (!(parent.type === 'CallExpression' && parent.callee === node)) otherUses += 1;
+    }
     if (
       node.type === 'CallExpression' &&
       node.callee.type === 'Identifier' &&
       node.callee.name === '__name'
     ) {
-      const callEdits = editsOf(code, node, parent, statementList);
-      if (callEdits === undefined) {
-        kept += 1;
-      } else {
-        edits.push(...callEdits);
-        removed += 1;
-      }
+      calls.push({
+        call: node,
+        parent,
+        statement: parent.type === 'ExpressionStatement' ? statement : undefined,
+      });
     }
     for (const value of Object.values(node)) {
-      const isList = Array.isArray(value);
-      for (const child of isList ? value : [value]) {
-        if (child === null || typeof child !== 'object' || typeof child.type !== 'string') continue;
-        // A statement is looked at with the list that holds it (a program's, a block's, a
-        // case's), and an expression statement's call with the same list.
-        const list = isList
-          ? value
-          : node.type === 'ExpressionStatement'
-            ? statementList
-            : undefined;
-        pending.push([child, node, list]);
+      if (Array.isArray(value)) {
+        value.forEach((child, index) => {
+          if (child?.type)
+            pending.push({ node: child, parent: node, statement: { list: value, index } });
+        });
+      } else if (value?.type) {
+        // An expression statement's call is looked at with the statement's place in its list.
+        pending.push({
+          node: value,
+          parent: node,
+          statement: node.type === 'ExpressionStatement' ? statement : undefined,
+        });
       }
     }
+  }
+  // The helper's own declaration is the one other use there may be: any other (a parameter, a
+  // local function, an assignment named `__name`) could make a call here mean something else.
+  const helpers = program.body.filter(
+    (statement) =>
+      statement.type === 'VariableDeclaration' &&
+      statement.declarations.some((declarator) => declarator.id.name === '__name'),
+  ).length;
+  if (helpers !== 1 || otherUses !== 1) return { code, removed: 0, kept: calls.length };
+  const edits = [];
+  let removed = 0;
+  for (const { call, parent, statement } of calls) {
+    const callEdits = editsOf(code, call, parent, statement, written);
+    if (callEdits === undefined) continue;
+    edits.push(...callEdits);
+    removed += 1;
   }
   edits.sort((a, b) => a.from - b.from);
   let out = '';
@@ -147,5 +228,5 @@ export function withoutRedundantNames(code) {
     out += code.slice(at, from) + text;
     at = to;
   }
-  return { code: out + code.slice(at), removed, kept };
+  return { code: out + code.slice(at), removed, kept: calls.length - removed };
 }
