@@ -76,7 +76,7 @@ function namesWrittenBy(target, names) {
   }
 }
 
-/** What a node writes to, for the names that must not be written anywhere to lose their wrap. */
+/** What a node writes to: a declaration's wrap goes only if nothing writes to its name. */
 function targetsOf(node) {
   switch (node.type) {
     case 'AssignmentExpression':
@@ -91,6 +91,30 @@ function targetsOf(node) {
     default:
       return [];
   }
+}
+
+const writtenWithinNode = new WeakMap();
+
+/**
+ * The names written anywhere inside `scope`, nested functions included. A function declared in a
+ * block or a function body can be written to only from inside it.
+ */
+function writtenWithin(scope) {
+  let names = writtenWithinNode.get(scope);
+  if (names !== undefined) return names;
+  names = new Set();
+  const pending = [scope];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    for (const target of targetsOf(node)) namesWrittenBy(target, names);
+    for (const value of Object.values(node)) {
+      for (const child of Array.isArray(value) ? value : [value]) {
+        if (child?.type) pending.push(child);
+      }
+    }
+  }
+  writtenWithinNode.set(scope, names);
+  return names;
 }
 
 /**
@@ -130,13 +154,13 @@ const edit = (code, from, to, text) => ({
  * that may change something. `statement` is the expression statement the call makes up, with
  * the list that holds it and its place there, when it is one.
  */
-function editsOf(code, call, parent, statement, written) {
+function editsOf(code, call, parent, statement) {
   const [target, name] = call.arguments;
   if (call.arguments.length !== 2 || name.type !== 'Literal' || typeof name.value !== 'string') {
     return undefined;
   }
   // `function f() {}` then `__name(f, "f");`: the call becomes `0`, an expression statement too.
-  // Only straight after that declaration, and only for a name nothing in the bundle writes to, so
+  // Only straight after that declaration, and only for a name nothing in its scope writes to, so
   // `f` still holds the declared function when the call runs.
   if (statement !== undefined) {
     const declared = statement.list[statement.index - 1];
@@ -144,7 +168,7 @@ function editsOf(code, call, parent, statement, written) {
       target.name === name.value &&
       declared?.type === 'FunctionDeclaration' &&
       declared.id?.name === name.value &&
-      !written.has(name.value)
+      !writtenWithin(statement.scope).has(name.value)
       ? [edit(code, call.start, call.end, '0')]
       : undefined;
   }
@@ -167,14 +191,12 @@ export function withoutRedundantNames(code) {
     sourceType: 'module',
     preserveParens: true,
   });
-  const written = new Set();
   const calls = [];
   let otherUses = 0;
   // Iterative, parent-aware walk: the bundle nests far deeper than the call stack allows.
   const pending = [{ node: program }];
   while (pending.length > 0) {
     const { node, parent, statement } = pending.pop();
-    for (const target of targetsOf(node)) namesWrittenBy(target, written);
     if (node.type === 'Identifier' && node.name === '__name' && !namesAProperty(node, parent)) {
       if (!(parent.type === 'CallExpression' && parent.callee === node)) otherUses += 1;
     }
@@ -193,7 +215,12 @@ export function withoutRedundantNames(code) {
       if (Array.isArray(value)) {
         value.forEach((child, index) => {
           if (child?.type)
-            pending.push({ node: child, parent: node, statement: { list: value, index } });
+            pending.push({
+              node: child,
+              parent: node,
+              // A declaration in a `case` is in scope in the whole `switch`.
+              statement: { list: value, index, scope: node.type === 'SwitchCase' ? parent : node },
+            });
         });
       } else if (value?.type) {
         // An expression statement's call is looked at with the statement's place in its list.
@@ -216,7 +243,7 @@ export function withoutRedundantNames(code) {
   const edits = [];
   let removed = 0;
   for (const { call, parent, statement } of calls) {
-    const callEdits = editsOf(code, call, parent, statement, written);
+    const callEdits = editsOf(code, call, parent, statement);
     if (callEdits === undefined) continue;
     edits.push(...callEdits);
     removed += 1;

@@ -143,4 +143,28 @@ describe('withoutRedundantNames', () => {
     expect(result).toMatchObject({ removed: 1, kept: 0 });
     expect(namesAfterRunning(result.code)).toEqual(['spread']);
   });
+
+  it("looks for writes to a declaration's name in its own scope only", () => {
+    const code = bundled([
+      'function outer() { function step() {} __name(step, "step"); return step; }',
+      'function elsewhere() { let step; step = 1; return step; }',
+      'function reassigning() {',
+      '  function settle() {} __name(settle, "settle");',
+      '  settle = function later() {};',
+      '  return settle;',
+      '}',
+      'function inCases(kind) {',
+      '  switch (kind) {',
+      '    case 1: function branch() {} __name(branch, "branch"); return branch;',
+      '    default: branch = null;',
+      '  }',
+      '}',
+      'globalThis.names = [outer().name, reassigning().name, inCases(1).name, elsewhere()];',
+    ]);
+    const result = rewritten(code);
+    expect(result).toMatchObject({ removed: 1, kept: 2 });
+    expect(result.code).toContain('__name(settle, "settle")');
+    expect(result.code).toContain('__name(branch, "branch")');
+    expect(namesAfterRunning(result.code)).toEqual(namesAfterRunning(code));
+  });
 });
