@@ -5,14 +5,14 @@ import { redisConfig, type RedisConfig } from './redis.config.js';
 
 /**
  * A Redis that is down must cost a request little: commands are refused at once while the
- * connection is down (no offline queue), never retried, and given up after a short deadline;
- * reconnection goes on in the background, so the gateway recovers by itself.
+ * connection is down (no offline queue), never retried, and given up after a short deadline
+ * (the config's `commandTimeoutMs`); reconnection goes on in the background, so the gateway
+ * recovers by itself.
  */
 export const REDIS_CLIENT_OPTIONS: RedisOptions = {
   enableOfflineQueue: false,
   maxRetriesPerRequest: 0,
   connectTimeout: 1_000,
-  commandTimeout: 500,
   retryStrategy: (attempt) => Math.min(100 * attempt, 2_000),
 };
 
@@ -37,7 +37,11 @@ export class RedisConnection implements OnApplicationShutdown {
       this.client = undefined;
       return;
     }
-    this.client = new Redis(config.url, { ...REDIS_CLIENT_OPTIONS, keyPrefix: config.keyPrefix });
+    this.client = new Redis(config.url, {
+      ...REDIS_CLIENT_OPTIONS,
+      commandTimeout: config.commandTimeoutMs,
+      keyPrefix: config.keyPrefix,
+    });
     // Logged once per outage, not per reconnection attempt; never the URL (it may hold a password).
     this.client.on('error', (error: Error) => this.markDown(error.message));
     this.client.on('close', () => this.markDown('connection closed'));

@@ -28,14 +28,18 @@ describe('redisConfig', () => {
   });
 
   it('keeps everything in memory when REDIS_URL is unset', () => {
-    expect(withEnv({})).toEqual({ url: undefined, keyPrefix: 'vlg:' });
+    expect(withEnv({})).toEqual({ url: undefined, keyPrefix: 'vlg:', commandTimeoutMs: 500 });
   });
 
   it('takes redis:// and rediss:// URLs, a password included, and a key prefix', () => {
     expect(withEnv({ REDIS_URL: 'redis://127.0.0.1:6379' }).url).toBe('redis://127.0.0.1:6379');
     expect(
       withEnv({ REDIS_URL: 'rediss://:s3cret@cache.internal:6380/2', REDIS_KEY_PREFIX: 'gw1:' }),
-    ).toEqual({ url: 'rediss://:s3cret@cache.internal:6380/2', keyPrefix: 'gw1:' });
+    ).toEqual({
+      url: 'rediss://:s3cret@cache.internal:6380/2',
+      keyPrefix: 'gw1:',
+      commandTimeoutMs: 500,
+    });
   });
 
   it('names a wrong REDIS_URL without repeating it', () => {

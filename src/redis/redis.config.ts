@@ -23,9 +23,18 @@ export interface RedisConfig {
   url?: string;
   /** Put before every key the gateway writes, so that several deployments can share a Redis. */
   keyPrefix: string;
+  /** How long a command may take before it counts as failed and the in-process fallback answers. */
+  commandTimeoutMs: number;
 }
+
+/** Short: a Redis that stalls must cost a request little. */
+const COMMAND_TIMEOUT_MS = 500;
 
 export const redisConfig = registerAs('redis', (): RedisConfig => {
   const env = validateEnv(process.env, RedisEnv);
-  return { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX ?? 'vlg:' };
+  return {
+    url: env.REDIS_URL,
+    keyPrefix: env.REDIS_KEY_PREFIX ?? 'vlg:',
+    commandTimeoutMs: COMMAND_TIMEOUT_MS,
+  };
 });

@@ -5,6 +5,9 @@ import { GatewayMetrics } from '../../common/gateway-metrics.js';
 import { requireService } from '../../common/testing/require-service.js';
 import { RedisConnection } from '../redis-connection.js';
 
+/** Far past any command on a loaded machine; no suite here makes Redis hang. */
+const TEST_COMMAND_TIMEOUT_MS = 5_000;
+
 /** The Redis the suites run against: the machine's own, as in CI. */
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -101,7 +104,12 @@ export class TestRedisConnections {
     url: string | undefined,
   ): Promise<{ connection: RedisConnection; metrics: GatewayMetrics }> {
     const metrics = new GatewayMetrics();
-    const connection = new RedisConnection({ url, keyPrefix }, metrics);
+    // The suites check what is stored, not how fast: a command that a loaded machine slows past
+    // the gateway's deadline would fall back to memory and fail a test for the wrong reason.
+    const connection = new RedisConnection(
+      { url, keyPrefix, commandTimeoutMs: TEST_COMMAND_TIMEOUT_MS },
+      metrics,
+    );
     this.connections.push(connection);
     for (let round = 0; round < 200 && url === TEST_REDIS_URL && !connection.isReady(); round++) {
       await sleep(10);
