@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { requireService } from '../../common/testing/require-service.js';
 
 /**
  * Test support for the PostgreSQL suites: a database of their own on the test server, made from
@@ -12,29 +13,26 @@ export const TEST_POSTGRES_URL =
   process.env.VLG_TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
 /**
- * Registers a suite that needs PostgreSQL. Outside CI, an unreachable server skips it with a
- * loud warning; with CI=true it is a failure, so that a green CI run means the suite ran.
+ * Registers a suite that needs PostgreSQL, skipped or failed as `requireService` says when the
+ * server does not answer.
  */
 export async function describeWithPostgres(suite: string, register: () => void): Promise<void> {
-  const client = new pg.Client({
-    connectionString: TEST_POSTGRES_URL,
-    connectionTimeoutMillis: 3_000,
-  });
-  try {
-    await client.connect();
-    register();
-  } catch (error) {
-    const message = `PostgreSQL at ${new URL(TEST_POSTGRES_URL).host} is unreachable (${(error as Error).message})`;
-    if (process.env.CI === 'true')
-      throw new Error(`${message}: "${suite}" cannot run, and CI=true`);
-    // eslint-disable-next-line no-console -- the skip must be seen, not buried in a log file
-    console.warn(`\n!!! SKIPPED "${suite}": ${message}. Start PostgreSQL to run it. !!!\n`);
-    // Reason for the skip: PostgreSQL is unreachable outside CI (with CI=true this threw above);
-    // the suite shows as skipped, with the warning above, so a laptop can run the rest.
-    describe.skip(suite, () => it('needs PostgreSQL', () => undefined)); // skipped: no PostgreSQL
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+  const reachable = await requireService(
+    'PostgreSQL',
+    new URL(TEST_POSTGRES_URL).host,
+    async () => {
+      const client = new pg.Client({
+        connectionString: TEST_POSTGRES_URL,
+        connectionTimeoutMillis: 3_000,
+      });
+      try {
+        await client.connect();
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    },
+  );
+  (reachable ? describe : describe.skip)(suite, register);
 }
 
 /**
