@@ -93,6 +93,11 @@ export interface LockRequest {
   claimUntil: string | null;
   /** The audit row of the PUT, once execution began. */
   executionAuditId: string | null;
+  /**
+   * While UNKNOWN, once a reading of the lock proved nothing: when the lock is read again. Null
+   * before the first reading, which waits only for a late PUT's grace.
+   */
+  nextReadingAt: string | null;
   /** Bumped on every write; the compare-and-set of every transition. */
   version: number;
 }

@@ -13,6 +13,12 @@ export function lockSnapshotOf(info: VaultLockInfo): LockSnapshot {
   };
 }
 
+/**
+ * A lock that proved nothing is read again after this long: it changes only when someone changes
+ * it, and a person is meant to look at what it showed meanwhile.
+ */
+export const UNDECIDED_REREAD_MS = 10 * 60_000;
+
 export type Settlement =
   { outcome: 'succeeded' | 'failed'; reason: string } | { outcome: 'undecided'; reason: string };
 

@@ -8,7 +8,10 @@ import { ServiceAccount } from '../auth/iam/iam.config.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { ManualClock } from '../common/testing/manual-clock.js';
 import type { LockRequest } from '../domain/lock-request.js';
-import { LockRequestNotifier } from '../notifications/lock-request-notifier.js';
+import {
+  LockRequestNotifier,
+  type LockRequestEvent,
+} from '../notifications/lock-request-notifier.js';
 import { PolicyAdmission } from '../policy/policy-admission.js';
 import { PolicyEvaluator } from '../policy/policy-evaluator.js';
 import { PolicyStore } from '../policy/policy-store.js';
@@ -19,6 +22,7 @@ import { FixtureTaurusDb } from '../taurusdb/testing/fixture-taurusdb.js';
 import { LockRequestExecutor } from './lock-request-executor.js';
 import { LockRequestRecorder } from './lock-request-recorder.js';
 import { approveLockRequest, createLockRequest } from './lock-request-transitions.js';
+import { UNDECIDED_REREAD_MS } from './lock-evidence.js';
 import { LostAnswerSettler } from './lost-answer-settler.js';
 import { SqliteLockRequestStore } from './sqlite-lock-request-store.js';
 import { Tracing } from '../tracing/tracing.js';
@@ -70,8 +74,13 @@ class CountingTaurusDb extends FixtureTaurusDb {
   }
 }
 
-class SilentNotifier extends LockRequestNotifier {
-  notify(): void {}
+/** Keeps what subscribers would hear: each event's name and the request's reason. */
+class RecordingNotifier extends LockRequestNotifier {
+  readonly heard: [string, string | null][] = [];
+
+  notify(event: LockRequestEvent): void {
+    this.heard.push([event.event, event.lockRequest.reason]);
+  }
 }
 
 describe('LockRequestExecutor (claim, decide again, PUT once, settle)', () => {
@@ -83,6 +92,7 @@ describe('LockRequestExecutor (claim, decide again, PUT once, settle)', () => {
   let policyFile: string;
   let policyStore: PolicyStore;
   let executor: LockRequestExecutor;
+  let notifier: RecordingNotifier;
 
   beforeEach(async () => {
     dir = new AuditStoreDir();
@@ -104,7 +114,8 @@ describe('LockRequestExecutor (claim, decide again, PUT once, settle)', () => {
       }),
     );
     await policyStore.onModuleInit();
-    const recorder = new LockRequestRecorder(store, audit, clock, new SilentNotifier(), metrics);
+    notifier = new RecordingNotifier();
+    const recorder = new LockRequestRecorder(store, audit, clock, notifier, metrics);
     executor = new LockRequestExecutor(
       store,
       recorder,
@@ -250,5 +261,64 @@ describe('LockRequestExecutor (claim, decide again, PUT once, settle)', () => {
       settlesAuditId: settled?.executionAuditId,
       decisionReasons: ['the lock is off, so the change was not applied'],
     });
+  });
+
+  it('reads an undecided UNKNOWN request again only after a while, and tells subscribers only what changed', async () => {
+    const request = await approvedAndDue();
+    taurusDb.setLock = async () => {
+      taurusDb.puts += 1;
+      return new Promise(() => undefined);
+    };
+    void executor.runPass();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    clock.advance(CLAIM_SECONDS + 1);
+    await executor.runPass();
+    // More days than asked: the enable may have applied, or someone else may have locked it.
+    let heldDays = 60;
+    let reads = 0;
+    taurusDb.showLock = async () => {
+      reads += 1;
+      return {
+        backup_vaultlock_info: {
+          lock_policy: true,
+          lock_retention_days: heldDays,
+          lock_end_time: T0.getTime() + heldDays * 86_400_000,
+        },
+      };
+    };
+    const undecided = (days: number) =>
+      `the lock holds ${days} days, which neither proves nor rules out the enable to 30`;
+
+    clock.advance(GRACE_SECONDS);
+    await executor.runPass();
+    expect(reads).toBe(1);
+    const noted = await store.get(request.id);
+    expect(noted).toMatchObject({
+      state: 'UNKNOWN',
+      reason: undecided(60),
+      nextReadingAt: new Date(clock.nowMs() + UNDECIDED_REREAD_MS).toISOString(),
+    });
+
+    for (let pass = 0; pass < 5; pass++) {
+      clock.advance(GRACE_SECONDS);
+      await executor.runPass();
+    }
+    expect(reads).toBe(1);
+
+    clock.advanceMs(UNDECIDED_REREAD_MS);
+    await executor.runPass();
+    expect(reads).toBe(2);
+    clock.advanceMs(UNDECIDED_REREAD_MS);
+    heldDays = 90;
+    await executor.runPass();
+    expect(reads).toBe(3);
+    expect((await store.get(request.id))?.reason).toBe(undecided(90));
+
+    expect(notifier.heard.filter(([event]) => event === 'lock_request.unknown')).toEqual([
+      ['lock_request.unknown', 'its executor stopped before TaurusDB answered'],
+      ['lock_request.unknown', undecided(60)],
+      ['lock_request.unknown', undecided(90)],
+    ]);
+    expect(taurusDb.puts).toBe(1);
   });
 });

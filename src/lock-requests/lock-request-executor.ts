@@ -18,7 +18,7 @@ import { PolicyEvaluator } from '../policy/policy-evaluator.js';
 import { changeBudgetMs, TaurusDb, type TaurusDbCaller } from '../taurusdb/taurusdb.js';
 import { UpstreamError } from '../taurusdb/upstream-error.js';
 import { backgroundCaller } from './background-caller.js';
-import { lockSnapshotOf, settlementOf } from './lock-evidence.js';
+import { lockSnapshotOf, settlementOf, UNDECIDED_REREAD_MS } from './lock-evidence.js';
 import { LockRequestRecorder, type TransitionParty } from './lock-request-recorder.js';
 import { LockRequestStore } from './lock-request-store.js';
 import {
@@ -348,7 +348,8 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
   /**
    * An UNKNOWN execution, uncertain for longer than the grace: the lock is read and, where it
    * proves the outcome, the request ends with it (a `settle` row sealed with that outcome, naming
-   * the `execute` row it settles). Otherwise the request notes what the lock showed and waits.
+   * the `execute` row it settles). Otherwise the request notes what the lock showed, and the lock
+   * is read again only after UNDECIDED_REREAD_MS.
    */
   private async settle(request: LockRequest, now: Date): Promise<void> {
     const party = schedulerParty();
@@ -357,9 +358,15 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
     );
     const settlement = settlementOf(request, request.lockAtRequest, lock);
     if (settlement.outcome === 'undecided') {
+      const notedAt = this.clock.now();
       await this.recorder.move(
         request,
-        noteUnsettledLockRequest(request, settlement.reason, this.clock.now()),
+        noteUnsettledLockRequest(
+          request,
+          settlement.reason,
+          notedAt,
+          new Date(notedAt.getTime() + UNDECIDED_REREAD_MS),
+        ),
       );
       return;
     }

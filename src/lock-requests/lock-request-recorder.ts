@@ -232,12 +232,15 @@ export class LockRequestRecorder {
    * A change that is no transition of its own in the trail: an execution whose executor is gone
    * becoming UNKNOWN (its `execute` row, closed as unknown by the audit reconcile, says so), or
    * an UNKNOWN request noting what its lock showed. One compare-and-set; false when another
-   * writer came first.
+   * writer came first. Subscribers hear of it when the state or the reason changed: a reading
+   * that showed the lock as the last one did tells them nothing new.
    */
   async move(current: LockRequest, next: LockRequestTransition): Promise<boolean> {
     if (!next.ok) return false;
     const won = await this.stored(this.store.update(next.request, current.version));
-    if (won) this.notifier.notify(lockRequestEvent(next.request));
+    if (won && (next.request.state !== current.state || next.request.reason !== current.reason)) {
+      this.notifier.notify(lockRequestEvent(next.request));
+    }
     return won;
   }
 

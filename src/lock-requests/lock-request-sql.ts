@@ -37,6 +37,7 @@ export interface LockRequestRow {
   executor: string | null;
   claim_until: string | null;
   execution_audit_id: string | null;
+  next_reading_at: string | null;
   version: number;
 }
 
@@ -70,6 +71,7 @@ export const LOCK_REQUEST_COLUMNS: readonly LockRequestColumn[] = [
   'executor',
   'claim_until',
   'execution_audit_id',
+  'next_reading_at',
   'version',
 ];
 
@@ -109,6 +111,7 @@ export function toRow(request: LockRequest): LockRequestRow {
     executor: request.executor,
     claim_until: request.claimUntil,
     execution_audit_id: request.executionAuditId,
+    next_reading_at: request.nextReadingAt,
     version: request.version,
   };
 }
@@ -144,6 +147,7 @@ export function fromRow(row: LockRequestRow): LockRequest {
     executor: row.executor,
     claimUntil: row.claim_until,
     executionAuditId: row.execution_audit_id,
+    nextReadingAt: row.next_reading_at,
     version: row.version,
   };
 }
@@ -279,6 +283,7 @@ export function actionableStatement(
         UNION ALL ${SELECT} WHERE state = 'SCHEDULED' AND not_before <= ${p(now)}
         UNION ALL ${SELECT} WHERE state = 'EXECUTING' AND claim_until < ${p(now)}
         UNION ALL ${SELECT} WHERE state = 'UNKNOWN' AND updated_at <= ${p(uncertainBefore)}
+          AND (next_reading_at IS NULL OR next_reading_at <= ${p(now)})
       )
       SELECT ${LOCK_REQUEST_COLUMNS.join(', ')} FROM actionable
       ORDER BY CASE WHEN state = 'UNKNOWN' THEN 1 ELSE 0 END, updated_at, id

@@ -54,8 +54,9 @@ export abstract class LockRequestStore {
   /**
    * Requests background work may have to move at `now`, at most `limit`: PENDING_APPROVAL past
    * `expiresAt`; SCHEDULED at or past `notBefore`; EXECUTING past `claimUntil` (its executor is
-   * gone); and, after all of those, UNKNOWN ones last changed at or before `uncertainBefore`, so
-   * that requests nobody can settle yet neither starve the others nor are read on every pass.
+   * gone); and, after all of those, UNKNOWN ones last changed at or before `uncertainBefore` and
+   * not waiting for a later reading (`nextReadingAt` unset or reached), so that requests nobody
+   * can settle yet neither starve the others nor are read on every pass.
    * Least recently changed first.
    */
   abstract listActionable(

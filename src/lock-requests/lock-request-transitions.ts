@@ -123,6 +123,7 @@ export function createLockRequest(
     executor: null,
     claimUntil: null,
     executionAuditId: null,
+    nextReadingAt: null,
     version: 1,
   };
   return fields.approvalsRequired > 0 ? base : { ...base, ...scheduledFrom(base, now, timings) };
@@ -280,15 +281,16 @@ export function finishLockRequest(
 
 /**
  * An UNKNOWN execution whose lock, read again, still proves nothing: the request keeps its
- * state and says what the last reading showed, and waits for the next look.
+ * state, says what the last reading showed, and is not read again before `nextReadingAt`.
  */
 export function noteUnsettledLockRequest(
   request: LockRequest,
   reason: string,
   now: Date,
+  nextReadingAt: Date,
 ): LockRequestTransition {
   if (request.state !== 'UNKNOWN') return refused(closedRefusal(request));
-  return changed({ ...request, reason }, now);
+  return changed({ ...request, reason, nextReadingAt: nextReadingAt.toISOString() }, now);
 }
 
 /** A step decided on a reading of `read` that another writer has since moved on. */
@@ -312,7 +314,7 @@ export function settleLockRequest(
   now: Date,
 ): LockRequestTransition {
   if (request.state !== 'UNKNOWN') return refused(closedRefusal(request));
-  return changed({ ...request, state: outcome, reason }, now);
+  return changed({ ...request, state: outcome, reason, nextReadingAt: null }, now);
 }
 
 export function isRequester(request: LockRequest, actor: LockRequestActor): boolean {

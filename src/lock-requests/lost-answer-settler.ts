@@ -7,7 +7,7 @@ import { BACKGROUND_PRINCIPAL } from '../domain/background-principal.js';
 import { VAULT_LOCK_ACTIONS, type VaultLockAction } from '../domain/actions.js';
 import { TaurusDb } from '../taurusdb/taurusdb.js';
 import { backgroundCaller } from './background-caller.js';
-import { lockSnapshotOf, settlementOf } from './lock-evidence.js';
+import { lockSnapshotOf, settlementOf, UNDECIDED_REREAD_MS } from './lock-evidence.js';
 import { Tracing } from '../tracing/tracing.js';
 
 /** The attribute of a settlement's span: the `unknown` row it reads the lock for. */
@@ -16,8 +16,6 @@ const SETTLED_ROW_ATTRIBUTE = 'gateway.audit.settles_id';
 /** Unknown rows looked at per pass, newest first. */
 const SCAN_LIMIT = 500;
 const PAGE = 100;
-/** A lock that proved nothing is read again after this long, not on every pass. */
-const UNDECIDED_RETRY_MS = 10 * 60_000;
 
 const isLockChange = (action: string): action is VaultLockAction =>
   (VAULT_LOCK_ACTIONS as readonly string[]).includes(action);
@@ -95,7 +93,7 @@ export class LostAnswerSettler {
     const asked = { action: event.action as VaultLockAction, retentionDays: event.retentionDays! };
     const settlement = settlementOf(asked, null, lockSnapshotOf(info));
     if (settlement.outcome === 'undecided') {
-      this.retryAt.set(event.id, this.clock.nowMs() + UNDECIDED_RETRY_MS);
+      this.retryAt.set(event.id, this.clock.nowMs() + UNDECIDED_REREAD_MS);
       return false;
     }
     await this.audit.recordSealed(

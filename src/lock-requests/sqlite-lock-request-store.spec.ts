@@ -52,6 +52,30 @@ describe('SqliteLockRequestStore', () => {
     }
   });
 
+  it('adds next_reading_at to a file whose table was written before it, keeping its requests', async () => {
+    const file = dir.file();
+    const before = new SqliteLockRequestStore(file);
+    await before.open();
+    const request = aLockRequest({ state: 'UNKNOWN' });
+    await before.insert(request);
+    await before.close();
+    const older = new Database(file);
+    older.exec('ALTER TABLE lock_requests DROP COLUMN next_reading_at');
+    older.close();
+
+    store = new SqliteLockRequestStore(file);
+    await store.open();
+
+    expect(await store.get(request.id)).toEqual(request);
+    const noted = { ...request, nextReadingAt: FIXTURE_NOW, version: request.version + 1 };
+    expect(await store.update(noted, request.version)).toBe(true);
+    expect(await store.get(request.id)).toEqual(noted);
+    // Matched by message: better-sqlite3's error class may come from another test file's realm.
+    await expect(
+      store.update({ ...noted, nextReadingAt: 'soon', version: noted.version + 1 }, noted.version),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/^CHECK constraint failed/) });
+  });
+
   it('finds actionable requests through its indexes, one index per state, never by reading the whole table', async () => {
     store = new SqliteLockRequestStore(dir.file());
     await store.open();

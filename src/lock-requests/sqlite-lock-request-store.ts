@@ -24,6 +24,9 @@ import { openSqliteFile } from '../audit/sqlite-file.js';
 const ISO_TIME =
   "GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z'";
 
+/** Added after the table was first released: files written before it gain it when opened. */
+const NEXT_READING_AT_COLUMN = `next_reading_at TEXT CHECK (next_reading_at ${ISO_TIME})`;
+
 /**
  * STRICT keeps every value the type it was written with. Approver groups and approvals are JSON
  * arrays. The trigger refuses any update that would change what the request was made for and
@@ -64,6 +67,7 @@ CREATE TABLE IF NOT EXISTS lock_requests (
   claim_until TEXT CHECK (claim_until ${ISO_TIME}),
   execution_audit_id TEXT,
   version INTEGER NOT NULL CHECK (version >= 1),
+  ${NEXT_READING_AT_COLUMN},
   CHECK (state <> 'SCHEDULED' OR not_before IS NOT NULL),
   CHECK (state <> 'EXECUTING' OR (executor IS NOT NULL AND claim_until IS NOT NULL))
 ) STRICT;
@@ -166,6 +170,7 @@ export class SqliteLockRequestStore extends LockRequestStore {
   async open(): Promise<void> {
     await this.close();
     this.db = openSqliteFile(this.sqlitePath, 'readwrite', SCHEMA);
+    addNextReadingAt(this.db);
   }
 
   async insert(request: LockRequest): Promise<void> {
@@ -227,4 +232,13 @@ export class SqliteLockRequestStore extends LockRequestStore {
     }
     return statement;
   }
+}
+
+/** A file whose table predates `next_reading_at` gains it; its requests hold null there. */
+function addNextReadingAt(db: Database.Database): void {
+  const columns = db.prepare("SELECT name FROM pragma_table_info('lock_requests')").all() as {
+    name: string;
+  }[];
+  if (columns.some((column) => column.name === 'next_reading_at')) return;
+  db.exec(`ALTER TABLE lock_requests ADD COLUMN ${NEXT_READING_AT_COLUMN}`);
 }

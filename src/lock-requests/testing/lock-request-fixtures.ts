@@ -42,6 +42,7 @@ export function aLockRequest(overrides: Partial<LockRequest> = {}): LockRequest 
     executor: null,
     claimUntil: null,
     executionAuditId: null,
+    nextReadingAt: null,
     version: 1,
     ...overrides,
   };

@@ -102,6 +102,7 @@ export function lockRequestStoreContract(
         executor: 'replica-a',
         claimUntil: secondsFromNow(31),
         executionAuditId: '01936f3e-7c2a-7b1e-9a4d-3c2b1a0f9e8d',
+        nextReadingAt: secondsFromNow(600),
         version: 7,
       });
       await store.insert(request);
@@ -452,6 +453,37 @@ export function lockRequestStoreContract(
         );
         expect(ids(await store.listActionable(FIXTURE_NOW, 2, FIXTURE_NOW))).toEqual(
           ids([due, earlier]),
+        );
+      });
+
+      it('leaves an uncertain request whose last reading proved nothing until its next reading', async () => {
+        const [waiting, due, dueNow] = await inserted(
+          aLockRequest({
+            state: 'UNKNOWN',
+            updatedAt: secondsFromNow(-600),
+            nextReadingAt: secondsFromNow(1),
+          }),
+          aLockRequest({
+            state: 'UNKNOWN',
+            updatedAt: secondsFromNow(-600),
+            nextReadingAt: secondsFromNow(-1),
+          }),
+          aLockRequest({
+            state: 'UNKNOWN',
+            updatedAt: secondsFromNow(-60),
+            nextReadingAt: FIXTURE_NOW,
+          }),
+        );
+
+        expect(ids(await store.listActionable(FIXTURE_NOW, 50, FIXTURE_NOW))).toEqual(
+          ids([due, dueNow]),
+        );
+        expect(ids(await store.listActionable(secondsFromNow(1), 50, FIXTURE_NOW))).toEqual(
+          ids([waiting, due, dueNow]),
+        );
+        // Its next reading is due, but it changed after the cut-off.
+        expect(ids(await store.listActionable(FIXTURE_NOW, 50, secondsFromNow(-120)))).toEqual(
+          ids([due]),
         );
       });
 
