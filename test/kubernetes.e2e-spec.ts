@@ -250,21 +250,35 @@ describeWithKubectl.each(KUSTOMIZATIONS)('Kubernetes manifests: %s', (kustomizat
     expect(deployment.spec.replicas).toBe(autoscaler.minReplicas);
   });
 
-  it('lets in only the gateway port, and lets out DNS, PostgreSQL, Redis and HTTPS', () => {
-    const policy = one('NetworkPolicy').spec as {
-      podSelector: { matchLabels: Record<string, string> };
-      policyTypes: string[];
-      ingress: { ports: { port: string | number }[] }[];
-      egress: { ports: { port: number }[] }[];
-    };
+  it('lets in only the gateway port, and lets out DNS, PostgreSQL, Redis, HTTPS and traces', () => {
+    const policy = networkPolicy(resources);
     expect(matchesPods(policy.podSelector)).toBe(true);
     expect(policy.policyTypes.sort()).toEqual(['Egress', 'Ingress']);
     expect(policy.ingress.flatMap((rule) => rule.ports.map((p) => p.port))).toEqual(['http']);
     expect(policy.egress.flatMap((rule) => rule.ports.map((p) => p.port)).sort()).toEqual(
-      [443, 53, 53, 5432, 6379].sort(),
+      [443, 53, 53, 5432, 6379, OTLP_HTTP_PORT].sort(),
     );
   });
 });
+
+interface NetworkPolicySpec {
+  podSelector: { matchLabels: Record<string, string> };
+  policyTypes: string[];
+  ingress: { ports: { port: string | number }[] }[];
+  egress: {
+    to?: { namespaceSelector?: { matchLabels: Record<string, string> } }[];
+    ports: { port: number }[];
+  }[];
+}
+
+/** OTLP over HTTP, the only protocol the gateway's exporter speaks. */
+const OTLP_HTTP_PORT = 4318;
+
+function networkPolicy(resources: Resource[]): NetworkPolicySpec {
+  const policies = resources.filter((resource) => resource.kind === 'NetworkPolicy');
+  expect(policies).toHaveLength(1);
+  return policies[0].spec as unknown as NetworkPolicySpec;
+}
 
 describeWithKubectl('Kubernetes production overlay', () => {
   const resources = render('deploy/kubernetes/overlays/production');
@@ -285,6 +299,23 @@ describeWithKubectl('Kubernetes production overlay', () => {
     }
     expect(settings.IAM_IDP_ID).toEqual(expect.any(String));
     expect(settings.TRUST_PROXY).toEqual(expect.any(String));
+  });
+
+  it('sends traces to a collector on OTLP/HTTP in a namespace the network policy lets the pods reach', () => {
+    const endpoint = new URL(settings.OTEL_EXPORTER_OTLP_ENDPOINT);
+    expect(endpoint.protocol).toBe('http:');
+    expect(Number(endpoint.port)).toBe(OTLP_HTTP_PORT);
+    // A Service's cluster name: <service>.<namespace>.svc
+    const [, namespace] = /^[a-z0-9-]+\.([a-z0-9-]+)\.svc$/.exec(endpoint.hostname) ?? [];
+    const reachable = networkPolicy(resources).egress.filter(
+      (rule) =>
+        rule.ports.some((p) => p.port === OTLP_HTTP_PORT) &&
+        rule.to?.some(
+          (peer) =>
+            peer.namespaceSelector?.matchLabels['kubernetes.io/metadata.name'] === namespace,
+        ),
+    );
+    expect([namespace, reachable.length]).toEqual([expect.any(String), 1]);
   });
 
   it('runs an image from a registry at a fixed tag', () => {
