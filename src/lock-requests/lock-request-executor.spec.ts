@@ -229,7 +229,8 @@ describe('LockRequestExecutor (claim, decide again, PUT once, settle)', () => {
     ).toEqual([['execute', 'failed', 'GW.CLAIM_TOO_SHORT']]);
   });
 
-  it('makes an execution past its claim UNKNOWN, and settles it from the lock only after the grace', async () => {
+  /** A due request whose executor stops once its PUT is sent, left EXECUTING past its claim. */
+  async function abandonedExecution(): Promise<LockRequest> {
     const request = await approvedAndDue();
     taurusDb.setLock = async () => {
       taurusDb.puts += 1;
@@ -239,8 +240,12 @@ describe('LockRequestExecutor (claim, decide again, PUT once, settle)', () => {
     void executor.runPass();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await store.get(request.id)).toMatchObject({ state: 'EXECUTING' });
-
     clock.advance(CLAIM_SECONDS + 1);
+    return request;
+  }
+
+  it('makes an execution past its claim UNKNOWN, and settles it from the lock only after the grace', async () => {
+    const request = await abandonedExecution();
     await executor.runPass();
     expect(await store.get(request.id)).toMatchObject({ state: 'UNKNOWN' });
 
@@ -264,14 +269,7 @@ describe('LockRequestExecutor (claim, decide again, PUT once, settle)', () => {
   });
 
   it('reads an undecided UNKNOWN request again only after a while, and tells subscribers only what changed', async () => {
-    const request = await approvedAndDue();
-    taurusDb.setLock = async () => {
-      taurusDb.puts += 1;
-      return new Promise(() => undefined);
-    };
-    void executor.runPass();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    clock.advance(CLAIM_SECONDS + 1);
+    const request = await abandonedExecution();
     await executor.runPass();
     // More days than asked: the enable may have applied, or someone else may have locked it.
     let heldDays = 60;
