@@ -7,6 +7,7 @@ import { OPEN_ATTEMPTS_DRAIN_MS } from '../src/audit/audit-trail.js';
 import { requireService } from '../src/common/testing/require-service.js';
 import { DEFAULT_UPSTREAM_TIMEOUT_MS } from '../src/config/upstream.config.js';
 import { parsePolicy } from '../src/policy/policy-loader.js';
+import { tracingConfig } from '../src/tracing/tracing.config.js';
 import { documentedVariables, healthRoutes, variablesRead } from './support/app-configuration.js';
 
 // No cluster here: the manifests are rendered with `kubectl kustomize` and read, and what they
@@ -274,6 +275,22 @@ interface NetworkPolicySpec {
 /** OTLP over HTTP, the only protocol the gateway's exporter speaks. */
 const OTLP_HTTP_PORT = 4318;
 
+/** Runs `read` with the environment's OTEL_* variables as `settings` has them, and only those. */
+function withOpenTelemetrySettings<T>(settings: Record<string, string>, read: () => T): T {
+  const saved = { ...process.env };
+  try {
+    for (const name of Object.keys(process.env)) {
+      if (name.startsWith('OTEL_')) delete process.env[name];
+    }
+    for (const [name, value] of Object.entries(settings)) {
+      if (name.startsWith('OTEL_')) process.env[name] = value;
+    }
+    return read();
+  } finally {
+    process.env = saved;
+  }
+}
+
 function networkPolicy(resources: Resource[]): NetworkPolicySpec {
   const policies = resources.filter((resource) => resource.kind === 'NetworkPolicy');
   expect(policies).toHaveLength(1);
@@ -301,7 +318,14 @@ describeWithKubectl('Kubernetes production overlay', () => {
     expect(settings.TRUST_PROXY).toEqual(expect.any(String));
   });
 
-  it('sends traces to a collector on OTLP/HTTP in a namespace the network policy lets the pods reach', () => {
+  it('sends a share of traces to a collector on OTLP/HTTP in a namespace the network policy lets the pods reach', () => {
+    const tracing = withOpenTelemetrySettings(settings, () => tracingConfig());
+    expect(tracing).toMatchObject({
+      tracesUrl: `${settings.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces`,
+      sampler: 'parentbased_traceidratio',
+      samplerRatio: expect.any(Number),
+    });
+    expect(tracing.samplerRatio).toBeLessThan(1);
     const endpoint = new URL(settings.OTEL_EXPORTER_OTLP_ENDPOINT);
     expect(endpoint.protocol).toBe('http:');
     expect(Number(endpoint.port)).toBe(OTLP_HTTP_PORT);

@@ -319,4 +319,29 @@ describe('LockRequestExecutor (claim, decide again, PUT once, settle)', () => {
     ]);
     expect(taurusDb.puts).toBe(1);
   });
+
+  it('reads a lock that could not be read again after the grace, not on every pass', async () => {
+    const request = await abandonedExecution();
+    await executor.runPass();
+    let reads = 0;
+    taurusDb.showLock = async () => {
+      reads += 1;
+      throw new Error('TaurusDB is unavailable');
+    };
+
+    clock.advance(GRACE_SECONDS);
+    await executor.runPass();
+    await executor.runPass();
+    expect(reads).toBe(1);
+    expect(await store.get(request.id)).toMatchObject({
+      state: 'UNKNOWN',
+      reason: 'its executor stopped before TaurusDB answered',
+      nextReadingAt: new Date(clock.nowMs() + GRACE_SECONDS * 1000).toISOString(),
+    });
+
+    clock.advance(GRACE_SECONDS);
+    await executor.runPass();
+    expect(reads).toBe(2);
+    expect(notifier.heard.filter(([event]) => event === 'lock_request.unknown')).toHaveLength(1);
+  });
 });

@@ -349,25 +349,21 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
    * An UNKNOWN execution, uncertain for longer than the grace: the lock is read and, where it
    * proves the outcome, the request ends with it (a `settle` row sealed with that outcome, naming
    * the `execute` row it settles). Otherwise the request notes what the lock showed, and the lock
-   * is read again only after UNDECIDED_REREAD_MS.
+   * is read again only after UNDECIDED_REREAD_MS. A reading that fails is tried again after the
+   * grace, so that requests whose lock cannot be read do not hold up the others on every pass.
    */
   private async settle(request: LockRequest, now: Date): Promise<void> {
     const party = schedulerParty();
-    const lock = lockSnapshotOf(
-      await this.taurusDb.showLock(backgroundCaller(party.requestId), request),
-    );
-    const settlement = settlementOf(request, request.lockAtRequest, lock);
+    let info;
+    try {
+      info = await this.taurusDb.showLock(backgroundCaller(party.requestId), request);
+    } catch (error) {
+      await this.readAgainAfter(request, request.reason, this.uncertainGraceMs);
+      throw error;
+    }
+    const settlement = settlementOf(request, request.lockAtRequest, lockSnapshotOf(info));
     if (settlement.outcome === 'undecided') {
-      const notedAt = this.clock.now();
-      await this.recorder.move(
-        request,
-        noteUnsettledLockRequest(
-          request,
-          settlement.reason,
-          notedAt,
-          new Date(notedAt.getTime() + UNDECIDED_REREAD_MS),
-        ),
-      );
+      await this.readAgainAfter(request, settlement.reason, UNDECIDED_REREAD_MS);
       return;
     }
     const proven = settlement.outcome;
@@ -382,6 +378,14 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
           ? settleLockRequest(current, upper(proven), settlement.reason, now)
           : changedSinceRead(request),
     });
+  }
+
+  private async readAgainAfter(request: LockRequest, reason: string | null, ms: number) {
+    const notedAt = this.clock.now();
+    await this.recorder.move(
+      request,
+      noteUnsettledLockRequest(request, reason, notedAt, new Date(notedAt.getTime() + ms)),
+    );
   }
 }
 

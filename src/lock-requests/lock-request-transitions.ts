@@ -280,12 +280,13 @@ export function finishLockRequest(
 }
 
 /**
- * An UNKNOWN execution whose lock, read again, still proves nothing: the request keeps its
- * state, says what the last reading showed, and is not read again before `nextReadingAt`.
+ * An UNKNOWN execution whose lock, read again, still proves nothing (or could not be read): the
+ * request keeps its state, says what the last reading showed, and is not read again before
+ * `nextReadingAt`.
  */
 export function noteUnsettledLockRequest(
   request: LockRequest,
-  reason: string,
+  reason: string | null,
   now: Date,
   nextReadingAt: Date,
 ): LockRequestTransition {

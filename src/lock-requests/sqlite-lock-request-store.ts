@@ -234,11 +234,17 @@ export class SqliteLockRequestStore extends LockRequestStore {
   }
 }
 
-/** A file whose table predates `next_reading_at` gains it; its requests hold null there. */
+/**
+ * A file whose table predates `next_reading_at` gains it; its requests hold null there. The look
+ * and the change are one write transaction, so that two connections opening the file together
+ * do not both add it.
+ */
 function addNextReadingAt(db: Database.Database): void {
-  const columns = db.prepare("SELECT name FROM pragma_table_info('lock_requests')").all() as {
-    name: string;
-  }[];
-  if (columns.some((column) => column.name === 'next_reading_at')) return;
-  db.exec(`ALTER TABLE lock_requests ADD COLUMN ${NEXT_READING_AT_COLUMN}`);
+  db.transaction(() => {
+    const columns = db.prepare("SELECT name FROM pragma_table_info('lock_requests')").all() as {
+      name: string;
+    }[];
+    if (columns.some((column) => column.name === 'next_reading_at')) return;
+    db.exec(`ALTER TABLE lock_requests ADD COLUMN ${NEXT_READING_AT_COLUMN}`);
+  }).immediate();
 }

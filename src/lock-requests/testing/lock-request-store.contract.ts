@@ -191,6 +191,21 @@ export function lockRequestStoreContract(
         expect(await store.get(request.id)).toEqual(approved);
       });
 
+      it('moves when an uncertain request is read next, and clears it as the request settles', async () => {
+        const [request] = await inserted(aLockRequest({ state: 'UNKNOWN' }));
+        const noted = next(request, {
+          reason: 'the lock holds 60 days',
+          nextReadingAt: secondsFromNow(600),
+          updatedAt: secondsFromNow(1),
+        });
+        expect(await store.update(noted, 1)).toBe(true);
+        expect(await store.get(request.id)).toEqual(noted);
+
+        const settled = next(noted, { state: 'SUCCEEDED', nextReadingAt: null });
+        expect(await store.update(settled, 2)).toBe(true);
+        expect(await store.get(request.id)).toEqual(settled);
+      });
+
       it('writes nothing over a version that moved on, and answers false', async () => {
         const [request] = await inserted(aLockRequest());
         const cancelled = next(request, { state: 'CANCELLED', reason: 'changed my mind' });
