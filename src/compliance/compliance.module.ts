@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { iamConfig } from '../auth/iam/iam.config.js';
 import { FleetModule } from '../fleet/fleet.module.js';
+import { LockRequestStoreModule } from '../lock-requests/lock-request-store.module.js';
 import { PolicyModule } from '../policy/policy.module.js';
 import { TaurusDbModule } from '../taurusdb/taurusdb.module.js';
 import { ComplianceGauge } from './compliance-gauge.js';
@@ -15,6 +16,7 @@ import { ComplianceService } from './compliance.service.js';
     ConfigModule.forFeature(complianceConfig),
     ConfigModule.forFeature(iamConfig),
     FleetModule,
+    LockRequestStoreModule,
     PolicyModule,
     TaurusDbModule,
   ],

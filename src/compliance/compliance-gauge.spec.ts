@@ -1,0 +1,143 @@
+import { AuditStoreDir } from '../audit/testing/audit-fixtures.js';
+import { ServiceAccount } from '../auth/iam/iam.config.js';
+import { Clock } from '../common/clock.js';
+import { GatewayMetrics } from '../common/gateway-metrics.js';
+import { ManualClock } from '../common/testing/manual-clock.js';
+import { LockStateReader } from '../fleet/lock-state-reader.js';
+import { SqliteLockRequestStore } from '../lock-requests/sqlite-lock-request-store.js';
+import { PolicyEvaluator } from '../policy/policy-evaluator.js';
+import type { LoadedPolicy } from '../policy/policy-loader.js';
+import type { PolicyRule } from '../policy/policy-rule.js';
+import type { PolicyStore } from '../policy/policy-store.js';
+import { FLEET_INSTANCES, PROJECTS } from '../simulator/fixtures.js';
+import { FixtureTaurusDb } from '../taurusdb/testing/fixture-taurusdb.js';
+import { Tracing } from '../tracing/tracing.js';
+import { COMPLIANCE_TICK_MS, ComplianceGauge } from './compliance-gauge.js';
+import { ComplianceService } from './compliance.service.js';
+
+const FLEET = PROJECTS.cnNorth4Fleet.id;
+const INTERVAL_MINUTES = 60;
+/** Every prod instance needs a lock of 30 days; the fixtures lock none. */
+const POLICY: LoadedPolicy = {
+  version: 'sha256:test',
+  source: 'spec',
+  rules: [
+    {
+      id: 'prod-30',
+      groups: ['nobody'],
+      projects: ['*'],
+      enterpriseProjects: ['*'],
+      tags: { env: ['prod'] },
+      actions: ['show'],
+      minRetentionDays: 30,
+    } as PolicyRule,
+  ],
+};
+const PROD = FLEET_INSTANCES.filter((i) =>
+  i.tags.some((t) => t.key === 'env' && t.value === 'prod'),
+);
+
+/** One replica's gauge, its metrics, and how many times it read the fleet. */
+class Replica {
+  readonly metrics = new GatewayMetrics();
+  readonly taurusDb = new FixtureTaurusDb();
+  readonly gauge: ComplianceGauge;
+
+  constructor(leases: SqliteLockRequestStore, clock: ManualClock) {
+    const evaluator = new PolicyEvaluator(
+      { current: () => POLICY } as PolicyStore,
+      this.metrics,
+      new Tracing(),
+    );
+    const compliance = new ComplianceService(
+      this.taurusDb,
+      evaluator,
+      new LockStateReader(this.taurusDb, { concurrency: 4, lockCacheMs: 0 }, new Clock()),
+    );
+    this.gauge = new ComplianceGauge(
+      { projects: [FLEET], intervalMinutes: INTERVAL_MINUTES },
+      {
+        endpoint: 'http://127.0.0.1:9',
+        mode: 'password',
+        serviceAccount: new ServiceAccount('sim-domain', 'sim-service', 'sim-password'),
+      },
+      compliance,
+      this.metrics,
+      leases,
+      clock,
+    );
+  }
+
+  get fleetReads(): number {
+    return this.taurusDb.calls.listInstances;
+  }
+
+  async exported(): Promise<{ project: string | number | undefined; value: number }[]> {
+    const { values } = await this.metrics.noncompliantInstances.get();
+    return values.map(({ labels, value }) => ({ project: labels.project, value }));
+  }
+}
+
+describe('ComplianceGauge across replicas', () => {
+  let dir: AuditStoreDir;
+  let leases: SqliteLockRequestStore;
+  let clock: ManualClock;
+  let first: Replica;
+  let second: Replica;
+
+  beforeEach(async () => {
+    dir = new AuditStoreDir();
+    leases = new SqliteLockRequestStore(dir.file());
+    await leases.open();
+    clock = new ManualClock(new Date('2026-11-30T02:00:00.000Z'));
+    first = new Replica(leases, clock);
+    second = new Replica(leases, clock);
+  });
+
+  afterEach(async () => {
+    await leases.close();
+    await dir.cleanup();
+  });
+
+  const tick = (ms: number) => clock.advanceMs(ms);
+
+  it('reads the fleet on one replica only, once an interval, and only that one exports the count', async () => {
+    await first.gauge.tick();
+    await second.gauge.tick();
+    expect(first.fleetReads).toBeGreaterThan(0);
+    expect(second.fleetReads).toBe(0);
+    expect(await first.exported()).toEqual([{ project: FLEET, value: PROD.length }]);
+    expect(await second.exported()).toEqual([]);
+
+    const readsAfterFirst = first.fleetReads;
+    for (let minute = 1; minute < INTERVAL_MINUTES; minute++) {
+      tick(COMPLIANCE_TICK_MS);
+      await first.gauge.tick();
+      await second.gauge.tick();
+    }
+    expect([first.fleetReads, second.fleetReads]).toEqual([readsAfterFirst, 0]);
+
+    tick(COMPLIANCE_TICK_MS);
+    await first.gauge.tick();
+    expect(first.fleetReads).toBe(2 * readsAfterFirst);
+  });
+
+  it('hands the reading to another replica when its holder stops, and a returning one drops its stale count', async () => {
+    await first.gauge.tick();
+    await second.gauge.tick();
+
+    // The first replica stops ticking; its lease runs out after three ticks.
+    for (let n = 1; n <= 2; n++) {
+      tick(COMPLIANCE_TICK_MS);
+      await second.gauge.tick();
+    }
+    expect(second.fleetReads).toBe(0);
+    tick(COMPLIANCE_TICK_MS + 1);
+    await second.gauge.tick();
+    expect(second.fleetReads).toBeGreaterThan(0);
+    expect(await second.exported()).toEqual([{ project: FLEET, value: PROD.length }]);
+
+    await first.gauge.tick();
+    expect(await first.exported()).toEqual([]);
+  });
+});
