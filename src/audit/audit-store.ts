@@ -64,8 +64,9 @@ export abstract class AuditStore {
   ): Promise<string>;
 
   /**
-   * Seals as `unknown` (GW.CRASHED) the open rows that no writer will seal (their writer is gone,
-   * or its seal failed) and returns how many: never a row that a live writer may still seal.
+   * Seals the open rows that no writer will seal and returns how many: as `unknown` (GW.CRASHED)
+   * when their writer is gone, with what the call knew when this writer's own write of the row
+   * failed; never a row that a live writer may still seal.
    */
   abstract reconcileOpenAttempts(at: string): Promise<number>;
 

@@ -560,7 +560,7 @@ await describeWithPostgres('PostgresAuditStore', () => {
         ]);
       });
 
-      it('closes as unknown, on its own reconcile, a row of its own whose seal failed, and none it still holds', async () => {
+      it('seals, on its own reconcile, a row of its own whose seal failed with the outcome that seal carried, and none it still holds', async () => {
         const store = await openStore();
         const held = await store.recordAttempt(anAttempt(), now());
         const lost = await store.recordAttempt(anAttempt(), now());
@@ -581,11 +581,50 @@ await describeWithPostgres('PostgresAuditStore', () => {
         );
         expect(outcomes).toEqual([
           { id: held, outcome: null, error_code: null },
-          { id: lost, outcome: 'unknown', error_code: CRASHED_ERROR_CODE },
+          { id: lost, outcome: 'succeeded', error_code: null },
         ]);
         await store.complete(held, succeeded, now());
         expect(await store.verify()).toEqual({ ok: true, rows: 2 });
       });
+
+      it('seals as failed, on its own reconcile, an attempt committed whose answer was lost: its caller was refused and sent nothing', async () => {
+        const store = await openStore();
+        loseNextAnswer();
+        await expect(store.recordAttempt(anAttempt(), now())).rejects.toThrow(
+          'Connection terminated',
+        );
+        const [open] = await db.query<{ id: string; outcome: string | null }>(
+          'SELECT id, outcome FROM audit_events',
+        );
+        expect(open.outcome).toBeNull();
+
+        expect(await store.reconcileOpenAttempts(now())).toBe(1);
+        expect(
+          await db.query('SELECT outcome, error_code, upstream_status FROM audit_events'),
+        ).toEqual([
+          { outcome: 'failed', error_code: 'GW.AUDIT_UNAVAILABLE', upstream_status: null },
+        ]);
+        expect(await store.verify()).toEqual({ ok: true, rows: 1 });
+      });
+
+      /** The next query any pg client sends reaches the server and is answered, but its caller hears the connection broke. */
+      function loseNextAnswer(): void {
+        const original = pg.Client.prototype.query as (...args: unknown[]) => Promise<unknown>;
+        const query = jest.spyOn(pg.Client.prototype, 'query');
+        query.mockImplementationOnce(function (this: pg.Client, ...args: unknown[]) {
+          query.mockRestore();
+          const lost = new Error('Connection terminated unexpectedly');
+          const last = args.length - 1;
+          const callback = args[last];
+          if (typeof callback === 'function') {
+            args[last] = () => (callback as (error: Error) => void)(lost);
+            return original.apply(this, args);
+          }
+          return original.apply(this, args).then(() => {
+            throw lost;
+          });
+        } as never);
+      }
 
       /**
        * Holds the next query any pg client sends until `release` is called, `before` it goes to

@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import pg, { type PoolClient } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { Clock } from '../../common/clock.js';
+import { GwCode } from '../../common/gateway-error.js';
 import {
   ChainVerifier,
   openEvent,
@@ -52,6 +53,28 @@ export interface PostgresAuditStoreOptions {
   migrate: 'auto' | 'off';
   replicaLeaseSeconds: number;
 }
+
+/**
+ * How long a row given up by its own call is remembered for the reconcile: longer than any
+ * statement may run (`statement_timeout`), so that a write still under way when it was given up
+ * has landed or failed by the time the row is forgotten.
+ */
+const GIVEN_UP_KEPT_MS = 60_000;
+/**
+ * While the database is away every call gives its row up; past this many the oldest is forgotten
+ * (and, should its row exist, closed as `unknown`), so that an outage cannot fill the heap.
+ */
+const GIVEN_UP_MAX = 10_000;
+
+/** What a row given up by its own call is sealed with, and when that call gave it up. */
+interface GivenUpRow {
+  completion: SealFields;
+  at: string;
+  givenUpMs: number;
+}
+
+/** A row whose writer is gone: what its call came to is not known. */
+const CRASHED: SealFields = { outcome: 'unknown', errorCode: CRASHED_ERROR_CODE, durationMs: null };
 
 /** Transaction-scoped advisory lock that every seal of the chain takes, on every replica. */
 export const CHAIN_LOCK = 7_147_002;
@@ -243,6 +266,12 @@ export class PostgresAuditStore extends AuditStore {
    * alone and closes any other open row of its.
    */
   private readonly rowsInHand = new Map<string, AuditEvent>();
+  /**
+   * Rows this replica's calls gave up on a write that failed, which may nonetheless have been
+   * committed: an attempt whose caller was refused (nothing was sent upstream) and a seal whose
+   * outcome the call knew. Its reconcile seals such a row with what its call knew, not `unknown`.
+   */
+  private readonly givenUp = new Map<string, GivenUpRow>();
   /** The head as this replica's last sealing transaction left it; unknown after a failure. */
   private lastHead: ChainHead | null | undefined;
   /** No other writer extended the chain between this replica's last two sealing transactions. */
@@ -317,6 +346,7 @@ export class PostgresAuditStore extends AuditStore {
     }
     this.pool = null;
     this.rowsInHand.clear();
+    this.givenUp.clear();
     await pool.end();
   }
 
@@ -326,8 +356,14 @@ export class PostgresAuditStore extends AuditStore {
     return this.enqueue(this.attempts, { open }).then(
       () => open.id,
       (error: unknown) => {
-        // Committed or not, the caller gives it up: if it is open, the next reconcile closes it.
+        // Committed or not, the caller gives it up and sends nothing: if the row is there, the
+        // next reconcile seals it as failed with the answer the caller had.
         this.rowsInHand.delete(open.id);
+        this.giveUp(
+          open.id,
+          { outcome: 'failed', errorCode: GwCode.AUDIT_UNAVAILABLE, durationMs: null },
+          at,
+        );
         throw error;
       },
     );
@@ -335,13 +371,27 @@ export class PostgresAuditStore extends AuditStore {
 
   /**
    * A seal that fails leaves its row open and no longer in hand: this replica's next periodic
-   * reconcile closes it `unknown`, rather than its stop.
+   * reconcile seals it with the outcome it was to record, rather than its stop.
    */
   complete(id: string, completion: AuditCompletion, at: string): Promise<void> {
     const recorded = this.rowsInHand.get(id);
     return this.enqueue(this.seals, { id, recorded, completion, at })
-      .then(() => undefined)
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          if (!(error instanceof AuditWriteRefused)) this.giveUp(id, completion, at);
+          throw error;
+        },
+      )
       .finally(() => this.rowsInHand.delete(id));
+  }
+
+  private giveUp(id: string, completion: SealFields, at: string): void {
+    if (this.givenUp.size >= GIVEN_UP_MAX) {
+      const [oldest] = this.givenUp.keys();
+      this.givenUp.delete(oldest);
+    }
+    this.givenUp.set(id, { completion, at, givenUpMs: this.clock.nowMs() });
   }
 
   recordSealed(attempt: AuditAttempt, completion: AuditCompletion, at: string): Promise<string> {
@@ -350,6 +400,7 @@ export class PostgresAuditStore extends AuditStore {
   }
 
   async reconcileOpenAttempts(at: string): Promise<number> {
+    const startedMs = this.clock.nowMs();
     const closed = await this.inSealingTransaction(
       { rowsUnderLock: orphanedRows(this.replicaId) },
       (tx, rows) => {
@@ -357,17 +408,18 @@ export class PostgresAuditStore extends AuditStore {
         // transaction, and one no longer in hand had its seal settled or failed.
         const lost = rows.filter((row) => !this.rowsInHand.has(row.id));
         for (const row of lost) {
-          tx.seal(
-            row,
-            { outcome: 'unknown', errorCode: CRASHED_ERROR_CODE, durationMs: null },
-            at,
-            false,
-          );
+          const givenUp = this.givenUp.get(row.id);
+          if (givenUp) tx.seal(row, givenUp.completion, givenUp.at, false);
+          else tx.seal(row, CRASHED, at, false);
         }
         return lost.length;
       },
       [FORGET_GONE_REPLICAS],
     );
+    // Sealed now, or never committed: a given-up row this reconcile could have seen is done.
+    for (const [id, { givenUpMs }] of this.givenUp) {
+      if (givenUpMs < startedMs - GIVEN_UP_KEPT_MS) this.givenUp.delete(id);
+    }
     this.onReconciled(closed);
     return closed;
   }
@@ -434,7 +486,7 @@ export class PostgresAuditStore extends AuditStore {
         (closed) => {
           if (closed > 0)
             this.logger.warn(
-              `${closed} open attempt(s) closed as unknown: a gone replica's, or this replica's whose seal failed`,
+              `${closed} open attempt(s) closed: a gone replica's as unknown, or this replica's own whose write failed, with what its call knew`,
             );
         },
         (error: unknown) => this.logger.warn(`audit reconcile failed: ${(error as Error).message}`),
