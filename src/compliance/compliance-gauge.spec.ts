@@ -99,11 +99,16 @@ describe('ComplianceGauge across replicas', () => {
     await dir.cleanup();
   });
 
-  const tick = (ms: number) => clock.advanceMs(ms);
+  const after = (ms: number) => clock.advanceMs(ms);
+  /** A tick of `replica`, and the refresh it started, if any, to its end. */
+  const tick = async (replica: Replica) => {
+    await replica.gauge.tick();
+    await replica.gauge.refreshed();
+  };
 
   it('reads the fleet on one replica only, once an interval, and only that one exports the count', async () => {
-    await first.gauge.tick();
-    await second.gauge.tick();
+    await tick(first);
+    await tick(second);
     expect(first.fleetReads).toBeGreaterThan(0);
     expect(second.fleetReads).toBe(0);
     expect(await first.exported()).toEqual([{ project: FLEET, value: PROD.length }]);
@@ -111,33 +116,77 @@ describe('ComplianceGauge across replicas', () => {
 
     const readsAfterFirst = first.fleetReads;
     for (let minute = 1; minute < INTERVAL_MINUTES; minute++) {
-      tick(COMPLIANCE_TICK_MS);
-      await first.gauge.tick();
-      await second.gauge.tick();
+      after(COMPLIANCE_TICK_MS);
+      await tick(first);
+      await tick(second);
     }
     expect([first.fleetReads, second.fleetReads]).toEqual([readsAfterFirst, 0]);
 
-    tick(COMPLIANCE_TICK_MS);
-    await first.gauge.tick();
+    after(COMPLIANCE_TICK_MS);
+    await tick(first);
     expect(first.fleetReads).toBe(2 * readsAfterFirst);
   });
 
-  it('hands the reading to another replica when its holder stops, and a returning one drops its stale count', async () => {
-    await first.gauge.tick();
-    await second.gauge.tick();
+  it('hands the reading to another replica when its holder dies, and a returning one drops its stale count', async () => {
+    await tick(first);
+    await tick(second);
 
     // The first replica stops ticking; its lease runs out after three ticks.
     for (let n = 1; n <= 2; n++) {
-      tick(COMPLIANCE_TICK_MS);
-      await second.gauge.tick();
+      after(COMPLIANCE_TICK_MS);
+      await tick(second);
     }
     expect(second.fleetReads).toBe(0);
-    tick(COMPLIANCE_TICK_MS + 1);
-    await second.gauge.tick();
+    after(COMPLIANCE_TICK_MS + 1);
+    await tick(second);
     expect(second.fleetReads).toBeGreaterThan(0);
     expect(await second.exported()).toEqual([{ project: FLEET, value: PROD.length }]);
 
-    await first.gauge.tick();
+    await tick(first);
     expect(await first.exported()).toEqual([]);
+  });
+
+  it('gives the lease up when its holder stops, so that the next replica reads at its next tick', async () => {
+    await tick(first);
+    await first.gauge.onApplicationShutdown();
+
+    after(COMPLIANCE_TICK_MS);
+    await tick(second);
+    expect(second.fleetReads).toBeGreaterThan(0);
+    expect(await second.exported()).toEqual([{ project: FLEET, value: PROD.length }]);
+  });
+
+  it('keeps the lease through a refresh longer than the lease, and no other replica reads meanwhile', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const list = first.taurusDb.listInstances.bind(first.taurusDb);
+    first.taurusDb.listInstances = async (...args) => {
+      await released;
+      return list(...args);
+    };
+    await first.gauge.tick();
+
+    for (let n = 1; n <= 5; n++) {
+      after(COMPLIANCE_TICK_MS);
+      await first.gauge.tick();
+      await tick(second);
+    }
+    release();
+    await first.gauge.refreshed();
+    expect(second.fleetReads).toBe(0);
+    expect(await first.exported()).toEqual([{ project: FLEET, value: PROD.length }]);
+  });
+
+  it('tries again on the next tick a refresh in which no project could be assessed', async () => {
+    first.taurusDb.listInstances = async () => {
+      throw new Error('TaurusDB is unavailable');
+    };
+    await tick(first);
+    expect(await first.exported()).toEqual([]);
+
+    first.taurusDb.listInstances = FixtureTaurusDb.prototype.listInstances.bind(first.taurusDb);
+    after(COMPLIANCE_TICK_MS);
+    await tick(first);
+    expect(await first.exported()).toEqual([{ project: FLEET, value: PROD.length }]);
   });
 });

@@ -33,9 +33,12 @@ export const COMPLIANCE_TICK_MS = 60_000;
  * that cannot be assessed keeps its last value and the failure is logged.
  *
  * Reading every lock of a project is the costly part, so across replicas only the holder of the
- * `compliance-gauge` lease does it; the others export no value, and one that loses the lease
- * drops its own, so that a stale count never outlives its replica's turn. A holder that stops is
- * replaced within three ticks, and the new one refreshes at once.
+ * `compliance-gauge` lease does it. Every replica ticks each minute: the holder renews the lease
+ * (also while a refresh runs, however long TaurusDB takes), the others find it held. A replica
+ * without the lease exports no value and drops the one it had, so that a stale count never
+ * outlives its turn; a refresh that ends after the lease was lost publishes nothing. A stopping
+ * holder gives the lease up, and one that dies is replaced once its lease runs out (three
+ * ticks); either way the next holder refreshes at once.
  */
 @Injectable()
 export class ComplianceGauge implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -43,7 +46,10 @@ export class ComplianceGauge implements OnApplicationBootstrap, OnApplicationShu
   private readonly holder = randomUUID();
   private timer?: NodeJS.Timeout;
   private ticking?: Promise<void>;
-  /** When this replica last refreshed the gauge as the holder; unset while it exports nothing. */
+  private refreshing?: Promise<void>;
+  /** This replica held the lease at its last tick. */
+  private holding = false;
+  /** When this replica's last refresh that assessed a project began; unset while it exports nothing. */
   private refreshedAtMs?: number;
 
   constructor(
@@ -71,28 +77,41 @@ export class ComplianceGauge implements OnApplicationBootstrap, OnApplicationShu
     this.timer.unref();
   }
 
+  /** Before the store closes: the work under way ends, and the lease is given up for the next. */
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     await this.ticking;
+    await this.refreshing;
+    if (this.holding) {
+      const now = this.clock.now().toISOString();
+      await this.leases
+        .claimLease(COMPLIANCE_LEASE, this.holder, now, now)
+        .catch((error: unknown) =>
+          this.logger.warn(`the compliance gauge's lease was not given up: ${messageOf(error)}`),
+        );
+    }
   }
 
   /**
-   * Takes or renews the lease; as its holder, refreshes every project once an interval has
-   * passed since the last refresh, and without it exports nothing. A tick still running is
-   * joined, not doubled.
+   * Takes or renews the lease, and as its holder starts a refresh once an interval has passed
+   * since the last one (none runs while one is under way). A tick still running is joined.
    */
   tick(): Promise<void> {
-    this.ticking ??= this.leaseAndRefresh().finally(() => {
+    this.ticking ??= this.renewAndRefresh().finally(() => {
       this.ticking = undefined;
     });
     return this.ticking;
   }
 
-  private async leaseAndRefresh(): Promise<void> {
+  /** Resolves once the refresh under way, if any, has ended. */
+  refreshed(): Promise<void> {
+    return this.refreshing ?? Promise.resolve();
+  }
+
+  private async renewAndRefresh(): Promise<void> {
     const now = this.clock.now();
-    let held: boolean;
     try {
-      held = await this.leases.claimLease(
+      this.holding = await this.leases.claimLease(
         COMPLIANCE_LEASE,
         this.holder,
         now.toISOString(),
@@ -102,18 +121,35 @@ export class ComplianceGauge implements OnApplicationBootstrap, OnApplicationShu
       this.logger.warn(`the compliance gauge's lease could not be taken: ${messageOf(error)}`);
       return;
     }
-    if (!held) {
-      if (this.refreshedAtMs !== undefined) this.metrics.noncompliantInstances.reset();
+    if (!this.holding) {
+      this.metrics.noncompliantInstances.reset();
       this.refreshedAtMs = undefined;
       return;
     }
     const intervalMs = this.config.intervalMinutes * 60_000;
-    if (this.refreshedAtMs !== undefined && now.getTime() - this.refreshedAtMs < intervalMs) return;
-    this.refreshedAtMs = now.getTime();
-    for (const projectId of this.config.projects) await this.refresh(projectId);
+    const due =
+      this.refreshedAtMs === undefined || now.getTime() - this.refreshedAtMs >= intervalMs;
+    if (due && this.refreshing === undefined) {
+      this.refreshing = this.refreshAll(now.getTime()).finally(() => {
+        this.refreshing = undefined;
+      });
+    }
   }
 
-  private async refresh(projectId: string): Promise<void> {
+  /** A refresh in which no project could be assessed is tried again on the next tick. */
+  private async refreshAll(startedMs: number): Promise<void> {
+    let assessed = false;
+    for (const projectId of this.config.projects) {
+      const noncompliant = await this.assess(projectId);
+      if (noncompliant === undefined || !this.holding) continue;
+      this.metrics.noncompliantInstances.set({ project: projectId }, noncompliant);
+      assessed = true;
+    }
+    if (assessed && this.holding) this.refreshedAtMs = startedMs;
+  }
+
+  /** How many of the project's covered instances are not compliant; undefined when unknown. */
+  private async assess(projectId: string): Promise<number | undefined> {
     // The service identity travels with the context to every TaurusDB call the report makes.
     const ctx: CallContext & TaurusDbCaller = {
       requestId: randomUUID(),
@@ -125,12 +161,12 @@ export class ComplianceGauge implements OnApplicationBootstrap, OnApplicationShu
     };
     try {
       const entries = await this.compliance.reportForService(ctx, projectId);
-      const noncompliant = entries.filter((entry) => !entry.compliant).length;
-      this.metrics.noncompliantInstances.set({ project: projectId }, noncompliant);
+      return entries.filter((entry) => !entry.compliant).length;
     } catch (error) {
       this.logger.warn(
         `compliance of project ${projectId} could not be assessed; the gauge keeps its last value: ${messageOf(error)}`,
       );
+      return undefined;
     }
   }
 }

@@ -320,7 +320,7 @@ describe('LockRequestExecutor (claim, decide again, PUT once, settle)', () => {
     expect(taurusDb.puts).toBe(1);
   });
 
-  it('reads a lock that could not be read again after the grace, not on every pass', async () => {
+  it('reads a lock that could not be read again after the grace, then after twice as long each time', async () => {
     const request = await abandonedExecution();
     await executor.runPass();
     let reads = 0;
@@ -328,20 +328,24 @@ describe('LockRequestExecutor (claim, decide again, PUT once, settle)', () => {
       reads += 1;
       throw new Error('TaurusDB is unavailable');
     };
+    const readsAfter = async (seconds: number) => {
+      clock.advance(seconds);
+      await executor.runPass();
+      return reads;
+    };
 
-    clock.advance(GRACE_SECONDS);
-    await executor.runPass();
-    await executor.runPass();
-    expect(reads).toBe(1);
+    expect(await readsAfter(GRACE_SECONDS)).toBe(1);
     expect(await store.get(request.id)).toMatchObject({
       state: 'UNKNOWN',
       reason: 'its executor stopped before TaurusDB answered',
       nextReadingAt: new Date(clock.nowMs() + GRACE_SECONDS * 1000).toISOString(),
     });
-
-    clock.advance(GRACE_SECONDS);
-    await executor.runPass();
-    expect(reads).toBe(2);
+    expect(await readsAfter(0)).toBe(1);
+    expect(await readsAfter(GRACE_SECONDS)).toBe(2);
+    expect(await readsAfter(GRACE_SECONDS)).toBe(2);
+    expect(await readsAfter(GRACE_SECONDS)).toBe(3);
+    expect(await readsAfter(3 * GRACE_SECONDS)).toBe(3);
+    expect(await readsAfter(GRACE_SECONDS)).toBe(4);
     expect(notifier.heard.filter(([event]) => event === 'lock_request.unknown')).toHaveLength(1);
   });
 });

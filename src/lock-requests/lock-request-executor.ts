@@ -28,6 +28,7 @@ import {
   lockRequestFingerprint,
   releaseLockRequest,
   changedSinceRead,
+  deferLockRequestReading,
   noteUnsettledLockRequest,
   settleLockRequest,
   voidLockRequest,
@@ -350,7 +351,8 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
    * proves the outcome, the request ends with it (a `settle` row sealed with that outcome, naming
    * the `execute` row it settles). Otherwise the request notes what the lock showed, and the lock
    * is read again only after UNDECIDED_REREAD_MS. A reading that fails is tried again after the
-   * grace, so that requests whose lock cannot be read do not hold up the others on every pass.
+   * grace, then after twice as long each time up to UNDECIDED_REREAD_MS, so that requests whose
+   * lock cannot be read neither hold up the others nor are read on every pass.
    */
   private async settle(request: LockRequest, now: Date): Promise<void> {
     const party = schedulerParty();
@@ -358,12 +360,35 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
     try {
       info = await this.taurusDb.showLock(backgroundCaller(party.requestId), request);
     } catch (error) {
-      await this.readAgainAfter(request, request.reason, this.uncertainGraceMs);
+      const deferredAt = this.clock.now();
+      await this.recorder
+        .move(
+          request,
+          deferLockRequestReading(
+            request,
+            deferredAt,
+            new Date(deferredAt.getTime() + this.nextReadingDelayMs(request)),
+          ),
+        )
+        .catch((deferral: unknown) =>
+          this.logger.warn(
+            `lock request ${request.id}: its next reading could not be put off: ${messageOf(deferral)}`,
+          ),
+        );
       throw error;
     }
     const settlement = settlementOf(request, request.lockAtRequest, lockSnapshotOf(info));
     if (settlement.outcome === 'undecided') {
-      await this.readAgainAfter(request, settlement.reason, UNDECIDED_REREAD_MS);
+      const notedAt = this.clock.now();
+      await this.recorder.move(
+        request,
+        noteUnsettledLockRequest(
+          request,
+          settlement.reason,
+          notedAt,
+          new Date(notedAt.getTime() + UNDECIDED_REREAD_MS),
+        ),
+      );
       return;
     }
     const proven = settlement.outcome;
@@ -380,12 +405,13 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
     });
   }
 
-  private async readAgainAfter(request: LockRequest, reason: string | null, ms: number) {
-    const notedAt = this.clock.now();
-    await this.recorder.move(
-      request,
-      noteUnsettledLockRequest(request, reason, notedAt, new Date(notedAt.getTime() + ms)),
-    );
+  /** The grace after a first failed reading, then twice the last wait, up to UNDECIDED_REREAD_MS. */
+  private nextReadingDelayMs(request: LockRequest): number {
+    const lastWaitMs =
+      request.nextReadingAt === null
+        ? 0
+        : Date.parse(request.nextReadingAt) - Date.parse(request.updatedAt);
+    return Math.min(UNDECIDED_REREAD_MS, Math.max(this.uncertainGraceMs, 2 * lastWaitMs));
   }
 }
 

@@ -280,18 +280,26 @@ export function finishLockRequest(
 }
 
 /**
- * An UNKNOWN execution whose lock, read again, still proves nothing (or could not be read): the
- * request keeps its state, says what the last reading showed, and is not read again before
- * `nextReadingAt`.
+ * An UNKNOWN execution whose lock, read again, still proves nothing: the request keeps its
+ * state, says what the last reading showed, and is not read again before `nextReadingAt`.
  */
 export function noteUnsettledLockRequest(
   request: LockRequest,
-  reason: string | null,
+  reason: string,
+  now: Date,
+  nextReadingAt: Date,
+): LockRequestTransition {
+  return deferLockRequestReading({ ...request, reason }, now, nextReadingAt);
+}
+
+/** An UNKNOWN execution whose lock could not be read: it is not read again before `nextReadingAt`. */
+export function deferLockRequestReading(
+  request: LockRequest,
   now: Date,
   nextReadingAt: Date,
 ): LockRequestTransition {
   if (request.state !== 'UNKNOWN') return refused(closedRefusal(request));
-  return changed({ ...request, reason, nextReadingAt: nextReadingAt.toISOString() }, now);
+  return changed({ ...request, nextReadingAt: nextReadingAt.toISOString() }, now);
 }
 
 /** A step decided on a reading of `read` that another writer has since moved on. */

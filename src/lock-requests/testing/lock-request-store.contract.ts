@@ -241,12 +241,16 @@ export function lockRequestStoreContract(
           { createdAt: secondsFromNow(1) },
         ];
         for (const rewrite of rewrites) {
-          await rejection(
+          const refusal = await rejection(
             store.update(
               next(request, { state: 'SCHEDULED', notBefore: FIXTURE_NOW, ...rewrite }),
               1,
             ),
           );
+          expect([rewrite, refusal.message]).toEqual([
+            rewrite,
+            'what a lock request was made for and decided on never changes',
+          ]);
         }
         expect(await store.get(request.id)).toEqual(request);
       });
