@@ -102,7 +102,7 @@ export class AuditTrail implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  /** Seals as `unknown` the open rows that no writer will seal. Returns how many it closed. */
+  /** Seals the open rows that no writer will seal (AuditStore.reconcileOpenAttempts). Returns how many. */
   reconcileOpenAttempts(): Promise<number> {
     return this.counted(
       'outcome',

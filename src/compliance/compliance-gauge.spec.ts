@@ -37,13 +37,23 @@ const PROD = FLEET_INSTANCES.filter((i) =>
   i.tags.some((t) => t.key === 'env' && t.value === 'prod'),
 );
 
+/** A replica's own connection to the shared leases, which can be made to fail. */
+class FailingLeases extends SqliteLockRequestStore {
+  failing = false;
+
+  override claimLease(name: string, holder: string, now: string, until: string) {
+    if (this.failing) return Promise.reject(new Error('the store is unavailable'));
+    return super.claimLease(name, holder, now, until);
+  }
+}
+
 /** One replica's gauge, its metrics, and how many times it read the fleet. */
 class Replica {
   readonly metrics = new GatewayMetrics();
   readonly taurusDb = new FixtureTaurusDb();
   readonly gauge: ComplianceGauge;
 
-  constructor(leases: SqliteLockRequestStore, clock: ManualClock) {
+  constructor(leases: SqliteLockRequestStore, clock: ManualClock, projects: string[] = [FLEET]) {
     const evaluator = new PolicyEvaluator(
       { current: () => POLICY } as PolicyStore,
       this.metrics,
@@ -55,7 +65,7 @@ class Replica {
       new LockStateReader(this.taurusDb, { concurrency: 4, lockCacheMs: 0 }, new Clock()),
     );
     this.gauge = new ComplianceGauge(
-      { projects: [FLEET], intervalMinutes: INTERVAL_MINUTES },
+      { projects, intervalMinutes: INTERVAL_MINUTES },
       {
         endpoint: 'http://127.0.0.1:9',
         mode: 'password',
@@ -188,5 +198,60 @@ describe('ComplianceGauge across replicas', () => {
     after(COMPLIANCE_TICK_MS);
     await tick(first);
     expect(await first.exported()).toEqual([{ project: FLEET, value: PROD.length }]);
+  });
+
+  it('publishes nothing from a refresh begun before its replica lost the lease, and reads anew once it holds it again', async () => {
+    const ownLeases = new FailingLeases(dir.file());
+    await ownLeases.open();
+    const replica = new Replica(ownLeases, clock);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const list = replica.taurusDb.listInstances.bind(replica.taurusDb);
+    replica.taurusDb.listInstances = async (...args) => {
+      await released;
+      return list(...args);
+    };
+    try {
+      await replica.gauge.tick();
+      ownLeases.failing = true;
+      after(COMPLIANCE_TICK_MS);
+      await replica.gauge.tick();
+      ownLeases.failing = false;
+      after(COMPLIANCE_TICK_MS);
+      await replica.gauge.tick();
+
+      release();
+      await replica.gauge.refreshed();
+      expect(await replica.exported()).toEqual([]);
+      await tick(replica);
+      expect(await replica.exported()).toEqual([{ project: FLEET, value: PROD.length }]);
+    } finally {
+      await ownLeases.close();
+    }
+  });
+
+  it('reads again on the next tick only the projects that could not be assessed', async () => {
+    const other = PROJECTS.cnNorth4.id;
+    const replica = new Replica(leases, clock, [FLEET, other]);
+    const reads: string[] = [];
+    const list = replica.taurusDb.listInstances.bind(replica.taurusDb);
+    replica.taurusDb.listInstances = async (caller, projectId, query) => {
+      reads.push(projectId);
+      if (projectId === other && reads.filter((p) => p === other).length === 1) {
+        throw new Error('TaurusDB is unavailable');
+      }
+      return list(caller, projectId, query);
+    };
+
+    await tick(replica);
+    expect((await replica.exported()).map((series) => series.project)).toEqual([FLEET]);
+    const fleetReads = reads.filter((p) => p === FLEET).length;
+
+    after(COMPLIANCE_TICK_MS);
+    await tick(replica);
+    expect((await replica.exported()).map((series) => series.project).sort()).toEqual(
+      [FLEET, other].sort(),
+    );
+    expect(reads.filter((p) => p === FLEET)).toHaveLength(fleetReads);
   });
 });

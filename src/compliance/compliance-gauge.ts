@@ -49,8 +49,10 @@ export class ComplianceGauge implements OnApplicationBootstrap, OnApplicationShu
   private refreshing?: Promise<void>;
   /** This replica held the lease at its last tick. */
   private holding = false;
-  /** When this replica's last refresh that assessed a project began; unset while it exports nothing. */
-  private refreshedAtMs?: number;
+  /** Counts the turns this replica's holding changed: a refresh publishes only in its own. */
+  private turn = 0;
+  /** When each project's exported value was read (the read's start), in this holding turn. */
+  private readonly assessedAtMs = new Map<string, number>();
 
   constructor(
     @Inject(complianceConfig.KEY) private readonly config: ComplianceConfig,
@@ -93,8 +95,9 @@ export class ComplianceGauge implements OnApplicationBootstrap, OnApplicationShu
   }
 
   /**
-   * Takes or renews the lease, and as its holder starts a refresh once an interval has passed
-   * since the last one (none runs while one is under way). A tick still running is joined.
+   * Takes or renews the lease, and as its holder refreshes the projects whose value is an interval
+   * old or missing (one that could not be assessed is tried again on the next tick); no refresh
+   * starts while one is under way. A tick still running is joined.
    */
   tick(): Promise<void> {
     this.ticking ??= this.renewAndRefresh().finally(() => {
@@ -110,42 +113,45 @@ export class ComplianceGauge implements OnApplicationBootstrap, OnApplicationShu
 
   private async renewAndRefresh(): Promise<void> {
     const now = this.clock.now();
+    let held: boolean;
     try {
-      this.holding = await this.leases.claimLease(
+      held = await this.leases.claimLease(
         COMPLIANCE_LEASE,
         this.holder,
         now.toISOString(),
         new Date(now.getTime() + 3 * COMPLIANCE_TICK_MS).toISOString(),
       );
     } catch (error) {
+      // Not renewed: another replica may take the lease once it runs out, so this one stops.
       this.logger.warn(`the compliance gauge's lease could not be taken: ${messageOf(error)}`);
-      return;
+      held = false;
     }
-    if (!this.holding) {
+    if (held !== this.holding) {
+      this.holding = held;
+      this.turn += 1;
       this.metrics.noncompliantInstances.reset();
-      this.refreshedAtMs = undefined;
-      return;
+      this.assessedAtMs.clear();
     }
-    const intervalMs = this.config.intervalMinutes * 60_000;
-    const due =
-      this.refreshedAtMs === undefined || now.getTime() - this.refreshedAtMs >= intervalMs;
-    if (due && this.refreshing === undefined) {
-      this.refreshing = this.refreshAll(now.getTime()).finally(() => {
-        this.refreshing = undefined;
-      });
-    }
+    if (!held || this.refreshing !== undefined) return;
+    const staleBeforeMs = now.getTime() - this.config.intervalMinutes * 60_000;
+    const due = this.config.projects.filter(
+      (projectId) => (this.assessedAtMs.get(projectId) ?? -Infinity) <= staleBeforeMs,
+    );
+    if (due.length === 0) return;
+    this.refreshing = this.refresh(due, this.turn).finally(() => {
+      this.refreshing = undefined;
+    });
   }
 
-  /** A refresh in which no project could be assessed is tried again on the next tick. */
-  private async refreshAll(startedMs: number): Promise<void> {
-    let assessed = false;
-    for (const projectId of this.config.projects) {
+  /** Publishes what it reads only while this replica still holds the lease it started under. */
+  private async refresh(projects: string[], turn: number): Promise<void> {
+    for (const projectId of projects) {
+      const startedMs = this.clock.nowMs();
       const noncompliant = await this.assess(projectId);
-      if (noncompliant === undefined || !this.holding) continue;
+      if (noncompliant === undefined || turn !== this.turn) continue;
       this.metrics.noncompliantInstances.set({ project: projectId }, noncompliant);
-      assessed = true;
+      this.assessedAtMs.set(projectId, startedMs);
     }
-    if (assessed && this.holding) this.refreshedAtMs = startedMs;
   }
 
   /** How many of the project's covered instances are not compliant; undefined when unknown. */

@@ -350,9 +350,10 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
    * An UNKNOWN execution, uncertain for longer than the grace: the lock is read and, where it
    * proves the outcome, the request ends with it (a `settle` row sealed with that outcome, naming
    * the `execute` row it settles). Otherwise the request notes what the lock showed, and the lock
-   * is read again only after UNDECIDED_REREAD_MS. A reading that fails is tried again after the
-   * grace, then after twice as long each time up to UNDECIDED_REREAD_MS, so that requests whose
-   * lock cannot be read neither hold up the others nor are read on every pass.
+   * is read again only after UNDECIDED_REREAD_MS. A reading that fails is put off for twice the
+   * request's last wait, at least the grace and at most UNDECIDED_REREAD_MS (so the grace, then
+   * doubling; after an undecided reading, the most), so that requests whose lock cannot be read
+   * neither hold up the others nor are read on every pass.
    */
   private async settle(request: LockRequest, now: Date): Promise<void> {
     const party = schedulerParty();

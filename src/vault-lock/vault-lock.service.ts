@@ -267,18 +267,19 @@ export class VaultLockService {
 
   /**
    * The upstream call already happened: its answer stands even if the row cannot be sealed now.
-   * A row left open is closed as `unknown` by a reconcile: at the next start (SQLite), or the
-   * replica's own periodic one (PostgreSQL).
+   * A row left open is closed by a reconcile: the replica's own periodic one seals it with this
+   * outcome (PostgreSQL, while the replica runs), otherwise it is closed as `unknown` (SQLite at
+   * the next start, or a replica that stopped first).
    */
   private async completeQuietly(auditId: string, completion: AuditCompletion): Promise<void> {
     try {
       await this.audit.complete(auditId, completion);
     } catch {
-      // What the gateway knew is kept here: the reconcile can only say `unknown`.
+      // What the gateway knew is kept here too, for a row a reconcile can only call `unknown`.
       this.logger.error(
         `audit row ${auditId} was not confirmed sealed as ${completion.outcome}` +
           ` (upstream ${completion.upstreamStatus ?? '-'}, ${completion.errorCode ?? 'no error'});` +
-          ' if it stayed open, a reconcile closes it as unknown',
+          ' if it stayed open, a reconcile closes it',
       );
     }
   }

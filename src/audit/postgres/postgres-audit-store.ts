@@ -362,7 +362,7 @@ export class PostgresAuditStore extends AuditStore {
         this.giveUp(
           open.id,
           { outcome: 'failed', errorCode: GwCode.AUDIT_UNAVAILABLE, durationMs: null },
-          at,
+          this.clock.now().toISOString(),
         );
         throw error;
       },
