@@ -83,7 +83,7 @@ export class ComplianceGauge implements OnApplicationBootstrap, OnApplicationShu
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     await this.ticking;
-    await this.refreshing;
+    await this.refreshed();
     if (this.holding) {
       const now = this.clock.now().toISOString();
       await this.leases
