@@ -297,7 +297,7 @@ export function finishJobStatement(dialect: BulkJobDialect, jobId: string): Stat
   };
 }
 
-/** Keeps the lock as read before the item's change, while `holder` still holds the item. */
+/** Moves the claim on the item to `until`, while `holder` still holds it. */
 export function extendClaimStatement(
   dialect: BulkJobDialect,
   jobId: string,
@@ -314,6 +314,7 @@ export function extendClaimStatement(
   };
 }
 
+/** Keeps the lock as read before the item's change, while `holder` still holds the item. */
 export function lockBeforeStatement(
   dialect: BulkJobDialect,
   jobId: string,

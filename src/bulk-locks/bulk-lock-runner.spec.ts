@@ -251,6 +251,40 @@ describe('BulkLockRunner', () => {
     expect(await store.items(job.id)).toMatchObject([{ state: 'RUNNING', holder: 'other' }]);
   });
 
+  it('sends once when a pass takes over an item whose lane of the same process stalled past its claim', async () => {
+    const job = await store.create(aBulkJob(), fleetIds(1));
+    const [finance] = fleetIds(1);
+    let answerStalledRead!: () => void;
+    const stalled = new Promise<void>((resolve) => (answerStalledRead = resolve));
+    const read = taurusDb.showLock.bind(taurusDb);
+    let reads = 0;
+    taurusDb.showLock = async (...args) => {
+      reads += 1;
+      if (reads === 1) await stalled;
+      return read(...args);
+    };
+    // As the takeover sends, the stalled lane's read answers and the lane goes on, while the
+    // takeover's outcome takes a moment to be stored.
+    vaultLocks.onAttemptWritten = async () => answerStalledRead();
+    const finish = store.finish.bind(store);
+    let finishes = 0;
+    store.finish = async (...args) => {
+      finishes += 1;
+      if (finishes === 1) await new Promise((resolve) => setTimeout(resolve, 50));
+      return finish(...args);
+    };
+    const r = runner(1);
+
+    await r.runPass();
+    // The lane hangs in its lock read until its claim (four deadlines of 1 s and a pass) is gone.
+    clock.current = new Date(Date.parse(BULK_FIXTURE_NOW) + 6_000);
+    await r.runPass();
+    await r.idle();
+
+    expect(vaultLocks.sent).toEqual([finance]);
+    expect(await store.items(job.id)).toMatchObject([{ state: 'SUCCEEDED', result: 'success' }]);
+  });
+
   it("runs a dead runner's dry-run item again: a dry run sent nothing", async () => {
     const job = await store.create(aBulkJob({ dryRun: true }), fleetIds(1));
     await store.claimNext(job.id, { holder: 'dead', slot: 0, until: BULK_FIXTURE_NOW });

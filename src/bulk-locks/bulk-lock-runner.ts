@@ -55,8 +55,6 @@ export const CRASHED_ERROR_CODE = 'GW.CRASHED';
 @Injectable()
 export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(BulkLockRunner.name);
-  /** One per process start. */
-  private readonly runnerId = randomUUID();
   /**
    * How long a claim holds before the change: the lock and instance reads, each with its IAM
    * token and within its deadline, and a pass to spare. Just before the PUT the claim is
@@ -164,18 +162,15 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
   /** Claims and runs the job's items one after the other in one slot, until none is left. */
   private async runLane(job: BulkLockJob, slot: number): Promise<void> {
     while (!this.stopped) {
-      const item = await this.store.claimNext(job.id, {
-        holder: this.runnerId,
-        slot,
-        until: this.claimUntil(),
-      });
+      const holder = claimHolder();
+      const item = await this.store.claimNext(job.id, { holder, slot, until: this.claimUntil() });
       if (item === null) break;
       const outcome = await this.tracing.inRootSpan(
         'bulk item',
         { [BULK_ITEM_ATTRIBUTES.job]: job.id, [BULK_ITEM_ATTRIBUTES.instance]: item.instanceId },
-        () => this.runClaimed(job, item.instanceId),
+        () => this.runClaimed(job, item.instanceId, holder),
       );
-      await this.finish(job, item, outcome);
+      await this.finish(job, item, outcome, holder);
     }
     await this.store.finishJob(job.id);
   }
@@ -184,24 +179,32 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
    * A change first keeps the lock as it is, so that a crash after it can be settled by comparing
    * with it; a dry run changes nothing and goes straight to the use case.
    */
-  private async runClaimed(job: BulkLockJob, instanceId: string): Promise<BulkItemOutcome> {
+  private async runClaimed(
+    job: BulkLockJob,
+    instanceId: string,
+    holder: string,
+  ): Promise<BulkItemOutcome> {
     if (!job.dryRun) {
       try {
         const before = lockSnapshotOf(
           await this.taurusDb.showLock(this.caller(), target(job, instanceId)),
         );
-        if (!(await this.store.keepLockBefore(job.id, instanceId, this.runnerId, before))) {
+        if (!(await this.store.keepLockBefore(job.id, instanceId, holder, before))) {
           throw new Error('claim lost before the change was sent');
         }
       } catch (error) {
         return failedBeforeSending(error);
       }
     }
-    return this.runItem(job, instanceId);
+    return this.runItem(job, instanceId, holder);
   }
 
   /** The single call's use case, decided on the creator's groups, sent with the service identity. */
-  async runItem(job: BulkLockJob, instanceId: string): Promise<BulkItemOutcome> {
+  private async runItem(
+    job: BulkLockJob,
+    instanceId: string,
+    holder: string,
+  ): Promise<BulkItemOutcome> {
     try {
       const answer = await this.vaultLocks.setLock(
         itemContext(job),
@@ -212,7 +215,7 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
           retentionDays: job.retentionDays,
           dryRun: job.dryRun,
         },
-        { beforeSend: () => this.holdClaimForChange(job, instanceId) },
+        { beforeSend: () => this.holdClaimForChange(job, instanceId, holder) },
       );
       return outcomeOf(answer);
     } catch (error) {
@@ -232,9 +235,13 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
    * the change's budget, or, when another runner has taken the item over meanwhile, nothing is
    * sent (that runner settles the item by reading its lock).
    */
-  private async holdClaimForChange(job: BulkLockJob, instanceId: string): Promise<void> {
+  private async holdClaimForChange(
+    job: BulkLockJob,
+    instanceId: string,
+    holder: string,
+  ): Promise<void> {
     const until = new Date(this.clock.now().getTime() + this.changeBudgetMs).toISOString();
-    if (!(await this.store.extendClaim(job.id, instanceId, this.runnerId, until))) {
+    if (!(await this.store.extendClaim(job.id, instanceId, holder, until))) {
       throw new GatewayError(
         GwCode.CLAIM_TOO_SHORT,
         503,
@@ -253,13 +260,13 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
    * its lock is read and the item ends as the lock proves against the lock-before.
    */
   private async takeOver(job: BulkLockJob, item: BulkLockItem, now: Date): Promise<void> {
-    const claim = { holder: this.runnerId, until: this.claimUntil() };
+    const claim = { holder: claimHolder(), until: this.claimUntil() };
     if (!(await this.store.reclaim(job.id, item.instanceId, claim, now.toISOString()))) return;
     const outcome =
       item.lockBefore === null
-        ? await this.runClaimed(job, item.instanceId)
+        ? await this.runClaimed(job, item.instanceId, claim.holder)
         : await this.settle(job, item.instanceId, item.lockBefore);
-    await this.finish(job, item, outcome);
+    await this.finish(job, item, outcome, claim.holder);
   }
 
   private async settle(
@@ -292,8 +299,13 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
     };
   }
 
-  private async finish(job: BulkLockJob, item: BulkLockItem, outcome: BulkItemOutcome) {
-    if (!(await this.store.finish(job.id, item.instanceId, this.runnerId, outcome))) {
+  private async finish(
+    job: BulkLockJob,
+    item: BulkLockItem,
+    outcome: BulkItemOutcome,
+    holder: string,
+  ) {
+    if (!(await this.store.finish(job.id, item.instanceId, holder, outcome))) {
       this.logger.warn(
         `bulk job ${job.id}, instance ${item.instanceId}: claim lost before its ${outcome.state} was stored`,
       );
@@ -319,6 +331,12 @@ function itemContext(job: BulkLockJob): CallContext {
     identity: 'service',
   };
 }
+
+/**
+ * Each claim is a holder of its own, not the process: a lane that stalled past its claim must
+ * find the item lost even when a pass of its own process took it over, or both would send.
+ */
+const claimHolder = () => randomUUID();
 
 const target = (job: BulkLockJob, instanceId: string) => ({
   projectId: job.projectId,
