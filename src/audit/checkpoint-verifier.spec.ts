@@ -107,6 +107,21 @@ describe('checking checkpoints', () => {
     ]);
   });
 
+  it("follows the links, not the clocks, of checkpoints written a moment apart by replicas whose clocks disagree", () => {
+    const stored = trail();
+    const stamped = (ms: number) => new Date(Date.parse(at(20)) + ms).toISOString();
+    // Replicas stopping together: the second checkpoint's clock is 2 ms behind the first's.
+    const first = nextCheckpoint({ seq: 9, hash: hashOf(9) }, stored[2], stamped(5), privateKey);
+    const second = nextCheckpoint({ seq: 9, hash: hashOf(9) }, first, stamped(3), privateKey);
+    const third = nextCheckpoint({ seq: 9, hash: hashOf(9) }, second, stamped(3), privateKey);
+    const all = [...stored, ...[first, second, third].map((c, n) => ({ ...c, position: 4 + n }))];
+    expect(kinds(evidence(all))).toEqual([]);
+    const { signed } = checkCheckpointFiles(evidence(all));
+    expect(signed.map((each) => each.checkpoint.signature)).toEqual(
+      all.map((each) => each.signature),
+    );
+  });
+
   it('names a gap longer than two intervals, between two checkpoints and up to now', () => {
     const stored = trail();
     const ev = { ...evidence(stored), intervalSeconds: 240, now: new Date(at(40)) };

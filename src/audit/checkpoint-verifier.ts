@@ -50,7 +50,7 @@ interface CheckpointFile {
 /**
  * Checks the checkpoint files against the key, against each other and against the store's
  * copy; what is left to compare with the rows is returned as `signed`, the checkpoints whose
- * signature holds, oldest first.
+ * signature holds, oldest first by their links.
  */
 export function checkCheckpointFiles(evidence: CheckpointEvidence): {
   failures: CheckpointFailure[];
@@ -80,9 +80,9 @@ export function checkCheckpointFiles(evidence: CheckpointEvidence): {
     }
     signed.push({ file, checkpoint, digest: checkpointDigest(checkpoint) });
   }
-  signed.sort((a, b) => a.checkpoint.time.localeCompare(b.checkpoint.time));
+  const ordered = inChainOrder(signed);
 
-  const fileByDigest = new Map(signed.map((each) => [each.digest, each]));
+  const fileByDigest = new Map(ordered.map((each) => [each.digest, each]));
   const storedByDigest = new Map(evidence.stored.map((each) => [checkpointDigest(each), each]));
   for (const stored of evidence.stored) {
     if (!fileByDigest.has(checkpointDigest(stored))) {
@@ -94,8 +94,8 @@ export function checkCheckpointFiles(evidence: CheckpointEvidence): {
       });
     }
   }
-  signed.forEach(({ file, checkpoint }, index) => {
-    const previous = signed[index - 1];
+  ordered.forEach(({ file, checkpoint }, index) => {
+    const previous = ordered[index - 1];
     if (previous === undefined) {
       if (checkpoint.prevCheckpoint !== null && !storedByDigest.has(checkpoint.prevCheckpoint)) {
         failures.push({
@@ -129,8 +129,49 @@ export function checkCheckpointFiles(evidence: CheckpointEvidence): {
       });
     }
   });
-  failures.push(...gaps(signed, evidence));
-  return { failures, signed };
+  failures.push(...gaps(ordered, evidence));
+  return { failures, signed: ordered };
+}
+
+/**
+ * Oldest first, by their links: a checkpoint comes after the one its `prevCheckpoint` names.
+ * `time` is the clock of the replica that wrote it, and two replicas writing a moment apart (all
+ * of them stopping at once, say) may stamp them out of order. Time decides only where the links
+ * leave a choice: which run of linked checkpoints comes first, and the order of two that name
+ * the same one (which the chain check then reports).
+ */
+function inChainOrder(signed: readonly CheckpointFile[]): CheckpointFile[] {
+  const byTime = [...signed].sort(
+    (a, b) => a.checkpoint.time.localeCompare(b.checkpoint.time) || a.file.localeCompare(b.file),
+  );
+  const digests = new Set(byTime.map((each) => each.digest));
+  const followers = new Map<string, CheckpointFile[]>();
+  for (const each of byTime) {
+    const previous = each.checkpoint.prevCheckpoint;
+    if (previous !== null && digests.has(previous)) {
+      followers.set(previous, [...(followers.get(previous) ?? []), each]);
+    }
+  }
+  const ordered: CheckpointFile[] = [];
+  const placed = new Set<CheckpointFile>();
+  const placedDigests = new Set<string>();
+  const follow = (first: CheckpointFile) => {
+    for (let next: CheckpointFile | undefined = first; next !== undefined; ) {
+      ordered.push(next);
+      placed.add(next);
+      placedDigests.add(next.digest);
+      next = followers.get(next.digest)?.find((each) => !placed.has(each));
+    }
+  };
+  // Runs that start at a checkpoint whose previous one is placed or not among the files...
+  for (const each of byTime) {
+    const previous = each.checkpoint.prevCheckpoint;
+    const startsRun = previous === null || !digests.has(previous) || placedDigests.has(previous);
+    if (!placed.has(each) && startsRun) follow(each);
+  }
+  // ...then what the links left over: the second of two checkpoints that name the same one.
+  for (const each of byTime) if (!placed.has(each)) follow(each);
+  return ordered;
 }
 
 /** A stretch longer than two intervals without a checkpoint, up to now. */
