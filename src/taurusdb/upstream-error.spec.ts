@@ -140,6 +140,17 @@ describe('mapUpstreamFailure', () => {
   it('treats a PUT as uncertain when a proxy answered 502 or 504 without a TaurusDB error', () => {
     expect(mapUpstreamFailure(answered(504), write).outcomeUncertain).toBe(true);
     expect(mapUpstreamFailure(answered(502, '<html>'), write).outcomeUncertain).toBe(true);
+    const apigw = (status: number, code: string) =>
+      mapUpstreamFailure(
+        answered(status, { error_code: code, error_msg: 'Backend timeout.' }),
+        write,
+      );
+    expect(apigw(504, 'APIGW.0203')).toMatchObject({
+      errorCode: GwCode.UPSTREAM_ERROR,
+      outcomeUncertain: true,
+    });
+    expect(apigw(502, 'APIGW.0202').outcomeUncertain).toBe(true);
+    expect(apigw(504, 'DBS.200002').outcomeUncertain).toBe(false);
     expect(mapUpstreamFailure(answered(503), write).outcomeUncertain).toBe(false);
     expect(mapUpstreamFailure(answered(504), read).outcomeUncertain).toBe(false);
   });

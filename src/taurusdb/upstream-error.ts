@@ -115,7 +115,8 @@ function dbsError(body: unknown): DbsError | undefined {
  *
  * For a call that changes state (`mutating`), the outcome is uncertain whenever the request may
  * have reached TaurusDB and no verdict came back: deadline, reset after sending, a malformed
- * answer, and a 502/504 without TaurusDB's own error body (a proxy in between gave up waiting).
+ * answer, and a 502/504 without TaurusDB's own `DBS.*` error (a proxy in between, Huawei's API
+ * gateway among them, gave up waiting).
  */
 export function mapUpstreamFailure(
   outcome: UpstreamOutcome,
@@ -173,7 +174,10 @@ function mapAnswer(
       { upstreamStatus: status, outcomeUncertain: false },
     );
   }
-  const proxyGaveUp = dbs === undefined && (status === 502 || status === 504);
+  // Only TaurusDB's own verdict settles a 502/504: Huawei's API gateway answers its own codes
+  // (APIGW.0202 backend unavailable, APIGW.0203 backend timeout) after the PUT may have landed.
+  const verdict = dbs?.code.startsWith('DBS.') === true;
+  const proxyGaveUp = !verdict && (status === 502 || status === 504);
   return new UpstreamError(
     GwCode.UPSTREAM_ERROR,
     502,
