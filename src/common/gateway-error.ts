@@ -78,7 +78,7 @@ export class GatewayError extends Error {
   readonly graphqlCode: GraphqlErrorCode;
   readonly retryAfterSeconds?: number;
   readonly requestId?: string;
-  auditId?: string;
+  readonly auditId?: string;
 
   constructor(
     readonly errorCode: string,
@@ -92,6 +92,17 @@ export class GatewayError extends Error {
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.auditId = options.auditId;
     this.requestId = options.requestId;
+  }
+
+  /**
+   * This failure as recorded in the row `auditId`, as a copy: one error may be thrown to several
+   * callers at once (a lookup that concurrent requests share), and each answers with its own row.
+   */
+  withAuditId(auditId: string): this {
+    return Object.create(Object.getPrototypeOf(this) as object, {
+      ...Object.getOwnPropertyDescriptors(this),
+      auditId: { value: auditId, enumerable: true, writable: false, configurable: true },
+    }) as this;
   }
 
   /** `field` is the name the caller used (REST snake_case or GraphQL camelCase). */

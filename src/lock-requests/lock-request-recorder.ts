@@ -112,8 +112,7 @@ export class LockRequestRecorder {
       request = await build();
       await this.stored(this.store.insert(request));
     } catch (error) {
-      const failure = toGatewayError(error);
-      failure.auditId = auditId;
+      const failure = toGatewayError(error).withAuditId(auditId);
       await this.sealQuietly(auditId, {
         outcome: failure.status < 500 ? 'rejected' : 'failed',
         errorCode: failure.errorCode,
@@ -147,9 +146,8 @@ export class LockRequestRecorder {
     }
     const auditId = await this.audit.recordAttempt(attemptOf(step, current, null));
     const fail = async (failure: GatewayError, completion: AuditCompletion): Promise<never> => {
-      failure.auditId = auditId;
       await this.sealQuietly(auditId, completion);
-      throw failure;
+      throw failure.withAuditId(auditId);
     };
     for (let races = 0; ; races++) {
       if (!next.ok) {

@@ -280,6 +280,27 @@ describe('VaultLockService (decide, record, call)', () => {
     expect(audit.only()).toMatchObject({ outcome: 'unknown', errorCode: GwCode.UPSTREAM_TIMEOUT });
   });
 
+  it('answers each caller with its own row when concurrent calls fail with one shared error', async () => {
+    // A lookup shared by concurrent requests rejects all of them with the same object.
+    const shared = new UpstreamError(GwCode.UPSTREAM_UNAVAILABLE, 503, 'TaurusDB is unreachable', {
+      outcomeUncertain: false,
+    });
+    taurusDb.instanceDetails = () => Promise.reject(shared);
+    const service = serviceReading('denied');
+
+    const failures = await Promise.all(
+      [dba(), dba()].map((ctx) =>
+        service.setLock(ctx, enableOn(INSTANCES.financeProd)).catch((error: unknown) => error),
+      ),
+    );
+
+    const rows = [...audit.rows.keys()];
+    expect(rows).toHaveLength(2);
+    expect(failures.map((f) => (f as GatewayError).auditId).sort()).toEqual([...rows].sort());
+    expect(failures.every((f) => f instanceof UpstreamError && f !== shared)).toBe(true);
+    expect(shared.auditId).toBeUndefined();
+  });
+
   it('seals the row as rejected when TaurusDB refuses the change', async () => {
     taurusDb.failNextChange = new UpstreamError(GwCode.UPSTREAM_ERROR, 409, 'lock is older', {
       upstreamStatus: 409,

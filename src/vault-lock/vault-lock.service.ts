@@ -246,11 +246,11 @@ export class VaultLockService {
       decisionReasons: [`not evaluated: ${failure.message}`],
       policyVersion: this.policyStore.current().version,
     };
-    failure.auditId = await this.audit.recordSealed(attemptOf(ctx, subject, notEvaluated), {
+    const auditId = await this.audit.recordSealed(attemptOf(ctx, subject, notEvaluated), {
       ...completionOf(failure, error, elapsedMs()),
       outcome: failure.status < 500 ? 'rejected' : 'failed',
     });
-    return failure;
+    return failure.withAuditId(auditId);
   }
 
   /** Seals the open row of a call that failed upstream; answers the error for the caller. */
@@ -259,8 +259,7 @@ export class VaultLockService {
     error: unknown,
     elapsedMs: () => number,
   ): Promise<GatewayError> {
-    const failure = toGatewayError(error);
-    failure.auditId = auditId;
+    const failure = toGatewayError(error).withAuditId(auditId);
     await this.completeQuietly(auditId, completionOf(failure, error, elapsedMs()));
     return failure;
   }
