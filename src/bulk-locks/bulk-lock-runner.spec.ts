@@ -3,6 +3,7 @@ import type { CallContext } from '../common/call-context.js';
 import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { ManualClock } from '../common/testing/manual-clock.js';
 import { ENTERPRISE_PROJECTS, FLEET_INSTANCES } from '../simulator/fixtures.js';
+import type { SendDeadline } from '../taurusdb/taurusdb.js';
 import { FixtureTaurusDb } from '../taurusdb/testing/fixture-taurusdb.js';
 import type {
   SetVaultLockCommand,
@@ -23,6 +24,8 @@ class FakeVaultLocks {
   readonly calls: { ctx: CallContext; command: SetVaultLockCommand }[] = [];
   /** Instances whose change got past `beforeSend`: the ones that would have been sent. */
   readonly sent: string[] = [];
+  /** What `beforeSend` answered for each: the moment past which its PUT must not go out. */
+  readonly deadlines: (SendDeadline | undefined)[] = [];
   /** Runs after the attempt row would be written, before `beforeSend`. */
   onAttemptWritten: (command: SetVaultLockCommand) => Promise<void> = async () => undefined;
   running = 0;
@@ -41,7 +44,7 @@ class FakeVaultLocks {
     const instance = FLEET_INSTANCES.find((i) => i.id === command.instanceId);
     if (instance?.enterpriseProjectId === ENTERPRISE_PROJECTS.finance && !command.dryRun) {
       await this.onAttemptWritten(command);
-      await options.beforeSend?.();
+      this.deadlines.push(await options.beforeSend?.());
       this.sent.push(command.instanceId);
     }
     const decision = {
@@ -227,6 +230,10 @@ describe('BulkLockRunner', () => {
     expect(vaultLocks.sent).toEqual([finance]);
     // Four upstream deadlines of 1 s and a pass of 1 s, from the moment before the PUT.
     expect(claimAtSend).toBe(new Date(Date.parse(BULK_FIXTURE_NOW) + 4_500 + 5_000).toISOString());
+    // The PUT starts one upstream deadline before the claim ends, so it answers within it.
+    expect(vaultLocks.deadlines).toEqual([
+      { sendByMs: Date.parse(BULK_FIXTURE_NOW) + 4_500 + 5_000 - 1_000 },
+    ]);
     expect(await store.items(job.id)).toMatchObject([{ state: 'SUCCEEDED', result: 'success' }]);
   });
 

@@ -21,7 +21,12 @@ import {
   lockRequestsConfig,
   type LockRequestsConfig,
 } from '../lock-requests/lock-requests.config.js';
-import { changeBudgetMs, TaurusDb } from '../taurusdb/taurusdb.js';
+import {
+  changeBudgetMs,
+  sendDeadlineWithin,
+  TaurusDb,
+  type SendDeadline,
+} from '../taurusdb/taurusdb.js';
 import { VaultLockService, type SetVaultLockResult } from '../vault-lock/vault-lock.service.js';
 import { BulkJobStore } from './bulk-job-store.js';
 import { bulkLocksConfig, type BulkLocksConfig } from './bulk-locks.config.js';
@@ -64,6 +69,7 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
   private readonly claimMs: number;
   private readonly changeBudgetMs: number;
   private readonly pollMs: number;
+  private readonly upstreamTimeoutMs: number;
   /** This process's lanes: `jobId/slot`. */
   private readonly lanes = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
@@ -81,6 +87,7 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
     private readonly tracing: Tracing,
   ) {
     this.pollMs = lockRequests.pollIntervalSeconds * 1000;
+    this.upstreamTimeoutMs = upstream.timeoutMs;
     this.claimMs = 4 * upstream.timeoutMs + this.pollMs;
     this.changeBudgetMs = changeBudgetMs(upstream.timeoutMs) + this.pollMs;
   }
@@ -233,21 +240,25 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
   /**
    * The reads and the audit row before the PUT may have used up the claim: it is extended by
    * the change's budget, or, when another runner has taken the item over meanwhile, nothing is
-   * sent (that runner settles the item by reading its lock).
+   * sent (that runner settles the item by reading its lock). The PUT must start early enough
+   * to answer within the extended claim.
    */
   private async holdClaimForChange(
     job: BulkLockJob,
     instanceId: string,
     holder: string,
-  ): Promise<void> {
-    const until = new Date(this.clock.now().getTime() + this.changeBudgetMs).toISOString();
-    if (!(await this.store.extendClaim(job.id, instanceId, holder, until))) {
+  ): Promise<SendDeadline> {
+    const untilMs = this.clock.nowMs() + this.changeBudgetMs;
+    if (
+      !(await this.store.extendClaim(job.id, instanceId, holder, new Date(untilMs).toISOString()))
+    ) {
       throw new GatewayError(
         GwCode.CLAIM_TOO_SHORT,
         503,
         'the claim on this item was lost before its change was sent; nothing was sent',
       );
     }
+    return sendDeadlineWithin(untilMs, this.upstreamTimeoutMs);
   }
 
   private caller() {

@@ -5,6 +5,7 @@ import type { AuditEvent } from '../audit/audit-record.js';
 import type { AuditTrail } from '../audit/audit-trail.js';
 import { AuditStoreDir } from '../audit/testing/audit-fixtures.js';
 import { ServiceAccount } from '../auth/iam/iam.config.js';
+import { GatewayError, GwCode } from '../common/gateway-error.js';
 import { GatewayMetrics } from '../common/gateway-metrics.js';
 import { ManualClock } from '../common/testing/manual-clock.js';
 import type { LockRequest } from '../domain/lock-request.js';
@@ -16,7 +17,7 @@ import { PolicyAdmission } from '../policy/policy-admission.js';
 import { PolicyEvaluator } from '../policy/policy-evaluator.js';
 import { PolicyStore } from '../policy/policy-store.js';
 import { INSTANCES } from '../simulator/fixtures.js';
-import type { InstanceRef, TaurusDbCaller } from '../taurusdb/taurusdb.js';
+import type { InstanceRef, SendDeadline, TaurusDbCaller } from '../taurusdb/taurusdb.js';
 import type { VaultLockInfo } from '../taurusdb/taurusdb.types.js';
 import { FixtureTaurusDb } from '../taurusdb/testing/fixture-taurusdb.js';
 import { LockRequestExecutor } from './lock-request-executor.js';
@@ -224,6 +225,27 @@ describe('LockRequestExecutor (claim, decide again, PUT once, settle)', () => {
 
     expect(await store.get(request.id)).toMatchObject({ state: 'SCHEDULED', executor: null });
     expect(taurusDb.puts).toBe(0);
+    expect(
+      (await rowsOf(request.id)).map((row) => [row.action, row.outcome, row.errorCode]),
+    ).toEqual([['execute', 'failed', 'GW.CLAIM_TOO_SHORT']]);
+  });
+
+  it('sends the PUT only by one deadline before its claim ends, and waits for a pass when the token came later', async () => {
+    const request = await approvedAndDue();
+    let deadline: SendDeadline | undefined;
+    taurusDb.setLock = async (_caller, _ref, _change, sendBy) => {
+      deadline = sendBy;
+      // As the port answers when the IAM token is in hand only past the deadline.
+      throw new GatewayError(GwCode.CLAIM_TOO_SHORT, 503, 'the IAM token came too late');
+    };
+    const claimedAtMs = clock.nowMs();
+
+    await executor.runPass();
+
+    expect(deadline).toEqual({
+      sendByMs: claimedAtMs + CLAIM_SECONDS * 1000 - UPSTREAM_TIMEOUT_MS,
+    });
+    expect(await store.get(request.id)).toMatchObject({ state: 'SCHEDULED', executor: null });
     expect(
       (await rowsOf(request.id)).map((row) => [row.action, row.outcome, row.errorCode]),
     ).toEqual([['execute', 'failed', 'GW.CLAIM_TOO_SHORT']]);

@@ -15,7 +15,12 @@ import { upstreamConfig, type UpstreamConfig } from '../config/upstream.config.j
 import { BACKGROUND_PRINCIPAL } from '../domain/background-principal.js';
 import type { LockRequest, LockSnapshot } from '../domain/lock-request.js';
 import { PolicyEvaluator } from '../policy/policy-evaluator.js';
-import { changeBudgetMs, TaurusDb, type TaurusDbCaller } from '../taurusdb/taurusdb.js';
+import {
+  changeBudgetMs,
+  sendDeadlineWithin,
+  TaurusDb,
+  type TaurusDbCaller,
+} from '../taurusdb/taurusdb.js';
 import { UpstreamError } from '../taurusdb/upstream-error.js';
 import { backgroundCaller } from './background-caller.js';
 import { lockSnapshotOf, settlementOf, UNDECIDED_REREAD_MS } from './lock-evidence.js';
@@ -81,6 +86,7 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
    * arrived late is applied within its own deadline.
    */
   private readonly uncertainGraceMs: number;
+  private readonly upstreamTimeoutMs: number;
   private timer: NodeJS.Timeout | null = null;
   private pass: Promise<unknown> | null = null;
   private stopped = false;
@@ -99,6 +105,7 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
     this.putBudgetMs = changeBudgetMs(upstream.timeoutMs);
     this.claimMs = 4 * upstream.timeoutMs + this.putBudgetMs + config.pollIntervalSeconds * 1000;
     this.uncertainGraceMs = 2 * upstream.timeoutMs;
+    this.upstreamTimeoutMs = upstream.timeoutMs;
   }
 
   onApplicationBootstrap(): void {
@@ -230,14 +237,16 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
       throw failure;
     }
     const leftMs = Math.min(Date.parse(claimed.claimUntil!), Date.parse(claimed.expiresAt));
-    if (difference === null && this.clock.nowMs() + this.putBudgetMs > leftMs) {
-      // The reads took so long that a PUT sent now could outlive the claim or the window:
-      // another replica could then read the lock before it lands. Nothing is sent.
-      await this.recorder.finish(claimed, releaseLockRequest(claimed, this.clock.now()), auditId, {
+    const tooShort = () =>
+      this.recorder.finish(claimed, releaseLockRequest(claimed, this.clock.now()), auditId, {
         outcome: 'failed',
         errorCode: GwCode.CLAIM_TOO_SHORT,
         durationMs: elapsedMs(),
       });
+    if (difference === null && this.clock.nowMs() + this.putBudgetMs > leftMs) {
+      // The reads took so long that a PUT sent now could outlive the claim or the window:
+      // another replica could then read the lock before it lands. Nothing is sent.
+      await tooShort();
       return;
     }
     if (difference !== null) {
@@ -259,14 +268,21 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
     let reason: string | null = null;
     let completion: AuditCompletion;
     try {
-      await this.taurusDb.setLock(caller, claimed, {
-        action: claimed.action,
-        retentionDays: claimed.retentionDays,
-      });
+      await this.taurusDb.setLock(
+        caller,
+        claimed,
+        { action: claimed.action, retentionDays: claimed.retentionDays },
+        sendDeadlineWithin(leftMs, this.upstreamTimeoutMs),
+      );
       outcome = 'SUCCEEDED';
       completion = { outcome: 'succeeded', upstreamStatus: 200, durationMs: elapsedMs() };
     } catch (error) {
       const failure = toGatewayError(error);
+      if (failure.errorCode === GwCode.CLAIM_TOO_SHORT) {
+        // Its IAM token came too late: nothing was sent, and the request waits for a pass.
+        await tooShort();
+        return;
+      }
       const upstream = error instanceof UpstreamError ? error : undefined;
       outcome = upstream?.outcomeUncertain ? 'UNKNOWN' : 'FAILED';
       reason = failure.message;

@@ -93,6 +93,29 @@ describe('TaurusDb port (IAM token, 401 retry, instance cache) against the simul
     });
   });
 
+  it('sends no change past its deadline: a fresh token after a refused one came too late', async () => {
+    await taurusDb.showLock(caller, refOf(financeStaging));
+    await fetch(`${sim.url}/__admin/tokens/revoke`, { method: 'POST' });
+    const slowIam = { route: 'iam.oidc', latencyMs: 2_500, times: 1 };
+    await fetch(`${sim.url}/__admin/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(slowIam),
+    });
+    const before = sim.calls();
+
+    const change = { action: 'extend', retentionDays: 30 } as const;
+    const late = taurusDb.setLock(caller, refOf(financeStaging), change, {
+      sendByMs: Date.now() + 1_000,
+    });
+
+    await expect(late).rejects.toMatchObject({ errorCode: 'GW.CLAIM_TOO_SHORT', status: 503 });
+    const after = sim.calls();
+    // The first PUT was refused for its token; the second was never sent.
+    expect(after['taurusdb.putLock'] - before['taurusdb.putLock']).toBe(1);
+    expect(after['iam.oidc'] - before['iam.oidc']).toBe(1);
+  });
+
   it('calls with the service identity when asked, and keeps what it read apart from the caller', async () => {
     const service: TaurusDbCaller = { ...caller, identity: 'service' };
     const before = sim.calls();

@@ -4,7 +4,15 @@ import { IamTokenProvider } from '../auth/iam/iam-token-provider.js';
 import type { IamToken } from '../auth/iam/iam-token.js';
 import { InstanceDetailsCache } from './instance-details-cache.js';
 import { TaurusDbClient, type UpstreamCredentials } from './taurusdb-client.js';
-import { TaurusDb, type InstanceRef, type LockChange, type TaurusDbCaller } from './taurusdb.js';
+import { Clock } from '../common/clock.js';
+import { GatewayError, GwCode } from '../common/gateway-error.js';
+import {
+  TaurusDb,
+  type InstanceRef,
+  type LockChange,
+  type SendDeadline,
+  type TaurusDbCaller,
+} from './taurusdb.js';
 import type {
   InstanceDetails,
   InstanceListQuery,
@@ -24,6 +32,7 @@ export class IamAuthenticatedTaurusDb extends TaurusDb {
     private readonly iam: IamTokenProvider,
     private readonly client: TaurusDbClient,
     private readonly instances: InstanceDetailsCache,
+    private readonly clock: Clock,
   ) {
     super();
   }
@@ -59,15 +68,23 @@ export class IamAuthenticatedTaurusDb extends TaurusDb {
     caller: TaurusDbCaller,
     instance: InstanceRef,
     change: LockChange,
+    deadline?: SendDeadline,
   ): Promise<SetVaultLockResult> {
     const { projectId, instanceId } = instance;
     const body = {
       backup_vaultlock_info: { lock_retention_days: change.retentionDays, lock_policy: true },
       action: change.action,
     } as const;
-    return this.withIamToken(caller, projectId, (credentials) =>
-      this.client.setVaultLock(credentials, projectId, instanceId, body, caller.requestId),
-    );
+    return this.withIamToken(caller, projectId, (credentials) => {
+      if (deadline !== undefined && this.clock.nowMs() > deadline.sendByMs) {
+        throw new GatewayError(
+          GwCode.CLAIM_TOO_SHORT,
+          503,
+          'the IAM token came too late to send the change within its claim; nothing was sent',
+        );
+      }
+      return this.client.setVaultLock(credentials, projectId, instanceId, body, caller.requestId);
+    });
   }
 
   /**

@@ -36,11 +36,28 @@ export interface LockChange {
 /**
  * The longest a change can take once it is sent: its IAM token and the PUT, and once more for
  * the retry after a refused token, each within the upstream deadline. Background work sends a
- * change only while its claim has that much left, so that once a claim has passed, its PUT has
- * answered or never will, and another replica may read the lock to settle it.
+ * change only while its claim has that much left, and each PUT only by its SendDeadline, so that
+ * once a claim has passed, its PUT has answered or never will, and another replica may read the
+ * lock to settle it.
  */
 export function changeBudgetMs(upstreamTimeoutMs: number): number {
   return 4 * upstreamTimeoutMs;
+}
+
+/**
+ * The latest moment (the clock's `nowMs`) a change may still be sent. Background work holds a
+ * claim, and a PUT that starts later could still be under way when the claim ends and another
+ * replica reads the lock to settle it. An IAM token can take longer than its deadline (waiting
+ * on another replica's exchange), so the moment is checked with the token in hand, before each
+ * send: past it, nothing is sent and the change fails with `GW.CLAIM_TOO_SHORT`.
+ */
+export interface SendDeadline {
+  sendByMs: number;
+}
+
+/** The send deadline of a claim that ends at `claimEndsMs`: its PUT answers before then. */
+export function sendDeadlineWithin(claimEndsMs: number, upstreamTimeoutMs: number): SendDeadline {
+  return { sendByMs: claimEndsMs - upstreamTimeoutMs };
 }
 
 /**
@@ -66,5 +83,6 @@ export abstract class TaurusDb {
     caller: TaurusDbCaller,
     instance: InstanceRef,
     change: LockChange,
+    deadline?: SendDeadline,
   ): Promise<SetVaultLockResult>;
 }

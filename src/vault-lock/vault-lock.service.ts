@@ -8,7 +8,7 @@ import { toGatewayError } from '../common/to-gateway-error.js';
 import { PolicyEvaluator } from '../policy/policy-evaluator.js';
 import { PolicyStore } from '../policy/policy-store.js';
 import type { CallerRequest, PolicyDecision } from '../policy/policy.types.js';
-import { TaurusDb } from '../taurusdb/taurusdb.js';
+import { TaurusDb, type SendDeadline } from '../taurusdb/taurusdb.js';
 import type { InstanceDetails, VaultLockInfo } from '../taurusdb/taurusdb.types.js';
 import { UpstreamError } from '../taurusdb/upstream-error.js';
 import { vaultLockConfig, type VaultLockConfig } from './vault-lock.config.js';
@@ -29,9 +29,10 @@ export interface SetVaultLockOptions {
   /**
    * Runs after the attempt row is written and just before the change is sent; a throw stops
    * the change unsent, and the row is sealed with the error. Background work holds its claim
-   * here, for as long as the change may take.
+   * here, for as long as the change may take, and answers the moment past which it must not be
+   * sent.
    */
-  beforeSend?: () => Promise<void>;
+  beforeSend?: () => Promise<SendDeadline>;
 }
 
 interface SetVaultLockAnswer {
@@ -111,8 +112,8 @@ export class VaultLockService {
 
     const auditId = await this.audit.recordAttempt(attempt);
     try {
-      await options.beforeSend?.();
-      await this.taurusDb.setLock(ctx, command, command);
+      const deadline = await options.beforeSend?.();
+      await this.taurusDb.setLock(ctx, command, command, deadline);
     } catch (error) {
       throw await this.sealFailure(auditId, error, elapsedMs);
     }

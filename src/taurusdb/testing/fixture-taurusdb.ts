@@ -1,6 +1,12 @@
 import { GwCode } from '../../common/gateway-error.js';
 import { instancesOf, type FixtureInstance } from '../../simulator/fixtures.js';
-import { TaurusDb, type InstanceRef, type LockChange, type TaurusDbCaller } from '../taurusdb.js';
+import {
+  TaurusDb,
+  type InstanceRef,
+  type LockChange,
+  type SendDeadline,
+  type TaurusDbCaller,
+} from '../taurusdb.js';
 import type {
   InstanceDetails,
   InstanceListQuery,
@@ -53,10 +59,12 @@ export class FixtureTaurusDb extends TaurusDb {
     };
   }
 
+  /** Applied at once, with no token to wait for: within any send deadline. */
   async setLock(
     _caller: TaurusDbCaller,
     ref: InstanceRef,
     change: LockChange,
+    _deadline?: SendDeadline,
   ): Promise<SetVaultLockResult> {
     this.locks.set(this.instance(ref).id, {
       action: change.action,
