@@ -48,8 +48,9 @@ export class LostAnswerSettler {
   /**
    * Settles what it can among the unknown rows sealed at least `settleAfterMs` ago (a PUT that
    * timed out may still be applied a little later); answers how many it settled. Before each
-   * row it writes it asks `stillHolder` whether this replica still holds the lease, so that no
-   * two replicas settle one row.
+   * lock read, and again between the read and the row it writes, it asks `stillHolder` whether
+   * this replica still holds the lease (a read can outlast it), so that no two replicas settle
+   * one row.
    */
   async settlePass(settleAfterMs: number, stillHolder: () => Promise<boolean>): Promise<number> {
     const nowMs = this.clock.nowMs();
@@ -63,7 +64,7 @@ export class LostAnswerSettler {
           const settled = await this.tracing.inRootSpan(
             'settle unknown row',
             { [SETTLED_ROW_ATTRIBUTE]: event.id },
-            () => this.settle(event),
+            () => this.settle(event, stillHolder),
           );
           if (settled) settledNow++;
         }
@@ -78,15 +79,18 @@ export class LostAnswerSettler {
     if (!isLockChange(event.action) || event.dryRun || event.retentionDays === null) return false;
     if (this.settled.has(event.id) || (this.retryAt.get(event.id) ?? 0) > nowMs) return false;
     if (event.completedAt === null || Date.parse(event.completedAt) > sealedBeforeMs) return false;
+    return !(await this.settledAlready(event));
+  }
+
+  /** Whether a `settle` row for `event` is in the trail, written by any replica. */
+  private async settledAlready(event: AuditEvent): Promise<boolean> {
     const settles = await this.audit.list({ settlesAuditId: event.id }, 1);
-    if (settles.events.length > 0) {
-      this.settled.add(event.id);
-      return false;
-    }
+    if (settles.events.length === 0) return false;
+    this.settled.add(event.id);
     return true;
   }
 
-  private async settle(event: AuditEvent): Promise<boolean> {
+  private async settle(event: AuditEvent, stillHolder: () => Promise<boolean>): Promise<boolean> {
     const startedMs = this.clock.monotonicMs();
     const requestId = uuidv7();
     const info = await this.taurusDb.showLock(backgroundCaller(requestId), event);
@@ -96,6 +100,8 @@ export class LostAnswerSettler {
       this.retryAt.set(event.id, this.clock.nowMs() + UNDECIDED_REREAD_MS);
       return false;
     }
+    // The lease may have lapsed during the read, and another replica settled the row meanwhile.
+    if (!(await stillHolder()) || (await this.settledAlready(event))) return false;
     await this.audit.recordSealed(
       {
         requestId,
