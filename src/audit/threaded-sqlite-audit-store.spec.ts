@@ -6,6 +6,7 @@ import { openEvent, sealRow, type ChainHead } from './audit-chain.js';
 import { CRASHED_ERROR_CODE, type AuditEvent } from './audit-record.js';
 import { encodeRow } from './audit-row.js';
 import { AuditTrail } from './audit-trail.js';
+import { ThreadedSqliteAuditStore } from './threaded-sqlite-audit-store.js';
 import { anAttempt, AuditStoreDir } from './testing/audit-fixtures.js';
 import { auditStoreContract, expectUnavailable } from './testing/audit-store.contract.js';
 import { execOnOwnConnection } from './testing/sqlite-own-connection.js';
@@ -188,6 +189,33 @@ describe('ThreadedSqliteAuditStore', () => {
     await expectUnavailable(trail.checkWritable());
     expect(trail.isAlive()).toBe(false);
   });
+
+  it('seals a row whose seal failed, with its own outcome, once the file can be written again', async () => {
+    const store = new ThreadedSqliteAuditStore(dir.file('resealed.sqlite'), 100);
+    const metrics = new GatewayMetrics();
+    const resealed = new AuditTrail(store, new Clock(), metrics, new Tracing());
+    await resealed.onModuleInit();
+    try {
+      const id = await resealed.recordAttempt(anAttempt());
+      // Another program holds the file's write lock past the writer's busy timeout.
+      const other = new Database(dir.file('resealed.sqlite'));
+      other.prepare('BEGIN EXCLUSIVE').run();
+
+      await expectUnavailable(resealed.complete(id, succeeded));
+      other.prepare('COMMIT').run();
+      other.close();
+      for (let waited = 0; (await resealed.verify()).rows === 0 && waited < 50; waited++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+
+      const [row] = (await resealed.list({}, 10)).events;
+      expect(row).toMatchObject({ id, outcome: 'succeeded', seq: 1 });
+      expect(await resealed.verify()).toMatchObject({ ok: true, rows: 1 });
+      expect((await metrics.auditSealedLate.get()).values[0]?.value).toBe(1);
+    } finally {
+      await store.close();
+    }
+  }, 20_000);
 
   describe('a file written before correlation ids', () => {
     /** Takes the file back to the earlier schema: no correlation_id. */

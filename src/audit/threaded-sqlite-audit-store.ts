@@ -18,6 +18,14 @@ import type {
   AuditWorkerStart,
 } from './sqlite-audit-worker.js';
 
+/** How often a seal that failed is tried again while the process runs. */
+export const RESEAL_INTERVAL_MS = 30_000;
+/**
+ * Failed seals kept for another try; past this many (a disk that stays full) the oldest is
+ * dropped, and its row is closed as `unknown` at the next start.
+ */
+const RESEALS_KEPT = 10_000;
+
 interface AwaitedAnswer {
   worker: Worker;
   resolve: (value: unknown) => void;
@@ -54,8 +62,19 @@ export class ThreadedSqliteAuditStore extends AuditStore {
    */
   private outbox: { worker: Worker; calls: AuditCall[] } | null = null;
   private writerLost = false;
+  /**
+   * Seals that failed (a full disk, a lock held too long) while their rows stayed open: tried
+   * again every `resealIntervalMs` with the outcome their call knew, so that a row is not left
+   * open, out of the chain and its checkpoints, until the next start closes it as `unknown`.
+   */
+  private readonly failedSeals = new Map<string, { completion: AuditCompletion; at: string }>();
+  private resealTimer: NodeJS.Timeout | null = null;
+  private resealing: Promise<void> | null = null;
 
-  constructor(private readonly sqlitePath: string) {
+  constructor(
+    private readonly sqlitePath: string,
+    private readonly resealIntervalMs = RESEAL_INTERVAL_MS,
+  ) {
     super();
   }
 
@@ -89,12 +108,23 @@ export class ThreadedSqliteAuditStore extends AuditStore {
     worker.on('messageerror', (error) => this.lost(worker, error));
     worker.on('exit', (code) => this.lost(worker, new Error(`audit writer exited with ${code}`)));
     this.worker = worker;
+    if (mode === 'readwrite') {
+      this.resealTimer = setInterval(() => {
+        this.resealing ??= this.reseal().finally(() => (this.resealing = null));
+      }, this.resealIntervalMs);
+      this.resealTimer.unref();
+    }
   }
 
   /** Commits what is queued, then stops the writer thread. */
   async close(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
+    if (this.resealTimer) clearInterval(this.resealTimer);
+    this.resealTimer = null;
+    await this.resealing;
+    // What is left open now is closed as `unknown` at the next start.
+    this.failedSeals.clear();
     const closed = this.call({ op: 'close' });
     this.worker = null;
     await closed.catch(() => undefined);
@@ -107,7 +137,44 @@ export class ThreadedSqliteAuditStore extends AuditStore {
   }
 
   complete(id: string, completion: AuditCompletion, at: string): Promise<void> {
-    return this.call({ op: 'complete', id, completion, at });
+    return this.call<void>({ op: 'complete', id, completion, at }).catch((error: unknown) => {
+      if (!(error instanceof AuditWriteRefused)) this.keepForReseal(id, completion, at);
+      throw error;
+    });
+  }
+
+  private keepForReseal(id: string, completion: AuditCompletion, at: string): void {
+    if (this.failedSeals.size >= RESEALS_KEPT) {
+      const [oldest] = this.failedSeals.keys();
+      this.failedSeals.delete(oldest);
+    }
+    this.failedSeals.set(id, { completion, at });
+  }
+
+  /**
+   * Tries the failed seals again, oldest first, until one fails for the same kind of reason
+   * (the next round tries again); one the writer refuses (no longer open) is done with too.
+   */
+  private async reseal(): Promise<void> {
+    let sealed = 0;
+    for (const [id, { completion, at }] of [...this.failedSeals]) {
+      try {
+        await this.call({ op: 'complete', id, completion, at });
+        sealed += 1;
+      } catch (error) {
+        if (!(error instanceof AuditWriteRefused)) {
+          this.logger.warn(
+            `${this.failedSeals.size} audit row(s) still not sealed: ${(error as Error).message}`,
+          );
+          break;
+        }
+      }
+      this.failedSeals.delete(id);
+    }
+    if (sealed > 0) {
+      this.logger.log(`${sealed} audit row(s) sealed late, with their own call's outcome`);
+      this.onReconciled(sealed);
+    }
   }
 
   recordSealed(attempt: AuditAttempt, completion: AuditCompletion, at: string): Promise<string> {

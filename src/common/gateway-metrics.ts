@@ -84,7 +84,7 @@ export class GatewayMetrics {
 
   readonly auditSealedLate = new Counter({
     name: 'gateway_audit_sealed_late_total',
-    help: 'Open audit rows closed by a reconcile rather than sealed by their own call: as unknown when their writer died first; (PostgreSQL) with what their call knew when its attempt or seal write failed',
+    help: 'Open audit rows closed later than by their own call: as unknown when their writer died first; with what their call knew when its seal (SQLite, tried again every 30 s) or (PostgreSQL) its attempt or seal write failed',
     registers: [this.registry],
   });
 

@@ -267,9 +267,9 @@ export class VaultLockService {
 
   /**
    * The upstream call already happened: its answer stands even if the row cannot be sealed now.
-   * A row left open is closed by a reconcile: the replica's own periodic one seals it with this
-   * outcome (PostgreSQL, while the replica runs), otherwise it is closed as `unknown` (SQLite at
-   * the next start, or a replica that stopped first).
+   * The store seals a row left open with this outcome later, while the process runs (SQLite
+   * tries the seal again; a PostgreSQL replica's periodic reconcile seals it); otherwise it is
+   * closed as `unknown` (SQLite at the next start, or by another replica after this one stopped).
    */
   private async completeQuietly(auditId: string, completion: AuditCompletion): Promise<void> {
     try {
