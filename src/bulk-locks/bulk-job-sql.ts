@@ -211,11 +211,20 @@ export function itemsStatement(dialect: BulkJobDialect, jobId: string): Statemen
   };
 }
 
-export function unfinishedStatement(dialect: BulkJobDialect, limit: number): Statement {
+export function unfinishedStatement(
+  dialect: BulkJobDialect,
+  limit: number,
+  after?: Pick<BulkLockJob, 'createdAt' | 'id'>,
+): Statement {
   const p = new Parameters(dialect);
+  const page =
+    after === undefined
+      ? ''
+      : `AND (j.created_at > ${p.add(after.createdAt)}
+          OR (j.created_at = ${p.add(after.createdAt)} AND j.id > ${p.add(after.id)}))`;
   return {
-    sql: `${SELECT_JOB} WHERE j.state IN ('QUEUED', 'RUNNING') ORDER BY j.created_at, j.id
-      LIMIT ${p.add(limit)}`,
+    sql: `${SELECT_JOB} WHERE j.state IN ('QUEUED', 'RUNNING') ${page}
+      ORDER BY j.created_at, j.id LIMIT ${p.add(limit)}`,
     values: p.values,
   };
 }

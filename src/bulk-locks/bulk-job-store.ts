@@ -38,8 +38,8 @@ export abstract class BulkJobStore {
   /** The job's items, in position order. */
   abstract items(jobId: string): Promise<BulkLockItem[]>;
 
-  /** Jobs that are QUEUED or RUNNING, oldest first, at most `limit`. */
-  abstract unfinished(limit: number): Promise<BulkLockJob[]>;
+  /** Jobs that are QUEUED or RUNNING, oldest first, at most `limit`; those after `after` if given. */
+  abstract unfinished(limit: number, after?: BulkLockJob): Promise<BulkLockJob[]>;
 
   /**
    * Moves the job's first PENDING item to RUNNING under `claim`, if the claim's slot is free;

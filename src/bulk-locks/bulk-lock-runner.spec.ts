@@ -13,7 +13,7 @@ import type {
 } from '../vault-lock/vault-lock.service.js';
 import { BulkLockRunner, CRASHED_ERROR_CODE } from './bulk-lock-runner.js';
 import { SqliteBulkJobStore } from './sqlite-bulk-job-store.js';
-import { aBulkJob, BULK_FIXTURE_NOW, fleetIds } from './testing/bulk-job-fixtures.js';
+import { aBulkJob, BULK_FIXTURE_NOW, fleetIds, secondsAfter } from './testing/bulk-job-fixtures.js';
 import { Tracing } from '../tracing/tracing.js';
 
 /**
@@ -290,6 +290,34 @@ describe('BulkLockRunner', () => {
 
     expect(vaultLocks.sent).toEqual([finance]);
     expect(await store.items(job.id)).toMatchObject([{ state: 'SUCCEEDED', result: 'success' }]);
+  });
+
+  it('reaches in one pass the jobs after a page of older ones it cannot finish yet', async () => {
+    // Twenty older jobs each hold an item whose runner died mid-change and whose lock cannot be
+    // read now: they stay open. The newest job must run all the same.
+    const [finance] = fleetIds(1);
+    for (let n = 0; n < 20; n++) {
+      const stuck = await store.create(aBulkJob(), fleetIds(1));
+      await store.claimNext(stuck.id, { holder: 'dead', slot: 0, until: BULK_FIXTURE_NOW });
+      await store.keepLockBefore(stuck.id, finance, 'dead', {
+        enabled: false,
+        retentionDays: null,
+        endsAtMs: null,
+      });
+    }
+    clock.current = new Date(Date.parse(BULK_FIXTURE_NOW) + 1);
+    taurusDb.showLock = () =>
+      Promise.reject(new GatewayError(GwCode.UPSTREAM_UNAVAILABLE, 503, 'down'));
+    const newest = await store.create(
+      aBulkJob({ dryRun: true, createdAt: secondsAfter(60) }),
+      fleetIds(1),
+    );
+    const r = runner();
+
+    await r.runPass();
+    await r.idle();
+
+    expect(await store.get(newest.id)).toMatchObject({ state: 'FINISHED' });
   });
 
   it("runs a dead runner's dry-run item again: a dry run sent nothing", async () => {

@@ -38,7 +38,7 @@ const BULK_ITEM_ATTRIBUTES = {
   instance: 'gateway.instance_id',
 } as const;
 
-/** Jobs looked at per pass; the next pass takes the rest. */
+/** Open jobs read at a time; a pass reads them all, page after page. */
 const BATCH = 20;
 /** An item whose runner died: the lock read neither proves nor rules out its change. */
 export const UNSETTLED_ERROR_CODE = 'GW.OUTCOME_UNKNOWN';
@@ -114,14 +114,23 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
     if (this.pass === null && !this.stopped) this.schedule(0);
   }
 
-  /** One pass: settles the items of dead runners, fills free slots, finishes ended jobs. */
+  /**
+   * One pass over every open job, a page at a time: settles the items of dead runners, fills
+   * free slots, finishes ended jobs. A job whose items cannot be settled yet (their locks cannot
+   * be read) does not hold up the jobs after it.
+   */
   async runPass(): Promise<void> {
-    const jobs = await this.store.unfinished(BATCH);
-    for (const job of jobs) {
-      if (this.stopped) return;
-      await this.advance(job).catch((error: unknown) =>
-        this.logger.warn(`bulk job ${job.id}: ${messageOf(error)}`),
-      );
+    let after: BulkLockJob | undefined;
+    for (;;) {
+      const jobs = await this.store.unfinished(BATCH, after);
+      for (const job of jobs) {
+        if (this.stopped) return;
+        await this.advance(job).catch((error: unknown) =>
+          this.logger.warn(`bulk job ${job.id}: ${messageOf(error)}`),
+        );
+      }
+      if (jobs.length < BATCH) return;
+      after = jobs[jobs.length - 1];
     }
   }
 

@@ -104,8 +104,11 @@ export class PostgresBulkJobStore extends BulkJobStore {
     return rows.map(itemFromRow);
   }
 
-  async unfinished(limit: number): Promise<BulkLockJob[]> {
-    const { rows } = await run<BulkJobRow>(this.connected(), unfinishedStatement(POSTGRES, limit));
+  async unfinished(limit: number, after?: BulkLockJob): Promise<BulkLockJob[]> {
+    const { rows } = await run<BulkJobRow>(
+      this.connected(),
+      unfinishedStatement(POSTGRES, limit, after),
+    );
     return rows.map(jobFromRow);
   }
 

@@ -137,8 +137,8 @@ export class SqliteBulkJobStore extends BulkJobStore {
     return (this.statement(sql).all(...values) as BulkItemRow[]).map(itemFromRow);
   }
 
-  async unfinished(limit: number): Promise<BulkLockJob[]> {
-    const { sql, values } = unfinishedStatement(SQLITE_DIALECT, limit);
+  async unfinished(limit: number, after?: BulkLockJob): Promise<BulkLockJob[]> {
+    const { sql, values } = unfinishedStatement(SQLITE_DIALECT, limit, after);
     return (this.statement(sql).all(...values) as BulkJobRow[]).map(jobFromRow);
   }
 

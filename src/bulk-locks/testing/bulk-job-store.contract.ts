@@ -1,4 +1,4 @@
-import type { BulkItemOutcome } from '../../domain/bulk-lock-job.js';
+import type { BulkItemOutcome, BulkLockJob } from '../../domain/bulk-lock-job.js';
 import type { BulkJobStore } from '../bulk-job-store.js';
 import { aBulkJob, BULK_FIXTURE_NOW, fleetIds, secondsAfter } from './bulk-job-fixtures.js';
 
@@ -201,11 +201,29 @@ export function bulkJobStoreContract(name: string, newHarness: () => Promise<Bul
       expect(await store.claimNext(job.id, claim('r3', 1))).toBeNull();
     });
 
+    it('pages through open jobs made in the same instant, each once', async () => {
+      const made = [];
+      for (let n = 0; n < 3; n++) {
+        made.push(await store.create(aBulkJob({ createdAt: BULK_FIXTURE_NOW }), []));
+      }
+      const seen: string[] = [];
+      let after: BulkLockJob | undefined;
+      for (let page = await store.unfinished(2); page.length > 0;) {
+        seen.push(...page.map((job) => job.id));
+        after = page[page.length - 1];
+        page = await store.unfinished(2, after);
+      }
+      expect(seen.sort()).toEqual(made.map((job) => job.id).sort());
+    });
+
     it('finishes a job once none of its items is open, and lists only open jobs, oldest first', async () => {
       const older = await store.create(aBulkJob({ createdAt: BULK_FIXTURE_NOW }), fleetIds(1));
       const newer = await store.create(aBulkJob({ createdAt: secondsAfter(1) }), []);
 
       expect((await store.unfinished(10)).map((job) => job.id)).toEqual([older.id, newer.id]);
+      expect((await store.unfinished(1)).map((job) => job.id)).toEqual([older.id]);
+      expect((await store.unfinished(1, older)).map((job) => job.id)).toEqual([newer.id]);
+      expect(await store.unfinished(1, newer)).toEqual([]);
       expect(await store.finishJob(older.id)).toBe(false);
       const item = await store.claimNext(older.id, claim('r1', 0));
       expect(await store.finishJob(older.id)).toBe(false);
