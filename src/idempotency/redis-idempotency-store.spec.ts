@@ -33,6 +33,8 @@ async function replica(
 
 afterEach(() => redis.close());
 
+type Evaluate = (script: string, keys: number, ...args: (string | number)[]) => Promise<unknown>;
+
 const ANSWER = {
   kind: 'result',
   value: { result: 'success', auditId: 'audit-1' },
@@ -93,6 +95,33 @@ describeWithRedis('RedisIdempotencyStore', () => {
 });
 
 describe('RedisIdempotencyStore with Redis unreachable', () => {
+  it('answers another replica from Redis after a claim Redis ran but did not confirm in time', async () => {
+    const keySpace = space();
+    const a = await replica(keySpace);
+    const b = await replica(keySpace);
+    // The claim's script runs in Redis, but its answer comes after the command's deadline.
+    const client = (a.store as unknown as { redis: { client: { eval: Evaluate } } }).redis.client;
+    const evaluate = client.eval.bind(client);
+    client.eval = async (...args) => {
+      client.eval = evaluate;
+      await evaluate(...args);
+      throw new Error('Command timed out');
+    };
+
+    const claim = claimOf(await a.store.claim('late-key', 'fp'));
+    expect(await b.store.claim('late-key', 'fp')).toEqual({
+      kind: 'in-progress',
+      fingerprint: 'fp',
+    });
+    await claim.complete(ANSWER);
+
+    expect(await b.store.claim('late-key', 'fp')).toEqual({
+      kind: 'done',
+      fingerprint: 'fp',
+      answer: ANSWER,
+    });
+  });
+
   it('keeps keys in this process instead, and counts the fallbacks', async () => {
     const keySpace = { prefix: 'unused:' } as TestRedisSpace;
     const { store, memory, metrics } = await replica(
