@@ -173,7 +173,7 @@ describe('BulkLockRunner', () => {
     expect(await store.get(job.id)).toMatchObject({ state: 'FINISHED', done: 20 });
   });
 
-  it("settles a dead runner's sent items by reading their locks once the claim ran out, and runs its unsent one", async () => {
+  it("settles a dead runner's sent items by reading their locks once the claim and a grace ran out, and runs its unsent one at once", async () => {
     const job = await store.create(aBulkJob(), fleetIds(3));
     const [applied, refused, unsent] = fleetIds(3);
     const off = { enabled: false, retentionDays: null, endsAtMs: null };
@@ -187,6 +187,12 @@ describe('BulkLockRunner', () => {
     await r.runPass();
     expect(taurusDb.calls.showLock).toBe(0);
     clock.current = new Date(Date.parse(BULK_FIXTURE_NOW) + 1);
+    await r.runPass();
+    await r.idle();
+    // A change that may have been sent is left two upstream deadlines (1 s each) to land.
+    const waiting = (await store.items(job.id)).filter((i) => i.state === 'RUNNING');
+    expect(waiting.map((i) => i.instanceId).sort()).toEqual([applied, refused].sort());
+    clock.current = new Date(Date.parse(BULK_FIXTURE_NOW) + 2_001);
     await r.runPass();
     await r.idle();
     await r.runPass();

@@ -70,6 +70,11 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
   private readonly changeBudgetMs: number;
   private readonly pollMs: number;
   private readonly upstreamTimeoutMs: number;
+  /**
+   * How long after its claim a change that may have been sent is left to land at TaurusDB before
+   * its lock is read: a PUT that arrived late is applied within its own deadline.
+   */
+  private readonly uncertainGraceMs: number;
   /** This process's lanes: `jobId/slot`. */
   private readonly lanes = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
@@ -88,6 +93,7 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
   ) {
     this.pollMs = lockRequests.pollIntervalSeconds * 1000;
     this.upstreamTimeoutMs = upstream.timeoutMs;
+    this.uncertainGraceMs = 2 * upstream.timeoutMs;
     this.claimMs = 4 * upstream.timeoutMs + this.pollMs;
     this.changeBudgetMs = changeBudgetMs(upstream.timeoutMs) + this.pollMs;
   }
@@ -155,7 +161,9 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
     for (const item of items) {
       if (item.state !== 'RUNNING' || item.slot === null) continue;
       taken.add(item.slot);
-      if (item.claimUntil !== null && Date.parse(item.claimUntil) < now.getTime()) {
+      // A change that may have been sent is given the grace to land before its lock is read.
+      const graceMs = item.lockBefore === null ? 0 : this.uncertainGraceMs;
+      if (item.claimUntil !== null && Date.parse(item.claimUntil) + graceMs < now.getTime()) {
         await this.takeOver(job, item, now);
       }
     }
