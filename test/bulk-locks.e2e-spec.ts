@@ -272,9 +272,12 @@ await describeWithPostgres('bulk locks end to end', () => {
         }
       }
 
-      // The same key and request: the same job, nothing run again; another request: 422.
+      // The same key and request: the same job, nothing run again, the fleet not listed again;
+      // another request: 422.
+      const listed = h.simulator.calls()['taurusdb.listInstances'];
       const replay = await graphql(h, SET_LOCKS, { input }, dba);
       expect((replay.data?.setBackupVaultLocks as GraphqlJob).id).toBe(id);
+      expect(h.simulator.calls()['taurusdb.listInstances']).toBe(listed);
       const reused = await graphql(
         h,
         SET_LOCKS,

@@ -35,6 +35,13 @@ export abstract class BulkJobStore {
 
   abstract get(id: string): Promise<BulkLockJob | null>;
 
+  /** The job its creator made under `idempotencyKey`, or null. */
+  abstract byIdempotencyKey(
+    creatorIss: string,
+    creatorSub: string,
+    idempotencyKey: string,
+  ): Promise<BulkLockJob | null>;
+
   /** The job's items, in position order. */
   abstract items(jobId: string): Promise<BulkLockItem[]>;
 

@@ -56,7 +56,8 @@ export class BulkLocksService {
 
   /**
    * The job for this command. With an idempotency key, the creator's earlier job under that key
-   * when it asked for the same thing (whatever the fleet looks like now), else 422.
+   * when it asked for the same thing (whatever the fleet looks like now, and without listing it
+   * again), else 422.
    */
   async create(
     ctx: CallContext,
@@ -64,11 +65,21 @@ export class BulkLocksService {
     idempotencyKey: string | null,
     keyName: string,
   ): Promise<BulkLockJobView> {
-    const instanceIds = await this.resolve(ctx, command.projectId, command.selector);
     const fingerprint = fingerprintOf(command);
+    const earlier =
+      idempotencyKey === null
+        ? null
+        : await this.store.byIdempotencyKey(
+            ctx.principal.issuer,
+            ctx.principal.subject,
+            idempotencyKey,
+          );
+    if (earlier !== null) return this.replayed(earlier, fingerprint, keyName);
+    const instanceIds = await this.resolve(ctx, command.projectId, command.selector);
+    const id = uuidv7();
     const job = await this.store.create(
       {
-        id: uuidv7(),
+        id,
         projectId: command.projectId,
         action: command.action,
         retentionDays: command.retentionDays,
@@ -85,6 +96,20 @@ export class BulkLocksService {
       },
       instanceIds,
     );
+    // Another call under the same key may have made its job meanwhile: that one stands.
+    if (job.id !== id) {
+      return this.replayed(job, fingerprint, keyName);
+    }
+    this.runner.nudge();
+    return { ...job, items: await this.store.items(job.id) };
+  }
+
+  /** The creator's earlier job under the same key: itself for the same request, else 422. */
+  private async replayed(
+    job: BulkLockJob,
+    fingerprint: string,
+    keyName: string,
+  ): Promise<BulkLockJobView> {
     if (job.fingerprint !== fingerprint) {
       throw new GatewayError(
         GwCode.IDEMPOTENCY_KEY_REUSED,
@@ -92,7 +117,6 @@ export class BulkLocksService {
         `${keyName}: already used by this caller for a different bulk job; use a new key`,
       );
     }
-    this.runner.nudge();
     return { ...job, items: await this.store.items(job.id) };
   }
 

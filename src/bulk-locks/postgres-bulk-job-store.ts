@@ -99,6 +99,14 @@ export class PostgresBulkJobStore extends BulkJobStore {
     return this.job(jobStatement(POSTGRES, id));
   }
 
+  async byIdempotencyKey(
+    creatorIss: string,
+    creatorSub: string,
+    idempotencyKey: string,
+  ): Promise<BulkLockJob | null> {
+    return this.job(jobByKeyStatement(POSTGRES, { creatorIss, creatorSub, idempotencyKey }));
+  }
+
   async items(jobId: string): Promise<BulkLockItem[]> {
     const { rows } = await run<BulkItemRow>(this.connected(), itemsStatement(POSTGRES, jobId));
     return rows.map(itemFromRow);

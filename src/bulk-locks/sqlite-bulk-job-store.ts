@@ -132,6 +132,14 @@ export class SqliteBulkJobStore extends BulkJobStore {
     return this.job(jobStatement(SQLITE_DIALECT, id));
   }
 
+  async byIdempotencyKey(
+    creatorIss: string,
+    creatorSub: string,
+    idempotencyKey: string,
+  ): Promise<BulkLockJob | null> {
+    return this.job(jobByKeyStatement(SQLITE_DIALECT, { creatorIss, creatorSub, idempotencyKey }));
+  }
+
   async items(jobId: string): Promise<BulkLockItem[]> {
     const { sql, values } = itemsStatement(SQLITE_DIALECT, jobId);
     return (this.statement(sql).all(...values) as BulkItemRow[]).map(itemFromRow);

@@ -70,6 +70,11 @@ export function bulkJobStoreContract(name: string, newHarness: () => Promise<Bul
       const [a, b] = [aBulkJob(), aBulkJob()];
       await store.create(a, fleetIds(1));
       expect((await store.create(b, fleetIds(1))).id).toBe(b.id);
+      // Found by its creator and key alone.
+      const { creatorIss } = first;
+      expect(await store.byIdempotencyKey(creatorIss, first.creatorSub, 'k-1')).toEqual(first);
+      expect(await store.byIdempotencyKey(creatorIss, 'bob', 'k-1')).toEqual(bobs);
+      expect(await store.byIdempotencyKey(creatorIss, first.creatorSub, 'k-2')).toBeNull();
     });
 
     it('claims items in order, one per free slot, and the job runs from its first claim', async () => {
