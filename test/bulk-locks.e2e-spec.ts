@@ -391,6 +391,6 @@ await describeWithPostgres('bulk locks end to end', () => {
       // The items in flight at the kill were settled by reading their locks: no audit row of
       // their own run, and no second PUT.
       expect(job.items.filter((item) => item.audit_id === null).length).toBeGreaterThan(0);
-    });
+    }, 90_000);
   });
 });

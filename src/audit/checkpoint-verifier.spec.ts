@@ -107,7 +107,7 @@ describe('checking checkpoints', () => {
     ]);
   });
 
-  it("follows the links, not the clocks, of checkpoints written a moment apart by replicas whose clocks disagree", () => {
+  it('follows the links, not the clocks, of checkpoints written a moment apart by replicas whose clocks disagree', () => {
     const stored = trail();
     const stamped = (ms: number) => new Date(Date.parse(at(20)) + ms).toISOString();
     // Replicas stopping together: the second checkpoint's clock is 2 ms behind the first's.

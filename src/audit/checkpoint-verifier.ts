@@ -156,7 +156,7 @@ function inChainOrder(signed: readonly CheckpointFile[]): CheckpointFile[] {
   const placed = new Set<CheckpointFile>();
   const placedDigests = new Set<string>();
   const follow = (first: CheckpointFile) => {
-    for (let next: CheckpointFile | undefined = first; next !== undefined; ) {
+    for (let next: CheckpointFile | undefined = first; next !== undefined;) {
       ordered.push(next);
       placed.add(next);
       placedDigests.add(next.digest);

@@ -311,9 +311,13 @@ describe('BulkLockRunner', () => {
         endsAtMs: null,
       });
     }
-    clock.current = new Date(Date.parse(BULK_FIXTURE_NOW) + 1);
-    taurusDb.showLock = () =>
-      Promise.reject(new GatewayError(GwCode.UPSTREAM_UNAVAILABLE, 503, 'down'));
+    // Past their claims and the grace: each pass takes them over, and their lock reads fail.
+    clock.current = new Date(Date.parse(BULK_FIXTURE_NOW) + 2_001);
+    let lockReads = 0;
+    taurusDb.showLock = () => {
+      lockReads += 1;
+      return Promise.reject(new GatewayError(GwCode.UPSTREAM_UNAVAILABLE, 503, 'down'));
+    };
     const newest = await store.create(
       aBulkJob({ dryRun: true, createdAt: secondsAfter(60) }),
       fleetIds(1),
@@ -323,7 +327,31 @@ describe('BulkLockRunner', () => {
     await r.runPass();
     await r.idle();
 
+    expect(lockReads).toBe(20);
+    expect((await store.unfinished(30)).map((job) => job.id)).not.toContain(newest.id);
+    expect(await store.unfinished(30)).toHaveLength(20);
     expect(await store.get(newest.id)).toMatchObject({ state: 'FINISHED' });
+  });
+
+  it('runs at most twenty jobs worth of lanes at once on a replica; the rest wait a pass', async () => {
+    const jobs = [];
+    for (let n = 0; n < 21; n++) jobs.push(await store.create(aBulkJob(), fleetIds(1)));
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    vaultLocks.onAttemptWritten = () => gate;
+    const r = runner(1);
+
+    await r.runPass();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const atOnce = vaultLocks.calls.length;
+    open();
+    await r.idle();
+    expect(atOnce).toBe(20);
+    await r.runPass();
+    await r.idle();
+
+    expect(vaultLocks.calls).toHaveLength(21);
+    for (const job of jobs) expect(await store.get(job.id)).toMatchObject({ state: 'FINISHED' });
   });
 
   it("runs a dead runner's dry-run item again: a dry run sent nothing", async () => {

@@ -40,6 +40,11 @@ const BULK_ITEM_ATTRIBUTES = {
 
 /** Open jobs read at a time; a pass reads them all, page after page. */
 const BATCH = 20;
+/**
+ * A replica runs at most this many jobs' worth of lanes at once (BULK_CONCURRENCY each), so that
+ * many open jobs do not turn into as many times more calls at TaurusDB; the rest wait a pass.
+ */
+const JOBS_AT_ONCE = 20;
 /** An item whose runner died: the lock read neither proves nor rules out its change. */
 export const UNSETTLED_ERROR_CODE = 'GW.OUTCOME_UNKNOWN';
 /** An item whose runner died before its change was applied, as its lock shows. */
@@ -174,6 +179,7 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
     for (let slot = 0; slot < this.config.concurrency; slot++) {
       const lane = `${job.id}/${slot}`;
       if (taken.has(slot) || this.lanes.has(lane) || this.stopped) continue;
+      if (this.lanes.size >= JOBS_AT_ONCE * this.config.concurrency) return;
       this.lanes.set(
         lane,
         this.runLane(job, slot)

@@ -101,6 +101,8 @@ export class GatewayError extends Error {
   withAuditId(auditId: string): this {
     return Object.create(Object.getPrototypeOf(this) as object, {
       ...Object.getOwnPropertyDescriptors(this),
+      // Read here: on some Node versions `stack` is an accessor bound to the original error.
+      stack: { value: this.stack, writable: true, enumerable: false, configurable: true },
       auditId: { value: auditId, enumerable: true, writable: false, configurable: true },
     }) as this;
   }

@@ -92,9 +92,7 @@ describeWithRedis('RedisIdempotencyStore', () => {
     expect(await keySpace.keys()).toEqual([name]);
     expect(await keySpace.client.pttl(name)).toBeGreaterThan(24 * 3_600_000 - 60_000);
   });
-});
 
-describe('RedisIdempotencyStore with Redis unreachable', () => {
   it('answers another replica from Redis after a claim Redis ran but did not confirm in time', async () => {
     const keySpace = space();
     const a = await replica(keySpace);
@@ -121,7 +119,9 @@ describe('RedisIdempotencyStore with Redis unreachable', () => {
       answer: ANSWER,
     });
   });
+});
 
+describe('RedisIdempotencyStore with Redis unreachable', () => {
   it('keeps keys in this process instead, and counts the fallbacks', async () => {
     const keySpace = { prefix: 'unused:' } as TestRedisSpace;
     const { store, memory, metrics } = await replica(

@@ -260,9 +260,10 @@ export class LockRequestRecorder {
   }
 
   /**
-   * A row that cannot be sealed now is closed by a reconcile (with this outcome by the replica's
-   * own, in PostgreSQL; else as `unknown`); what happened to the request stands, and the log
-   * keeps what the row should have said.
+   * A row that cannot be sealed now is sealed later with this outcome while the process runs (the
+   * SQLite store tries again; a PostgreSQL replica's own reconcile seals it), else closed as
+   * `unknown`; what happened to the request stands, and the log keeps what the row should have
+   * said.
    */
   async sealQuietly(auditId: string, completion: AuditCompletion): Promise<void> {
     try {

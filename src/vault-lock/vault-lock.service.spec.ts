@@ -298,6 +298,14 @@ describe('VaultLockService (decide, record, call)', () => {
     expect(rows).toHaveLength(2);
     expect(failures.map((f) => (f as GatewayError).auditId).sort()).toEqual([...rows].sort());
     expect(failures.every((f) => f instanceof UpstreamError && f !== shared)).toBe(true);
+    for (const failure of failures as UpstreamError[]) {
+      expect(failure).toMatchObject({
+        message: shared.message,
+        status: 503,
+        outcomeUncertain: false,
+      });
+      expect(failure.stack).toBe(shared.stack);
+    }
     expect(shared.auditId).toBeUndefined();
   });
 
