@@ -99,6 +99,29 @@ describe('metrics', () => {
     expect(sampleSum(text, 'gateway_operation_duration_seconds_sum', okRest)).toBeGreaterThan(0);
   });
 
+  it('names a GraphQL operation by its one root field, or several: callers cannot mint label values', async () => {
+    const token = await tokenFor('metrics-vera', []);
+    for (const query of [
+      'query { __typename }',
+      'query { __typename __typename __typename }',
+      'query { __typename auditCheckpointKey { keyId } }',
+      'query { ... on Query { __typename } }',
+    ]) {
+      expect((await graphql(h, query, {}, token)).status).toBe(200);
+    }
+
+    const operations = new Set(
+      [
+        ...(await scrape(h)).matchAll(
+          /gateway_operation_duration_seconds_count\{[^}]*operation="([^"]*)"/g,
+        ),
+      ].map(([, operation]) => operation),
+    );
+    expect(operations).toContain('query __typename');
+    expect(operations).toContain('query several');
+    expect([...operations].filter((o) => o.includes('__typename'))).toEqual(['query __typename']);
+  });
+
   it('counts and times upstream calls by target and status', async () => {
     const token = await tokenFor('metrics-uma');
     expect((await putLock(token)).status).toBe(200);
