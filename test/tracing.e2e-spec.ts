@@ -147,6 +147,7 @@ describe('traces', () => {
         'content-type': 'application/json',
         authorization: `Bearer ${token}`,
         traceparent: `00-${callerTraceId}-${callerSpanId}-01`,
+        baggage: 'chosen=by-the-caller',
       },
       body: JSON.stringify({
         query: SET_LOCK_MUTATION,
@@ -160,6 +161,12 @@ describe('traces', () => {
 
     const { root, trace } = await traceOf(requestId, 6);
     expect(root).toMatchObject({ traceId: callerTraceId, parentSpanId: callerSpanId });
+    // The caller's trace goes on to IAM and TaurusDB; what it put in `baggage` does not.
+    const upstream = h.simulator
+      .traceContexts()
+      .filter(({ traceparent }) => traceparent?.includes(callerTraceId));
+    expect(upstream.length).toBeGreaterThan(0);
+    expect(upstream.map(({ baggage }) => baggage)).toEqual(upstream.map(() => null));
     expect(treeOf(trace, callerSpanId)).toEqual([
       {
         'POST /graphql': [

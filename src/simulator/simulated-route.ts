@@ -28,7 +28,7 @@ export function addSimulatedRoute(
       handler: async (request, reply) => {
         const name = nameOf(request);
         harness.calls.count(name);
-        harness.traceContexts.record(name, request.headers.traceparent);
+        harness.traceContexts.record(name, request.headers.traceparent, request.headers.baggage);
         const fault = await harness.faults.intercept(name, reply);
         if (fault === 'answered') return reply;
         if (request.body === UNPARSABLE_BODY) {

@@ -632,18 +632,19 @@ describe('call counting and reset', () => {
 });
 
 describe('trace contexts', () => {
-  it('keeps the traceparent each call arrived with, null without one, until reset', async () => {
+  it('keeps the traceparent and baggage each call arrived with, null without, until reset', async () => {
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const baggage = 'tenant=blue';
     const token = await passwordToken();
     await call('GET', lockPath(CN.id, PROD.id), {
-      headers: { 'x-auth-token': token, traceparent },
+      headers: { 'x-auth-token': token, traceparent, baggage },
     });
     await getLock(token);
 
     const expected = [
-      { route: 'iam.password', traceparent: null },
-      { route: 'taurusdb.getLock', traceparent },
-      { route: 'taurusdb.getLock', traceparent: null },
+      { route: 'iam.password', traceparent: null, baggage: null },
+      { route: 'taurusdb.getLock', traceparent, baggage },
+      { route: 'taurusdb.getLock', traceparent: null, baggage: null },
     ];
     expect((await call('GET', '/__admin/trace-contexts')).body).toEqual(expected);
     expect(sim.traceContexts()).toEqual(expected);

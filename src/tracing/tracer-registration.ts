@@ -47,11 +47,13 @@ export class TracerRegistration implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     const { tracesUrl } = this.config;
     if (tracesUrl === null) return;
-    const [sdk, { OTLPTraceExporter }, resources] = await Promise.all([
-      import('@opentelemetry/sdk-trace-node'),
-      import('@opentelemetry/exporter-trace-otlp-http'),
-      import('@opentelemetry/resources'),
-    ]);
+    const [sdk, { OTLPTraceExporter }, resources, { W3CTraceContextPropagator }] =
+      await Promise.all([
+        import('@opentelemetry/sdk-trace-node'),
+        import('@opentelemetry/exporter-trace-otlp-http'),
+        import('@opentelemetry/resources'),
+        import('@opentelemetry/core'),
+      ]);
     // `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` win over the gateway's own name.
     const resource = resources
       .defaultResource()
@@ -62,7 +64,9 @@ export class TracerRegistration implements OnModuleInit, OnApplicationShutdown {
       sampler: samplerOf(sdk, this.config),
       spanProcessors: [new sdk.BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl }))],
     });
-    this.provider.register();
+    // Trace context only: the SDK's default adds W3C baggage, which would carry whatever a caller
+    // put in its `baggage` header on to IAM and TaurusDB.
+    this.provider.register({ propagator: new W3CTraceContextPropagator() });
     this.logger.log(`traces exported to ${new URL(tracesUrl).origin}`);
   }
 
