@@ -36,7 +36,10 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist-production ./dist
 COPY package.json ./
 COPY config ./config
-RUN mkdir -p /app/data && chown node:node /app/data
+# The gateway writes here as `node`: the SQLite file and development key, and the signed checkpoint
+# files. A named volume mounted on an empty directory of the image starts with its owner; on a
+# path the image lacks it would be root's, and every checkpoint file write would be refused.
+RUN mkdir -p /app/data /app/checkpoints && chown node:node /app/data /app/checkpoints
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:3000/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"

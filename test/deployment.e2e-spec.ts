@@ -133,6 +133,27 @@ describe('Dockerfile', () => {
     expect(productionCommand).toEqual(['node', ...nodeFlags, GATEWAY_ENTRY]);
   });
 
+  it('makes every directory compose mounts a named volume on, owned by the user the gateway runs as', () => {
+    const named = (gateway.volumes ?? [])
+      .map((volume) => volume.split(':'))
+      .filter(([source]) => !source.startsWith('.') && !source.startsWith('/'))
+      .map(([, target]) => target);
+    expect(named.length).toBeGreaterThan(0);
+    // The production stage's shell commands, each as its words: `mkdir -p a b`, `chown node:node a b`.
+    const commands = instructionsOf(production, 'RUN').flatMap((run) =>
+      run.split('&&').map((command) => command.trim().split(/\s+/)),
+    );
+    const does = (words: string[], target: string) =>
+      commands.some(
+        (command) => words.every((word, i) => command[i] === word) && command.includes(target),
+      );
+    for (const target of named) {
+      const made = does(['mkdir', '-p'], target);
+      const owned = does(['chown', 'node:node'], target);
+      expect({ target, made, owned }).toEqual({ target, made: true, owned: true });
+    }
+  });
+
   it('leaves the simulator and its development identity provider out of the production stage', () => {
     const copies = instructionsOf(production, 'COPY');
     const distCopy = copies.find((args) => args.endsWith(' ./dist'));
