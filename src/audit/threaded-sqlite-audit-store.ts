@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { Logger } from '@nestjs/common';
+import { setOldestOut } from '../common/oldest-out.js';
 import type { VerifyResult } from './audit-chain.js';
 import type { AuditAttempt, AuditCompletion } from './audit-record.js';
 import {
@@ -138,17 +139,11 @@ export class ThreadedSqliteAuditStore extends AuditStore {
 
   complete(id: string, completion: AuditCompletion, at: string): Promise<void> {
     return this.call<void>({ op: 'complete', id, completion, at }).catch((error: unknown) => {
-      if (!(error instanceof AuditWriteRefused)) this.keepForReseal(id, completion, at);
+      if (!(error instanceof AuditWriteRefused)) {
+        setOldestOut(this.failedSeals, RESEALS_KEPT, id, { completion, at });
+      }
       throw error;
     });
-  }
-
-  private keepForReseal(id: string, completion: AuditCompletion, at: string): void {
-    if (this.failedSeals.size >= RESEALS_KEPT) {
-      const [oldest] = this.failedSeals.keys();
-      this.failedSeals.delete(oldest);
-    }
-    this.failedSeals.set(id, { completion, at });
   }
 
   /**

@@ -25,6 +25,7 @@ import {
   changeBudgetMs,
   sendDeadlineWithin,
   TaurusDb,
+  uncertainGraceMs,
   type SendDeadline,
 } from '../taurusdb/taurusdb.js';
 import { VaultLockService, type SetVaultLockResult } from '../vault-lock/vault-lock.service.js';
@@ -75,10 +76,7 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
   private readonly changeBudgetMs: number;
   private readonly pollMs: number;
   private readonly upstreamTimeoutMs: number;
-  /**
-   * How long after its claim a change that may have been sent is left to land at TaurusDB before
-   * its lock is read: a PUT that arrived late is applied within its own deadline.
-   */
+  /** How long after its claim a change that may have been sent is left to land. */
   private readonly uncertainGraceMs: number;
   /** This process's lanes: `jobId/slot`. */
   private readonly lanes = new Map<string, Promise<void>>();
@@ -98,7 +96,7 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
   ) {
     this.pollMs = lockRequests.pollIntervalSeconds * 1000;
     this.upstreamTimeoutMs = upstream.timeoutMs;
-    this.uncertainGraceMs = 2 * upstream.timeoutMs;
+    this.uncertainGraceMs = uncertainGraceMs(upstream.timeoutMs);
     this.claimMs = 4 * upstream.timeoutMs + this.pollMs;
     this.changeBudgetMs = changeBudgetMs(upstream.timeoutMs) + this.pollMs;
   }

@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js';
+import { setOldestOut } from './oldest-out.js';
 
 /**
  * A bounded map whose entries expire. A read past an entry's deadline misses and drops it; at
@@ -22,11 +23,7 @@ export class ExpiringMap<K, V> {
 
   /** Keeps `value` until `untilMs`, a time of the clock's `nowMs`. */
   set(key: K, value: V, untilMs: number): void {
-    this.entries.delete(key);
-    if (this.entries.size >= this.maxEntries) {
-      this.entries.delete(this.entries.keys().next().value as K);
-    }
-    this.entries.set(key, { value, until: untilMs });
+    setOldestOut(this.entries, this.maxEntries, key, { value, until: untilMs });
   }
 
   delete(key: K): void {

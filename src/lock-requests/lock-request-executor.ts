@@ -19,6 +19,7 @@ import {
   changeBudgetMs,
   sendDeadlineWithin,
   TaurusDb,
+  uncertainGraceMs,
   type TaurusDbCaller,
 } from '../taurusdb/taurusdb.js';
 import { UpstreamError } from '../taurusdb/upstream-error.js';
@@ -81,10 +82,7 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
    * request for a dead one's.
    */
   private readonly claimMs: number;
-  /**
-   * How long an uncertain PUT is given to land at TaurusDB before its lock is read: one that
-   * arrived late is applied within its own deadline.
-   */
+  /** How long an uncertain PUT is given to land at TaurusDB before its lock is read. */
   private readonly uncertainGraceMs: number;
   private readonly upstreamTimeoutMs: number;
   private timer: NodeJS.Timeout | null = null;
@@ -104,7 +102,7 @@ export class LockRequestExecutor implements OnApplicationBootstrap, BeforeApplic
   ) {
     this.putBudgetMs = changeBudgetMs(upstream.timeoutMs);
     this.claimMs = 4 * upstream.timeoutMs + this.putBudgetMs + config.pollIntervalSeconds * 1000;
-    this.uncertainGraceMs = 2 * upstream.timeoutMs;
+    this.uncertainGraceMs = uncertainGraceMs(upstream.timeoutMs);
     this.upstreamTimeoutMs = upstream.timeoutMs;
   }
 

@@ -45,6 +45,14 @@ export function changeBudgetMs(upstreamTimeoutMs: number): number {
 }
 
 /**
+ * How long a change that may have been sent is left to land at TaurusDB before its lock is read
+ * to settle it: a PUT that arrived late is applied within its own deadline.
+ */
+export function uncertainGraceMs(upstreamTimeoutMs: number): number {
+  return 2 * upstreamTimeoutMs;
+}
+
+/**
  * The latest moment (the clock's `nowMs`) a change may still be sent. Background work holds a
  * claim, and a PUT that starts later could still be under way when the claim ends and another
  * replica reads the lock to settle it. An IAM token can take longer than its deadline (waiting

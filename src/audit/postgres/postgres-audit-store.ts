@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import pg, { type PoolClient } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { Clock } from '../../common/clock.js';
+import { setOldestOut } from '../../common/oldest-out.js';
 import { GwCode } from '../../common/gateway-error.js';
 import {
   ChainVerifier,
@@ -387,11 +388,7 @@ export class PostgresAuditStore extends AuditStore {
   }
 
   private giveUp(id: string, completion: SealFields, at: string): void {
-    if (this.givenUp.size >= GIVEN_UP_MAX) {
-      const [oldest] = this.givenUp.keys();
-      this.givenUp.delete(oldest);
-    }
-    this.givenUp.set(id, { completion, at, givenUpMs: this.clock.nowMs() });
+    setOldestOut(this.givenUp, GIVEN_UP_MAX, id, { completion, at, givenUpMs: this.clock.nowMs() });
   }
 
   recordSealed(attempt: AuditAttempt, completion: AuditCompletion, at: string): Promise<string> {
