@@ -6,7 +6,8 @@ import type {
   BulkLockJob,
 } from '../domain/bulk-lock-job.js';
 import type { VaultLockAction } from '../domain/actions.js';
-import type { BulkItemClaim, NewBulkLockJob } from './bulk-job-store.js';
+import { IDEMPOTENCY_KEY_KEPT_MS } from '../domain/idempotency.js';
+import type { BulkItemClaim, NewBulkLockJob, UnsettledFailure } from './bulk-job-store.js';
 
 /**
  * What the SQLite and the PostgreSQL bulk job stores share: the columns, the mapping of jobs and
@@ -186,14 +187,42 @@ export function insertJobStatement(dialect: BulkJobDialect, job: NewBulkLockJob)
   };
 }
 
+type KeyOwner = Pick<NewBulkLockJob, 'creatorIss' | 'creatorSub' | 'idempotencyKey'>;
+
+/** The earliest creation time whose idempotency key is still kept at `now` (ISO times). */
+export function keyKeptSince(now: string): string {
+  return new Date(Date.parse(now) - IDEMPOTENCY_KEY_KEPT_MS).toISOString();
+}
+
+/** The creator's job under the key, when it was made at or after `keptSince`. */
 export function jobByKeyStatement(
   dialect: BulkJobDialect,
-  job: Pick<NewBulkLockJob, 'creatorIss' | 'creatorSub' | 'idempotencyKey'>,
+  job: KeyOwner,
+  keptSince: string,
 ): Statement {
   const p = new Parameters(dialect);
   return {
     sql: `${SELECT_JOB} WHERE j.creator_iss = ${p.add(job.creatorIss)}
-      AND j.creator_sub = ${p.add(job.creatorSub)} AND j.idempotency_key = ${p.add(job.idempotencyKey)}`,
+      AND j.creator_sub = ${p.add(job.creatorSub)} AND j.idempotency_key = ${p.add(job.idempotencyKey)}
+      AND j.created_at >= ${p.add(keptSince)}`,
+    values: p.values,
+  };
+}
+
+/**
+ * Frees the creator's key from a job made before `keptSince`, so that a new job may take it:
+ * the key is unique per creator, and the old job no longer answers for it.
+ */
+export function releaseKeyStatement(
+  dialect: BulkJobDialect,
+  job: KeyOwner,
+  keptSince: string,
+): Statement {
+  const p = new Parameters(dialect);
+  return {
+    sql: `UPDATE bulk_lock_jobs SET idempotency_key = NULL WHERE creator_iss = ${p.add(job.creatorIss)}
+      AND creator_sub = ${p.add(job.creatorSub)} AND idempotency_key = ${p.add(job.idempotencyKey)}
+      AND created_at < ${p.add(keptSince)}`,
     values: p.values,
   };
 }
@@ -306,17 +335,27 @@ export function finishJobStatement(dialect: BulkJobDialect, jobId: string): Stat
   };
 }
 
-/** Moves the claim on the item to `until`, while `holder` still holds it. */
+/**
+ * Moves the claim on the item to `until`, while `holder` still holds it; with `failure`, also
+ * keeps the failure its change answered, for the item's settlement.
+ */
 export function extendClaimStatement(
   dialect: BulkJobDialect,
   jobId: string,
   instanceId: string,
   holder: string,
   until: string,
+  failure?: UnsettledFailure,
 ): Statement {
   const p = new Parameters(dialect);
+  // Placeholders are added in the order they appear: SQLite's `?` is positional.
+  const claimUntil = `claim_until = ${p.add(until)}`;
+  const kept =
+    failure === undefined
+      ? ''
+      : `, error_code = ${p.add(failure.errorCode)}, audit_id = ${p.add(failure.auditId)}`;
   return {
-    sql: `UPDATE bulk_lock_items SET claim_until = ${p.add(until)}
+    sql: `UPDATE bulk_lock_items SET ${claimUntil}${kept}
       WHERE job_id = ${p.add(jobId)} AND instance_id = ${p.add(instanceId)}
         AND state = 'RUNNING' AND holder = ${p.add(holder)}`,
     values: p.values,

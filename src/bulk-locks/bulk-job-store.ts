@@ -10,6 +10,12 @@ export interface BulkItemClaim {
   until: string;
 }
 
+/** The failure a change answered when it may still have been applied: kept until it is settled. */
+export interface UnsettledFailure {
+  errorCode: string;
+  auditId: string | null;
+}
+
 /**
  * Where bulk jobs and their items are kept: the SQLite file of the audit trail when embedded,
  * the same PostgreSQL database when shared (DESIGN §5). Every store passes the one contract
@@ -28,18 +34,20 @@ export abstract class BulkJobStore {
 
   /**
    * Stores the job QUEUED with one PENDING item per instance, in this order, all at once. When
-   * the creator already has a job under the same idempotency key, stores nothing and answers
-   * that job instead; otherwise answers the stored one.
+   * the creator already has a job under the same idempotency key, made within the time a key is
+   * kept before the new job's `createdAt` (DESIGN §5: 24 h), stores nothing and answers that job
+   * instead; otherwise answers the stored one, which takes the key over from an older job.
    */
   abstract create(job: NewBulkLockJob, instanceIds: readonly string[]): Promise<BulkLockJob>;
 
   abstract get(id: string): Promise<BulkLockJob | null>;
 
-  /** The job its creator made under `idempotencyKey`, or null. */
+  /** The job its creator made under `idempotencyKey` within the time a key is kept before `now`, or null. */
   abstract byIdempotencyKey(
     creatorIss: string,
     creatorSub: string,
     idempotencyKey: string,
+    now: string,
   ): Promise<BulkLockJob | null>;
 
   /** The job's items, in position order. */
@@ -86,6 +94,20 @@ export abstract class BulkJobStore {
     jobId: string,
     instanceId: string,
     holder: string,
+    until: string,
+  ): Promise<boolean>;
+
+  /**
+   * Leaves a RUNNING item `holder` still holds to be settled by reading its lock: its change
+   * may have been applied although it answered `failure`, which is kept on the item for when
+   * the lock shows it was not. The item keeps its slot, and its claim now ends at `until`, after
+   * which another runner takes it over (`reclaim`); false when `holder` does not hold it.
+   */
+  abstract leaveUnsettled(
+    jobId: string,
+    instanceId: string,
+    holder: string,
+    failure: UnsettledFailure,
     until: string,
   ): Promise<boolean>;
 

@@ -15,6 +15,7 @@ import { BulkLockRunner, CRASHED_ERROR_CODE } from './bulk-lock-runner.js';
 import { SqliteBulkJobStore } from './sqlite-bulk-job-store.js';
 import { aBulkJob, BULK_FIXTURE_NOW, fleetIds, secondsAfter } from './testing/bulk-job-fixtures.js';
 import { Tracing } from '../tracing/tracing.js';
+import { UpstreamError } from '../taurusdb/upstream-error.js';
 
 /**
  * The single call's use case as the runner sees it: answers by enterprise project, on demand.
@@ -28,6 +29,8 @@ class FakeVaultLocks {
   readonly deadlines: (SendDeadline | undefined)[] = [];
   /** Runs after the attempt row would be written, before `beforeSend`. */
   onAttemptWritten: (command: SetVaultLockCommand) => Promise<void> = async () => undefined;
+  /** Runs where the PUT would have been sent; a throw is how the PUT answered. */
+  onSent: (command: SetVaultLockCommand) => Promise<void> = async () => undefined;
   running = 0;
   mostAtOnce = 0;
 
@@ -46,6 +49,7 @@ class FakeVaultLocks {
       await this.onAttemptWritten(command);
       this.deadlines.push(await options.beforeSend?.());
       this.sent.push(command.instanceId);
+      await this.onSent(command);
     }
     const decision = {
       allowed: true,
@@ -212,6 +216,60 @@ describe('BulkLockRunner', () => {
       lockBefore: off,
     });
     expect(await store.get(job.id)).toMatchObject({ state: 'FINISHED' });
+  });
+
+  it('settles an item whose PUT may have been applied by reading its lock after the grace, and never sends it again', async () => {
+    const job = await store.create(aBulkJob(), fleetIds(8));
+    const [applied, refused] = fleetIds(8).filter(
+      (id) =>
+        FLEET_INSTANCES.find((i) => i.id === id)?.enterpriseProjectId ===
+        ENTERPRISE_PROJECTS.finance,
+    );
+    vaultLocks.onSent = async ({ instanceId }) => {
+      if (instanceId !== applied && instanceId !== refused) return;
+      // The PUT went out; its answer did not come back in time.
+      if (instanceId === applied)
+        taurusDb.locks.set(applied, { action: 'enable', retentionDays: 30 });
+      throw new UpstreamError(GwCode.UPSTREAM_TIMEOUT, 504, 'TaurusDB did not answer in time', {
+        outcomeUncertain: true,
+      }).withAuditId(`audit-${instanceId}`);
+    };
+    const r = runner(2);
+
+    await r.runPass();
+    await r.idle();
+    await r.runPass();
+    await r.idle();
+    const left = (await store.items(job.id)).filter((i) => i.state === 'RUNNING');
+    expect(left.map((i) => i.instanceId).sort()).toEqual([applied, refused].sort());
+    expect(left.find((i) => i.instanceId === refused)).toMatchObject({
+      errorCode: GwCode.UPSTREAM_TIMEOUT,
+      auditId: `audit-${refused}`,
+    });
+    expect((await store.get(job.id))?.state).toBe('RUNNING');
+
+    // Two upstream deadlines (1 s each) after the PUT answered, the locks are read.
+    clock.current = new Date(Date.parse(BULK_FIXTURE_NOW) + 2_001);
+    // Settling frees the slots: the next passes run the rest of the job in them.
+    for (let pass = 0; pass < 3; pass++) {
+      await r.runPass();
+      await r.idle();
+    }
+
+    const items = await store.items(job.id);
+    expect(items.find((i) => i.instanceId === applied)).toMatchObject({
+      state: 'SUCCEEDED',
+      result: 'success',
+      errorCode: null,
+      auditId: `audit-${applied}`,
+    });
+    expect(items.find((i) => i.instanceId === refused)).toMatchObject({
+      state: 'FAILED',
+      errorCode: GwCode.UPSTREAM_TIMEOUT,
+      auditId: `audit-${refused}`,
+    });
+    expect(vaultLocks.sent.filter((id) => id === applied || id === refused)).toHaveLength(2);
+    expect(await store.get(job.id)).toMatchObject({ state: 'FINISHED', done: 8 });
   });
 
   it("extends the item's claim by the change's budget just before the change is sent", async () => {

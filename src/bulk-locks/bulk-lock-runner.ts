@@ -28,8 +28,12 @@ import {
   uncertainGraceMs,
   type SendDeadline,
 } from '../taurusdb/taurusdb.js';
-import { VaultLockService, type SetVaultLockResult } from '../vault-lock/vault-lock.service.js';
-import { BulkJobStore } from './bulk-job-store.js';
+import {
+  changeMayHaveApplied,
+  VaultLockService,
+  type SetVaultLockResult,
+} from '../vault-lock/vault-lock.service.js';
+import { BulkJobStore, type UnsettledFailure } from './bulk-job-store.js';
 import { bulkLocksConfig, type BulkLocksConfig } from './bulk-locks.config.js';
 import { Tracing } from '../tracing/tracing.js';
 
@@ -46,10 +50,18 @@ const BATCH = 20;
  * many open jobs do not turn into as many times more calls at TaurusDB; the rest wait a pass.
  */
 const JOBS_AT_ONCE = 20;
-/** An item whose runner died: the lock read neither proves nor rules out its change. */
+/** An item whose change may have applied: the lock read neither proves nor rules it out. */
 export const UNSETTLED_ERROR_CODE = 'GW.OUTCOME_UNKNOWN';
 /** An item whose runner died before its change was applied, as its lock shows. */
 export const CRASHED_ERROR_CODE = 'GW.CRASHED';
+
+/** A change that answered a failure but may have been applied: its lock has the last word. */
+interface UncertainChange {
+  uncertain: UnsettledFailure;
+}
+
+/** How an item's run ends: with its outcome, or left to be settled by reading its lock. */
+type ItemRun = BulkItemOutcome | UncertainChange;
 
 /**
  * The background half of bulk jobs, on every replica, in passes like the lock request executor.
@@ -60,8 +72,10 @@ export const CRASHED_ERROR_CODE = 'GW.CRASHED';
  *
  * An item is decided on its creator's groups, and TaurusDB is called with the gateway's own
  * identity: the creator's token has long expired by the time the later items run. An item left
- * RUNNING by a runner that died is settled by reading its lock, never by a second PUT; its
- * attempt row was written before the PUT, and is closed and settled like a single call's.
+ * RUNNING by a runner that died, or whose change failed in a way that may still have applied it
+ * (a deadline passed after sending), is settled by reading its lock once the change has had time
+ * to land, never by a second PUT; its attempt row was written before the PUT, and is closed and
+ * settled like a single call's.
  */
 @Injectable()
 export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -193,12 +207,13 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
       const holder = claimHolder();
       const item = await this.store.claimNext(job.id, { holder, slot, until: this.claimUntil() });
       if (item === null) break;
-      const outcome = await this.tracing.inRootSpan(
+      const run = await this.tracing.inRootSpan(
         'bulk item',
         { [BULK_ITEM_ATTRIBUTES.job]: job.id, [BULK_ITEM_ATTRIBUTES.instance]: item.instanceId },
         () => this.runClaimed(job, item.instanceId, holder),
       );
-      await this.finish(job, item, outcome, holder);
+      // An item left to be settled keeps the lane's slot until then: the lane ends.
+      if (!(await this.conclude(job, item, run, holder))) break;
     }
     await this.store.finishJob(job.id);
   }
@@ -207,11 +222,7 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
    * A change first keeps the lock as it is, so that a crash after it can be settled by comparing
    * with it; a dry run changes nothing and goes straight to the use case.
    */
-  private async runClaimed(
-    job: BulkLockJob,
-    instanceId: string,
-    holder: string,
-  ): Promise<BulkItemOutcome> {
+  private async runClaimed(job: BulkLockJob, instanceId: string, holder: string): Promise<ItemRun> {
     if (!job.dryRun) {
       try {
         const before = lockSnapshotOf(
@@ -228,11 +239,7 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
   }
 
   /** The single call's use case, decided on the creator's groups, sent with the service identity. */
-  private async runItem(
-    job: BulkLockJob,
-    instanceId: string,
-    holder: string,
-  ): Promise<BulkItemOutcome> {
+  private async runItem(job: BulkLockJob, instanceId: string, holder: string): Promise<ItemRun> {
     try {
       const answer = await this.vaultLocks.setLock(
         itemContext(job),
@@ -248,6 +255,9 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
       return outcomeOf(answer);
     } catch (error) {
       const failure = toGatewayError(error);
+      if (!job.dryRun && changeMayHaveApplied(failure, error)) {
+        return { uncertain: { errorCode: failure.errorCode, auditId: failure.auditId ?? null } };
+      }
       return {
         state: failure.errorCode === GwCode.POLICY_DENIED ? 'DENIED' : 'FAILED',
         result: null,
@@ -294,18 +304,24 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
   private async takeOver(job: BulkLockJob, item: BulkLockItem, now: Date): Promise<void> {
     const claim = { holder: claimHolder(), until: this.claimUntil() };
     if (!(await this.store.reclaim(job.id, item.instanceId, claim, now.toISOString()))) return;
-    const outcome =
+    const run =
       item.lockBefore === null
         ? await this.runClaimed(job, item.instanceId, claim.holder)
-        : await this.settle(job, item.instanceId, item.lockBefore);
-    await this.finish(job, item, outcome, claim.holder);
+        : await this.settle(job, item, item.lockBefore);
+    await this.conclude(job, item, run, claim.holder);
   }
 
+  /**
+   * Reads the lock of an item whose change may have been applied, and ends it as the lock proves
+   * against the lock-before: a change its lock shows not applied ends with the failure it
+   * answered (or `GW.CRASHED` when its runner died), one it shows applied as a success.
+   */
   private async settle(
     job: BulkLockJob,
-    instanceId: string,
+    item: BulkLockItem,
     before: LockSnapshot,
   ): Promise<BulkItemOutcome> {
+    const { instanceId } = item;
     const info = await this.taurusDb.showLock(this.caller(), target(job, instanceId));
     const settlement = settlementOf(
       { action: job.action, retentionDays: job.retentionDays },
@@ -313,35 +329,61 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
       lockSnapshotOf(info),
     );
     this.logger.log(`bulk job ${job.id}, instance ${instanceId}: ${settlement.reason}`);
+    const auditId = item.auditId;
     if (settlement.outcome === 'succeeded') {
       return {
         state: 'SUCCEEDED',
         result: 'success',
         errorCode: null,
-        auditId: null,
+        auditId,
         lockRequestId: null,
       };
     }
     return {
       state: 'FAILED',
       result: null,
-      errorCode: settlement.outcome === 'failed' ? CRASHED_ERROR_CODE : UNSETTLED_ERROR_CODE,
-      auditId: null,
+      errorCode:
+        settlement.outcome === 'failed'
+          ? (item.errorCode ?? CRASHED_ERROR_CODE)
+          : UNSETTLED_ERROR_CODE,
+      auditId,
       lockRequestId: null,
     };
   }
 
-  private async finish(
+  /**
+   * Stores how the item's run ended; true when the lane may go on to the next item. A change
+   * that may have been applied is left RUNNING in its slot, its claim ending now, so that a pass
+   * settles it by reading its lock once the change has had the grace to land.
+   */
+  private async conclude(
     job: BulkLockJob,
     item: BulkLockItem,
-    outcome: BulkItemOutcome,
+    run: ItemRun,
     holder: string,
-  ) {
-    if (!(await this.store.finish(job.id, item.instanceId, holder, outcome))) {
+  ): Promise<boolean> {
+    if ('uncertain' in run) {
+      const left = await this.store.leaveUnsettled(
+        job.id,
+        item.instanceId,
+        holder,
+        run.uncertain,
+        this.clock.now().toISOString(),
+      );
       this.logger.warn(
-        `bulk job ${job.id}, instance ${item.instanceId}: claim lost before its ${outcome.state} was stored`,
+        `bulk job ${job.id}, instance ${item.instanceId}: its change answered ${run.uncertain.errorCode} but may have been applied; ` +
+          (left
+            ? 'its lock will be read to settle it'
+            : 'claim lost before it was left to be settled'),
+      );
+      return false;
+    }
+    if (!(await this.store.finish(job.id, item.instanceId, holder, run))) {
+      this.logger.warn(
+        `bulk job ${job.id}, instance ${item.instanceId}: claim lost before its ${run.state} was stored`,
       );
     }
+    return true;
   }
 
   private claimUntil(): string {

@@ -56,8 +56,8 @@ export class BulkLocksService {
 
   /**
    * The job for this command. With an idempotency key, the creator's earlier job under that key
-   * when it asked for the same thing (whatever the fleet looks like now, and without listing it
-   * again), else 422.
+   * in the last 24 h when it asked for the same thing (whatever the fleet looks like now, and
+   * without listing it again), else 422.
    */
   async create(
     ctx: CallContext,
@@ -73,6 +73,7 @@ export class BulkLocksService {
             ctx.principal.issuer,
             ctx.principal.subject,
             idempotencyKey,
+            this.clock.now().toISOString(),
           );
     if (earlier !== null) return this.replayed(earlier, fingerprint, keyName);
     const instanceIds = await this.resolve(ctx, command.projectId, command.selector);

@@ -11,6 +11,8 @@ import {
   itemFromRow,
   itemsStatement,
   jobByKeyStatement,
+  keyKeptSince,
+  releaseKeyStatement,
   jobFromRow,
   jobRunningStatement,
   jobStatement,
@@ -23,7 +25,12 @@ import {
   type BulkJobRow,
   type Statement,
 } from './bulk-job-sql.js';
-import { BulkJobStore, type BulkItemClaim, type NewBulkLockJob } from './bulk-job-store.js';
+import {
+  BulkJobStore,
+  type BulkItemClaim,
+  type NewBulkLockJob,
+  type UnsettledFailure,
+} from './bulk-job-store.js';
 
 export interface PostgresBulkJobStoreOptions {
   /** Holds a password: never logged. */
@@ -74,10 +81,14 @@ export class PostgresBulkJobStore extends BulkJobStore {
     const client = await this.connected().connect();
     try {
       await client.query('BEGIN');
+      const keptSince = keyKeptSince(job.createdAt);
+      if (job.idempotencyKey !== null) {
+        await run(client, releaseKeyStatement(POSTGRES, job, keptSince));
+      }
       const inserted = await run(client, insertJobStatement(POSTGRES, job));
       if (inserted.rowCount === 0) {
         await client.query('ROLLBACK');
-        return required(await this.job(jobByKeyStatement(POSTGRES, job)), job.id);
+        return required(await this.job(jobByKeyStatement(POSTGRES, job, keptSince)), job.id);
       }
       await client.query(
         `INSERT INTO bulk_lock_items (job_id, position, instance_id, state)
@@ -103,8 +114,10 @@ export class PostgresBulkJobStore extends BulkJobStore {
     creatorIss: string,
     creatorSub: string,
     idempotencyKey: string,
+    now: string,
   ): Promise<BulkLockJob | null> {
-    return this.job(jobByKeyStatement(POSTGRES, { creatorIss, creatorSub, idempotencyKey }));
+    const owner = { creatorIss, creatorSub, idempotencyKey };
+    return this.job(jobByKeyStatement(POSTGRES, owner, keyKeptSince(now)));
   }
 
   async items(jobId: string): Promise<BulkLockItem[]> {
@@ -163,6 +176,17 @@ export class PostgresBulkJobStore extends BulkJobStore {
     until: string,
   ): Promise<boolean> {
     const statement = extendClaimStatement(POSTGRES, jobId, instanceId, holder, until);
+    return (await run(this.connected(), statement)).rowCount === 1;
+  }
+
+  async leaveUnsettled(
+    jobId: string,
+    instanceId: string,
+    holder: string,
+    failure: UnsettledFailure,
+    until: string,
+  ): Promise<boolean> {
+    const statement = extendClaimStatement(POSTGRES, jobId, instanceId, holder, until, failure);
     return (await run(this.connected(), statement)).rowCount === 1;
   }
 

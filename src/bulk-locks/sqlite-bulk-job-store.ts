@@ -8,6 +8,8 @@ import {
   itemFromRow,
   itemsStatement,
   jobByKeyStatement,
+  keyKeptSince,
+  releaseKeyStatement,
   jobFromRow,
   jobRunningStatement,
   jobStatement,
@@ -20,7 +22,12 @@ import {
   type BulkJobRow,
   type Statement,
 } from './bulk-job-sql.js';
-import { BulkJobStore, type BulkItemClaim, type NewBulkLockJob } from './bulk-job-store.js';
+import {
+  BulkJobStore,
+  type BulkItemClaim,
+  type NewBulkLockJob,
+  type UnsettledFailure,
+} from './bulk-job-store.js';
 import { openSqliteFile } from '../audit/sqlite-file.js';
 
 const ISO_TIME =
@@ -115,8 +122,12 @@ export class SqliteBulkJobStore extends BulkJobStore {
     );
     const stored = this.connected()
       .transaction(() => {
+        const keptSince = keyKeptSince(job.createdAt);
+        if (job.idempotencyKey !== null) {
+          this.run(releaseKeyStatement(SQLITE_DIALECT, job, keptSince));
+        }
         if (this.run(insertJobStatement(SQLITE_DIALECT, job)) === 0) {
-          return this.job(jobByKeyStatement(SQLITE_DIALECT, job));
+          return this.job(jobByKeyStatement(SQLITE_DIALECT, job, keptSince));
         }
         instanceIds.forEach((instanceId, position) =>
           insertItem.run(job.id, position, instanceId, 'PENDING'),
@@ -136,8 +147,10 @@ export class SqliteBulkJobStore extends BulkJobStore {
     creatorIss: string,
     creatorSub: string,
     idempotencyKey: string,
+    now: string,
   ): Promise<BulkLockJob | null> {
-    return this.job(jobByKeyStatement(SQLITE_DIALECT, { creatorIss, creatorSub, idempotencyKey }));
+    const owner = { creatorIss, creatorSub, idempotencyKey };
+    return this.job(jobByKeyStatement(SQLITE_DIALECT, owner, keyKeptSince(now)));
   }
 
   async items(jobId: string): Promise<BulkLockItem[]> {
@@ -184,6 +197,24 @@ export class SqliteBulkJobStore extends BulkJobStore {
     until: string,
   ): Promise<boolean> {
     return this.run(extendClaimStatement(SQLITE_DIALECT, jobId, instanceId, holder, until)) === 1;
+  }
+
+  async leaveUnsettled(
+    jobId: string,
+    instanceId: string,
+    holder: string,
+    failure: UnsettledFailure,
+    until: string,
+  ): Promise<boolean> {
+    const statement = extendClaimStatement(
+      SQLITE_DIALECT,
+      jobId,
+      instanceId,
+      holder,
+      until,
+      failure,
+    );
+    return this.run(statement) === 1;
   }
 
   async finish(

@@ -11,16 +11,14 @@ import {
 } from './idempotency-store.js';
 import { IDEMPOTENCY_TIMES, IdempotentCalls } from './idempotent-calls.js';
 import { RedisIdempotencyStore } from './redis-idempotency-store.js';
-
-/** DESIGN §5: a key is kept 24 h. */
-const KEEP_MS = 24 * 60 * 60 * 1000;
+import { IDEMPOTENCY_KEY_KEPT_MS } from '../domain/idempotency.js';
 
 /**
  * A claim outlives any one upstream call by a wide margin (it is renewed every third of it
  * while the call runs), and a dead replica's claim lapses within one lease.
  */
 function timesFor(upstream: UpstreamConfig): IdempotencyTimes {
-  return { leaseMs: 2 * upstream.timeoutMs + 5_000, keepMs: KEEP_MS };
+  return { leaseMs: 2 * upstream.timeoutMs + 5_000, keepMs: IDEMPOTENCY_KEY_KEPT_MS };
 }
 
 /** Without REDIS_URL, in memory; with it, in Redis, memory standing in while it is down. */

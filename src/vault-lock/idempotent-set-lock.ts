@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { CallContext } from '../common/call-context.js';
-import { GwCode, type GatewayError } from '../common/gateway-error.js';
+import type { GatewayError } from '../common/gateway-error.js';
 import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from '../idempotency/idempotency-key.js';
 import { IdempotentCalls } from '../idempotency/idempotent-calls.js';
-import { UpstreamError } from '../taurusdb/upstream-error.js';
 import {
+  changeMayHaveApplied,
   VaultLockService,
   type SetVaultLockCommand,
   type SetVaultLockResult,
@@ -21,10 +21,7 @@ import {
 export function settlesSetLock(error: GatewayError, thrown: unknown): boolean {
   if (error.status === 429) return false;
   if (error.status < 500) return true;
-  const mayHaveApplied =
-    (thrown instanceof UpstreamError && thrown.outcomeUncertain) ||
-    error.errorCode === GwCode.INTERNAL;
-  return mayHaveApplied;
+  return changeMayHaveApplied(error, thrown);
 }
 
 /** The vault-lock use case under an idempotency key, for both channels. */

@@ -336,6 +336,18 @@ function decisionFields(decision: PolicyDecision): DecisionFields {
   };
 }
 
+/**
+ * Whether a failed change may have been applied at TaurusDB although no success answer arrived:
+ * the PUT may have been sent (deadline passed after sending, reset mid-answer), or the failure is
+ * one nothing was foreseen for. Such a change is settled by reading its lock, never sent again.
+ */
+export function changeMayHaveApplied(failure: GatewayError, thrown: unknown): boolean {
+  return (
+    (thrown instanceof UpstreamError && thrown.outcomeUncertain) ||
+    failure.errorCode === GwCode.INTERNAL
+  );
+}
+
 /** rejected: TaurusDB refused (4xx). failed: it certainly did not apply. unknown: it may have. */
 function completionOf(failure: GatewayError, error: unknown, durationMs: number): AuditCompletion {
   const upstream = error instanceof UpstreamError ? error : undefined;

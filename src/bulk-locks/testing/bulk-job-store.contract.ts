@@ -72,9 +72,34 @@ export function bulkJobStoreContract(name: string, newHarness: () => Promise<Bul
       expect((await store.create(b, fleetIds(1))).id).toBe(b.id);
       // Found by its creator and key alone.
       const { creatorIss } = first;
-      expect(await store.byIdempotencyKey(creatorIss, first.creatorSub, 'k-1')).toEqual(first);
-      expect(await store.byIdempotencyKey(creatorIss, 'bob', 'k-1')).toEqual(bobs);
-      expect(await store.byIdempotencyKey(creatorIss, first.creatorSub, 'k-2')).toBeNull();
+      const now = secondsAfter(60);
+      expect(await store.byIdempotencyKey(creatorIss, first.creatorSub, 'k-1', now)).toEqual(first);
+      expect(await store.byIdempotencyKey(creatorIss, 'bob', 'k-1', now)).toEqual(bobs);
+      expect(await store.byIdempotencyKey(creatorIss, first.creatorSub, 'k-2', now)).toBeNull();
+    });
+
+    it('keeps an idempotency key 24 h: then a new job takes it over, and the old one keeps its items', async () => {
+      const day = 24 * 60 * 60;
+      const first = await store.create(aBulkJob({ idempotencyKey: 'k-1' }), fleetIds(2));
+      const { creatorIss, creatorSub } = first;
+
+      expect(
+        await store.byIdempotencyKey(creatorIss, creatorSub, 'k-1', secondsAfter(day)),
+      ).toEqual(first);
+      expect(
+        await store.byIdempotencyKey(creatorIss, creatorSub, 'k-1', secondsAfter(day + 1)),
+      ).toBeNull();
+      const sameDay = aBulkJob({ idempotencyKey: 'k-1', createdAt: secondsAfter(day) });
+      expect((await store.create(sameDay, fleetIds(1))).id).toBe(first.id);
+
+      const nextDay = aBulkJob({ idempotencyKey: 'k-1', createdAt: secondsAfter(day + 1) });
+      const second = await store.create(nextDay, fleetIds(1));
+      expect(second).toMatchObject({ id: nextDay.id, idempotencyKey: 'k-1', total: 1 });
+      expect(
+        await store.byIdempotencyKey(creatorIss, creatorSub, 'k-1', secondsAfter(day + 2)),
+      ).toEqual(second);
+      expect(await store.get(first.id)).toMatchObject({ idempotencyKey: null, total: 2 });
+      expect(await store.items(first.id)).toHaveLength(2);
     });
 
     it('claims items in order, one per free slot, and the job runs from its first claim', async () => {
@@ -184,6 +209,31 @@ export function bulkJobStoreContract(name: string, newHarness: () => Promise<Bul
           ? { holder: 'r1', claimUntil: secondsAfter(80) }
           : { holder: 'r2', claimUntil: secondsAfter(90) },
       );
+    });
+
+    it('leaves an item whose change may have applied RUNNING in its slot, with its failure, until another runner takes it over', async () => {
+      const job = await store.create(aBulkJob(), fleetIds(2));
+      const item = await store.claimNext(job.id, claim('r1', 0, secondsAfter(60)));
+      const id = item!.instanceId;
+      const failure = { errorCode: 'GW.UPSTREAM_TIMEOUT', auditId: 'audit-7' };
+
+      expect(await store.leaveUnsettled(job.id, id, 'r2', failure, secondsAfter(5))).toBe(false);
+      expect((await store.items(job.id))[0]).toMatchObject({ errorCode: null, auditId: null });
+      expect(await store.leaveUnsettled(job.id, id, 'r1', failure, secondsAfter(5))).toBe(true);
+
+      expect((await store.items(job.id))[0]).toMatchObject({
+        state: 'RUNNING',
+        ...failure,
+        holder: 'r1',
+        claimUntil: secondsAfter(5),
+        slot: 0,
+      });
+      expect(await store.claimNext(job.id, claim('r1', 0))).toBeNull();
+      const takeover = { holder: 'r2', until: secondsAfter(70) };
+      expect(await store.reclaim(job.id, id, takeover, secondsAfter(4))).toBe(false);
+      expect(await store.reclaim(job.id, id, takeover, secondsAfter(6))).toBe(true);
+      expect((await store.items(job.id))[0]).toMatchObject({ ...failure, holder: 'r2' });
+      expect(await store.get(job.id)).toMatchObject({ done: 0 });
     });
 
     it('hands a RUNNING item whose claim ran out to exactly one other runner, in its slot', async () => {
