@@ -29,8 +29,9 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 
 /**
  * Writes signed checkpoints of the audit chain (DESIGN §8): every interval on the replica that
- * holds the lease, on demand, and on shutdown. Each goes to the store first, which chains it to
- * the newest one under the chain lock, then to its write-once file.
+ * holds the lease, on demand, on shutdown, and at start when the newest is an interval old or
+ * more. Each goes to the store first, which chains it to the newest one under the chain lock,
+ * then to its write-once file.
  */
 @Injectable()
 export class CheckpointWriter
@@ -60,14 +61,36 @@ export class CheckpointWriter
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.tick ??= this.periodic()
-        .catch((error: unknown) =>
-          this.logger.error(`audit checkpoint failed: ${messageOf(error)}`),
-        )
-        .finally(() => (this.tick = null));
-    }, this.config.intervalSeconds * 1000);
+    this.inBackground(() => this.catchUp());
+    this.timer = setInterval(
+      () => this.inBackground(() => this.periodic()),
+      this.config.intervalSeconds * 1000,
+    );
     this.timer.unref();
+  }
+
+  /** Started once at a time; shutdown waits for it. */
+  private inBackground(work: () => Promise<unknown>): void {
+    this.tick ??= work()
+      .catch((error: unknown) => this.logger.error(`audit checkpoint failed: ${messageOf(error)}`))
+      .finally(() => (this.tick = null));
+  }
+
+  /**
+   * After a crash, or a stop longer than an interval, the newest checkpoint is that old: one now,
+   * rather than an interval later, keeps the time between two checkpoints that the verifier
+   * checks (two intervals at most) to the downtime and one interval. Elected like the periodic
+   * ones, so replicas starting together write one between them.
+   */
+  private async catchUp(): Promise<void> {
+    const ageSeconds = await this.newestAgeSeconds();
+    if (ageSeconds === null || ageSeconds < this.config.intervalSeconds) return;
+    const written = await this.periodic();
+    if (written !== null) {
+      this.logger.log(
+        `audit checkpoint at start, at seq ${written.seq}: the newest was ${Math.round(ageSeconds)} s old`,
+      );
+    }
   }
 
   /**
@@ -101,19 +124,16 @@ export class CheckpointWriter
    * replica ticks first takes it, so one checkpoint is written about every interval and a dead
    * holder is replaced within one and a half.
    */
-  private async periodic(): Promise<void> {
+  private async periodic(): Promise<StoredCheckpoint | null> {
     const now = this.clock.now();
     const until = new Date(now.getTime() + (this.config.intervalSeconds * 1000) / 2);
-    if (
-      await this.leases.claimLease(
-        CHECKPOINT_LEASE,
-        this.holder,
-        now.toISOString(),
-        until.toISOString(),
-      )
-    ) {
-      await this.write();
-    }
+    const elected = await this.leases.claimLease(
+      CHECKPOINT_LEASE,
+      this.holder,
+      now.toISOString(),
+      until.toISOString(),
+    );
+    return elected ? this.write() : null;
   }
 
   private async newestAgeSeconds(): Promise<number | null> {
