@@ -291,18 +291,27 @@ export function jobRunningStatement(dialect: BulkJobDialect, jobId: string): Sta
   };
 }
 
+/**
+ * Takes the item over when its claim ran out before `now`, and, when its change may have been
+ * sent (a lock-before is kept), `sentGraceMs` before `now`: decided on the row as it is, not as
+ * a pass read it earlier.
+ */
 export function reclaimStatement(
   dialect: BulkJobDialect,
   jobId: string,
   instanceId: string,
   claim: { holder: string; until: string },
   now: string,
+  sentGraceMs: number,
 ): Statement {
   const p = new Parameters(dialect);
+  const sentBefore = new Date(Date.parse(now) - sentGraceMs).toISOString();
   return {
     sql: `UPDATE bulk_lock_items SET holder = ${p.add(claim.holder)}, claim_until = ${p.add(claim.until)}
       WHERE job_id = ${p.add(jobId)} AND instance_id = ${p.add(instanceId)}
-        AND state = 'RUNNING' AND claim_until < ${p.add(now)}`,
+        AND state = 'RUNNING' AND claim_until < ${p.add(now)}
+        AND (lock_before_enabled IS NULL OR claim_until < ${p.add(sentBefore)})
+      RETURNING ${ITEM_COLUMNS}`,
     values: p.values,
   };
 }

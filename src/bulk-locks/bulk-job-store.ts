@@ -42,7 +42,10 @@ export abstract class BulkJobStore {
 
   abstract get(id: string): Promise<BulkLockJob | null>;
 
-  /** The job its creator made under `idempotencyKey` within the time a key is kept before `now`, or null. */
+  /**
+   * The job its creator made under `idempotencyKey` within the time a key is kept (24 h) before
+   * `now`, or null.
+   */
   abstract byIdempotencyKey(
     creatorIss: string,
     creatorSub: string,
@@ -64,15 +67,19 @@ export abstract class BulkJobStore {
   abstract claimNext(jobId: string, claim: BulkItemClaim): Promise<BulkLockItem | null>;
 
   /**
-   * Takes over a RUNNING item whose claim ran out before `now` (its runner is gone), keeping its
-   * slot; true for exactly one of several runners trying.
+   * Takes over a RUNNING item whose claim ran out before `now` (its runner is gone, or left it
+   * to be settled), keeping its slot. An item whose change may have been sent (it has a
+   * lock-before) is taken over only once its claim ran out `sentGraceMs` before `now`, so that
+   * its PUT has had the time to land. Answers the item as taken over, with what its runner kept
+   * on it until then, for exactly one of several runners trying; null for the others.
    */
   abstract reclaim(
     jobId: string,
     instanceId: string,
     claim: Omit<BulkItemClaim, 'slot'>,
     now: string,
-  ): Promise<boolean>;
+    sentGraceMs: number,
+  ): Promise<BulkLockItem | null>;
 
   /**
    * Keeps the lock as read just before the item's change is sent, on a RUNNING item `holder`

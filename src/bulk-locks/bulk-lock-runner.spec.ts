@@ -11,7 +11,7 @@ import type {
   SetVaultLockResult,
   VaultLockService,
 } from '../vault-lock/vault-lock.service.js';
-import { BulkLockRunner, CRASHED_ERROR_CODE } from './bulk-lock-runner.js';
+import { BulkLockRunner, CRASHED_ERROR_CODE, UNSETTLED_ERROR_CODE } from './bulk-lock-runner.js';
 import { SqliteBulkJobStore } from './sqlite-bulk-job-store.js';
 import { aBulkJob, BULK_FIXTURE_NOW, fleetIds, secondsAfter } from './testing/bulk-job-fixtures.js';
 import { Tracing } from '../tracing/tracing.js';
@@ -248,7 +248,13 @@ describe('BulkLockRunner', () => {
     });
     expect((await store.get(job.id))?.state).toBe('RUNNING');
 
-    // Two upstream deadlines (1 s each) after the PUT answered, the locks are read.
+    // Two upstream deadlines (1 s each) after the PUT answered, the locks are read; not before.
+    const reads = taurusDb.calls.showLock;
+    clock.current = new Date(Date.parse(BULK_FIXTURE_NOW) + 2_000);
+    await r.runPass();
+    await r.idle();
+    expect(taurusDb.calls.showLock).toBe(reads);
+    expect((await store.items(job.id)).filter((i) => i.state === 'RUNNING')).toHaveLength(2);
     clock.current = new Date(Date.parse(BULK_FIXTURE_NOW) + 2_001);
     // Settling frees the slots: the next passes run the rest of the job in them.
     for (let pass = 0; pass < 3; pass++) {
@@ -270,6 +276,56 @@ describe('BulkLockRunner', () => {
     });
     expect(vaultLocks.sent.filter((id) => id === applied || id === refused)).toHaveLength(2);
     expect(await store.get(job.id)).toMatchObject({ state: 'FINISHED', done: 8 });
+  });
+
+  it('reads the lock of an item left to be settled again later while it cannot be read, and ends it unsettled once its instance is gone', async () => {
+    const job = await store.create(aBulkJob(), fleetIds(2));
+    const [unreadable, gone] = fleetIds(2);
+    const off = { enabled: false, retentionDays: null, endsAtMs: null };
+    for (const [slot, instanceId] of [unreadable, gone].entries()) {
+      await store.claimNext(job.id, { holder: 'lane', slot, until: secondsAfter(60) });
+      await store.keepLockBefore(job.id, instanceId, 'lane', off);
+      const failure = { errorCode: GwCode.UPSTREAM_TIMEOUT, auditId: `audit-${instanceId}` };
+      await store.leaveUnsettled(job.id, instanceId, 'lane', failure, BULK_FIXTURE_NOW);
+    }
+    taurusDb.lockReadFailures.set(
+      unreadable,
+      new UpstreamError(GwCode.UPSTREAM_UNAVAILABLE, 503, 'down', { outcomeUncertain: false }),
+    );
+    taurusDb.lockReadFailures.set(
+      gone,
+      new UpstreamError(GwCode.NOT_FOUND, 404, 'no such instance', {
+        upstreamStatus: 404,
+        outcomeUncertain: false,
+      }),
+    );
+    const r = runner(2);
+
+    clock.current = new Date(Date.parse(BULK_FIXTURE_NOW) + 2_001);
+    await r.runPass();
+    await r.idle();
+    const items = await store.items(job.id);
+    expect(items.find((i) => i.instanceId === gone)).toMatchObject({
+      state: 'FAILED',
+      errorCode: UNSETTLED_ERROR_CODE,
+      auditId: `audit-${gone}`,
+    });
+    const waiting = items.find((i) => i.instanceId === unreadable);
+    expect(waiting).toMatchObject({ state: 'RUNNING', errorCode: GwCode.UPSTREAM_TIMEOUT });
+    expect(waiting?.holder).not.toBe('lane');
+
+    // Taken over again once the new claim (four deadlines and a pass) and the grace ran out.
+    taurusDb.lockReadFailures.delete(unreadable);
+    clock.current = new Date(Date.parse(waiting!.claimUntil!) + 2_001);
+    await r.runPass();
+    await r.idle();
+    expect((await store.items(job.id)).find((i) => i.instanceId === unreadable)).toMatchObject({
+      state: 'FAILED',
+      errorCode: GwCode.UPSTREAM_TIMEOUT,
+      auditId: `audit-${unreadable}`,
+    });
+    expect(vaultLocks.calls).toEqual([]);
+    expect(await store.get(job.id)).toMatchObject({ state: 'FINISHED', done: 2 });
   });
 
   it("extends the item's claim by the change's budget just before the change is sent", async () => {
@@ -307,9 +363,9 @@ describe('BulkLockRunner', () => {
       const late = new Date(Date.parse(BULK_FIXTURE_NOW) + 60_000);
       clock.current = late;
       const takeover = { holder: 'other', until: new Date(late.getTime() + 60_000).toISOString() };
-      expect(await store.reclaim(job.id, command.instanceId, takeover, late.toISOString())).toBe(
-        true,
-      );
+      expect(
+        await store.reclaim(job.id, command.instanceId, takeover, late.toISOString(), 0),
+      ).not.toBeNull();
     };
     const r = runner();
 

@@ -178,10 +178,14 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
     for (const item of items) {
       if (item.state !== 'RUNNING' || item.slot === null) continue;
       taken.add(item.slot);
-      // A change that may have been sent is given the grace to land before its lock is read.
+      // Read earlier in the pass: the store decides again on the item as it is now.
       const graceMs = item.lockBefore === null ? 0 : this.uncertainGraceMs;
       if (item.claimUntil !== null && Date.parse(item.claimUntil) + graceMs < now.getTime()) {
-        await this.takeOver(job, item, now);
+        await this.takeOver(job, item.instanceId, now).catch((error: unknown) =>
+          this.logger.warn(
+            `bulk job ${job.id}, instance ${item.instanceId}: not settled yet: ${messageOf(error)}`,
+          ),
+        );
       }
     }
     if (!items.some((item) => item.state === 'PENDING' || item.state === 'RUNNING')) {
@@ -301,12 +305,19 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
    * sent nothing, so it is simply run again; otherwise the change may have reached TaurusDB, so
    * its lock is read and the item ends as the lock proves against the lock-before.
    */
-  private async takeOver(job: BulkLockJob, item: BulkLockItem, now: Date): Promise<void> {
+  private async takeOver(job: BulkLockJob, instanceId: string, now: Date): Promise<void> {
     const claim = { holder: claimHolder(), until: this.claimUntil() };
-    if (!(await this.store.reclaim(job.id, item.instanceId, claim, now.toISOString()))) return;
+    const item = await this.store.reclaim(
+      job.id,
+      instanceId,
+      claim,
+      now.toISOString(),
+      this.uncertainGraceMs,
+    );
+    if (item === null) return;
     const run =
       item.lockBefore === null
-        ? await this.runClaimed(job, item.instanceId, claim.holder)
+        ? await this.runClaimed(job, instanceId, claim.holder)
         : await this.settle(job, item, item.lockBefore);
     await this.conclude(job, item, run, claim.holder);
   }
@@ -314,7 +325,9 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
   /**
    * Reads the lock of an item whose change may have been applied, and ends it as the lock proves
    * against the lock-before: a change its lock shows not applied ends with the failure it
-   * answered (or `GW.CRASHED` when its runner died), one it shows applied as a success.
+   * answered (or `GW.CRASHED` when its runner died), one it shows applied as a success. A lock
+   * that cannot be read now throws, and the item is taken over again once its new claim has run
+   * out; the lock of an instance that is gone can never be read, so its item ends unsettled.
    */
   private async settle(
     job: BulkLockJob,
@@ -322,33 +335,30 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
     before: LockSnapshot,
   ): Promise<BulkItemOutcome> {
     const { instanceId } = item;
-    const info = await this.taurusDb.showLock(this.caller(), target(job, instanceId));
+    let info;
+    try {
+      info = await this.taurusDb.showLock(this.caller(), target(job, instanceId));
+    } catch (error) {
+      if (toGatewayError(error).status !== 404) throw error;
+      this.logger.warn(
+        `bulk job ${job.id}, instance ${instanceId}: the instance is gone, so its change cannot be settled`,
+      );
+      return { ...settledFrom(item), errorCode: UNSETTLED_ERROR_CODE };
+    }
     const settlement = settlementOf(
       { action: job.action, retentionDays: job.retentionDays },
       before,
       lockSnapshotOf(info),
     );
     this.logger.log(`bulk job ${job.id}, instance ${instanceId}: ${settlement.reason}`);
-    const auditId = item.auditId;
-    if (settlement.outcome === 'succeeded') {
-      return {
-        state: 'SUCCEEDED',
-        result: 'success',
-        errorCode: null,
-        auditId,
-        lockRequestId: null,
-      };
+    switch (settlement.outcome) {
+      case 'succeeded':
+        return { ...settledFrom(item), state: 'SUCCEEDED', result: 'success' };
+      case 'failed':
+        return { ...settledFrom(item), errorCode: item.errorCode ?? CRASHED_ERROR_CODE };
+      default:
+        return { ...settledFrom(item), errorCode: UNSETTLED_ERROR_CODE };
     }
-    return {
-      state: 'FAILED',
-      result: null,
-      errorCode:
-        settlement.outcome === 'failed'
-          ? (item.errorCode ?? CRASHED_ERROR_CODE)
-          : UNSETTLED_ERROR_CODE,
-      auditId,
-      lockRequestId: null,
-    };
   }
 
   /**
@@ -370,11 +380,10 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
         run.uncertain,
         this.clock.now().toISOString(),
       );
+      const next = left ? 'its lock will be read to settle it' : 'its claim was lost meanwhile';
       this.logger.warn(
-        `bulk job ${job.id}, instance ${item.instanceId}: its change answered ${run.uncertain.errorCode} but may have been applied; ` +
-          (left
-            ? 'its lock will be read to settle it'
-            : 'claim lost before it was left to be settled'),
+        `bulk job ${job.id}, instance ${item.instanceId}: its change answered ` +
+          `${run.uncertain.errorCode} but may have been applied; ${next}`,
       );
       return false;
     }
@@ -416,6 +425,17 @@ const target = (job: BulkLockJob, instanceId: string) => ({
   projectId: job.projectId,
   instanceId,
 });
+
+/** An item settled from its lock: FAILED unless the lock shows otherwise, with its attempt row. */
+function settledFrom(item: BulkLockItem): BulkItemOutcome {
+  return {
+    state: 'FAILED',
+    result: null,
+    errorCode: null,
+    auditId: item.auditId,
+    lockRequestId: null,
+  };
+}
 
 /** The lock could not be read (or the claim was lost) before anything was sent. */
 function failedBeforeSending(error: unknown): BulkItemOutcome {

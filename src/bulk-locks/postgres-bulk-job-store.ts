@@ -154,9 +154,11 @@ export class PostgresBulkJobStore extends BulkJobStore {
     instanceId: string,
     claim: Omit<BulkItemClaim, 'slot'>,
     now: string,
-  ): Promise<boolean> {
-    const statement = reclaimStatement(POSTGRES, jobId, instanceId, claim, now);
-    return (await run(this.connected(), statement)).rowCount === 1;
+    sentGraceMs: number,
+  ): Promise<BulkLockItem | null> {
+    const statement = reclaimStatement(POSTGRES, jobId, instanceId, claim, now, sentGraceMs);
+    const { rows } = await run<BulkItemRow>(this.connected(), statement);
+    return rows.length === 1 ? itemFromRow(rows[0]) : null;
   }
 
   async keepLockBefore(

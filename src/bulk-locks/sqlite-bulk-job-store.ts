@@ -176,8 +176,18 @@ export class SqliteBulkJobStore extends BulkJobStore {
     instanceId: string,
     claim: Omit<BulkItemClaim, 'slot'>,
     now: string,
-  ): Promise<boolean> {
-    return this.run(reclaimStatement(SQLITE_DIALECT, jobId, instanceId, claim, now)) === 1;
+    sentGraceMs: number,
+  ): Promise<BulkLockItem | null> {
+    const { sql, values } = reclaimStatement(
+      SQLITE_DIALECT,
+      jobId,
+      instanceId,
+      claim,
+      now,
+      sentGraceMs,
+    );
+    const row = this.statement(sql).get(...values) as BulkItemRow | undefined;
+    return row === undefined ? null : itemFromRow(row);
   }
 
   async keepLockBefore(

@@ -69,20 +69,20 @@ describe('CheckpointWriter', () => {
     await writer.onApplicationShutdown();
   }
 
-  it('writes one at start when the newest is an interval old or more, and none when it is newer', async () => {
+  it('writes one at start when the newest is half an interval old or more, and none when it is newer', async () => {
     const first = await writerAt(minutesAfterStart(0));
     await first.writer.write();
     await first.writer.onApplicationShutdown();
 
-    await startAndStop(59);
+    await startAndStop(29);
     expect(await checkpointTimes()).toEqual(
-      [0, 0, 59].map((m) => minutesAfterStart(m).toISOString()),
+      [0, 0, 29].map((m) => minutesAfterStart(m).toISOString()),
     );
 
-    // Down for an hour: the one at start comes before the shutdown's.
-    await startAndStop(119);
+    // Down for half an hour: the one at start comes before the shutdown's.
+    await startAndStop(59);
     expect(await checkpointTimes()).toEqual(
-      [0, 0, 59, 119, 119].map((m) => minutesAfterStart(m).toISOString()),
+      [0, 0, 29, 59, 59].map((m) => minutesAfterStart(m).toISOString()),
     );
   });
 

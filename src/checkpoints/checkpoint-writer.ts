@@ -29,8 +29,8 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 
 /**
  * Writes signed checkpoints of the audit chain (DESIGN §8): every interval on the replica that
- * holds the lease, on demand, on shutdown, and at start when the newest is an interval old or
- * more. Each goes to the store first, which chains it to the newest one under the chain lock,
+ * holds the lease, on demand, on shutdown, and at start when the newest is half an interval old
+ * or more. Each goes to the store first, which chains it to the newest one under the chain lock,
  * then to its write-once file.
  */
 @Injectable()
@@ -77,14 +77,15 @@ export class CheckpointWriter
   }
 
   /**
-   * After a crash, or a stop longer than an interval, the newest checkpoint is that old: one now,
-   * rather than an interval later, keeps the time between two checkpoints that the verifier
-   * checks (two intervals at most) to the downtime and one interval. Elected like the periodic
-   * ones, so replicas starting together write one between them.
+   * After a crash or a stop the newest checkpoint may be old, and the next periodic one is an
+   * interval away: the verifier allows two intervals between checkpoints. So a checkpoint is
+   * written now when the newest is half an interval old or more, which keeps the time between
+   * them to the downtime plus what went before it, or to one and a half intervals. Elected like
+   * the periodic ones, so replicas starting together write one between them.
    */
   private async catchUp(): Promise<void> {
     const ageSeconds = await this.newestAgeSeconds();
-    if (ageSeconds === null || ageSeconds < this.config.intervalSeconds) return;
+    if (ageSeconds === null || ageSeconds < this.config.intervalSeconds / 2) return;
     const written = await this.periodic();
     if (written !== null) {
       this.logger.log(

@@ -195,12 +195,13 @@ export function bulkJobStoreContract(name: string, newHarness: () => Promise<Bul
           id,
           { holder: 'r2', until: secondsAfter(90) },
           secondsAfter(11),
+          0,
         ),
-      ).toBe(false);
+      ).toBeNull();
 
       const raced = await Promise.all([
         store.extendClaim(job.id, id, 'r1', secondsAfter(80)),
-        other.reclaim(job.id, id, { holder: 'r2', until: secondsAfter(90) }, secondsAfter(41)),
+        other.reclaim(job.id, id, { holder: 'r2', until: secondsAfter(90) }, secondsAfter(41), 0),
       ]);
       expect(raced.filter(Boolean)).toHaveLength(1);
       const [row] = await store.items(job.id);
@@ -211,11 +212,13 @@ export function bulkJobStoreContract(name: string, newHarness: () => Promise<Bul
       );
     });
 
-    it('leaves an item whose change may have applied RUNNING in its slot, with its failure, until another runner takes it over', async () => {
+    it('leaves an item whose change may have applied RUNNING in its slot, with its failure, until another runner takes it over after the grace', async () => {
       const job = await store.create(aBulkJob(), fleetIds(2));
       const item = await store.claimNext(job.id, claim('r1', 0, secondsAfter(60)));
       const id = item!.instanceId;
       const failure = { errorCode: 'GW.UPSTREAM_TIMEOUT', auditId: 'audit-7' };
+      const before = { enabled: false, retentionDays: null, endsAtMs: null };
+      expect(await store.keepLockBefore(job.id, id, 'r1', before)).toBe(true);
 
       expect(await store.leaveUnsettled(job.id, id, 'r2', failure, secondsAfter(5))).toBe(false);
       expect((await store.items(job.id))[0]).toMatchObject({ errorCode: null, auditId: null });
@@ -230,9 +233,12 @@ export function bulkJobStoreContract(name: string, newHarness: () => Promise<Bul
       });
       expect(await store.claimNext(job.id, claim('r1', 0))).toBeNull();
       const takeover = { holder: 'r2', until: secondsAfter(70) };
-      expect(await store.reclaim(job.id, id, takeover, secondsAfter(4))).toBe(false);
-      expect(await store.reclaim(job.id, id, takeover, secondsAfter(6))).toBe(true);
-      expect((await store.items(job.id))[0]).toMatchObject({ ...failure, holder: 'r2' });
+      // Its change may have been sent: the claim must have run out the grace (2 s) before.
+      expect(await store.reclaim(job.id, id, takeover, secondsAfter(4), 2_000)).toBeNull();
+      expect(await store.reclaim(job.id, id, takeover, secondsAfter(7), 2_000)).toBeNull();
+      const taken = await store.reclaim(job.id, id, takeover, secondsAfter(7.001), 2_000);
+      expect(taken).toMatchObject({ ...failure, lockBefore: before, holder: 'r2', slot: 0 });
+      expect((await store.items(job.id))[0]).toEqual(taken);
       expect(await store.get(job.id)).toMatchObject({ done: 0 });
     });
 
@@ -243,14 +249,16 @@ export function bulkJobStoreContract(name: string, newHarness: () => Promise<Bul
       const id = item!.instanceId;
 
       const takeover = { holder: 'r1', until: secondsAfter(70) };
-      expect(await store.reclaim(job.id, id, takeover, secondsAfter(5))).toBe(false);
+      expect(await store.reclaim(job.id, id, takeover, secondsAfter(5), 0)).toBeNull();
       const raced = await Promise.all([
-        store.reclaim(job.id, id, takeover, secondsAfter(11)),
-        other.reclaim(job.id, id, { holder: 'r2', until: secondsAfter(70) }, secondsAfter(11)),
+        // Nothing was sent yet (no lock-before): the grace does not apply.
+        store.reclaim(job.id, id, takeover, secondsAfter(11), 60_000),
+        other.reclaim(job.id, id, { holder: 'r2', until: secondsAfter(70) }, secondsAfter(11), 0),
       ]);
 
       expect(raced.filter(Boolean)).toHaveLength(1);
       const winner = raced[0] ? 'r1' : 'r2';
+      expect(raced.find(Boolean)).toMatchObject({ instanceId: id, holder: winner, slot: 1 });
       expect((await store.items(job.id))[0]).toMatchObject({ holder: winner, slot: 1 });
       expect(await store.finish(job.id, id, 'dead', SUCCEEDED)).toBe(false);
       expect(await store.claimNext(job.id, claim('r3', 1))).toBeNull();
