@@ -504,6 +504,29 @@ await describeWithPostgres(
       );
     });
 
+    it('refuses http for IAM, TaurusDB and the JWKS unless compose allows it, naming the variable', async () => {
+      const https: Record<string, string> = {
+        AUTH_JWKS_URL: 'https://sso.example.test/jwks',
+        IAM_ENDPOINT: 'https://iam.example.test',
+        TAURUSDB_ENDPOINT: 'https://gaussdb.{region}.example.test',
+      };
+      const refused = [];
+      for (const variable of Object.keys(https)) {
+        // The others https, so that the start can stop only at this one.
+        const plaintextOnlyHere = { ...env, ...https, [variable]: env[variable] };
+        delete plaintextOnlyHere.ALLOW_HTTP_UPSTREAMS;
+        expect(plaintextOnlyHere[variable]).toMatch(/^http:\/\//);
+        const { code, stderr } = await exitOf(
+          launch(GATEWAY_ENTRY, plaintextOnlyHere, { cwd: root }),
+        );
+        expect(code).toBe(1);
+        refused.push(
+          stderr.match(/\n {2}(\w+): must be an https URL when NODE_ENV=production/)?.[1],
+        );
+      }
+      expect(refused).toEqual(Object.keys(https));
+    });
+
     it('refuses to start without a TaurusDB endpoint, rather than look for a simulator', async () => {
       const withoutEndpoint = { ...env };
       delete withoutEndpoint.TAURUSDB_ENDPOINT;

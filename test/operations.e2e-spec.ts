@@ -89,7 +89,8 @@ describe('GraphQL in production mode', () => {
   let h: Harness;
 
   beforeAll(async () => {
-    h = await startHarness({ NODE_ENV: 'production' });
+    // The harness's simulator speaks http on the loopback.
+    h = await startHarness({ NODE_ENV: 'production', ALLOW_HTTP_UPSTREAMS: 'true' });
   });
   afterAll(() => h.close());
 

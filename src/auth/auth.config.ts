@@ -1,5 +1,6 @@
 import { registerAs } from '@nestjs/config';
 import { IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min } from 'class-validator';
+import { requireHttpsInProduction } from '../config/https-in-production.js';
 import { validateEnv } from '../config/validate-env.js';
 
 class AuthEnv {
@@ -29,6 +30,7 @@ export interface AuthConfig {
 
 export const authConfig = registerAs('auth', (): AuthConfig => {
   const env = validateEnv(process.env, AuthEnv);
+  requireHttpsInProduction('AUTH_JWKS_URL', env.AUTH_JWKS_URL);
   return {
     jwksUrl: env.AUTH_JWKS_URL,
     issuer: env.AUTH_ISSUER,

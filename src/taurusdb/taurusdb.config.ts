@@ -1,5 +1,6 @@
 import { registerAs } from '@nestjs/config';
 import { IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { requireHttpsInProduction } from '../config/https-in-production.js';
 import { validateEnv } from '../config/validate-env.js';
 import { REGION_PATTERN, isRegion } from './region.js';
 
@@ -51,6 +52,7 @@ function baseUrl(variable: string, value: string): string {
   if (url.username || url.password || url.search || url.hash) {
     throw configError(variable, 'must not carry credentials, a query or a fragment');
   }
+  requireHttpsInProduction(variable, value);
   return value.replace(/\/+$/, '');
 }
 

@@ -7,6 +7,7 @@ import {
   ValidateIf,
   type ValidationArguments,
 } from 'class-validator';
+import { requireHttpsInProduction } from '../../config/https-in-production.js';
 import { validateEnv } from '../../config/validate-env.js';
 
 export const IAM_TOKEN_MODES = ['oidc', 'password', 'agency'] as const;
@@ -108,6 +109,7 @@ export type IamConfig =
 
 export const iamConfig = registerAs('iam', (): IamConfig => {
   const env = validateEnv(process.env, IamEnv);
+  requireHttpsInProduction('IAM_ENDPOINT', env.IAM_ENDPOINT);
   const endpoint = env.IAM_ENDPOINT.replace(/\/+$/, '');
   const mode = modeOf(env);
   // Validated as given in password and agency modes, and in oidc mode when any part is set.
