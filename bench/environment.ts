@@ -119,6 +119,8 @@ export async function startBenchEnvironment(
       {
         ...upstreamEnv,
         NODE_ENV: 'production',
+        // The simulator answers plain http on the loopback.
+        ALLOW_HTTP_UPSTREAMS: 'true',
         POLICY_FILE: 'config/policy.example.yaml',
         // The example policy's four-eyes rule runs later with the service identity.
         IAM_DOMAIN_NAME: SERVICE_ACCOUNT.domainName,
