@@ -521,7 +521,7 @@ await describeWithPostgres(
         );
         expect(code).toBe(1);
         refused.push(
-          stderr.match(/\n {2}(\w+): must be an https URL when NODE_ENV=production/)?.[1],
+          stderr.match(/\n {2}([\w.-]+): must be an https URL when NODE_ENV=production/)?.[1],
         );
       }
       expect(refused).toEqual(Object.keys(https));

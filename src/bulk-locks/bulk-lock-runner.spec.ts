@@ -278,11 +278,11 @@ describe('BulkLockRunner', () => {
     expect(await store.get(job.id)).toMatchObject({ state: 'FINISHED', done: 8 });
   });
 
-  it('reads the lock of an item left to be settled again later while it cannot be read, and ends it unsettled once its instance is gone', async () => {
-    const job = await store.create(aBulkJob(), fleetIds(2));
-    const [unreadable, gone] = fleetIds(2);
+  it('reads the lock of an item left to be settled again later while it cannot be read, and ends it unsettled once TaurusDB says its instance is gone', async () => {
+    const job = await store.create(aBulkJob(), fleetIds(3));
+    const [unreadable, gone, unknownPath] = fleetIds(3);
     const off = { enabled: false, retentionDays: null, endsAtMs: null };
-    for (const [slot, instanceId] of [unreadable, gone].entries()) {
+    for (const [slot, instanceId] of [unreadable, gone, unknownPath].entries()) {
       await store.claimNext(job.id, { holder: 'lane', slot, until: secondsAfter(60) });
       await store.keepLockBefore(job.id, instanceId, 'lane', off);
       const failure = { errorCode: GwCode.UPSTREAM_TIMEOUT, auditId: `audit-${instanceId}` };
@@ -294,12 +294,20 @@ describe('BulkLockRunner', () => {
     );
     taurusDb.lockReadFailures.set(
       gone,
-      new UpstreamError(GwCode.NOT_FOUND, 404, 'no such instance', {
+      new UpstreamError('DBS.200823', 404, 'The DB instance does not exist.', {
         upstreamStatus: 404,
         outcomeUncertain: false,
       }),
     );
-    const r = runner(2);
+    // Huawei's API gateway knows no such path: a setting to fix, not a missing instance.
+    taurusDb.lockReadFailures.set(
+      unknownPath,
+      new UpstreamError('APIGW.0101', 404, 'The API does not exist', {
+        upstreamStatus: 404,
+        outcomeUncertain: false,
+      }),
+    );
+    const r = runner(3);
 
     clock.current = new Date(Date.parse(BULK_FIXTURE_NOW) + 2_001);
     await r.runPass();
@@ -310,22 +318,28 @@ describe('BulkLockRunner', () => {
       errorCode: UNSETTLED_ERROR_CODE,
       auditId: `audit-${gone}`,
     });
+    for (const instanceId of [unreadable, unknownPath]) {
+      const waiting = items.find((i) => i.instanceId === instanceId);
+      expect(waiting).toMatchObject({ state: 'RUNNING', errorCode: GwCode.UPSTREAM_TIMEOUT });
+      expect(waiting?.holder).not.toBe('lane');
+    }
     const waiting = items.find((i) => i.instanceId === unreadable);
-    expect(waiting).toMatchObject({ state: 'RUNNING', errorCode: GwCode.UPSTREAM_TIMEOUT });
-    expect(waiting?.holder).not.toBe('lane');
 
     // Taken over again once the new claim (four deadlines and a pass) and the grace ran out.
     taurusDb.lockReadFailures.delete(unreadable);
+    taurusDb.lockReadFailures.delete(unknownPath);
     clock.current = new Date(Date.parse(waiting!.claimUntil!) + 2_001);
     await r.runPass();
     await r.idle();
-    expect((await store.items(job.id)).find((i) => i.instanceId === unreadable)).toMatchObject({
-      state: 'FAILED',
-      errorCode: GwCode.UPSTREAM_TIMEOUT,
-      auditId: `audit-${unreadable}`,
-    });
+    for (const instanceId of [unreadable, unknownPath]) {
+      expect((await store.items(job.id)).find((i) => i.instanceId === instanceId)).toMatchObject({
+        state: 'FAILED',
+        errorCode: GwCode.UPSTREAM_TIMEOUT,
+        auditId: `audit-${instanceId}`,
+      });
+    }
     expect(vaultLocks.calls).toEqual([]);
-    expect(await store.get(job.id)).toMatchObject({ state: 'FINISHED', done: 2 });
+    expect(await store.get(job.id)).toMatchObject({ state: 'FINISHED', done: 3 });
   });
 
   it("extends the item's claim by the change's budget just before the change is sent", async () => {

@@ -178,12 +178,12 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
     for (const item of items) {
       if (item.state !== 'RUNNING' || item.slot === null) continue;
       taken.add(item.slot);
-      // Read earlier in the pass: the store decides again on the item as it is now.
-      const graceMs = item.lockBefore === null ? 0 : this.uncertainGraceMs;
-      if (item.claimUntil !== null && Date.parse(item.claimUntil) + graceMs < now.getTime()) {
+      // Read earlier in the pass: the store decides on the item as it is now, the grace included.
+      if (item.claimUntil !== null && Date.parse(item.claimUntil) < now.getTime()) {
         await this.takeOver(job, item.instanceId, now).catch((error: unknown) =>
           this.logger.warn(
-            `bulk job ${job.id}, instance ${item.instanceId}: not settled yet: ${messageOf(error)}`,
+            `bulk job ${job.id}, instance ${item.instanceId}: takeover failed, ` +
+              `tried again once its new claim has run out: ${messageOf(error)}`,
           ),
         );
       }
@@ -327,7 +327,8 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
    * against the lock-before: a change its lock shows not applied ends with the failure it
    * answered (or `GW.CRASHED` when its runner died), one it shows applied as a success. A lock
    * that cannot be read now throws, and the item is taken over again once its new claim has run
-   * out; the lock of an instance that is gone can never be read, so its item ends unsettled.
+   * out; the lock of an instance that TaurusDB itself says is gone can never be read, so its
+   * item ends unsettled.
    */
   private async settle(
     job: BulkLockJob,
@@ -339,7 +340,7 @@ export class BulkLockRunner implements OnApplicationBootstrap, BeforeApplication
     try {
       info = await this.taurusDb.showLock(this.caller(), target(job, instanceId));
     } catch (error) {
-      if (toGatewayError(error).status !== 404) throw error;
+      if (!isGone(toGatewayError(error))) throw error;
       this.logger.warn(
         `bulk job ${job.id}, instance ${instanceId}: the instance is gone, so its change cannot be settled`,
       );
@@ -425,6 +426,14 @@ const target = (job: BulkLockJob, instanceId: string) => ({
   projectId: job.projectId,
   instanceId,
 });
+
+/**
+ * TaurusDB's own answer that the instance does not exist (a `DBS.*` 404), not a 404 from Huawei's
+ * API gateway for a path it does not know (`APIGW.*`) or from a proxy, which a fixed endpoint
+ * setting can still cure.
+ */
+const isGone = (failure: GatewayError) =>
+  failure.status === 404 && failure.errorCode.startsWith('DBS.');
 
 /** An item settled from its lock: FAILED unless the lock shows otherwise, with its attempt row. */
 function settledFrom(item: BulkLockItem): BulkItemOutcome {

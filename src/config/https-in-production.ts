@@ -1,8 +1,9 @@
-import { IsIn, IsOptional } from 'class-validator';
-import { validateEnv } from './validate-env.js';
+import { IsIn, IsOptional, IsString } from 'class-validator';
+import { configError, validateEnv } from './validate-env.js';
 
 class PlaintextEnv {
-  @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV?: string;
+  /** Its values are the app config's to check. */
+  @IsOptional() @IsString() NODE_ENV?: string;
   @IsOptional() @IsIn(['true', 'false']) ALLOW_HTTP_UPSTREAMS?: string;
 }
 
@@ -16,9 +17,19 @@ class PlaintextEnv {
 export function requireHttpsInProduction(variable: string, url: string): void {
   const env = validateEnv(process.env, PlaintextEnv);
   if (env.NODE_ENV !== 'production' || env.ALLOW_HTTP_UPSTREAMS === 'true') return;
-  if (/^https:\/\//i.test(url)) return;
-  throw new Error(
-    `Invalid configuration:\n  ${variable}: must be an https URL when NODE_ENV=production` +
+  if (protocolOf(url) === 'https:') return;
+  throw configError(
+    variable,
+    'must be an https URL when NODE_ENV=production' +
       ' (ALLOW_HTTP_UPSTREAMS=true allows http where the network to it is trusted end to end)',
   );
+}
+
+/** As the URL parser reads it (which ignores surrounding spaces); a `{region}` template too. */
+function protocolOf(url: string): string | undefined {
+  try {
+    return new URL(url.replaceAll('{region}', 'region')).protocol;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,6 +1,11 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 
+/** A setting that stops the start, named with the rule it breaks, as `validateEnv` names them. */
+export function configError(variable: string, rule: string): Error {
+  return new Error(`Invalid configuration:\n  ${variable}: ${rule}`);
+}
+
 /**
  * Validates the environment variables one module owns (a class whose properties are named after
  * the variables). A wrong value stops the process with a message that names the variable.

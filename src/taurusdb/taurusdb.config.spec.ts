@@ -1,6 +1,8 @@
 import { taurusdbConfig } from './taurusdb.config.js';
 
 const VARIABLES = [
+  'NODE_ENV',
+  'ALLOW_HTTP_UPSTREAMS',
   'TAURUSDB_ENDPOINT',
   'TAURUSDB_ENDPOINTS',
   'TAURUSDB_PROBE_REGION',
@@ -68,5 +70,28 @@ describe('taurusdbConfig', () => {
         TAURUSDB_ENDPOINTS: endpoints,
       }),
     ).toThrow(message);
+  });
+
+  it('refuses an http endpoint in production, the template and each region alike, unless allowed', () => {
+    const https = 'https://gaussdb.{region}.example';
+    const production = { NODE_ENV: 'production' };
+    expect(() =>
+      load({ ...production, TAURUSDB_ENDPOINT: 'http://gaussdb.{region}.example' }),
+    ).toThrow(/\n {2}TAURUSDB_ENDPOINT: must be an https URL when NODE_ENV=production/);
+    expect(() =>
+      load({
+        ...production,
+        TAURUSDB_ENDPOINT: https,
+        TAURUSDB_ENDPOINTS: '{"af-south-1":"http://gaussdb.af-south-1.example"}',
+      }),
+    ).toThrow(/\n {2}TAURUSDB_ENDPOINTS\.af-south-1: must be an https URL/);
+    expect(
+      load({
+        ...production,
+        ALLOW_HTTP_UPSTREAMS: 'true',
+        TAURUSDB_ENDPOINT: 'http://sim/{region}',
+      }).endpoint,
+    ).toBe('http://sim/{region}');
+    expect(load({ ...production, TAURUSDB_ENDPOINT: https }).endpoint).toBe(https);
   });
 });

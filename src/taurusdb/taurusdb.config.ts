@@ -1,7 +1,7 @@
 import { registerAs } from '@nestjs/config';
 import { IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { requireHttpsInProduction } from '../config/https-in-production.js';
-import { validateEnv } from '../config/validate-env.js';
+import { configError, validateEnv } from '../config/validate-env.js';
 import { REGION_PATTERN, isRegion } from './region.js';
 
 class TaurusDbEnv {
@@ -30,10 +30,6 @@ export interface TaurusDbConfig {
 }
 
 const SAMPLE_REGION = 'cn-north-4';
-
-function configError(variable: string, rule: string): Error {
-  return new Error(`Invalid configuration:\n  ${variable}: ${rule}`);
-}
 
 /**
  * The IAM token travels in a header to this URL, so only plain http(s) base URLs are accepted:
