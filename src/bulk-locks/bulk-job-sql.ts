@@ -194,6 +194,14 @@ export function keyKeptSince(now: string): string {
   return new Date(Date.parse(now) - IDEMPOTENCY_KEY_KEPT_MS).toISOString();
 }
 
+/** The rows of the creator's key (the unique index's columns), under the table's `alias`. */
+function ownedKey(p: Parameters, job: KeyOwner, alias = ''): string {
+  const column = (name: string) => (alias === '' ? name : `${alias}.${name}`);
+  return `${column('creator_iss')} = ${p.add(job.creatorIss)}
+      AND ${column('creator_sub')} = ${p.add(job.creatorSub)}
+      AND ${column('idempotency_key')} = ${p.add(job.idempotencyKey)}`;
+}
+
 /** The creator's job under the key, when it was made at or after `keptSince`. */
 export function jobByKeyStatement(
   dialect: BulkJobDialect,
@@ -202,9 +210,7 @@ export function jobByKeyStatement(
 ): Statement {
   const p = new Parameters(dialect);
   return {
-    sql: `${SELECT_JOB} WHERE j.creator_iss = ${p.add(job.creatorIss)}
-      AND j.creator_sub = ${p.add(job.creatorSub)} AND j.idempotency_key = ${p.add(job.idempotencyKey)}
-      AND j.created_at >= ${p.add(keptSince)}`,
+    sql: `${SELECT_JOB} WHERE ${ownedKey(p, job, 'j')} AND j.created_at >= ${p.add(keptSince)}`,
     values: p.values,
   };
 }
@@ -220,9 +226,8 @@ export function releaseKeyStatement(
 ): Statement {
   const p = new Parameters(dialect);
   return {
-    sql: `UPDATE bulk_lock_jobs SET idempotency_key = NULL WHERE creator_iss = ${p.add(job.creatorIss)}
-      AND creator_sub = ${p.add(job.creatorSub)} AND idempotency_key = ${p.add(job.idempotencyKey)}
-      AND created_at < ${p.add(keptSince)}`,
+    sql: `UPDATE bulk_lock_jobs SET idempotency_key = NULL
+      WHERE ${ownedKey(p, job)} AND created_at < ${p.add(keptSince)}`,
     values: p.values,
   };
 }
