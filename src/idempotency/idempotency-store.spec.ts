@@ -1,11 +1,15 @@
-import { Clock } from '../common/clock.js';
+import { ManualClock } from '../common/testing/manual-clock.js';
 import { InMemoryIdempotencyStore } from './idempotency-store.js';
-import {
-  CONTRACT_TIMES,
-  describeIdempotencyStoreContract,
-} from './testing/idempotency-store.contract.js';
+import { describeIdempotencyStoreContract } from './testing/idempotency-store.contract.js';
 
-describeIdempotencyStoreContract(
-  'InMemoryIdempotencyStore',
-  () => new InMemoryIdempotencyStore(CONTRACT_TIMES, new Clock()),
-);
+let clock = new ManualClock(new Date());
+const times = { leaseMs: 30_000, keepMs: 24 * 3_600_000 };
+
+describeIdempotencyStoreContract('InMemoryIdempotencyStore', {
+  times,
+  create: () => {
+    clock = new ManualClock(new Date());
+    return new InMemoryIdempotencyStore(times, clock);
+  },
+  pass: async (ms) => clock.advanceMs(ms),
+});

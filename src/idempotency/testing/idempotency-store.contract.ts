@@ -1,6 +1,5 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   ClaimOutcome,
   IdempotencyClaim,
@@ -9,8 +8,16 @@ import type {
   StoredAnswer,
 } from '../idempotency-store.js';
 
-/** Short enough for a test to outlive them. */
-export const CONTRACT_TIMES: IdempotencyTimes = { leaseMs: 300, keepMs: 1_500 };
+/** What a store under the contract is built with, and how the test lets its time pass. */
+export interface IdempotencyStoreHarness {
+  times: IdempotencyTimes;
+  /** A fresh, empty store with `times`. */
+  create(): IdempotencyStore | Promise<IdempotencyStore>;
+  /** Lets `ms` of the store's own time pass: a clock moved, or a real wait where the store's
+   * expiry runs elsewhere (Redis), with `times` long enough that a busy test machine's pauses
+   * between renewals stay well inside a lease. */
+  pass(ms: number): Promise<void>;
+}
 
 const SUCCESS: StoredAnswer = {
   kind: 'result',
@@ -30,20 +37,19 @@ export function claimOf(outcome: ClaimOutcome): IdempotencyClaim {
   return outcome.claim;
 }
 
-/**
- * What every IdempotencyStore must do, whatever holds the keys. `create` gives a fresh, empty
- * store with `CONTRACT_TIMES` for each test.
- */
+/** What every IdempotencyStore must do, whatever holds the keys. */
 export function describeIdempotencyStoreContract(
   name: string,
-  create: () => IdempotencyStore | Promise<IdempotencyStore>,
+  harness: IdempotencyStoreHarness,
 ): void {
+  const { leaseMs, keepMs } = harness.times;
+
   describe(`${name} (IdempotencyStore contract)`, () => {
     let store: IdempotencyStore;
     let key: string;
 
     beforeEach(async () => {
-      store = await create();
+      store = await harness.create();
       key = randomBytes(16).toString('base64url');
     });
 
@@ -80,7 +86,7 @@ export function describeIdempotencyStoreContract(
       claimOf(await store.claim(key, 'fp-1'));
       const held = claimOf(await store.claim(renewed, 'fp-1'));
       for (let round = 0; round < 4; round++) {
-        await sleep(CONTRACT_TIMES.leaseMs / 3);
+        await harness.pass(leaseMs / 3);
         await held.renew();
       }
       expect((await store.claim(key, 'fp-1')).kind).toBe('claimed');
@@ -89,7 +95,7 @@ export function describeIdempotencyStoreContract(
 
     it('never lets a lapsed claim overwrite or release the claim that took its place', async () => {
       const lapsed = claimOf(await store.claim(key, 'fp-1'));
-      await sleep(CONTRACT_TIMES.leaseMs + 50);
+      await harness.pass(leaseMs + 50);
       const successor = claimOf(await store.claim(key, 'fp-2'));
 
       await lapsed.complete(SUCCESS);
@@ -102,9 +108,9 @@ export function describeIdempotencyStoreContract(
 
     it('keeps an answer for its keeping time, then forgets it', async () => {
       await claimOf(await store.claim(key, 'fp-1')).complete(SUCCESS);
-      await sleep(CONTRACT_TIMES.leaseMs);
+      await harness.pass(leaseMs);
       expect((await store.claim(key, 'fp-1')).kind).toBe('done');
-      await sleep(CONTRACT_TIMES.keepMs);
+      await harness.pass(keepMs);
       expect((await store.claim(key, 'fp-1')).kind).toBe('claimed');
     });
 
