@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Clock } from '../common/clock.js';
 import { closedPort } from '../redis/testing/closed-port.js';
 import {
@@ -10,13 +9,13 @@ import {
 } from '../redis/testing/test-redis.js';
 import { InMemoryIdempotencyStore, type IdempotencyTimes } from './idempotency-store.js';
 import { RedisIdempotencyStore } from './redis-idempotency-store.js';
-import { claimOf, describeIdempotencyStoreContract } from './testing/idempotency-store.contract.js';
+import {
+  claimOf,
+  CONTRACT_TIMES,
+  describeIdempotencyStoreContract,
+} from './testing/idempotency-store.contract.js';
 
 const describeWithRedis = (await requireRedis()) ? describe : describe.skip;
-
-/** Redis expires keys on its own clock, so the contract waits in real time: leases long enough
- * that a pause of half a second between renewals on a busy machine stays inside one. */
-const REDIS_TIMES: IdempotencyTimes = { leaseMs: 900, keepMs: 1_800 };
 
 const redis = new TestRedisConnections();
 const space = () => redis.space();
@@ -25,7 +24,7 @@ const space = () => redis.space();
 async function replica(
   keySpace: TestRedisSpace,
   url = TEST_REDIS_URL,
-  times: IdempotencyTimes = REDIS_TIMES,
+  times: IdempotencyTimes = CONTRACT_TIMES,
 ) {
   const { connection, metrics } = await redis.connect(keySpace.prefix, url);
   const memory = new InMemoryIdempotencyStore(times, new Clock());
@@ -42,10 +41,10 @@ const ANSWER = {
 } as const;
 
 describeWithRedis('RedisIdempotencyStore', () => {
+  let contractSpace: TestRedisSpace;
   describeIdempotencyStoreContract('RedisIdempotencyStore', {
-    times: REDIS_TIMES,
-    create: async () => (await replica(space())).store,
-    pass: (ms) => sleep(ms),
+    create: async () => (await replica((contractSpace = space()))).store,
+    pass: (ms) => contractSpace.age(ms),
   });
 
   it('shares keys between replicas: one claims, the other sees it running, then its answer', async () => {

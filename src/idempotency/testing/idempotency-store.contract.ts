@@ -8,14 +8,15 @@ import type {
   StoredAnswer,
 } from '../idempotency-store.js';
 
-/** What a store under the contract is built with, and how the test lets its time pass. */
+/** The production times: the contract moves each store's own time rather than waiting. */
+export const CONTRACT_TIMES: IdempotencyTimes = { leaseMs: 30_000, keepMs: 24 * 3_600_000 };
+
+/** How the contract builds a store and lets its time pass. */
 export interface IdempotencyStoreHarness {
-  times: IdempotencyTimes;
   /** A fresh, empty store with `times`. */
   create(): IdempotencyStore | Promise<IdempotencyStore>;
-  /** Lets `ms` of the store's own time pass: a clock moved, or a real wait where the store's
-   * expiry runs elsewhere (Redis), with `times` long enough that a busy test machine's pauses
-   * between renewals stay well inside a lease. */
+  /** Lets `ms` of the store's time pass, as its expiry sees it (a clock moved, TTLs shortened),
+   * so that no pause of a busy machine decides a test. */
   pass(ms: number): Promise<void>;
 }
 
@@ -42,7 +43,7 @@ export function describeIdempotencyStoreContract(
   name: string,
   harness: IdempotencyStoreHarness,
 ): void {
-  const { leaseMs, keepMs } = harness.times;
+  const { leaseMs, keepMs } = CONTRACT_TIMES;
 
   describe(`${name} (IdempotencyStore contract)`, () => {
     let store: IdempotencyStore;

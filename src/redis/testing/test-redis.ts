@@ -69,6 +69,16 @@ export class TestRedisSpace {
     return parts.join('\n');
   }
 
+  /** As if `ms` passed for the keys' expiry: each TTL is shortened by it, or the key expires. */
+  async age(ms: number): Promise<void> {
+    for (const key of await this.keys()) {
+      const ttl = await this.client.pttl(key);
+      if (ttl < 0) continue;
+      if (ttl > ms) await this.client.pexpire(key, ttl - ms);
+      else await this.client.del(key);
+    }
+  }
+
   async clear(): Promise<void> {
     const keys = await this.keys();
     if (keys.length > 0) await this.client.del(...keys);
