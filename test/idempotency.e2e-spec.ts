@@ -3,7 +3,12 @@ import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closedPort } from '../src/redis/testing/closed-port.js';
-import { requireRedis, TEST_REDIS_URL, TestRedisSpace } from '../src/redis/testing/test-redis.js';
+import {
+  requireRedis,
+  TEST_COMMAND_TIMEOUT_MS,
+  TEST_REDIS_URL,
+  TestRedisSpace,
+} from '../src/redis/testing/test-redis.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import {
   clearFaults,
@@ -17,6 +22,7 @@ import {
   SET_LOCK_MUTATION,
 } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
+import { untilRedisUp } from './support/polling.js';
 
 const describeWithRedis = (await requireRedis()) ? describe : describe.skip;
 
@@ -366,10 +372,13 @@ describeWithRedis('idempotency keys shared by two gateways through Redis', () =>
     const env = {
       REDIS_URL: TEST_REDIS_URL,
       REDIS_KEY_PREFIX: space.prefix,
+      REDIS_COMMAND_TIMEOUT_MS: String(TEST_COMMAND_TIMEOUT_MS),
       TOKEN_CACHE_KEY: randomBytes(32).toString('base64'),
     };
     a = await startHarness(env);
     b = await startHarness(env, { simulator: a.simulator });
+    await untilRedisUp(a.url);
+    await untilRedisUp(b.url);
     token = await a.simulator.mintToken({ sub, groups: ['dba'] });
     expect((await restPut(a, token, 'enable', 10)).status).toBe(200);
   });

@@ -5,11 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeWithPostgres, TestDatabase } from '../src/audit/testing/postgres-test-database.js';
 import { runVerify } from '../src/audit/verify-command.js';
-import { requireRedis, TEST_REDIS_URL, TestRedisSpace } from '../src/redis/testing/test-redis.js';
+import {
+  requireRedis,
+  TEST_COMMAND_TIMEOUT_MS,
+  TEST_REDIS_URL,
+  TestRedisSpace,
+} from '../src/redis/testing/test-redis.js';
 import { INSTANCES, LOAD_INSTANCES, type FixtureInstance } from '../src/simulator/fixtures.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';
 import { freePort, startGatewayProcess, stop, type Launched } from './support/child-processes.js';
-import { until } from './support/polling.js';
+import { until, untilRedisUp } from './support/polling.js';
 import { injectFault, lockBody, lockPath, SET_LOCK_MUTATION } from './support/clients.js';
 import { SERVICE_ACCOUNT_ENV } from './support/service-account.js';
 
@@ -134,15 +139,7 @@ class Replica {
     });
     // Until Redis is connected a replica serves from its own memory: tokens, keys and counters
     // would not be shared yet, which is not what this test is about.
-    await until(`replica ${this.name} to report Redis up in /health/ready`, async () => {
-      const ready = await fetch(`${this.url}/health/ready`).catch(() => undefined);
-      if (ready?.status !== 200) return undefined;
-      const body = (await ready.json()) as {
-        status: string;
-        info?: { redis?: { status: string } };
-      };
-      return body.status === 'ok' && body.info?.redis?.status === 'up' ? true : undefined;
-    }).catch(async (error: unknown) => {
+    await untilRedisUp(this.url).catch(async (error: unknown) => {
       await stop(launched.child, 'SIGKILL');
       throw error;
     });
@@ -297,6 +294,7 @@ await describeWithPostgres('replicas on one PostgreSQL and one Redis', () => {
         AUDIT_REPLICA_LEASE_SECONDS: String(LEASE_SECONDS),
         REDIS_URL: TEST_REDIS_URL,
         REDIS_KEY_PREFIX: space.prefix,
+        REDIS_COMMAND_TIMEOUT_MS: String(TEST_COMMAND_TIMEOUT_MS),
         TOKEN_CACHE_KEY: randomBytes(32).toString('base64'),
         RATE_LIMIT_MUTATIONS_PER_MINUTE: String(MUTATIONS_PER_MINUTE),
         RATE_LIMIT_READS_PER_MINUTE: '100000',

@@ -4,7 +4,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { IamTokenProvider } from '../src/auth/iam/iam-token-provider.js';
 import { Principal } from '../src/domain/principal.js';
 import { closedPort } from '../src/redis/testing/closed-port.js';
-import { requireRedis, TEST_REDIS_URL, TestRedisSpace } from '../src/redis/testing/test-redis.js';
+import {
+  requireRedis,
+  TEST_COMMAND_TIMEOUT_MS,
+  TEST_REDIS_URL,
+  TestRedisSpace,
+} from '../src/redis/testing/test-redis.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import {
   graphql,
@@ -16,6 +21,7 @@ import {
   SHOW_LOCK_QUERY,
 } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
+import { untilRedisUp } from './support/polling.js';
 import { TcpRelay } from './support/tcp-relay.js';
 
 const redisUp = await requireRedis();
@@ -31,6 +37,7 @@ function sharedStateEnv(redisUrl: string, prefix: string): Record<string, string
   return {
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: prefix,
+    REDIS_COMMAND_TIMEOUT_MS: String(TEST_COMMAND_TIMEOUT_MS),
     TOKEN_CACHE_KEY,
     RATE_LIMIT_MUTATIONS_PER_MINUTE: String(MUTATIONS_PER_MINUTE),
     RATE_LIMIT_READS_PER_MINUTE: String(READS_PER_MINUTE),
@@ -131,6 +138,9 @@ describeWithRedis('two gateways sharing one Redis', () => {
     const env = sharedStateEnv(TEST_REDIS_URL, space.prefix);
     a = await startHarness(env);
     b = await startHarness(env, { simulator: a.simulator });
+    // On Redis from the first call: a gateway still connecting would count in its own memory.
+    await untilRedisUp(a.url);
+    await untilRedisUp(b.url);
   });
   afterAll(async () => {
     await b?.close();

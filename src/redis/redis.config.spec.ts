@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { redisConfig } from './redis.config.js';
 
-const VARIABLES = ['REDIS_URL', 'REDIS_KEY_PREFIX'];
+const VARIABLES = ['REDIS_URL', 'REDIS_KEY_PREFIX', 'REDIS_COMMAND_TIMEOUT_MS'];
 const saved = Object.fromEntries(VARIABLES.map((name) => [name, process.env[name]]));
 
 function withEnv(values: Record<string, string>) {
@@ -46,6 +46,15 @@ describe('redisConfig', () => {
     const message = messageOf(() => withEnv({ REDIS_URL: 'http://:s3cret@cache.internal' }));
     expect(message).toContain('REDIS_URL: must be a redis:// or rediss:// URL');
     expect(message).not.toContain('s3cret');
+  });
+
+  it('takes a command timeout from 50 ms to a minute, and names one outside it', () => {
+    expect(withEnv({ REDIS_COMMAND_TIMEOUT_MS: '2000' }).commandTimeoutMs).toBe(2000);
+    for (const wrong of ['49', '60001', '1.5', 'soon']) {
+      expect(messageOf(() => withEnv({ REDIS_COMMAND_TIMEOUT_MS: wrong }))).toContain(
+        'REDIS_COMMAND_TIMEOUT_MS',
+      );
+    }
   });
 
   it('refuses a key prefix with spaces or wildcards', () => {

@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { IsOptional, IsUrl, Matches } from 'class-validator';
+import { IsInt, IsOptional, IsUrl, Matches, Max, Min } from 'class-validator';
 import { validateEnv } from '../config/validate-env.js';
 
 class RedisEnv {
@@ -16,6 +16,8 @@ class RedisEnv {
     message: 'must be 1 to 64 letters, digits or ":_.-"',
   })
   REDIS_KEY_PREFIX?: string;
+
+  @IsOptional() @IsInt() @Min(50) @Max(60_000) REDIS_COMMAND_TIMEOUT_MS?: number;
 }
 
 export interface RedisConfig {
@@ -28,13 +30,13 @@ export interface RedisConfig {
 }
 
 /** Short: a Redis that stalls must cost a request little. */
-const COMMAND_TIMEOUT_MS = 500;
+const DEFAULT_COMMAND_TIMEOUT_MS = 500;
 
 export const redisConfig = registerAs('redis', (): RedisConfig => {
   const env = validateEnv(process.env, RedisEnv);
   return {
     url: env.REDIS_URL,
     keyPrefix: env.REDIS_KEY_PREFIX ?? 'vlg:',
-    commandTimeoutMs: COMMAND_TIMEOUT_MS,
+    commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS ?? DEFAULT_COMMAND_TIMEOUT_MS,
   };
 });

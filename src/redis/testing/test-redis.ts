@@ -5,8 +5,12 @@ import { GatewayMetrics } from '../../common/gateway-metrics.js';
 import { requireService } from '../../common/testing/require-service.js';
 import { RedisConnection } from '../redis-connection.js';
 
-/** Far past any command on a loaded machine; no suite here makes Redis hang. */
-const TEST_COMMAND_TIMEOUT_MS = 5_000;
+/**
+ * Far past any command on a loaded machine; no suite here makes Redis hang. Gateways started by
+ * the suites get it too (`REDIS_COMMAND_TIMEOUT_MS`): a command slowed past the production
+ * default would fall back to memory and fail a test for the wrong reason.
+ */
+export const TEST_COMMAND_TIMEOUT_MS = 5_000;
 
 /** The Redis the suites run against: the machine's own, as in CI. */
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -114,8 +118,6 @@ export class TestRedisConnections {
     url: string | undefined,
   ): Promise<{ connection: RedisConnection; metrics: GatewayMetrics }> {
     const metrics = new GatewayMetrics();
-    // The suites check what is stored, not how fast: a command that a loaded machine slows past
-    // the gateway's deadline would fall back to memory and fail a test for the wrong reason.
     const connection = new RedisConnection(
       { url, keyPrefix, commandTimeoutMs: TEST_COMMAND_TIMEOUT_MS },
       metrics,
