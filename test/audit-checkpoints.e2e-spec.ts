@@ -21,7 +21,7 @@ import { generateSigningKey, publicKeyFileOf } from '../src/checkpoints/signing-
 import { INSTANCES } from '../src/simulator/fixtures.js';
 import { graphql, lockBody, lockPath, rest } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
-import { until } from './support/polling.js';
+import { until } from '../src/common/testing/polling.js';
 
 /**
  * Signed checkpoints (DESIGN §8) against an attacker with write access to the store: each

@@ -19,7 +19,7 @@ import {
 } from './support/child-processes.js';
 import { graphql, injectFault, rest } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
-import { until } from './support/polling.js';
+import { until } from '../src/common/testing/polling.js';
 
 /**
  * Bulk lock jobs end to end through the simulator's fleet, on both channels and both stores:

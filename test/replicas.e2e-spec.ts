@@ -14,7 +14,8 @@ import {
 import { INSTANCES, LOAD_INSTANCES, type FixtureInstance } from '../src/simulator/fixtures.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/simulator.js';
 import { freePort, startGatewayProcess, stop, type Launched } from './support/child-processes.js';
-import { until, untilRedisUp } from './support/polling.js';
+import { until } from '../src/common/testing/polling.js';
+import { untilRedisUp } from './support/readiness.js';
 import { injectFault, lockBody, lockPath, SET_LOCK_MUTATION } from './support/clients.js';
 import { SERVICE_ACCOUNT_ENV } from './support/service-account.js';
 

@@ -21,7 +21,7 @@ import {
   SHOW_LOCK_QUERY,
 } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
-import { untilRedisUp } from './support/polling.js';
+import { untilRedisUp } from './support/readiness.js';
 import { TcpRelay } from './support/tcp-relay.js';
 
 const redisUp = await requireRedis();

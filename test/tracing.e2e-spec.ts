@@ -4,7 +4,7 @@ import { graphql, lockBody, lockPath, rest, SET_LOCK_MUTATION } from './support/
 import { startHarness, type Harness } from './support/gateway-harness.js';
 import { readLogLines } from './support/log-file.js';
 import { OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver.js';
-import { until } from './support/polling.js';
+import { until } from '../src/common/testing/polling.js';
 import { SECRET_PATTERNS } from './support/global-teardown.js';
 
 const LOCK_ROUTE = '/v3/:project_id/instances/:instance_id/backups/vault-lock';

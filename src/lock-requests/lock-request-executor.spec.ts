@@ -254,13 +254,16 @@ describe('LockRequestExecutor (claim, decide again, PUT once, settle)', () => {
   /** A due request whose executor stops once its PUT is sent, left EXECUTING past its claim. */
   async function abandonedExecution(): Promise<LockRequest> {
     const request = await approvedAndDue();
+    let putWasSent!: () => void;
+    const putSent = new Promise<void>((resolve) => (putWasSent = resolve));
     taurusDb.setLock = async () => {
       taurusDb.puts += 1;
+      putWasSent();
       // The replica stops here: nothing comes back, and the request stays EXECUTING.
       return new Promise(() => undefined);
     };
     void executor.runPass();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await putSent;
     expect(await store.get(request.id)).toMatchObject({ state: 'EXECUTING' });
     clock.advance(CLAIM_SECONDS + 1);
     return request;

@@ -1,7 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
+import { IamTokenExchange } from '../auth/iam/iam-token-exchange.js';
+import { Clock } from '../common/clock.js';
 import { Principal } from '../domain/principal.js';
 import { CommonModule } from '../common/common.module.js';
+import { ManualClock } from '../common/testing/manual-clock.js';
 import { INSTANCES, PROJECTS } from '../simulator/fixtures.js';
 import { startSimulator, type RunningSimulator } from '../simulator/simulator.js';
 import { TaurusDb, type TaurusDbCaller } from './taurusdb.js';
@@ -27,6 +30,7 @@ describe('TaurusDb port (IAM token, 401 retry, instance cache) against the simul
   let moduleRef: TestingModule;
   let taurusDb: TaurusDb;
   let caller: TaurusDbCaller;
+  const clock = new ManualClock(new Date());
 
   beforeAll(async () => {
     sim = await startSimulator({ port: 0 });
@@ -41,7 +45,10 @@ describe('TaurusDb port (IAM token, 401 retry, instance cache) against the simul
     });
     moduleRef = await Test.createTestingModule({
       imports: [CommonModule, TaurusDbModule],
-    }).compile();
+    })
+      .overrideProvider(Clock)
+      .useValue(clock)
+      .compile();
     taurusDb = moduleRef.get(TaurusDb);
   });
 
@@ -96,20 +103,26 @@ describe('TaurusDb port (IAM token, 401 retry, instance cache) against the simul
   it('sends no change past its deadline: a fresh token after a refused one came too late', async () => {
     await taurusDb.showLock(caller, refOf(financeStaging));
     await fetch(`${sim.url}/__admin/tokens/revoke`, { method: 'POST' });
-    const slowIam = { route: 'iam.oidc', latencyMs: 2_500, times: 1 };
-    await fetch(`${sim.url}/__admin/faults`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(slowIam),
+    const exchange = moduleRef.get(IamTokenExchange);
+    const exchangeWithIam = exchange.exchange.bind(exchange);
+    // A slow IAM, on the gateway's clock: each exchange takes longer than the deadline leaves.
+    const slowIam = jest.spyOn(exchange, 'exchange').mockImplementation(async (...args) => {
+      const token = await exchangeWithIam(...args);
+      clock.advanceMs(2_500);
+      return token;
     });
     const before = sim.calls();
 
     const change = { action: 'extend', retentionDays: 30 } as const;
-    const late = taurusDb.setLock(caller, refOf(financeStaging), change, {
-      sendByMs: Date.now() + 1_000,
-    });
+    try {
+      const late = taurusDb.setLock(caller, refOf(financeStaging), change, {
+        sendByMs: clock.nowMs() + 1_000,
+      });
 
-    await expect(late).rejects.toMatchObject({ errorCode: 'GW.CLAIM_TOO_SHORT', status: 503 });
+      await expect(late).rejects.toMatchObject({ errorCode: 'GW.CLAIM_TOO_SHORT', status: 503 });
+    } finally {
+      slowIam.mockRestore();
+    }
     const after = sim.calls();
     // The first PUT was refused for its token; the second was never sent.
     expect(after['taurusdb.putLock'] - before['taurusdb.putLock']).toBe(1);

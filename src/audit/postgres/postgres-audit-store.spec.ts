@@ -19,6 +19,7 @@ import { latestVersion, migrations } from './migrations.js';
 import pg from 'pg';
 import { CHAIN_LOCK, PostgresAuditStore } from './postgres-audit-store.js';
 import { Tracing } from '../../tracing/tracing.js';
+import { until } from '../../common/testing/polling.js';
 
 const succeeded = { outcome: 'succeeded', upstreamStatus: 200, durationMs: 41 } as const;
 
@@ -429,13 +430,25 @@ await describeWithPostgres('PostgresAuditStore', () => {
       });
 
       it('never closes the open rows of another live replica', async () => {
-        const [a, b] = [track(storeOn(db.url, 1)), track(storeOn(db.url, 1))];
+        // A's lease is long enough that a heartbeat delayed by a busy machine still renews it in
+        // time; B's, and so its periodic reconcile, outlasts the test: the one below is looked at.
+        const [a, b] = [track(storeOn(db.url, 3)), track(storeOn(db.url))];
         const trailA = await startTrail(a);
         const trailB = await startTrail(b);
         const id = await trailA.recordAttempt(anAttempt());
+        // As text: a Date would drop the microseconds, and end the wait just short of the lease.
+        const [{ lease_until: openedUnder }] = await db.query<{ lease_until: string }>(
+          'SELECT lease_until::text FROM audit_replicas WHERE replica_id = $1',
+          [a.replicaId],
+        );
 
-        // Longer than A's lease: only its heartbeat keeps the row its own.
-        await new Promise((resolve) => setTimeout(resolve, 2_500));
+        // Past the lease A opened the row under: only its heartbeat keeps the row its own.
+        await until("PostgreSQL's clock past A's first lease", async () => {
+          const [{ past }] = await db.query<{ past: boolean }>('SELECT now() > $1 AS past', [
+            openedUnder,
+          ]);
+          return past || undefined;
+        });
         expect(await trailB.reconcileOpenAttempts()).toBe(0);
         await trailA.complete(id, succeeded);
         expect((await trailB.list({}, 1)).events[0]).toMatchObject({
