@@ -22,7 +22,7 @@ import {
   SET_LOCK_MUTATION,
 } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
-import { untilRedisUp } from './support/polling.js';
+import { untilRedisUp } from './support/readiness.js';
 
 const describeWithRedis = (await requireRedis()) ? describe : describe.skip;
 
@@ -98,6 +98,14 @@ function payloadOf(answer: GraphqlAnswer): Record<string, unknown> {
   expect(answer.errors).toBeUndefined();
   return answer.data?.setBackupVaultLock as Record<string, unknown>;
 }
+
+/**
+ * How long TaurusDB holds the first PUT in the tests of a key in use: long enough to outlast the
+ * requests sent meanwhile, however long the machine stalls.
+ */
+const HELD_MS = 4_000;
+/** The upstream deadline of those tests, far beyond HELD_MS: the held PUT must succeed. */
+const HELD_PUT_DEADLINE_ENV = { UPSTREAM_TIMEOUT_MS: '10000' };
 
 /** Waits until the simulator has received `count` PUTs in all. */
 async function putsReach(h: Harness, count: number): Promise<void> {
@@ -199,31 +207,6 @@ describe('idempotency keys in one gateway (kept in memory)', () => {
     // Keys are each caller's own: another caller's same key is another key.
     const other = await h.simulator.mintToken({ sub: 'idem-otto', groups: ['dba'] });
     expect((await restPut(h, other, 'extend', 51, key)).status).toBe(200);
-  });
-
-  it('answers 409 while the first request with the key is running, then replays its answer', async () => {
-    const key = newKey('running');
-    const [putsBefore, rowsBefore] = [puts(h), auditRowCount(h)];
-    await injectFault(h, { route: 'taurusdb.putLock', latencyMs: 800, times: 1 });
-
-    const first = restPut(h, token, 'extend', 60, key);
-    await putsReach(h, putsBefore + 1);
-    const onRest = await restPut(h, token, 'extend', 60, key);
-    const onGraphql = await graphqlSet(h, token, 'EXTEND', 60, key);
-    const settled = await first;
-    const replay = await restPut(h, token, 'extend', 60, key);
-
-    expect(onRest.status).toBe(409);
-    expect(onRest.body.error_code).toBe('GW.IDEMPOTENCY_IN_PROGRESS');
-    expect(onRest.headers.get('retry-after')).toBe('1');
-    expect(onGraphql.errors?.[0].extensions).toMatchObject({
-      code: 'CONFLICT',
-      errorCode: 'GW.IDEMPOTENCY_IN_PROGRESS',
-    });
-    expect(settled.status).toBe(200);
-    expectReplayOf(replay, settled);
-    expect(puts(h) - putsBefore).toBe(1);
-    expect(auditRowCount(h) - rowsBefore).toBe(1);
   });
 
   it('does not store dry runs: each runs, and the key stays free for the real call', async () => {
@@ -360,6 +343,43 @@ describe('idempotency keys in one gateway (kept in memory)', () => {
   });
 });
 
+describe('idempotency keys in one gateway (kept in memory) while the first call runs', () => {
+  let h: Harness;
+  let token: string;
+
+  beforeAll(async () => {
+    h = await startHarness(HELD_PUT_DEADLINE_ENV);
+    token = await h.simulator.mintToken({ sub: 'idem-ida', groups: ['dba'] });
+    expect((await restPut(h, token, 'enable', 10)).status).toBe(200);
+  });
+  afterAll(() => h?.close());
+
+  it('answers 409 while the first request with the key is running, then replays its answer', async () => {
+    const key = newKey('running');
+    const [putsBefore, rowsBefore] = [puts(h), auditRowCount(h)];
+    await injectFault(h, { route: 'taurusdb.putLock', latencyMs: HELD_MS, times: 1 });
+
+    const first = restPut(h, token, 'extend', 60, key);
+    await putsReach(h, putsBefore + 1);
+    const onRest = await restPut(h, token, 'extend', 60, key);
+    const onGraphql = await graphqlSet(h, token, 'EXTEND', 60, key);
+    const settled = await first;
+    const replay = await restPut(h, token, 'extend', 60, key);
+
+    expect(onRest.status).toBe(409);
+    expect(onRest.body.error_code).toBe('GW.IDEMPOTENCY_IN_PROGRESS');
+    expect(onRest.headers.get('retry-after')).toBe('1');
+    expect(onGraphql.errors?.[0].extensions).toMatchObject({
+      code: 'CONFLICT',
+      errorCode: 'GW.IDEMPOTENCY_IN_PROGRESS',
+    });
+    expect(settled.status).toBe(200);
+    expectReplayOf(replay, settled);
+    expect(puts(h) - putsBefore).toBe(1);
+    expect(auditRowCount(h) - rowsBefore).toBe(1);
+  });
+});
+
 describeWithRedis('idempotency keys shared by two gateways through Redis', () => {
   let space: TestRedisSpace;
   let a: Harness;
@@ -374,6 +394,7 @@ describeWithRedis('idempotency keys shared by two gateways through Redis', () =>
       REDIS_KEY_PREFIX: space.prefix,
       REDIS_COMMAND_TIMEOUT_MS: String(TEST_COMMAND_TIMEOUT_MS),
       TOKEN_CACHE_KEY: randomBytes(32).toString('base64'),
+      ...HELD_PUT_DEADLINE_ENV,
     };
     a = await startHarness(env);
     b = await startHarness(env, { simulator: a.simulator });
@@ -415,7 +436,7 @@ describeWithRedis('idempotency keys shared by two gateways through Redis', () =>
   it('answers 409 at one gateway while the first request runs at the other', async () => {
     const key = newKey('replica-running');
     const putsBefore = puts(a);
-    await injectFault(a, { route: 'taurusdb.putLock', latencyMs: 800, times: 1 });
+    await injectFault(a, { route: 'taurusdb.putLock', latencyMs: HELD_MS, times: 1 });
 
     const first = restPut(a, token, 'extend', 30, key);
     await putsReach(a, putsBefore + 1);

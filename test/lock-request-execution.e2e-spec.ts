@@ -15,7 +15,7 @@ import {
 } from './support/child-processes.js';
 import { graphql, injectFault, lockBody, lockPath, rest } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
-import { until } from './support/polling.js';
+import { until } from '../src/common/testing/polling.js';
 
 /**
  * Lock requests executed in the background, end to end through the simulator: approved, then
@@ -66,11 +66,15 @@ const POLICY = {
   ],
 };
 
-/** Short, so that the tests see each deadline pass; the claim holds 3 × timeout + one pass. */
+/**
+ * Short enough that a lost answer is settled within seconds (after twice the upstream deadline),
+ * long enough that a stall of a busy machine neither times out a call the tests expect to
+ * succeed nor lets one in-process replica's lease run out while it lives.
+ */
 const BACKGROUND_ENV = {
   LOCK_REQUEST_POLL_INTERVAL: '1s',
-  UPSTREAM_TIMEOUT_MS: '1000',
-  AUDIT_REPLICA_LEASE_SECONDS: '2',
+  UPSTREAM_TIMEOUT_MS: '3000',
+  AUDIT_REPLICA_LEASE_SECONDS: '6',
 };
 
 const WEBHOOK_SECRET = 'whsec-lock-request-execution-suite-0123456789';
@@ -475,7 +479,9 @@ await describeWithPostgres('lock request execution (PostgreSQL)', () => {
     });
 
     it('leaves the request to another replica, which settles it by reading the lock', async () => {
-      // Long enough that the PUT is still at TaurusDB when the kill lands.
+      // Lower than BACKGROUND_ENV's, as the survivor waits out the victim's claim, which grows
+      // with the deadline; higher than the held PUT's latency, so that the victim does not give
+      // up on the PUT before the kill lands.
       const env = {
         ...BACKGROUND_ENV,
         UPSTREAM_TIMEOUT_MS: '1500',
@@ -512,6 +518,6 @@ await describeWithPostgres('lock request execution (PostgreSQL)', () => {
       expect(history.map((row) => row.action)).toEqual(['request', 'execute', 'settle']);
       expect(execute).toMatchObject({ outcome: 'unknown', error_code: 'GW.CRASHED' });
       expect(history[2]).toMatchObject({ outcome: 'succeeded', settles_audit_id: execute?.id });
-    });
+    }, 90_000);
   });
 });

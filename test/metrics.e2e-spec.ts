@@ -12,7 +12,7 @@ import {
   SET_LOCK_MUTATION,
 } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
-import { until } from './support/polling.js';
+import { until } from '../src/common/testing/polling.js';
 import { labelSetsOf, metricFamilies, sampleSum } from './support/prometheus-text.js';
 
 /**
@@ -21,6 +21,13 @@ import { labelSetsOf, metricFamilies, sampleSum } from './support/prometheus-tex
  */
 const LOCK_ROUTE = '/v3/:project_id/instances/:instance_id/backups/vault-lock';
 const MUTATIONS_PER_MINUTE = 3;
+/**
+ * How long TaurusDB holds the PUT whose open audit attempt is scraped: long enough that the scrape
+ * lands while it is held, however long the machine stalls.
+ */
+const HELD_MS = 4_000;
+/** Far beyond HELD_MS: no call in these tests is meant to time out, the held PUT least of all. */
+const UPSTREAM_TIMEOUT_MS = 10_000;
 
 const ALERT_RULES = 'deploy/prometheus/vault-lock-gateway.rules.yaml';
 const DASHBOARD = 'deploy/grafana/vault-lock-gateway.dashboard.json';
@@ -71,7 +78,10 @@ describe('metrics', () => {
     );
 
   beforeAll(async () => {
-    h = await startHarness({ RATE_LIMIT_MUTATIONS_PER_MINUTE: String(MUTATIONS_PER_MINUTE) });
+    h = await startHarness({
+      RATE_LIMIT_MUTATIONS_PER_MINUTE: String(MUTATIONS_PER_MINUTE),
+      UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
+    });
   });
   afterAll(() => h.close());
 
@@ -176,7 +186,7 @@ describe('metrics', () => {
 
   it('times audit writes and shows the attempts open while their upstream call runs', async () => {
     const token = await tokenFor('metrics-abe');
-    await injectFault(h, { route: 'taurusdb.putLock', latencyMs: 1_000 });
+    await injectFault(h, { route: 'taurusdb.putLock', latencyMs: HELD_MS });
     try {
       const answer = putLock(token, INSTANCES.financeStaging, { dryRun: false });
       await until('an open audit attempt', async () =>

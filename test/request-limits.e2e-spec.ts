@@ -20,6 +20,11 @@ import { startHarness, type Harness } from './support/gateway-harness.js';
 
 const { projectId, id: instanceId } = INSTANCES.financeProd;
 const REQUEST_TIMEOUT_MS = 1000;
+/**
+ * Far longer than the held PUT below: no call here is meant to time out upstream, and a stall of
+ * the machine must not turn the held PUT into a 504.
+ */
+const UPSTREAM_TIMEOUT_MS = 10_000;
 
 /**
  * Opens a connection, sends `first`, then one byte of `trickle` every `everyMs` (none if empty),
@@ -49,7 +54,10 @@ describe('request limits', () => {
   let logFile: string;
 
   beforeAll(async () => {
-    h = await startHarness({ HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) });
+    h = await startHarness({
+      HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+      UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
+    });
     logFile = process.env.LOG_FILE as string;
     token = await h.simulator.mintToken({ sub: 'lima', groups: ['dba'] });
     h.simulator.reset();

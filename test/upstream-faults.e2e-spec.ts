@@ -14,9 +14,11 @@ import {
 } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
 
-const DEADLINE_MS = 600;
-/** A correctness bound, not a performance target: IAM and TaurusDB each get one deadline. */
-const ANSWER_BOUND_MS = DEADLINE_MS * 2 + 1000;
+/**
+ * How long a slow upstream holds a call: far beyond the harness's upstream deadline, so that only
+ * the gateway's deadline can end the call, however long the machine stalls.
+ */
+const HELD_MS = 20_000;
 const { projectId, id: instanceId } = INSTANCES.financeProd;
 
 interface AuditRow {
@@ -79,7 +81,7 @@ const FAULTS: FaultCase[] = [
   {
     name: 'IAM is slower than the deadline',
     route: 'iam.oidc',
-    fault: { latencyMs: 3 * DEADLINE_MS },
+    fault: { latencyMs: HELD_MS },
     status: 504,
     errorCode: 'GW.UPSTREAM_TIMEOUT',
     outcome: 'failed',
@@ -89,7 +91,7 @@ const FAULTS: FaultCase[] = [
   {
     name: 'the instance lookup is slower than the deadline',
     route: 'taurusdb.instance',
-    fault: { latencyMs: 3 * DEADLINE_MS },
+    fault: { latencyMs: HELD_MS },
     status: 504,
     errorCode: 'GW.UPSTREAM_TIMEOUT',
     outcome: 'failed',
@@ -219,15 +221,12 @@ const FAULTS: FaultCase[] = [
   },
 ];
 
-describe('upstream faults map to the contract within the deadline', () => {
+describe('upstream faults map to the contract, without waiting past the deadline', () => {
   let h: Harness;
 
   beforeAll(async () => {
     // The breaker stays out of this table: it has its own suite below.
-    h = await startHarness({
-      UPSTREAM_TIMEOUT_MS: String(DEADLINE_MS),
-      TAURUSDB_BREAKER_THRESHOLD: '1000',
-    });
+    h = await startHarness({ TAURUSDB_BREAKER_THRESHOLD: '1000' });
   });
   afterAll(() => h.close());
   beforeEach(async () => {
@@ -254,7 +253,8 @@ describe('upstream faults map to the contract within the deadline', () => {
       request_id: answer.headers.get('x-request-id'),
     });
     expect(answer.headers.get('retry-after')).toBe(c.retryAfter ?? null);
-    expect(tookMs).toBeLessThan(ANSWER_BOUND_MS);
+    // A correctness bound, not a performance target: no answer waits for a held upstream.
+    expect(tookMs).toBeLessThan(HELD_MS);
     expect(h.simulator.calls()['taurusdb.putLock'] ?? 0).toBe(c.puts);
 
     const auditId = answer.headers.get('x-audit-id');
@@ -380,7 +380,6 @@ describe('circuit breaker to TaurusDB', () => {
 
   beforeAll(async () => {
     h = await startHarness({
-      UPSTREAM_TIMEOUT_MS: String(DEADLINE_MS),
       TAURUSDB_BREAKER_THRESHOLD: String(THRESHOLD),
       TAURUSDB_BREAKER_HALF_OPEN_MS: String(HALF_OPEN_MS),
     });
@@ -403,7 +402,7 @@ describe('circuit breaker to TaurusDB', () => {
     // A call that got through now would wait out the deadline and answer 504: a 503 with no
     // call counted is the circuit answering at once.
     await clearFaults(h);
-    await injectFault(h, { route: 'taurusdb.instance', latencyMs: 5 * DEADLINE_MS });
+    await injectFault(h, { route: 'taurusdb.instance', latencyMs: HELD_MS });
     const refused = await enable(30);
     expect(refused.status).toBe(503);
     expect(refused.body.error_code).toBe('GW.UPSTREAM_UNAVAILABLE');

@@ -11,13 +11,17 @@ import {
 } from './support/clients.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
 
-const DEADLINE_MS = 500;
+/**
+ * How long TaurusDB holds the PUT that must time out: far beyond the harness's upstream deadline,
+ * so that only the gateway's deadline can end the call, however long the machine stalls.
+ */
+const HELD_MS = 20_000;
 
 describe('IAM token exchange and upstream failures', () => {
   let h: Harness;
 
   beforeAll(async () => {
-    h = await startHarness({ UPSTREAM_TIMEOUT_MS: String(DEADLINE_MS) });
+    h = await startHarness();
   });
   afterAll(() => h.close());
   // Clears the simulator's faults as well as its counts and locks.
@@ -123,12 +127,12 @@ describe('IAM token exchange and upstream failures', () => {
     });
   });
 
-  it('answers 504 within the deadline plus a small margin when TaurusDB is too slow', async () => {
+  it('answers 504 at the deadline, without waiting for a TaurusDB that is too slow', async () => {
     const token = await h.simulator.mintToken({ sub: 'slow-sam', groups: ['dba', 'auditor'] });
     const { projectId, id } = INSTANCES.apacProd;
     // Warm the IAM token and instance path so the deadline applies to the PUT alone.
     await rest(h, 'GET', lockPath(projectId, id), { token });
-    await injectFault(h, { route: 'taurusdb.putLock', latencyMs: 5 * DEADLINE_MS });
+    await injectFault(h, { route: 'taurusdb.putLock', latencyMs: HELD_MS });
 
     const started = performance.now();
     const answer = await rest(h, 'PUT', lockPath(projectId, id), {
@@ -138,8 +142,8 @@ describe('IAM token exchange and upstream failures', () => {
     const tookMs = performance.now() - started;
     expect(answer.status).toBe(504);
     expect(answer.body.error_code).toBe('GW.UPSTREAM_TIMEOUT');
-    // A correctness bound, not a performance target: the caller is not held past the deadline.
-    expect(tookMs).toBeLessThan(DEADLINE_MS * 2 + 1000);
+    // A correctness bound, not a performance target: the caller is not held until TaurusDB answers.
+    expect(tookMs).toBeLessThan(HELD_MS);
 
     const trail = await rest<{ events: { id: string; outcome: string }[] }>(
       h,
