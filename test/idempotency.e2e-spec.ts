@@ -1,7 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { closedPort } from '../src/redis/testing/closed-port.js';
 import {
   requireRedis,
@@ -21,6 +20,7 @@ import {
   rest,
   SET_LOCK_MUTATION,
 } from './support/clients.js';
+import { until } from '../src/common/testing/polling.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
 import { untilRedisUp } from './support/readiness.js';
 
@@ -109,7 +109,7 @@ const HELD_PUT_DEADLINE_ENV = { UPSTREAM_TIMEOUT_MS: '10000' };
 
 /** Waits until the simulator has received `count` PUTs in all. */
 async function putsReach(h: Harness, count: number): Promise<void> {
-  for (let round = 0; round < 200 && puts(h) < count; round++) await sleep(10);
+  await until(`${count} PUTs at TaurusDB`, async () => (puts(h) >= count ? true : undefined));
   expect(puts(h)).toBe(count);
 }
 

@@ -12,7 +12,11 @@ import {
   rest,
   SET_LOCK_MUTATION,
 } from './support/clients.js';
-import { startHarness, type Harness } from './support/gateway-harness.js';
+import {
+  PAST_THE_DEADLINE_BOUND_MS,
+  startHarness,
+  type Harness,
+} from './support/gateway-harness.js';
 
 /**
  * How long a slow upstream holds a call: far beyond the harness's upstream deadline, so that only
@@ -253,8 +257,9 @@ describe('upstream faults map to the contract, without waiting past the deadline
       request_id: answer.headers.get('x-request-id'),
     });
     expect(answer.headers.get('retry-after')).toBe(c.retryAfter ?? null);
-    // A correctness bound, not a performance target: no answer waits for a held upstream.
-    expect(tookMs).toBeLessThan(HELD_MS);
+    // A correctness bound, not a performance target: the answer comes at the deadline, not when
+    // the held upstream answers.
+    expect(tookMs).toBeLessThan(PAST_THE_DEADLINE_BOUND_MS);
     expect(h.simulator.calls()['taurusdb.putLock'] ?? 0).toBe(c.puts);
 
     const auditId = answer.headers.get('x-audit-id');
@@ -374,7 +379,8 @@ describe('upstream answers are not trusted blindly', () => {
 
 describe('circuit breaker to TaurusDB', () => {
   const THRESHOLD = 3;
-  const HALF_OPEN_MS = 1500;
+  /** Longer than any stall of a busy machine between the circuit opening and the next call. */
+  const HALF_OPEN_MS = 8_000;
   let h: Harness;
   let token: string;
 

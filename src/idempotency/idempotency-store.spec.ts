@@ -5,7 +5,7 @@ import {
   describeIdempotencyStoreContract,
 } from './testing/idempotency-store.contract.js';
 
-let clock = new ManualClock(new Date());
+let clock: ManualClock;
 
 describeIdempotencyStoreContract('InMemoryIdempotencyStore', {
   create: () => {

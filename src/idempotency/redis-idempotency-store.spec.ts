@@ -7,7 +7,7 @@ import {
   TestRedisConnections,
   TestRedisSpace,
 } from '../redis/testing/test-redis.js';
-import { InMemoryIdempotencyStore, type IdempotencyTimes } from './idempotency-store.js';
+import { InMemoryIdempotencyStore } from './idempotency-store.js';
 import { RedisIdempotencyStore } from './redis-idempotency-store.js';
 import {
   claimOf,
@@ -21,14 +21,10 @@ const redis = new TestRedisConnections();
 const space = () => redis.space();
 
 /** One replica's store: its own connection to Redis under the test's prefix. */
-async function replica(
-  keySpace: TestRedisSpace,
-  url = TEST_REDIS_URL,
-  times: IdempotencyTimes = CONTRACT_TIMES,
-) {
+async function replica(keySpace: TestRedisSpace, url = TEST_REDIS_URL) {
   const { connection, metrics } = await redis.connect(keySpace.prefix, url);
-  const memory = new InMemoryIdempotencyStore(times, new Clock());
-  return { store: new RedisIdempotencyStore(connection, memory, times), memory, metrics };
+  const memory = new InMemoryIdempotencyStore(CONTRACT_TIMES, new Clock());
+  return { store: new RedisIdempotencyStore(connection, memory, CONTRACT_TIMES), memory, metrics };
 }
 
 afterEach(() => redis.close());
@@ -80,18 +76,18 @@ describeWithRedis('RedisIdempotencyStore', () => {
 
   it('keeps a claim for its lease and an answer for its keeping time, under one key', async () => {
     const keySpace = space();
-    const times = { leaseMs: 30_000, keepMs: 24 * 3_600_000 };
-    const { store } = await replica(keySpace, TEST_REDIS_URL, times);
+    const { leaseMs, keepMs } = CONTRACT_TIMES;
+    const { store } = await replica(keySpace);
 
     const claim = claimOf(await store.claim('timed-key', 'fp'));
     const [name] = await keySpace.keys();
     expect(name).toBe(`${keySpace.prefix}idempotency:timed-key`);
-    expect(await keySpace.client.pttl(name)).toBeGreaterThan(29_000);
-    expect(await keySpace.client.pttl(name)).toBeLessThanOrEqual(30_000);
+    expect(await keySpace.client.pttl(name)).toBeGreaterThan(leaseMs - 1_000);
+    expect(await keySpace.client.pttl(name)).toBeLessThanOrEqual(leaseMs);
 
     await claim.complete(ANSWER);
     expect(await keySpace.keys()).toEqual([name]);
-    expect(await keySpace.client.pttl(name)).toBeGreaterThan(24 * 3_600_000 - 60_000);
+    expect(await keySpace.client.pttl(name)).toBeGreaterThan(keepMs - 60_000);
   });
 
   it('answers another replica from Redis after a claim Redis ran but did not confirm in time', async () => {

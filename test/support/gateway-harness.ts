@@ -8,6 +8,15 @@ import { generateSigningKey } from '../../src/checkpoints/signing-key.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/simulator.js';
 import { SERVICE_ACCOUNT_ENV } from './service-account.js';
 
+/** The upstream deadline of a harness gateway, unless the suite sets `UPSTREAM_TIMEOUT_MS`. */
+export const HARNESS_UPSTREAM_TIMEOUT_MS = 2_000;
+
+/**
+ * The longest a harness gateway's answer may take when an upstream holds a call past the
+ * deadline: IAM and TaurusDB each get one deadline, plus room for a stalled machine.
+ */
+export const PAST_THE_DEADLINE_BOUND_MS = 2 * HARNESS_UPSTREAM_TIMEOUT_MS + 5_000;
+
 export interface Harness {
   simulator: RunningSimulator;
   app: NestFastifyApplication;
@@ -55,7 +64,7 @@ export async function startHarness(
     AUDIT_CHECKPOINT_DIR: join(dirname(auditPath), 'checkpoints'),
     AUDIT_SIGNING_KEY_FILE: signingKey,
     POLICY_FILE: 'config/policy.example.yaml',
-    UPSTREAM_TIMEOUT_MS: '2000',
+    UPSTREAM_TIMEOUT_MS: String(HARNESS_UPSTREAM_TIMEOUT_MS),
     LOG_LEVEL: 'info',
     // Suites that are not about rate limits send far more than one caller's minute allows.
     RATE_LIMIT_MUTATIONS_PER_MINUTE: '100000',

@@ -431,8 +431,9 @@ await describeWithPostgres('PostgresAuditStore', () => {
 
       it('never closes the open rows of another live replica', async () => {
         // A's lease is long enough that a heartbeat delayed by a busy machine still renews it in
-        // time; B's, and so its periodic reconcile, outlasts the test: the one below is looked at.
-        const [a, b] = [track(storeOn(db.url, 3)), track(storeOn(db.url))];
+        // time. B's reconcile runs once a lease, so with the default one only the explicit
+        // reconcile below runs during the test.
+        const [a, b] = [track(storeOn(db.url, 5)), track(storeOn(db.url))];
         const trailA = await startTrail(a);
         const trailB = await startTrail(b);
         const id = await trailA.recordAttempt(anAttempt());

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { GatewayMetrics } from '../../common/gateway-metrics.js';
+import { until } from '../../common/testing/polling.js';
 import { requireService } from '../../common/testing/require-service.js';
 import { RedisConnection } from '../redis-connection.js';
 
 /**
  * Far past any command on a loaded machine; no suite here makes Redis hang. Gateways started by
- * the suites get it too (`REDIS_COMMAND_TIMEOUT_MS`): a command slowed past the production
- * default would fall back to memory and fail a test for the wrong reason.
+ * the suites that check what two gateways share get it too (`REDIS_COMMAND_TIMEOUT_MS`): a
+ * command slowed past the production default would fall back to memory and fail such a test for
+ * the wrong reason.
  */
 export const TEST_COMMAND_TIMEOUT_MS = 5_000;
 
@@ -110,8 +111,7 @@ export class TestRedisConnections {
 
   /**
    * One replica's connection, with metrics of its own, keys under `keyPrefix` (no Redis at all
-   * when `url` is undefined). On the test Redis it waits (two seconds at most) until the
-   * connection is ready, so the test starts on Redis rather than on the fallback.
+   * when `url` is undefined). On the test Redis it waits until the connection is ready.
    */
   async connect(
     keyPrefix: string,
@@ -123,8 +123,12 @@ export class TestRedisConnections {
       metrics,
     );
     this.connections.push(connection);
-    for (let round = 0; round < 200 && url === TEST_REDIS_URL && !connection.isReady(); round++) {
-      await sleep(10);
+    if (url === TEST_REDIS_URL) {
+      // One not ready yet would answer from its in-process fallback: the test would pass or fail
+      // on memory, not on Redis.
+      await until('the test Redis connection to be ready', async () =>
+        connection.isReady() ? true : undefined,
+      );
     }
     return { connection, metrics };
   }
