@@ -2,14 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describeWithPostgres, TestDatabase } from '../src/audit/testing/postgres-test-database.js';
 import { runVerify } from '../src/audit/verify-command.js';
+import { until } from '../src/common/testing/polling.js';
 import { INSTANCES } from '../src/simulator/fixtures.js';
-import { GATEWAY_ENTRY } from './support/child-processes.js';
+import { freePort, GATEWAY_ENTRY } from './support/child-processes.js';
 import { injectFault, lockBody, lockPath, rest } from './support/clients.js';
 import { expectPutRefusedUnaudited } from './support/expectations.js';
 import { startHarness, type Harness } from './support/gateway-harness.js';
@@ -22,29 +21,6 @@ interface AuditRow {
   outcome: string | null;
   error_code: string | null;
   replica_id: string;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 await describeWithPostgres('audit trail in PostgreSQL (AUDIT_DATABASE_URL)', () => {
