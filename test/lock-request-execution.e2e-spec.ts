@@ -159,11 +159,15 @@ const readRequest = async (h: Harness, token: string, id: string) =>
   (await rest<RestLockRequest>(h, 'GET', `/v1/lock-requests/${id}`, { token })).body;
 
 /** Until the request is in one of `states`; its last reading. */
-const settledIn = (h: Harness, token: string, id: string, states: string[]) =>
-  until(`lock request ${id} to reach ${states.join(' or ')}`, async () => {
-    const request = await readRequest(h, token, id);
-    return states.includes(request.state) ? request : undefined;
-  });
+const settledIn = (h: Harness, token: string, id: string, states: string[], limitMs?: number) =>
+  until(
+    `lock request ${id} to reach ${states.join(' or ')}`,
+    async () => {
+      const request = await readRequest(h, token, id);
+      return states.includes(request.state) ? request : undefined;
+    },
+    limitMs,
+  );
 
 /**
  * The request's audit rows, oldest first, once every row of it is sealed: a change is recorded as row, then state,
@@ -479,12 +483,8 @@ await describeWithPostgres('lock request execution (PostgreSQL)', () => {
     });
 
     it('leaves the request to another replica, which settles it by reading the lock', async () => {
-      // Lower than BACKGROUND_ENV's, as the survivor waits out the victim's claim, which grows
-      // with the deadline; higher than the held PUT's latency, so that the victim does not give
-      // up on the PUT before the kill lands.
       const env = {
         ...BACKGROUND_ENV,
-        UPSTREAM_TIMEOUT_MS: '1500',
         AUDIT_DATABASE_URL: db.url,
         POLICY_FILE: policyFile(),
       };
@@ -497,7 +497,10 @@ await describeWithPostgres('lock request execution (PostgreSQL)', () => {
       const batch = await simulator.mintToken({ sub: 'bert', groups: ['batch'] });
       const auditor = await simulator.mintToken({ sub: 'audrey', groups: ['auditor'] });
       const instance = LOAD_INSTANCES[20];
-      await injectFault({ simulator }, { route: 'taurusdb.putLock', latencyMs: 1_400, times: 1 });
+      // Answered just inside the victim's deadline: the kill lands while the PUT is held, unless
+      // this process stalls for about that long.
+      const heldMs = Number(BACKGROUND_ENV.UPSTREAM_TIMEOUT_MS) - 100;
+      await injectFault({ simulator }, { route: 'taurusdb.putLock', latencyMs: heldMs, times: 1 });
       const id = await requested({ url }, batch, instance, 45);
 
       await until('the victim to send its PUT', async () =>
@@ -507,7 +510,8 @@ await describeWithPostgres('lock request execution (PostgreSQL)', () => {
       victim = undefined;
       survivor = await startHarness(env, { simulator });
 
-      const done = await settledIn(survivor, auditor, id, ['SUCCEEDED', 'FAILED']);
+      // The survivor first waits out the victim's claim (about eight deadlines) and the grace.
+      const done = await settledIn(survivor, auditor, id, ['SUCCEEDED', 'FAILED'], 60_000);
 
       // The held PUT reached TaurusDB and was applied after its sender died.
       expect(done.state).toBe('SUCCEEDED');

@@ -15,6 +15,9 @@ import { startHarness, type Harness } from './support/gateway-harness.js';
 
 const { projectId, id: instanceId } = INSTANCES.financeStaging;
 
+/** Each wait of a test gives up well inside the test's timeout, naming what never came. */
+const STEP_LIMIT_MS = 15_000;
+
 interface AuditRow {
   id: string;
   seq: string | null;
@@ -81,14 +84,19 @@ await describeWithPostgres('audit trail in PostgreSQL (AUDIT_DATABASE_URL)', () 
           // Outlives the kill and the next gateway's start however slow they are: the test ends
           // the lease itself once it has seen the row left open.
           AUDIT_REPLICA_LEASE_SECONDS: '3600',
+          // Nor does it give up on the held PUT before the kill, however late that comes.
+          UPSTREAM_TIMEOUT_MS: '120000',
           LOG_FILE: join(process.env.VLG_TEST_LOG_DIR ?? tmpdir(), `killed-${process.pid}.log`),
         },
         stdio: 'ignore',
       });
       try {
         const url = `http://127.0.0.1:${port}`;
-        await until('the gateway to start', async () =>
-          (await fetch(`${url}/health/live`).catch(() => undefined))?.ok ? true : undefined,
+        await until(
+          'the gateway to start',
+          async () =>
+            (await fetch(`${url}/health/live`).catch(() => undefined))?.ok ? true : undefined,
+          STEP_LIMIT_MS,
         );
         await injectFault(h, { route: 'taurusdb.putLock', latencyMs: 60_000, times: 1 });
         const putsBefore = h.simulator.calls()['taurusdb.putLock'] ?? 0;
@@ -97,8 +105,11 @@ await describeWithPostgres('audit trail in PostgreSQL (AUDIT_DATABASE_URL)', () 
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
           body: JSON.stringify(lockBody('extend', 9)),
         }).catch(() => 'cut off');
-        await until('the PUT to reach TaurusDB', async () =>
-          (h.simulator.calls()['taurusdb.putLock'] ?? 0) > putsBefore ? true : undefined,
+        await until(
+          'the PUT to reach TaurusDB',
+          async () =>
+            (h.simulator.calls()['taurusdb.putLock'] ?? 0) > putsBefore ? true : undefined,
+          STEP_LIMIT_MS,
         );
         killed.kill('SIGKILL');
         await once(killed, 'exit');
@@ -126,8 +137,10 @@ await describeWithPostgres('audit trail in PostgreSQL (AUDIT_DATABASE_URL)', () 
         await db.query('UPDATE audit_replicas SET lease_until = now() WHERE replica_id = $1', [
           open.replica_id,
         ]);
-        const closed = await until('the open row to be closed', async () =>
-          (await rows()).find((row) => row.id === open.id && row.seq !== null),
+        const closed = await until(
+          'the open row to be closed',
+          async () => (await rows()).find((row) => row.id === open.id && row.seq !== null),
+          STEP_LIMIT_MS,
         );
         expect(closed).toMatchObject({ outcome: 'unknown', error_code: 'GW.CRASHED' });
         expect(await runVerify({ sqlitePath: h.auditPath, databaseUrl: db.url })).toEqual({
@@ -161,20 +174,26 @@ await describeWithPostgres('audit trail in PostgreSQL (AUDIT_DATABASE_URL)', () 
         h.simulator.reset();
         await expectPutRefusedUnaudited(h, token, INSTANCES.financeStaging);
         // Readiness results are cached for a few seconds.
-        const body = await until('readiness to fail', async () => {
-          const ready = await fetch(`${h.url}/health/ready`);
-          return ready.status === 503
-            ? ((await ready.json()) as { error: Record<string, unknown> })
-            : undefined;
-        });
+        const body = await until(
+          'readiness to fail',
+          async () => {
+            const ready = await fetch(`${h.url}/health/ready`);
+            return ready.status === 503
+              ? ((await ready.json()) as { error: Record<string, unknown> })
+              : undefined;
+          },
+          STEP_LIMIT_MS,
+        );
         expect(Object.keys(body.error)).toContain('audit');
         const live = await fetch(`${h.url}/health/live`);
         expect(live.status).toBe(200);
       } finally {
         await db.acceptConnections();
       }
-      await until('readiness to recover', async () =>
-        (await fetch(`${h.url}/health/ready`)).status === 200 ? true : undefined,
+      await until(
+        'readiness to recover',
+        async () => ((await fetch(`${h.url}/health/ready`)).status === 200 ? true : undefined),
+        STEP_LIMIT_MS,
       );
     }, 40_000);
   });

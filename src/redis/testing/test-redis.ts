@@ -13,6 +13,9 @@ import { RedisConnection } from '../redis-connection.js';
  */
 export const TEST_COMMAND_TIMEOUT_MS = 5_000;
 
+/** Well inside jest's timeout, so that a Redis never ready is named as such. */
+const READY_LIMIT_MS = 10_000;
+
 /** The Redis the suites run against: the machine's own, as in CI. */
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -126,8 +129,10 @@ export class TestRedisConnections {
     if (url === TEST_REDIS_URL) {
       // One not ready yet would answer from its in-process fallback: the test would pass or fail
       // on memory, not on Redis.
-      await until('the test Redis connection to be ready', async () =>
-        connection.isReady() ? true : undefined,
+      await until(
+        'the test Redis connection to be ready',
+        async () => (connection.isReady() ? true : undefined),
+        READY_LIMIT_MS,
       );
     }
     return { connection, metrics };
