@@ -136,6 +136,8 @@ describe('IAM token exchange and upstream failures', () => {
     const { projectId, id } = INSTANCES.apacProd;
     // Warm the IAM token and instance path so the deadline applies to the PUT alone.
     await rest(h, 'GET', lockPath(projectId, id), { token });
+    // The held PUT would still change the lock once its latency ends: this test comes last, and
+    // closing the simulator cancels it.
     await injectFault(h, { route: 'taurusdb.putLock', latencyMs: HELD_MS });
 
     const started = performance.now();
